@@ -1,0 +1,491 @@
+################################################################################
+# General
+################################################################################
+
+variable "name" {
+  description = "Prefix of every resource name: topics \"<name>-critical\", alarms \"<name>-<service>-http-5xx-rate\", the dashboard \"<name>\"."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,64}$", var.name))
+    error_message = "name must be 1-64 characters of letters, digits, hyphens and underscores (it is part of topic, alarm, dashboard and policy names)."
+  }
+}
+
+variable "tags" {
+  description = "Tags for every resource that takes tags."
+  type        = map(string)
+  default     = {}
+}
+
+################################################################################
+# Services and the metric contract
+################################################################################
+
+variable "services" {
+  description = <<-EOT
+    Services that publish the metric contract through the sidecar. Each gets the contract's
+    alarms and a dashboard row, in this order.
+    - `name`: the value of the Service dimension.
+    - `namespace`: the CloudWatch namespace the service publishes to.
+    - `dimensions`: exactly the dimensions the contract series carry; default { Service = name }.
+      CloudWatch never matches a subset, so this must equal what is published.
+    - `latency_p99_threshold_ms`: the latency_p99 alarm's threshold.
+    - `http_5xx_alarm_form`: "average" (Average of the 0/1 Http5xx metric; the contract) or
+      "ratio" (metric math, Http5xx Sum / RequestCount Sum, for services that publish counts).
+    - `alarm_overrides`: per contract alarm (http_5xx_rate, latency_p99, job_failed_rate,
+      queue_depth), settings that win over contract_alarm_overrides and the defaults.
+  EOT
+  type = list(object({
+    name                     = string
+    namespace                = string
+    dimensions               = optional(map(string))
+    latency_p99_threshold_ms = optional(number, 1000)
+    http_5xx_alarm_form      = optional(string, "average")
+    alarm_overrides = optional(map(object({
+      enabled             = optional(bool)
+      threshold           = optional(number)
+      period              = optional(number)
+      evaluation_periods  = optional(number)
+      datapoints_to_alarm = optional(number)
+      high_resolution     = optional(bool)
+      severity            = optional(string)
+      treat_missing_data  = optional(string)
+    })), {})
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.services : can(regex("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$", s.name))])
+    error_message = "services[].name must be 1-100 characters of letters, digits, '.', '_' or '-', starting with a letter or digit (it is a dimension value and part of alarm names)."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.services : s.name])) == length(var.services)
+    error_message = "services[].name must be unique."
+  }
+
+  validation {
+    condition = alltrue([
+      for s in var.services : length(trimspace(s.namespace)) > 0 && length(s.namespace) <= 255 && !startswith(s.namespace, "AWS/")
+    ])
+    error_message = "services[].namespace must be 1-255 characters and must not start with AWS/ (reserved for AWS services)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for s in var.services : s.dimensions == null ? [true] : concat(
+        [length(coalesce(s.dimensions, {})) >= 1 && length(coalesce(s.dimensions, {})) <= 30],
+        [for n, v in coalesce(s.dimensions, {}) : length(trimspace(n)) > 0 && length(n) <= 255 && !startswith(n, ":") && length(trimspace(v)) > 0 && length(v) <= 1024],
+      )
+    ]))
+    error_message = "services[].dimensions: 1-30 dimensions, names 1-255 characters not starting with ':', values 1-1024 characters, neither blank."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.services : s.latency_p99_threshold_ms > 0])
+    error_message = "services[].latency_p99_threshold_ms must be greater than 0."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.services : contains(["average", "ratio"], s.http_5xx_alarm_form)])
+    error_message = "services[].http_5xx_alarm_form must be \"average\" (Average of the 0/1 Http5xx metric) or \"ratio\" (Http5xx Sum / RequestCount Sum)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for s in var.services : [for k in keys(s.alarm_overrides) : contains(["http_5xx_rate", "latency_p99", "job_failed_rate", "queue_depth"], k)]
+    ]))
+    error_message = "services[].alarm_overrides keys must be contract alarms: http_5xx_rate, latency_p99, job_failed_rate, queue_depth."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for s in var.services : [
+        for o in values(s.alarm_overrides) : [
+          o.period == null ? true : (floor(coalesce(o.period, 60)) == o.period && (coalesce(o.period, 60) % 60 == 0 && coalesce(o.period, 60) > 0 || (coalesce(o.high_resolution, false) && contains([10, 20, 30], coalesce(o.period, 60))))),
+          o.evaluation_periods == null ? true : (coalesce(o.evaluation_periods, 1) >= 1 && floor(coalesce(o.evaluation_periods, 1)) == o.evaluation_periods),
+          o.period == null || o.evaluation_periods == null ? true : coalesce(o.period, 60) * coalesce(o.evaluation_periods, 1) <= (coalesce(o.period, 60) < 3600 ? 86400 : 604800),
+          o.datapoints_to_alarm == null ? true : (coalesce(o.datapoints_to_alarm, 1) >= 1 && coalesce(o.datapoints_to_alarm, 1) <= coalesce(o.evaluation_periods, o.datapoints_to_alarm)),
+          o.treat_missing_data == null ? true : contains(["missing", "ignore", "breaching", "notBreaching"], coalesce(o.treat_missing_data, "missing")),
+          o.severity == null ? true : contains(["critical", "warning"], coalesce(o.severity, "critical")),
+        ]
+      ]
+    ]))
+    error_message = <<-EOT
+      services[].alarm_overrides: period must be a multiple of 60 s, or 10, 20 or 30 with high_resolution = true in the same override;
+      evaluation_periods a whole number >= 1; period × evaluation_periods at most 86400 s (604800 s for periods of an hour or more);
+      datapoints_to_alarm between 1 and evaluation_periods; treat_missing_data one of missing, ignore, breaching, notBreaching;
+      severity critical or warning.
+    EOT
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for s in var.services : [
+        for k, o in s.alarm_overrides : o.threshold == null ? true : (
+          contains(["http_5xx_rate", "job_failed_rate"], k) ? (coalesce(o.threshold, 0.5) > 0 && coalesce(o.threshold, 0.5) < 1) : coalesce(o.threshold, 1) >= 0
+        )
+      ]
+    ]))
+    error_message = "services[].alarm_overrides thresholds: http_5xx_rate and job_failed_rate are rates of a 0/1 metric, strictly between 0 and 1 (0.01 = 1%); latency_p99 (ms) and queue_depth must not be negative."
+  }
+}
+
+variable "contract_alarm_overrides" {
+  description = <<-EOT
+    Settings for the contract alarms of every service, by contract alarm (http_5xx_rate,
+    latency_p99, job_failed_rate, queue_depth). Per-service alarm_overrides win over these; unset
+    fields keep the defaults of the metric contract. A period of 10, 20 or 30 s needs
+    high_resolution = true (the metric must be published with StorageResolution 1).
+  EOT
+  type = map(object({
+    enabled             = optional(bool)
+    threshold           = optional(number)
+    period              = optional(number)
+    evaluation_periods  = optional(number)
+    datapoints_to_alarm = optional(number)
+    high_resolution     = optional(bool)
+    severity            = optional(string)
+    treat_missing_data  = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.contract_alarm_overrides) : contains(["http_5xx_rate", "latency_p99", "job_failed_rate", "queue_depth"], k)])
+    error_message = "contract_alarm_overrides keys must be contract alarms: http_5xx_rate, latency_p99, job_failed_rate, queue_depth."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for o in values(var.contract_alarm_overrides) : [
+        o.period == null ? true : (floor(coalesce(o.period, 60)) == o.period && (coalesce(o.period, 60) % 60 == 0 && coalesce(o.period, 60) > 0 || (coalesce(o.high_resolution, false) && contains([10, 20, 30], coalesce(o.period, 60))))),
+      ]
+    ]))
+    error_message = "contract_alarm_overrides: period must be a multiple of 60 seconds; 10, 20 or 30 only with high_resolution = true in the same override (metrics published with StorageResolution 1)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for o in values(var.contract_alarm_overrides) : [
+        o.evaluation_periods == null ? true : (coalesce(o.evaluation_periods, 1) >= 1 && floor(coalesce(o.evaluation_periods, 1)) == o.evaluation_periods),
+        o.period == null || o.evaluation_periods == null ? true : coalesce(o.period, 60) * coalesce(o.evaluation_periods, 1) <= (coalesce(o.period, 60) < 3600 ? 86400 : 604800),
+      ]
+    ]))
+    error_message = "contract_alarm_overrides: evaluation_periods must be a whole number >= 1, and period × evaluation_periods at most 86400 s when the period is under an hour (604800 s otherwise)."
+  }
+
+  validation {
+    condition = alltrue([
+      for o in values(var.contract_alarm_overrides) : o.datapoints_to_alarm == null ? true : (
+        coalesce(o.datapoints_to_alarm, 1) >= 1 && coalesce(o.datapoints_to_alarm, 1) <= coalesce(o.evaluation_periods, o.datapoints_to_alarm)
+      )
+    ])
+    error_message = "contract_alarm_overrides: datapoints_to_alarm must be at least 1 and at most evaluation_periods."
+  }
+
+  validation {
+    condition     = alltrue([for o in values(var.contract_alarm_overrides) : o.treat_missing_data == null ? true : contains(["missing", "ignore", "breaching", "notBreaching"], coalesce(o.treat_missing_data, "missing"))])
+    error_message = "contract_alarm_overrides: treat_missing_data must be one of missing, ignore, breaching, notBreaching."
+  }
+
+  validation {
+    condition     = alltrue([for o in values(var.contract_alarm_overrides) : o.severity == null ? true : contains(["critical", "warning"], coalesce(o.severity, "critical"))])
+    error_message = "contract_alarm_overrides: severity must be critical or warning."
+  }
+
+  validation {
+    condition = alltrue([
+      for k, o in var.contract_alarm_overrides : o.threshold == null ? true : (
+        contains(["http_5xx_rate", "job_failed_rate"], k) ? (coalesce(o.threshold, 0.5) > 0 && coalesce(o.threshold, 0.5) < 1) : coalesce(o.threshold, 1) >= 0
+      )
+    ])
+    error_message = "contract_alarm_overrides thresholds: http_5xx_rate and job_failed_rate are rates of a 0/1 metric, strictly between 0 and 1 (0.01 = 1%); latency_p99 (ms) and queue_depth must not be negative."
+  }
+}
+
+variable "service_composite_alarms" {
+  description = "Create, per service, a composite \"<name>-<service>-health\" alarm (critical) that is in ALARM when any of the service's contract alarms is."
+  type        = bool
+  default     = false
+}
+
+################################################################################
+# The sidecar's own metrics and alarms
+################################################################################
+
+variable "sidecar_namespace" {
+  description = "Namespace of the sidecar's self metrics (its CW_SIDECAR_NAMESPACE / self-metrics namespace setting)."
+  type        = string
+  default     = "CWSidecar"
+
+  validation {
+    condition     = length(trimspace(var.sidecar_namespace)) > 0 && length(var.sidecar_namespace) <= 255 && !startswith(var.sidecar_namespace, "AWS/")
+    error_message = "sidecar_namespace must be 1-255 characters and must not start with AWS/."
+  }
+}
+
+variable "sidecar_dimensions" {
+  description = "Exactly the dimensions the sidecar publishes its self metrics with: its default_dimensions (CW_SIDECAR_DEFAULT_DIMENSIONS). An alarm with other dimensions watches a series that does not exist."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition = length(var.sidecar_dimensions) <= 30 && alltrue([
+      for n, v in var.sidecar_dimensions : length(trimspace(n)) > 0 && length(n) <= 255 && !startswith(n, ":") && length(trimspace(v)) > 0 && length(v) <= 1024
+    ])
+    error_message = "sidecar_dimensions: at most 30, names 1-255 characters not starting with ':', values 1-1024 characters, neither blank."
+  }
+}
+
+variable "sidecar_alarms_enabled" {
+  description = "Create the sidecar's own alarms (Heartbeat missing, DatumsDropped, PublishFailures)."
+  type        = bool
+  default     = true
+}
+
+variable "sidecar_expected_replicas" {
+  description = <<-EOT
+    When sidecar replicas share their dimensions, the number expected to run: adds the
+    heartbeat_replicas alarm, Heartbeat SampleCount below what that many replicas send, which
+    sees one replica die while the others still beat. Null: no such alarm.
+  EOT
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.sidecar_expected_replicas == null ? true : (coalesce(var.sidecar_expected_replicas, 1) >= 1 && floor(coalesce(var.sidecar_expected_replicas, 1)) == var.sidecar_expected_replicas)
+    error_message = "sidecar_expected_replicas must be null or a whole number of at least 1."
+  }
+}
+
+variable "sidecar_flush_interval_seconds" {
+  description = "The sidecar's flush interval in seconds (one Heartbeat per flush): sets the heartbeat_replicas threshold."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.sidecar_flush_interval_seconds >= 1 && var.sidecar_flush_interval_seconds <= 3600
+    error_message = "sidecar_flush_interval_seconds must be between 1 and 3600."
+  }
+}
+
+variable "sidecar_alarm_overrides" {
+  description = "Settings for the sidecar alarms by key (heartbeat, datums_dropped, publish_failures, heartbeat_replicas); unset fields keep the defaults."
+  type = map(object({
+    enabled             = optional(bool)
+    threshold           = optional(number)
+    period              = optional(number)
+    evaluation_periods  = optional(number)
+    datapoints_to_alarm = optional(number)
+    high_resolution     = optional(bool)
+    severity            = optional(string)
+    treat_missing_data  = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.sidecar_alarm_overrides) : contains(["heartbeat", "datums_dropped", "publish_failures", "heartbeat_replicas"], k)])
+    error_message = "sidecar_alarm_overrides keys must be heartbeat, datums_dropped, publish_failures or heartbeat_replicas."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for o in values(var.sidecar_alarm_overrides) : [
+        o.period == null ? true : (floor(coalesce(o.period, 60)) == o.period && (coalesce(o.period, 60) % 60 == 0 && coalesce(o.period, 60) > 0 || (coalesce(o.high_resolution, false) && contains([10, 20, 30], coalesce(o.period, 60))))),
+        o.evaluation_periods == null ? true : (coalesce(o.evaluation_periods, 1) >= 1 && floor(coalesce(o.evaluation_periods, 1)) == o.evaluation_periods),
+        o.period == null || o.evaluation_periods == null ? true : coalesce(o.period, 60) * coalesce(o.evaluation_periods, 1) <= (coalesce(o.period, 60) < 3600 ? 86400 : 604800),
+        o.datapoints_to_alarm == null ? true : (coalesce(o.datapoints_to_alarm, 1) >= 1 && coalesce(o.datapoints_to_alarm, 1) <= coalesce(o.evaluation_periods, o.datapoints_to_alarm)),
+        o.treat_missing_data == null ? true : contains(["missing", "ignore", "breaching", "notBreaching"], coalesce(o.treat_missing_data, "missing")),
+        o.severity == null ? true : contains(["critical", "warning"], coalesce(o.severity, "critical")),
+        o.threshold == null ? true : coalesce(o.threshold, 0) >= 0,
+      ]
+    ]))
+    error_message = <<-EOT
+      sidecar_alarm_overrides: period must be a multiple of 60 s, or 10, 20 or 30 with high_resolution = true in the same override;
+      evaluation_periods a whole number >= 1; period × evaluation_periods at most 86400 s (604800 s for periods of an hour or more);
+      datapoints_to_alarm between 1 and evaluation_periods; treat_missing_data one of missing, ignore, breaching, notBreaching;
+      severity critical or warning; threshold not negative.
+    EOT
+  }
+}
+
+################################################################################
+# Notifications
+################################################################################
+
+variable "create_topics" {
+  description = "Create the critical and warning SNS topics (modules/sns-alerts). False: use existing_topic_arns."
+  type        = bool
+  default     = true
+}
+
+variable "existing_topic_arns" {
+  description = "Existing topic ARNs by severity (critical, warning), used when create_topics = false."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.existing_topic_arns : contains(["critical", "warning"], k) && can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+(\\.fifo)?$", v))])
+    error_message = "existing_topic_arns maps critical and/or warning to SNS topic ARNs."
+  }
+
+  validation {
+    condition     = var.create_topics || (contains(keys(var.existing_topic_arns), "critical") && contains(keys(var.existing_topic_arns), "warning"))
+    error_message = "With create_topics = false, existing_topic_arns must give both critical and warning topic ARNs."
+  }
+}
+
+variable "kms_encryption" {
+  description = "Topic encryption: \"create\" a customer-managed KMS key CloudWatch can use, \"existing\" (kms_key_arn) or \"none\". The AWS-managed aws/sns key does not work with alarms."
+  type        = string
+  default     = "create"
+
+  validation {
+    condition     = contains(["create", "existing", "none"], var.kms_encryption)
+    error_message = "kms_encryption must be one of create, existing, none."
+  }
+}
+
+variable "kms_key_arn" {
+  description = "Customer-managed KMS key for the topics when kms_encryption = \"existing\"; its policy must grant cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey*."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Waiting period before a created KMS key is deleted (7-30)."
+  type        = number
+  default     = 30
+}
+
+variable "subscriptions" {
+  description = "Topic subscriptions by key; see modules/sns-alerts. `severities` limits the topics (default both)."
+  type = map(object({
+    protocol                        = string
+    endpoint                        = string
+    severities                      = optional(list(string))
+    raw_message_delivery            = optional(bool, false)
+    filter_policy                   = optional(string)
+    filter_policy_scope             = optional(string)
+    endpoint_auto_confirms          = optional(bool, false)
+    confirmation_timeout_in_minutes = optional(number, 1)
+    manage_queue_policy             = optional(bool, true)
+  }))
+  default = {}
+}
+
+variable "notify_on_ok" {
+  description = "Also notify the severity's topic when an alarm returns to OK."
+  type        = bool
+  default     = true
+}
+
+################################################################################
+# Extra alarms
+################################################################################
+
+variable "extra_alarms" {
+  description = "Further metric alarms, in the format of modules/metric-alarms (threshold, extended statistic or metric math); keys must not contain '.' (reserved for generated alarms). Named \"<name>-<key>\" unless alarm_name is set."
+  type = map(object({
+    alarm_name         = optional(string)
+    description        = optional(string)
+    severity           = optional(string)
+    namespace          = optional(string)
+    metric_name        = optional(string)
+    dimensions         = optional(map(string), {})
+    statistic          = optional(string)
+    extended_statistic = optional(string)
+    unit               = optional(string)
+    metric_queries = optional(list(object({
+      id          = string
+      expression  = optional(string)
+      label       = optional(string)
+      return_data = optional(bool, false)
+      metric = optional(object({
+        namespace   = string
+        metric_name = string
+        dimensions  = optional(map(string), {})
+        stat        = string
+        unit        = optional(string)
+      }))
+    })), [])
+    comparison_operator = string
+    threshold           = number
+    period              = optional(number, 60)
+    high_resolution     = optional(bool, false)
+    evaluation_periods  = optional(number, 1)
+    datapoints_to_alarm = optional(number)
+    treat_missing_data  = optional(string, "missing")
+    actions_enabled     = optional(bool, true)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.extra_alarms) : can(regex("^[A-Za-z0-9_-]{1,100}$", k))])
+    error_message = "extra_alarms keys must be 1-100 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "composite_alarms" {
+  description = "Further composite alarms, in the format of modules/metric-alarms. `alarms` refers to alarm keys: \"<service>.<contract alarm>\", \"sidecar.<alarm>\" or an extra_alarms key."
+  type = map(object({
+    alarm_name      = optional(string)
+    description     = optional(string)
+    severity        = optional(string)
+    alarm_rule      = optional(string)
+    alarms          = optional(list(string))
+    operator        = optional(string, "OR")
+    actions_enabled = optional(bool, true)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.composite_alarms) : can(regex("^[A-Za-z0-9_-]{1,100}$", k))])
+    error_message = "composite_alarms keys must be 1-100 letters, digits, hyphens or underscores."
+  }
+}
+
+################################################################################
+# Dashboard
+################################################################################
+
+variable "dashboard_enabled" {
+  description = "Create the CloudWatch dashboard (modules/dashboard)."
+  type        = bool
+  default     = true
+}
+
+variable "dashboard_name" {
+  description = "Name of the dashboard; defaults to name."
+  type        = string
+  default     = null
+}
+
+variable "dashboard_period" {
+  description = "Period of the dashboard graphs in seconds (1, 5, 10, 30 or a multiple of 60)."
+  type        = number
+  default     = 60
+}
+
+################################################################################
+# Sidecar IAM policy
+################################################################################
+
+variable "create_sidecar_policy" {
+  description = "Create the sidecar's IAM policy (modules/sidecar-iam): cloudwatch:PutMetricData restricted to the services' namespaces and sidecar_namespace."
+  type        = bool
+  default     = true
+}
+
+variable "sidecar_policy_extra_namespaces" {
+  description = "Further namespaces the sidecar may publish to, beyond the services' and sidecar_namespace."
+  type        = list(string)
+  default     = []
+}
+
+variable "sidecar_policy_role_names" {
+  description = "Roles to attach the sidecar policy to, as label => role name (an ECS task role, an IRSA role)."
+  type        = map(string)
+  default     = {}
+}
