@@ -1,0 +1,181 @@
+//! Closed windows become CloudWatch datums, in the API's own field names so that dry-run
+//! output reads like a PutMetricData request.
+
+use std::sync::Arc;
+
+use serde::{Serialize, Serializer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::aggregate::{ClosedWindow, MAX_VALUES_PER_DATUM, decode_series_key};
+use crate::units::{Resolution, Unit};
+use crate::validate::StatSet;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Dimension {
+    pub name: String,
+    pub value: String,
+}
+
+/// One MetricDatum. Values and statistic sets never share a datum.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Datum {
+    #[serde(skip)]
+    pub namespace: Arc<str>,
+    pub metric_name: String,
+    pub dimensions: Vec<Dimension>,
+    #[serde(serialize_with = "rfc3339_millis")]
+    pub timestamp: i64,
+    pub unit: Unit,
+    pub storage_resolution: Resolution,
+    #[serde(flatten)]
+    pub values: DatumValues,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum DatumValues {
+    Distribution {
+        #[serde(rename = "Values")]
+        values: Vec<f64>,
+        #[serde(rename = "Counts")]
+        counts: Vec<f64>,
+    },
+    Statistics {
+        #[serde(rename = "StatisticValues")]
+        statistic_values: StatSet,
+    },
+}
+
+impl Datum {
+    /// An upper bound on this datum's size in the SDK's CBOR request body.
+    pub fn encoded_size_bound(&self) -> usize {
+        let dims: usize = self.dimensions.iter().map(|d| 24 + d.name.len() + d.value.len()).sum();
+        let values = match &self.values {
+            DatumValues::Distribution { values, counts } => 24 + 9 * (values.len() + counts.len()),
+            DatumValues::Statistics { .. } => 96,
+        };
+        128 + self.metric_name.len() + dims + values
+    }
+
+    /// Number of samples this datum stands for (its SampleCount).
+    pub fn sample_count(&self) -> f64 {
+        match &self.values {
+            DatumValues::Distribution { counts, .. } => counts.iter().sum(),
+            DatumValues::Statistics { statistic_values } => statistic_values.sample_count,
+        }
+    }
+}
+
+fn rfc3339_millis<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(*ms as i128 * 1_000_000).map_err(serde::ser::Error::custom)?;
+    s.serialize_str(&t.format(&Rfc3339).map_err(serde::ser::Error::custom)?)
+}
+
+/// The datums of a closed window: values split into datums of at most 150 entries, and
+/// statistic sets in a datum of their own.
+pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
+    let view = decode_series_key(&closed.key);
+    let namespace: Arc<str> = Arc::from(view.namespace);
+    let make = |values: DatumValues| Datum {
+        namespace: namespace.clone(),
+        metric_name: view.name.to_string(),
+        dimensions: view
+            .dimensions
+            .iter()
+            .map(|(k, v)| Dimension { name: k.to_string(), value: v.to_string() })
+            .collect(),
+        timestamp: closed.start_ms,
+        unit: view.unit,
+        storage_resolution: view.resolution,
+        values,
+    };
+    let mut out = Vec::new();
+    if let Some(dist) = &closed.window.distribution {
+        for chunk in dist.entries().chunks(MAX_VALUES_PER_DATUM) {
+            out.push(make(DatumValues::Distribution {
+                values: chunk.iter().map(|e| e.0).collect(),
+                counts: chunk.iter().map(|e| e.1).collect(),
+            }));
+        }
+    }
+    if let Some(stats) = closed.window.statistics {
+        out.push(make(DatumValues::Statistics { statistic_values: stats }));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::aggregate::{Aggregator, encode_series_key};
+    use crate::validate::{Dims, Payload, Sample};
+
+    fn closed(payloads: Vec<Payload>) -> ClosedWindow {
+        let agg = Aggregator::default();
+        let sample = Sample {
+            namespace: "App",
+            name: "Latency",
+            dimensions: Dims::from_slice(&[("Service", "api")]),
+            unit: Unit::Milliseconds,
+            resolution: Resolution::Standard,
+            timestamp_ms: 120_000,
+            payload: Payload::Single(0.0),
+        };
+        let mut key = Vec::new();
+        encode_series_key(&mut key, &sample);
+        for p in payloads {
+            agg.add(&key, 120_000, p);
+        }
+        agg.drain(None, 0).pop().unwrap()
+    }
+
+    #[test]
+    fn a_wide_window_splits_into_datums_of_at_most_150_values() {
+        let values: Vec<f64> = (1..=2000).map(|i| i as f64 * 1.7).collect();
+        let datums = datums_for(&closed(vec![Payload::Many { values: values.clone(), counts: None }]));
+        assert!(datums.len() > 1);
+        let mut count = 0.0;
+        let mut sum = 0.0;
+        for d in &datums {
+            let DatumValues::Distribution { values, counts } = &d.values else { panic!() };
+            assert!(values.len() <= 150 && values.len() == counts.len());
+            count += counts.iter().sum::<f64>();
+            sum += values.iter().zip(counts).map(|(v, c)| v * c).sum::<f64>();
+        }
+        let want: f64 = values.iter().sum();
+        assert_eq!(count, 2000.0);
+        assert!(((sum - want) / want).abs() < 1e-9);
+    }
+
+    #[test]
+    fn statistic_sets_get_a_datum_of_their_own() {
+        let stats = StatSet { sample_count: 3.0, sum: 6.0, min: 1.0, max: 3.0 };
+        let datums = datums_for(&closed(vec![Payload::Single(5.0), Payload::Statistics(stats), Payload::Statistics(stats)]));
+        assert_eq!(datums.len(), 2);
+        assert_eq!(
+            datums[1].values,
+            DatumValues::Statistics { statistic_values: StatSet { sample_count: 6.0, sum: 12.0, min: 1.0, max: 3.0 } }
+        );
+    }
+
+    #[test]
+    fn serializes_in_the_api_field_names() {
+        let datums = datums_for(&closed(vec![Payload::Single(5.0)]));
+        let json = serde_json::to_value(&datums[0]).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "MetricName": "Latency",
+                "Dimensions": [{"Name": "Service", "Value": "api"}],
+                "Timestamp": "1970-01-01T00:02:00Z",
+                "Unit": "Milliseconds",
+                "StorageResolution": 60,
+                "Values": [5.0],
+                "Counts": [1.0]
+            })
+        );
+    }
+}

@@ -1,0 +1,88 @@
+//! The `cw-sidecar` binary: parse flags, set up logging, run the app until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use cw_sidecar::app::App;
+use cw_sidecar::config::{Cli, Command, Config};
+use cw_sidecar::sink::Sink;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr: in dry-run, stdout carries only the requests.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let config = match Config::load(&cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cw-sidecar: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if cli.print_config {
+        print!("{}", config.to_toml());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = match cli.command {
+        Some(Command::Healthcheck) => runtime.block_on(healthcheck(&config)),
+        None => runtime.block_on(serve(config, cli.dry_run)),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cw-sidecar: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config, dry_run: bool) -> anyhow::Result<ExitCode> {
+    let sink = if dry_run {
+        tracing::info!("dry run: requests are printed on stdout, nothing is sent to AWS");
+        Sink::DryRun
+    } else {
+        Sink::from_environment(config.publish_timeout).await?
+    };
+    let listen = config.listen;
+    let app = App::build(config, sink).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let report = app.run_until_stopped(shutdown_signal()).await?;
+    Ok(if report.complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+/// `GET /healthz` on the configured address, for a container HEALTHCHECK without curl.
+async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
+    let mut addr = config.listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        anyhow::Ok(response.starts_with(b"HTTP/1.1 200"))
+    };
+    match tokio::time::timeout(Duration::from_secs(3), check).await {
+        Ok(Ok(true)) => Ok(ExitCode::SUCCESS),
+        Ok(Ok(false)) => anyhow::bail!("{addr} answered /healthz with an error"),
+        Ok(Err(e)) => anyhow::bail!("cannot reach {addr}: {e}"),
+        Err(_) => anyhow::bail!("{addr} did not answer /healthz within 3s"),
+    }
+}

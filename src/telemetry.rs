@@ -1,0 +1,219 @@
+//! The sidecar's own counters: Prometheus text on `/metrics`, and per-flush deltas that
+//! are published to CloudWatch as self metrics.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Reason {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Outcome {
+    outcome: &'static str,
+}
+
+/// Totals behind the self metrics, kept apart from the labelled families so deltas are cheap.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Totals {
+    pub records_accepted: u64,
+    pub records_rejected: u64,
+    pub datums_published: u64,
+    pub datums_dropped: u64,
+    pub publish_failures: u64,
+    pub throttled_requests: u64,
+}
+
+pub struct Telemetry {
+    registry: Registry,
+    records_received: Counter,
+    records_accepted: Counter,
+    records_rejected: Family<Reason, Counter>,
+    requests_refused: Family<Reason, Counter>,
+    datums_published: Counter,
+    put_calls: Family<Outcome, Counter>,
+    retries: Counter,
+    throttles: Counter,
+    datums_dropped: Family<Reason, Counter>,
+    buffered_datums: Gauge,
+    active_series: Gauge,
+    put_rate_limit: Gauge,
+    publish_latency: Histogram,
+    rejected_total: AtomicU64,
+    dropped_total: AtomicU64,
+    failures_total: AtomicU64,
+    last_reported: Mutex<Totals>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("cw_sidecar");
+        let t = Telemetry {
+            records_received: Counter::default(),
+            records_accepted: Counter::default(),
+            records_rejected: Family::default(),
+            requests_refused: Family::default(),
+            datums_published: Counter::default(),
+            put_calls: Family::default(),
+            retries: Counter::default(),
+            throttles: Counter::default(),
+            datums_dropped: Family::default(),
+            buffered_datums: Gauge::default(),
+            active_series: Gauge::default(),
+            put_rate_limit: Gauge::default(),
+            publish_latency: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            rejected_total: AtomicU64::new(0),
+            dropped_total: AtomicU64::new(0),
+            failures_total: AtomicU64::new(0),
+            last_reported: Mutex::new(Totals::default()),
+            registry: Registry::default(),
+        };
+        registry.register("records_received", "Records received on /v1/metrics", t.records_received.clone());
+        registry.register("records_accepted", "Records accepted into aggregation", t.records_accepted.clone());
+        registry.register("records_rejected", "Records rejected, by the rule they broke", t.records_rejected.clone());
+        registry.register("requests_refused", "Ingest requests refused as a whole, by reason", t.requests_refused.clone());
+        registry.register("datums_published", "Datums CloudWatch accepted", t.datums_published.clone());
+        registry.register("put_metric_data_calls", "PutMetricData calls, by outcome", t.put_calls.clone());
+        registry.register("publish_retries", "PutMetricData attempts scheduled again after a failure", t.retries.clone());
+        registry.register("throttled_requests", "PutMetricData calls CloudWatch throttled", t.throttles.clone());
+        registry.register("datums_dropped", "Datums given up on, by reason", t.datums_dropped.clone());
+        registry.register("buffered_datums", "Series-windows plus unpublished datums in memory", t.buffered_datums.clone());
+        registry.register("active_series", "Series with an open window", t.active_series.clone());
+        registry.register("put_rate_limit", "PutMetricData calls per second now allowed", t.put_rate_limit.clone());
+        registry.register("publish_latency_seconds", "Duration of PutMetricData calls", t.publish_latency.clone());
+        Telemetry { registry, ..t }
+    }
+}
+
+impl Telemetry {
+    pub fn records_received(&self, n: usize) {
+        self.records_received.inc_by(n as u64);
+    }
+
+    pub fn records_accepted(&self, n: usize) {
+        self.records_accepted.inc_by(n as u64);
+    }
+
+    pub fn record_rejected(&self, reason: &'static str) {
+        self.records_rejected.get_or_create(&Reason { reason }).inc();
+        self.rejected_total.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn request_refused(&self, reason: &'static str) {
+        self.requests_refused.get_or_create(&Reason { reason }).inc();
+    }
+
+    /// One PutMetricData call finished; `outcome` is "success" or the error class.
+    pub fn put_call(&self, outcome: &'static str, seconds: f64) {
+        self.put_calls.get_or_create(&Outcome { outcome }).inc();
+        self.publish_latency.observe(seconds);
+        if outcome != "success" {
+            self.failures_total.fetch_add(1, Ordering::Relaxed);
+        }
+        if outcome == "throttled" {
+            self.throttles.inc();
+        }
+    }
+
+    pub fn datums_published(&self, n: usize) {
+        self.datums_published.inc_by(n as u64);
+    }
+
+    pub fn retry(&self) {
+        self.retries.inc();
+    }
+
+    pub fn datums_dropped(&self, reason: &'static str, n: usize) {
+        self.datums_dropped.get_or_create(&Reason { reason }).inc_by(n as u64);
+        self.dropped_total.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    pub fn set_gauges(&self, buffered: usize, active_series: usize, rate: u32) {
+        self.buffered_datums.set(buffered as i64);
+        self.active_series.set(active_series as i64);
+        self.put_rate_limit.set(rate as i64);
+    }
+
+    pub fn totals(&self) -> Totals {
+        Totals {
+            records_accepted: self.records_accepted.get(),
+            records_rejected: self.rejected_total.load(Ordering::Relaxed),
+            datums_published: self.datums_published.get(),
+            datums_dropped: self.dropped_total.load(Ordering::Relaxed),
+            publish_failures: self.failures_total.load(Ordering::Relaxed),
+            throttled_requests: self.throttles.get(),
+        }
+    }
+
+    /// What happened since the last call: the values of the per-flush self metrics.
+    pub fn take_deltas(&self) -> Totals {
+        let now = self.totals();
+        let mut last = self.last_reported.lock().unwrap_or_else(|e| e.into_inner());
+        let delta = Totals {
+            records_accepted: now.records_accepted - last.records_accepted,
+            records_rejected: now.records_rejected - last.records_rejected,
+            datums_published: now.datums_published - last.datums_published,
+            datums_dropped: now.datums_dropped - last.datums_dropped,
+            publish_failures: now.publish_failures - last.publish_failures,
+            throttled_requests: now.throttled_requests - last.throttled_requests,
+        };
+        *last = now;
+        delta
+    }
+
+    /// Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_cover_what_happened_since_the_last_flush() {
+        let t = Telemetry::default();
+        t.records_accepted(5);
+        t.record_rejected("unit");
+        t.put_call("throttled", 0.01);
+        t.put_call("success", 0.01);
+        t.datums_published(3);
+        let d = t.take_deltas();
+        assert_eq!(
+            d,
+            Totals {
+                records_accepted: 5,
+                records_rejected: 1,
+                datums_published: 3,
+                datums_dropped: 0,
+                publish_failures: 1,
+                throttled_requests: 1
+            }
+        );
+        t.datums_dropped("invalid", 2);
+        let d = t.take_deltas();
+        assert_eq!((d.records_accepted, d.datums_dropped), (0, 2));
+    }
+
+    #[test]
+    fn exposition_names_the_counters_with_their_labels() {
+        let t = Telemetry::default();
+        t.record_rejected("timestamp");
+        t.put_call("success", 0.2);
+        let text = t.encode();
+        assert!(text.contains("cw_sidecar_records_rejected_total{reason=\"timestamp\"} 1"), "{text}");
+        assert!(text.contains("cw_sidecar_put_metric_data_calls_total{outcome=\"success\"} 1"), "{text}");
+        assert!(text.contains("cw_sidecar_publish_latency_seconds_count 1"), "{text}");
+    }
+}

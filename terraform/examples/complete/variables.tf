@@ -1,0 +1,120 @@
+variable "region" {
+  description = "AWS region to deploy to."
+  type        = string
+  default     = "us-east-1"
+}
+
+variable "name" {
+  description = "Prefix of every resource name."
+  type        = string
+  default     = "cw-sidecar-complete"
+}
+
+variable "services" {
+  description = "Services publishing the metric contract through the sidecar (see the module's services input)."
+  type = list(object({
+    name                     = string
+    namespace                = string
+    dimensions               = optional(map(string))
+    latency_p99_threshold_ms = optional(number, 1000)
+    http_5xx_alarm_form      = optional(string, "average")
+    alarm_overrides = optional(map(object({
+      enabled             = optional(bool)
+      threshold           = optional(number)
+      period              = optional(number)
+      evaluation_periods  = optional(number)
+      datapoints_to_alarm = optional(number)
+      high_resolution     = optional(bool)
+      severity            = optional(string)
+      treat_missing_data  = optional(string)
+    })), {})
+  }))
+  default = [
+    { name = "checkout", namespace = "Shop", latency_p99_threshold_ms = 800 },
+    { name = "billing-worker", namespace = "Shop", latency_p99_threshold_ms = 2000, http_5xx_alarm_form = "ratio" },
+  ]
+}
+
+variable "contract_alarm_overrides" {
+  description = "Settings for the contract alarms of every service (see the module's contract_alarm_overrides input)."
+  type = map(object({
+    enabled             = optional(bool)
+    threshold           = optional(number)
+    period              = optional(number)
+    evaluation_periods  = optional(number)
+    datapoints_to_alarm = optional(number)
+    high_resolution     = optional(bool)
+    severity            = optional(string)
+    treat_missing_data  = optional(string)
+  }))
+  default = {}
+}
+
+variable "sidecar_namespace" {
+  description = "Namespace of the sidecar's self metrics."
+  type        = string
+  default     = "CWSidecar"
+}
+
+variable "sidecar_dimensions" {
+  description = "Exactly the sidecar's default_dimensions (CW_SIDECAR_DEFAULT_DIMENSIONS)."
+  type        = map(string)
+  default     = { Environment = "example" }
+}
+
+variable "sidecar_expected_replicas" {
+  description = "Sidecar replicas sharing sidecar_dimensions; adds the heartbeat_replicas alarm when set."
+  type        = number
+  default     = null
+}
+
+variable "sidecar_flush_interval_seconds" {
+  description = "The sidecar's flush interval in seconds."
+  type        = number
+  default     = 60
+}
+
+variable "sidecar_alarm_overrides" {
+  description = "Settings for the sidecar's alarms (see the module's sidecar_alarm_overrides input)."
+  type = map(object({
+    enabled             = optional(bool)
+    threshold           = optional(number)
+    period              = optional(number)
+    evaluation_periods  = optional(number)
+    datapoints_to_alarm = optional(number)
+    high_resolution     = optional(bool)
+    severity            = optional(string)
+    treat_missing_data  = optional(string)
+  }))
+  default = {}
+}
+
+variable "alert_email" {
+  description = "Email address for critical alerts (the subscription must be confirmed from the email). Null: none."
+  type        = string
+  default     = null
+}
+
+variable "https_endpoint" {
+  description = "HTTPS endpoint (a chat or paging webhook) for both severities. Null: none."
+  type        = string
+  default     = null
+}
+
+variable "lambda_function_arn" {
+  description = "ARN of an existing Lambda function to invoke on critical alerts. Null: none."
+  type        = string
+  default     = null
+}
+
+variable "kms_key_deletion_window_in_days" {
+  description = "Waiting period before the topics' KMS key is deleted after destroy."
+  type        = number
+  default     = 7
+}
+
+variable "tags" {
+  description = "Tags for every resource."
+  type        = map(string)
+  default     = { Project = "cw-sidecar", Example = "complete" }
+}
