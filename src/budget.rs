@@ -10,7 +10,10 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(max: usize) -> Budget {
-        Budget { used: AtomicUsize::new(0), max }
+        Budget {
+            used: AtomicUsize::new(0),
+            max,
+        }
     }
 
     /// Reserves `n` slots at once, or none when they do not all fit.

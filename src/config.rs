@@ -16,7 +16,11 @@ use crate::validate::{validate_dimension, validate_namespace};
 
 /// Command line. Every configuration key is also a flag and an environment variable.
 #[derive(Debug, Parser)]
-#[command(name = "cw-sidecar", version, about = "A local CloudWatch metrics publisher sidecar")]
+#[command(
+    name = "cw-sidecar",
+    version,
+    about = "A local CloudWatch metrics publisher sidecar"
+)]
 pub struct Cli {
     /// TOML configuration file (keys as in the README's table).
     #[arg(long, env = "CW_SIDECAR_CONFIG", global = true)]
@@ -139,13 +143,22 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid value {value:?} for `{key}` (from {source_layer}): {rule}")]
-    Invalid { key: &'static str, value: String, source_layer: String, rule: String },
+    Invalid {
+        key: &'static str,
+        value: String,
+        source_layer: String,
+        rule: String,
+    },
     #[error("cannot read config file {path}: {error}")]
     Unreadable { path: String, error: String },
     #[error("config file {path}: {error}")]
     BadFile { path: String, error: String },
     #[error("config file {path}: unknown key `{key}` (known keys: {known})")]
-    UnknownKey { path: String, key: String, known: String },
+    UnknownKey {
+        path: String,
+        key: String,
+        known: String,
+    },
 }
 
 /// Where a raw value came from, for error messages.
@@ -203,7 +216,10 @@ impl Config {
             ("flush_interval", &k.flush_interval),
             ("window_grace", &k.window_grace),
             ("max_buffered_datums", &k.max_buffered_datums),
-            ("max_put_requests_per_second", &k.max_put_requests_per_second),
+            (
+                "max_put_requests_per_second",
+                &k.max_put_requests_per_second,
+            ),
             ("max_body_bytes", &k.max_body_bytes),
             ("shutdown_timeout", &k.shutdown_timeout),
             ("publish_timeout", &k.publish_timeout),
@@ -226,12 +242,14 @@ impl Config {
                 Raw::Text(s) => s.clone(),
                 Raw::Map(m) => format!("{m:?}"),
             };
-            config.set(key, value).map_err(|rule| ConfigError::Invalid {
-                key,
-                value: shown,
-                source_layer: layer.to_string(),
-                rule,
-            })?;
+            config
+                .set(key, value)
+                .map_err(|rule| ConfigError::Invalid {
+                    key,
+                    value: shown,
+                    source_layer: layer.to_string(),
+                    rule,
+                })?;
         }
         Ok(config)
     }
@@ -329,15 +347,24 @@ impl Config {
 
 fn read_file(path: &PathBuf) -> Result<Vec<(&'static str, Raw)>, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ConfigError::Unreadable { path: shown.clone(), error: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
+        path: shown.clone(),
+        error: e.to_string(),
+    })?;
     let table: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| ConfigError::BadFile { path: shown.clone(), error: e.to_string() })?;
+        .map_err(|e: toml::de::Error| ConfigError::BadFile {
+            path: shown.clone(),
+            error: e.to_string(),
+        })?;
     let mut out = Vec::new();
     for (key, value) in table {
         let Some(known) = KEYS.iter().find(|k| **k == key) else {
-            return Err(ConfigError::UnknownKey { path: shown, key, known: KEYS.join(", ") });
+            return Err(ConfigError::UnknownKey {
+                path: shown,
+                key,
+                known: KEYS.join(", "),
+            });
         };
         let raw = match value {
             toml::Value::String(s) => Raw::Text(s),
@@ -359,7 +386,10 @@ fn read_file(path: &PathBuf) -> Result<Vec<(&'static str, Raw)>, ConfigError> {
             other => {
                 return Err(ConfigError::BadFile {
                     path: shown,
-                    error: format!("`{key}` must be a string or number, got {}", other.type_str()),
+                    error: format!(
+                        "`{key}` must be a string or number, got {}",
+                        other.type_str()
+                    ),
                 });
             }
         };
@@ -387,7 +417,10 @@ fn parse_pairs(s: &str) -> Result<BTreeMap<String, String>, String> {
         let (k, v) = pair
             .split_once('=')
             .ok_or_else(|| format!("expected K=V,K=V; `{pair}` has no `=`"))?;
-        if map.insert(k.trim().to_string(), v.trim().to_string()).is_some() {
+        if map
+            .insert(k.trim().to_string(), v.trim().to_string())
+            .is_some()
+        {
             return Err(format!("dimension `{}` given twice", k.trim()));
         }
     }
@@ -399,7 +432,10 @@ fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::
 }
 
 mod humantime_str {
-    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(
+        d: &std::time::Duration,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
 }
@@ -449,22 +485,45 @@ mod tests {
         assert_eq!(c.namespace.as_deref(), Some("FromFile"));
         assert_eq!(c.flush_interval, Duration::from_secs(2));
         assert_eq!(c.max_buffered_datums, 42);
-        assert_eq!(c.default_dimensions.get("Env").map(String::as_str), Some("prod"));
+        assert_eq!(
+            c.default_dimensions.get("Env").map(String::as_str),
+            Some("prod")
+        );
         let printed = c.to_toml();
         assert!(printed.contains("flush_interval = \"2s\""), "{printed}");
-        assert!(printed.contains("max_body_bytes = \"5.0 MiB\""), "{printed}");
+        assert!(
+            printed.contains("max_body_bytes = \"5.0 MiB\""),
+            "{printed}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn invalid_values_name_the_key_and_the_rule() {
-        let err = Config::load(&cli(&["--flush-interval", "500ms"])).unwrap_err().to_string();
-        assert!(err.contains("`flush_interval`") && err.contains("at least 1s"), "{err}");
-        let err = Config::load(&cli(&["--max-body-bytes", "lots"])).unwrap_err().to_string();
-        assert!(err.contains("`max_body_bytes`") && err.contains("5MiB"), "{err}");
-        let err = Config::load(&cli(&["--default-dimensions", "Env"])).unwrap_err().to_string();
-        assert!(err.contains("`default_dimensions`") && err.contains("K=V"), "{err}");
-        let err = Config::load(&cli(&["--namespace", "AWS/EC2"])).unwrap_err().to_string();
+        let err = Config::load(&cli(&["--flush-interval", "500ms"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`flush_interval`") && err.contains("at least 1s"),
+            "{err}"
+        );
+        let err = Config::load(&cli(&["--max-body-bytes", "lots"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`max_body_bytes`") && err.contains("5MiB"),
+            "{err}"
+        );
+        let err = Config::load(&cli(&["--default-dimensions", "Env"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("`default_dimensions`") && err.contains("K=V"),
+            "{err}"
+        );
+        let err = Config::load(&cli(&["--namespace", "AWS/EC2"]))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("`namespace`") && err.contains("AWS/"), "{err}");
     }
 

@@ -56,7 +56,8 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 fn unavailable(retry_after_secs: u64, message: String) -> Response {
     let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
-    r.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, retry_after_secs.into());
     r
 }
 
@@ -71,18 +72,35 @@ fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
 }
 
 fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
-    let Some(token) = &shared.config.auth_token else { return true };
-    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let Some(token) = &shared.config.auth_token else {
+        return true;
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     // Compare in constant time so the token cannot be guessed byte by byte.
-    given.is_some_and(|g| g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0)
+    given.is_some_and(|g| {
+        g.len() == token.len()
+            && g.bytes()
+                .zip(token.bytes())
+                .fold(0, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    })
 }
 
 async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     let t = &shared.telemetry;
     if !authorized(&shared, &headers) {
         t.request_refused("unauthorized");
-        let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer <token>)");
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
+        let mut r = error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (Authorization: Bearer <token>)",
+        );
+        r.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            "Bearer".parse().expect("valid header"),
+        );
         return r;
     }
     let Some(kind) = body_kind(&headers) else {
@@ -101,11 +119,17 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
             t.request_refused("too_large");
-            return error(StatusCode::PAYLOAD_TOO_LARGE, format!("body exceeds max_body_bytes ({max} bytes) after decompression"));
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body exceeds max_body_bytes ({max} bytes) after decompression"),
+            );
         }
         Err(e) => {
             t.request_refused("unreadable_body");
-            return error(StatusCode::BAD_REQUEST, format!("could not read the body: {e}"));
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("could not read the body: {e}"),
+            );
         }
     };
     let parsed = match split_body(&bytes, kind) {
@@ -146,12 +170,22 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
             }
             Err(e) => {
                 t.record_rejected(e.reason);
-                rejected.push(Rejection { index, error: e.message });
+                rejected.push(Rejection {
+                    index,
+                    error: e.message,
+                });
             }
         }
     }
     if valid.is_empty() {
-        return (StatusCode::BAD_REQUEST, axum::Json(IngestReport { accepted: 0, rejected })).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(IngestReport {
+                accepted: 0,
+                rejected,
+            }),
+        )
+            .into_response();
     }
 
     let Some(_entered) = shared.gate.enter() else {
@@ -179,7 +213,11 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
     }
     shared.budget.release(accepted - opened);
     t.records_accepted(accepted);
-    (StatusCode::ACCEPTED, axum::Json(IngestReport { accepted, rejected })).into_response()
+    (
+        StatusCode::ACCEPTED,
+        axum::Json(IngestReport { accepted, rejected }),
+    )
+        .into_response()
 }
 
 async fn flush(State(shared): State<Arc<Shared>>) -> Response {
@@ -209,5 +247,12 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     shared.update_gauges();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.telemetry.encode()).into_response()
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        shared.telemetry.encode(),
+    )
+        .into_response()
 }

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = match Config::load(&cli) {
         Ok(c) => c,
@@ -30,7 +31,10 @@ fn main() -> ExitCode {
         print!("{}", config.to_toml());
         return ExitCode::SUCCESS;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = match cli.command {
         Some(Command::Healthcheck) => runtime.block_on(healthcheck(&config)),
         None => runtime.block_on(serve(config, cli.dry_run)),
@@ -52,9 +56,15 @@ async fn serve(config: Config, dry_run: bool) -> anyhow::Result<ExitCode> {
         Sink::from_environment(config.publish_timeout).await?
     };
     let listen = config.listen;
-    let app = App::build(config, sink).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let app = App::build(config, sink)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
     let report = app.run_until_stopped(shutdown_signal()).await?;
-    Ok(if report.complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.complete() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn shutdown_signal() {
@@ -74,7 +84,9 @@ async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let check = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await?;
         anyhow::Ok(response.starts_with(b"HTTP/1.1 200"))

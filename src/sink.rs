@@ -6,9 +6,10 @@
 use std::io::Write;
 use std::time::Duration;
 
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+use aws_sdk_cloudwatch::config::http::HttpResponse;
 use aws_sdk_cloudwatch::config::retry::RetryConfig;
 use aws_sdk_cloudwatch::config::timeout::TimeoutConfig;
-use aws_sdk_cloudwatch::config::http::HttpResponse;
 use aws_sdk_cloudwatch::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
 use aws_sdk_cloudwatch::primitives::DateTime;
@@ -47,9 +48,11 @@ impl ErrorClass {
     }
 }
 
-const THROTTLING: &[&str] =
-    &["Throttling", "ThrottlingException", "ThrottledException", "RequestLimitExceeded", "TooManyRequestsException"];
-const INVALID: &[&str] = &["InvalidParameterValue", "InvalidParameterCombination", "MissingParameter"];
+const INVALID: &[&str] = &[
+    "InvalidParameterValue",
+    "InvalidParameterCombination",
+    "MissingParameter",
+];
 const AUTH: &[&str] = &[
     "AccessDenied",
     "AccessDeniedException",
@@ -68,7 +71,8 @@ const AUTH: &[&str] = &[
 /// (throttling comes as a 400, like invalid input).
 pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
     let code = code.unwrap_or_default();
-    if THROTTLING.contains(&code) {
+    // The SDK's own list of throttling codes, so both agree on what throttling is.
+    if THROTTLING_ERRORS.contains(&code) {
         ErrorClass::Throttled
     } else if INVALID.contains(&code) {
         ErrorClass::Invalid
@@ -76,7 +80,10 @@ pub fn classify(code: Option<&str>, status: Option<u16>) -> ErrorClass {
         ErrorClass::TooLarge
     } else if AUTH.contains(&code) || matches!(status, Some(401 | 403)) {
         ErrorClass::Auth
-    } else if status.is_some_and(|s| s >= 500) || code.starts_with("InternalService") || code == "ServiceUnavailable" {
+    } else if status.is_some_and(|s| s >= 500)
+        || TRANSIENT_ERRORS.contains(&code)
+        || code.starts_with("InternalService")
+    {
         ErrorClass::Transient
     } else {
         ErrorClass::Unexpected
@@ -106,11 +113,17 @@ impl Sink {
                 "no AWS region configured: set AWS_REGION (or a profile's region), or run with --dry-run to print requests instead"
             );
         }
-        Ok(Sink::cloudwatch(aws_sdk_cloudwatch::config::Builder::from(&sdk), attempt_timeout))
+        Ok(Sink::cloudwatch(
+            aws_sdk_cloudwatch::config::Builder::from(&sdk),
+            attempt_timeout,
+        ))
     }
 
     /// A CloudWatch client from `builder`, with one attempt per call and a timeout on it.
-    pub fn cloudwatch(builder: aws_sdk_cloudwatch::config::Builder, attempt_timeout: Duration) -> Sink {
+    pub fn cloudwatch(
+        builder: aws_sdk_cloudwatch::config::Builder,
+        attempt_timeout: Duration,
+    ) -> Sink {
         let config = builder
             .retry_config(RetryConfig::disabled())
             .timeout_config(
@@ -129,11 +142,13 @@ impl Sink {
             Sink::DryRun => {
                 let line = serde_json::to_string(batch).expect("batches serialize");
                 let mut out = std::io::stdout().lock();
-                writeln!(out, "{line}").and_then(|_| out.flush()).map_err(|e| PutError {
-                    class: ErrorClass::Transient,
-                    code: None,
-                    message: format!("writing to stdout: {e}"),
-                })
+                writeln!(out, "{line}")
+                    .and_then(|_| out.flush())
+                    .map_err(|e| PutError {
+                        class: ErrorClass::Transient,
+                        code: None,
+                        message: format!("writing to stdout: {e}"),
+                    })
             }
             Sink::CloudWatch(client) => client
                 .put_metric_data()
@@ -151,18 +166,29 @@ fn to_sdk(d: &Datum) -> MetricDatum {
     let builder = MetricDatum::builder()
         .metric_name(&d.metric_name)
         .set_dimensions(Some(
-            d.dimensions.iter().map(|x| Dimension::builder().name(&x.name).value(&x.value).build()).collect(),
+            d.dimensions
+                .iter()
+                .map(|x| Dimension::builder().name(&x.name).value(&x.value).build())
+                .collect(),
         ))
         .timestamp(DateTime::from_millis(d.timestamp))
         .unit(StandardUnit::from(d.unit.as_str()))
         .storage_resolution(d.storage_resolution.seconds() as i32);
     match &d.values {
-        DatumValues::Distribution { values, counts } => {
-            builder.set_values(Some(values.clone())).set_counts(Some(counts.clone())).build()
-        }
-        DatumValues::Statistics { statistic_values: s } => builder
+        DatumValues::Distribution { values, counts } => builder
+            .set_values(Some(values.clone()))
+            .set_counts(Some(counts.clone()))
+            .build(),
+        DatumValues::Statistics {
+            statistic_values: s,
+        } => builder
             .statistic_values(
-                StatisticSet::builder().sample_count(s.sample_count).sum(s.sum).minimum(s.min).maximum(s.max).build(),
+                StatisticSet::builder()
+                    .sample_count(s.sample_count)
+                    .sum(s.sum)
+                    .minimum(s.min)
+                    .maximum(s.max)
+                    .build(),
             )
             .build(),
     }
@@ -172,13 +198,20 @@ fn from_sdk_error(err: SdkError<PutMetricDataError, HttpResponse>) -> PutError {
     let (class, code) = match &err {
         SdkError::ServiceError(e) => {
             let code = e.err().code().map(str::to_string);
-            (classify(code.as_deref(), Some(e.raw().status().as_u16())), code)
+            (
+                classify(code.as_deref(), Some(e.raw().status().as_u16())),
+                code,
+            )
         }
         SdkError::ResponseError(e) => (classify(None, Some(e.raw().status().as_u16())), None),
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (ErrorClass::Transient, None),
         _ => (ErrorClass::Unexpected, None),
     };
-    PutError { class, code, message: DisplayErrorContext(&err).to_string() }
+    PutError {
+        class,
+        code,
+        message: DisplayErrorContext(&err).to_string(),
+    }
 }
 
 #[cfg(test)]
@@ -187,16 +220,37 @@ mod tests {
 
     #[test]
     fn errors_are_classified_by_code_before_status() {
-        assert_eq!(classify(Some("Throttling"), Some(400)), ErrorClass::Throttled);
-        assert_eq!(classify(Some("ThrottlingException"), Some(400)), ErrorClass::Throttled);
-        assert_eq!(classify(Some("InvalidParameterValue"), Some(400)), ErrorClass::Invalid);
-        assert_eq!(classify(Some("MissingParameter"), Some(400)), ErrorClass::Invalid);
-        assert_eq!(classify(Some("InvalidParameterCombination"), Some(400)), ErrorClass::Invalid);
+        assert_eq!(
+            classify(Some("Throttling"), Some(400)),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify(Some("ThrottlingException"), Some(400)),
+            ErrorClass::Throttled
+        );
+        assert_eq!(
+            classify(Some("InvalidParameterValue"), Some(400)),
+            ErrorClass::Invalid
+        );
+        assert_eq!(
+            classify(Some("MissingParameter"), Some(400)),
+            ErrorClass::Invalid
+        );
+        assert_eq!(
+            classify(Some("InvalidParameterCombination"), Some(400)),
+            ErrorClass::Invalid
+        );
         assert_eq!(classify(Some("AccessDenied"), Some(403)), ErrorClass::Auth);
         assert_eq!(classify(Some("ExpiredToken"), Some(400)), ErrorClass::Auth);
-        assert_eq!(classify(Some("InternalServiceError"), Some(500)), ErrorClass::Transient);
+        assert_eq!(
+            classify(Some("InternalServiceError"), Some(500)),
+            ErrorClass::Transient
+        );
         assert_eq!(classify(None, Some(503)), ErrorClass::Transient);
         assert_eq!(classify(None, Some(413)), ErrorClass::TooLarge);
-        assert_eq!(classify(Some("SomethingNew"), Some(400)), ErrorClass::Unexpected);
+        assert_eq!(
+            classify(Some("SomethingNew"), Some(400)),
+            ErrorClass::Unexpected
+        );
     }
 }

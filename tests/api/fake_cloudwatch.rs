@@ -1,0 +1,329 @@
+//! An in-process CloudWatch that speaks what the SDK really sends: Smithy RPC v2 CBOR on
+//! `POST /service/GraniteServiceVersion20100801/operation/PutMetricData`, gzip bodies
+//! included, and answers errors the way CloudWatch does (`x-amzn-query-error` header and a
+//! CBOR `__type`). Faults are scripted per request; it can also stop listening altogether.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use ciborium::Value;
+use tokio::task::JoinHandle;
+
+pub const PUT_METRIC_DATA_PATH: &str =
+    "/service/GraniteServiceVersion20100801/operation/PutMetricData";
+
+/// What the next request gets instead of success.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    Throttle,
+    ServerError,
+    AccessDenied,
+    /// Waits, then answers 500 without storing anything (the client should time out first).
+    Slow(Duration),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceivedDatum {
+    pub name: String,
+    pub dimensions: BTreeMap<String, String>,
+    pub timestamp_ms: i64,
+    pub unit: Option<String>,
+    pub storage_resolution: Option<i64>,
+    pub values: Vec<f64>,
+    pub counts: Vec<f64>,
+    /// SampleCount, Sum, Minimum, Maximum.
+    pub statistics: Option<[f64; 4]>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ReceivedRequest {
+    pub namespace: String,
+    pub datums: Vec<ReceivedDatum>,
+    pub gzipped: bool,
+    pub body_bytes: usize,
+    pub at: Instant,
+}
+
+#[derive(Default)]
+struct State_ {
+    faults: VecDeque<Fault>,
+    accepted: Vec<ReceivedRequest>,
+    attempts: usize,
+}
+
+#[derive(Clone)]
+pub struct FakeCloudWatch {
+    addr: SocketAddr,
+    state: Arc<Mutex<State_>>,
+    server: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+impl FakeCloudWatch {
+    pub async fn start() -> FakeCloudWatch {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let fake = FakeCloudWatch {
+            addr: listener.local_addr().unwrap(),
+            state: Arc::default(),
+            server: Arc::default(),
+        };
+        fake.serve(listener);
+        fake
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let app = Router::new()
+            .route(PUT_METRIC_DATA_PATH, post(put_metric_data))
+            .with_state(self.state.clone());
+        let handle = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        *self.server.lock().unwrap() = Some(handle);
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops listening: connections are refused until [`FakeCloudWatch::restart`].
+    pub fn stop(&self) {
+        if let Some(h) = self.server.lock().unwrap().take() {
+            h.abort();
+        }
+    }
+
+    pub async fn restart(&self) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => return self.serve(l),
+                Err(e) if Instant::now() > deadline => panic!("cannot rebind {}: {e}", self.addr),
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state.lock().unwrap().faults.extend(faults);
+    }
+
+    pub fn requests(&self) -> Vec<ReceivedRequest> {
+        self.state.lock().unwrap().accepted.clone()
+    }
+
+    pub fn datums(&self, namespace: &str) -> Vec<ReceivedDatum> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.namespace == namespace)
+            .flat_map(|r| r.datums)
+            .collect()
+    }
+
+    /// Requests received, failed ones included.
+    pub fn attempts(&self) -> usize {
+        self.state.lock().unwrap().attempts
+    }
+}
+
+fn cbor_response(status: StatusCode, query_error: Option<&str>, body: Value) -> Response {
+    let mut bytes = Vec::new();
+    ciborium::into_writer(&body, &mut bytes).unwrap();
+    let mut headers = HeaderMap::new();
+    headers.insert("smithy-protocol", "rpc-v2-cbor".parse().unwrap());
+    headers.insert("content-type", "application/cbor".parse().unwrap());
+    if let Some(q) = query_error {
+        headers.insert("x-amzn-query-error", q.parse().unwrap());
+    }
+    (status, headers, bytes).into_response()
+}
+
+fn error(status: StatusCode, code: &str, fault: &str, message: &str) -> Response {
+    let body = Value::Map(vec![
+        (Value::Text("__type".into()), Value::Text(code.into())),
+        (Value::Text("message".into()), Value::Text(message.into())),
+    ]);
+    cbor_response(status, Some(&format!("{code};{fault}")), body)
+}
+
+async fn put_metric_data(
+    State(state): State<Arc<Mutex<State_>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let fault = {
+        let mut s = state.lock().unwrap();
+        s.attempts += 1;
+        s.faults.pop_front()
+    };
+    match fault {
+        Some(Fault::Throttle) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "Throttling",
+                "Sender",
+                "Rate exceeded",
+            );
+        }
+        Some(Fault::ServerError) => {
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServiceError",
+                "Receiver",
+                "Internal error",
+            );
+        }
+        Some(Fault::AccessDenied) => {
+            return error(
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "Sender",
+                "not authorized to perform cloudwatch:PutMetricData",
+            );
+        }
+        Some(Fault::Slow(d)) => {
+            tokio::time::sleep(d).await;
+            return error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServiceError",
+                "Receiver",
+                "too slow",
+            );
+        }
+        None => {}
+    }
+    assert_eq!(
+        headers.get("smithy-protocol").map(|v| v.to_str().unwrap()),
+        Some("rpc-v2-cbor")
+    );
+    let gzipped = headers.get("content-encoding").is_some_and(|v| v == "gzip");
+    let raw = if gzipped {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    } else {
+        body.to_vec()
+    };
+    let request: Value = match ciborium::from_reader(&raw[..]) {
+        Ok(v) => v,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "SerializationException",
+                "Sender",
+                &e.to_string(),
+            );
+        }
+    };
+    let namespace = field(&request, "Namespace")
+        .and_then(text)
+        .unwrap_or_default();
+    let Some(Value::Array(data)) = field(&request, "MetricData") else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "MissingParameter",
+            "Sender",
+            "MetricData is required",
+        );
+    };
+    if data.len() > 1000 || raw.len() > 1_000_000 {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            "Sender",
+            "request too large",
+        );
+    }
+    let datums: Vec<ReceivedDatum> = data.iter().map(datum).collect();
+    // A datum named Invalid* stands for one CloudWatch rejects: the whole request fails.
+    if let Some(bad) = datums.iter().find(|d| d.name.starts_with("Invalid")) {
+        let message = format!(
+            "The value for parameter MetricData.member.{} is invalid",
+            bad.name
+        );
+        return error(
+            StatusCode::BAD_REQUEST,
+            "InvalidParameterValue",
+            "Sender",
+            &message,
+        );
+    }
+    state.lock().unwrap().accepted.push(ReceivedRequest {
+        namespace,
+        datums,
+        gzipped,
+        body_bytes: raw.len(),
+        at: Instant::now(),
+    });
+    cbor_response(StatusCode::OK, None, Value::Map(vec![]))
+}
+
+fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+    match v {
+        Value::Map(entries) => entries
+            .iter()
+            .find(|(k, _)| k.as_text() == Some(name))
+            .map(|(_, v)| v),
+        _ => None,
+    }
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_text().map(str::to_string)
+}
+
+fn number(v: &Value) -> f64 {
+    match v {
+        Value::Float(f) => *f,
+        Value::Integer(i) => i128::from(*i) as f64,
+        Value::Tag(_, inner) => number(inner),
+        other => panic!("not a number: {other:?}"),
+    }
+}
+
+fn numbers(v: Option<&Value>) -> Vec<f64> {
+    match v {
+        Some(Value::Array(items)) => items.iter().map(number).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn datum(v: &Value) -> ReceivedDatum {
+    let dimensions = match field(v, "Dimensions") {
+        Some(Value::Array(ds)) => ds
+            .iter()
+            .map(|d| {
+                (
+                    field(d, "Name").and_then(text).unwrap(),
+                    field(d, "Value").and_then(text).unwrap(),
+                )
+            })
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let statistics = field(v, "StatisticValues").map(|s| {
+        ["SampleCount", "Sum", "Minimum", "Maximum"]
+            .map(|k| number(field(s, k).expect("statistic set member")))
+    });
+    ReceivedDatum {
+        name: field(v, "MetricName").and_then(text).unwrap(),
+        dimensions,
+        timestamp_ms: field(v, "Timestamp")
+            .map(|t| (number(t) * 1000.0).round() as i64)
+            .unwrap_or_default(),
+        unit: field(v, "Unit").and_then(text),
+        storage_resolution: field(v, "StorageResolution").map(|r| number(r) as i64),
+        values: numbers(field(v, "Values")),
+        counts: numbers(field(v, "Counts")),
+        statistics,
+    }
+}

@@ -1,0 +1,235 @@
+//! Starting the app against the fake, and reading back what CloudWatch would compute.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+use cw_sidecar::app::{App, ShutdownReport};
+use cw_sidecar::config::Config;
+use cw_sidecar::sink::Sink;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::fake_cloudwatch::{FakeCloudWatch, ReceivedDatum};
+
+pub struct TestApp {
+    pub base: String,
+    pub fake: FakeCloudWatch,
+    pub http: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+    running: JoinHandle<std::io::Result<ShutdownReport>>,
+}
+
+/// A client of CloudWatch at `endpoint` as the sidecar builds it (one attempt, timeouts).
+pub fn sdk_config(endpoint: &str) -> aws_sdk_cloudwatch::config::Builder {
+    aws_sdk_cloudwatch::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(endpoint)
+}
+
+/// Settings for tests: only explicit flushes, no self metrics, a generous rate limit.
+pub fn test_config() -> Config {
+    Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        namespace: Some("Test".into()),
+        flush_interval: Duration::from_secs(3600),
+        self_metrics_namespace: String::new(),
+        max_put_requests_per_second: 1000,
+        publish_timeout: Duration::from_secs(2),
+        shutdown_timeout: Duration::from_secs(10),
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(tune: impl FnOnce(&mut Config)) -> TestApp {
+        let fake = FakeCloudWatch::start().await;
+        let mut config = test_config();
+        tune(&mut config);
+        let sink = Sink::cloudwatch(sdk_config(&fake.url()), config.publish_timeout);
+        let app = App::build(config, sink).await.unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let (stop, stopped) = oneshot::channel();
+        let running = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        TestApp {
+            base,
+            fake,
+            http: reqwest::Client::new(),
+            stop: Some(stop),
+            running,
+        }
+    }
+
+    pub async fn post(
+        &self,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value, reqwest::header::HeaderMap) {
+        let r = self
+            .http
+            .post(format!("{}/v1/metrics", self.base))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+            headers,
+        )
+    }
+
+    pub async fn post_json(&self, body: Value) -> (u16, Value) {
+        let (status, body, _) = self.post("application/json", body.to_string()).await;
+        (status, body)
+    }
+
+    pub async fn flush(&self) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/v1/flush", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// A counter's value from `/metrics` (summed over labels when `labels` is empty).
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        let (_, text) = self.get("/metrics").await;
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' '))
+            .filter(|(k, _)| {
+                let (metric, rest) = k.split_once('{').unwrap_or((k, ""));
+                metric == name && (labels.is_empty() || rest.trim_end_matches('}') == labels)
+            })
+            .map(|(_, v)| v.parse::<f64>().unwrap())
+            .sum()
+    }
+
+    pub async fn shutdown(mut self) -> ShutdownReport {
+        self.stop.take().unwrap().send(()).unwrap();
+        self.running.await.unwrap().unwrap()
+    }
+}
+
+/// CloudWatch's statistics over a set of datums: SampleCount, Sum, Minimum, Maximum.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Stats {
+    pub count: f64,
+    pub sum: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Stats {
+    pub fn of_samples(values: &[f64]) -> Stats {
+        Stats {
+            count: values.len() as f64,
+            sum: values.iter().sum(),
+            min: values.iter().copied().fold(f64::INFINITY, f64::min),
+            max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        }
+    }
+
+    pub fn of_datums<'a>(datums: impl IntoIterator<Item = &'a ReceivedDatum>) -> Stats {
+        let mut s = Stats {
+            count: 0.0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        };
+        for d in datums {
+            if let Some([count, sum, min, max]) = d.statistics {
+                s.count += count;
+                s.sum += sum;
+                s.min = s.min.min(min);
+                s.max = s.max.max(max);
+            }
+            for (i, v) in d.values.iter().enumerate() {
+                let c = d.counts.get(i).copied().unwrap_or(1.0);
+                s.count += c;
+                s.sum += v * c;
+                s.min = s.min.min(*v);
+                s.max = s.max.max(*v);
+            }
+        }
+        s
+    }
+
+    pub fn assert_close(&self, other: &Stats, what: &str) {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1e-300);
+        assert!(
+            close(self.count, other.count)
+                && close(self.sum, other.sum)
+                && self.min == other.min
+                && self.max == other.max,
+            "{what}: published {self:?} vs raw {other:?}"
+        );
+    }
+}
+
+/// Nearest-rank percentile over the values CloudWatch would hold (whole counts).
+pub fn percentile_of_datums<'a>(
+    datums: impl IntoIterator<Item = &'a ReceivedDatum>,
+    p: f64,
+) -> f64 {
+    let mut all = Vec::new();
+    for d in datums {
+        for (i, v) in d.values.iter().enumerate() {
+            let c = d.counts.get(i).copied().unwrap_or(1.0);
+            all.extend(std::iter::repeat_n(*v, c as usize));
+        }
+    }
+    nearest_rank(&mut all, p)
+}
+
+pub fn nearest_rank(values: &mut [f64], p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let rank = ((p / 100.0) * values.len() as f64).ceil().max(1.0) as usize;
+    values[rank - 1]
+}
+
+/// Datums grouped by metric name and dimensions.
+pub fn by_series(
+    datums: &[ReceivedDatum],
+) -> BTreeMap<(String, BTreeMap<String, String>), Vec<ReceivedDatum>> {
+    let mut out: BTreeMap<_, Vec<_>> = BTreeMap::new();
+    for d in datums {
+        out.entry((d.name.clone(), d.dimensions.clone()))
+            .or_default()
+            .push(d.clone());
+    }
+    out
+}
+
+pub fn now_ms() -> i64 {
+    cw_sidecar::publish::now_ms()
+}
+
+/// A timestamp in the middle of the current minute's window... or the previous one, so a
+/// test never straddles a window boundary.
+pub fn mid_window_ms() -> i64 {
+    let now = now_ms();
+    now - now % 60_000 - 30_000
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the real app on 127.0.0.1:0, the real AWS SDK on the wire, and an
+//! in-process CloudWatch that speaks its protocol and injects faults. One test binary, so
+//! the suite links once.
+
+mod binary;
+mod fake_cloudwatch;
+mod helpers;
+mod ingest;
+mod lifecycle;
+mod publishing;
