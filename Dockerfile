@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+# Build: a full Rust toolchain, reproducible from Cargo.lock.
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo build --release --locked --bin cw-sidecar
+
+# Run: a small distroless image with CA certificates, as a non-root user, no shell or curl.
+FROM gcr.io/distroless/cc-debian12:nonroot
+COPY --from=build /src/target/release/cw-sidecar /usr/local/bin/cw-sidecar
+USER nonroot:nonroot
+# Inside a container the sidecar must listen beyond its own loopback to be reachable from
+# other containers of the pod/task; set CW_SIDECAR_LISTEN=127.0.0.1:25889 to keep it local
+# where they share a network namespace (ECS awsvpc, Kubernetes pods).
+ENV CW_SIDECAR_LISTEN=0.0.0.0:25889
+EXPOSE 25889
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["/usr/local/bin/cw-sidecar", "healthcheck"]
+ENTRYPOINT ["/usr/local/bin/cw-sidecar"]

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Every test of the repository, in one command (the README's, and what .ci/run runs):
+#   Rust formatting, unit and integration tests, end-to-end tests against LocalStack,
+#   and the Terraform checks (fmt, validate, terraform test, checkov, apply to LocalStack).
+# LocalStack is started once for the whole run and stopped at the end if this script
+# started it. Under CI=true nothing is skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+section() { printf '\n==> %s\n' "$*"; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "cargo is not installed: install Rust from https://rustup.rs" >&2
+  exit 1
+fi
+
+started_localstack=0
+cleanup() {
+  if [ "$started_localstack" = 1 ]; then
+    section "stopping LocalStack"
+    scripts/localstack.sh stop || true
+  fi
+}
+trap cleanup EXIT
+
+section "starting LocalStack (end-to-end and Terraform apply tests)"
+if scripts/localstack.sh status >/dev/null 2>&1; then
+  echo "LocalStack already running; using it"
+else
+  started_localstack=1
+  scripts/localstack.sh start
+fi
+export LOCALSTACK_ENDPOINT="${LOCALSTACK_ENDPOINT:-http://127.0.0.1:4566}"
+
+section "cargo fmt --check"
+cargo fmt --all -- --check
+
+section "cargo test (unit, integration against the in-process CloudWatch, end to end on LocalStack)"
+cargo test --locked --all-targets
+
+section "Terraform (fmt, validate, terraform test, checkov, apply to LocalStack)"
+scripts/test-terraform.sh
