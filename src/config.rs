@@ -41,6 +41,9 @@ pub struct Cli {
 pub enum Command {
     /// Exit 0 when the sidecar at `listen` answers `GET /healthz` (for container HEALTHCHECK).
     Healthcheck,
+    /// Generate traffic like a web service's (the metric contract) against a sidecar; prints a
+    /// JSON summary on stdout.
+    Traffic(crate::traffic::TrafficArgs),
 }
 
 /// One optional flag per key; clap fills it from the flag or, failing that, the env var.

@@ -13,6 +13,7 @@
 //! - [`sink`]: where requests go: CloudWatch through the AWS SDK, or stdout in dry-run.
 //! - [`telemetry`]: Prometheus counters and the self metrics published to CloudWatch.
 //! - [`app`]: wires it together; `App::build` binds, `run_until_stopped` serves until shutdown.
+//! - [`traffic`]: a traffic generator that behaves like a web service (demo, e2e, benchmarks).
 
 pub mod aggregate;
 pub mod app;
@@ -26,5 +27,6 @@ pub mod rate;
 pub mod record;
 pub mod sink;
 pub mod telemetry;
+pub mod traffic;
 pub mod units;
 pub mod validate;

@@ -11,7 +11,7 @@ use cw_sidecar::sink::Sink;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     // Logs go to stderr: in dry-run, stdout carries only the requests.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -20,24 +20,27 @@ fn main() -> ExitCode {
         )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let config = match Config::load(&cli) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("cw-sidecar: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    if cli.print_config {
-        print!("{}", config.to_toml());
-        return ExitCode::SUCCESS;
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let result = match cli.command {
-        Some(Command::Healthcheck) => runtime.block_on(healthcheck(&config)),
-        None => runtime.block_on(serve(config, cli.dry_run)),
+    let result = match cli.command.take() {
+        // The generator is a client: it needs none of the sidecar's configuration.
+        Some(Command::Traffic(args)) => runtime.block_on(traffic(args)),
+        command => match Config::load(&cli) {
+            Err(e) => {
+                eprintln!("cw-sidecar: {e}");
+                return ExitCode::from(2);
+            }
+            Ok(config) if cli.print_config => {
+                print!("{}", config.to_toml());
+                return ExitCode::SUCCESS;
+            }
+            Ok(config) if matches!(command, Some(Command::Healthcheck)) => {
+                runtime.block_on(healthcheck(&config))
+            }
+            Ok(config) => runtime.block_on(serve(config, cli.dry_run)),
+        },
     };
     match result {
         Ok(code) => code,
@@ -46,6 +49,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn traffic(args: cw_sidecar::traffic::TrafficArgs) -> anyhow::Result<ExitCode> {
+    let summary = cw_sidecar::traffic::run(args).await?;
+    println!("{}", serde_json::to_string(&summary)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn serve(config: Config, dry_run: bool) -> anyhow::Result<ExitCode> {

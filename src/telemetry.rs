@@ -153,7 +153,7 @@ impl Default for Telemetry {
             "timestamp",
             "storage_resolution",
         ] {
-            t.records_rejected.get_or_create(&Reason { reason });
+            drop(t.records_rejected.get_or_create(&Reason { reason }));
         }
         for reason in [
             "unauthorized",
@@ -164,7 +164,7 @@ impl Default for Telemetry {
             "buffer_full",
             "shutting_down",
         ] {
-            t.requests_refused.get_or_create(&Reason { reason });
+            drop(t.requests_refused.get_or_create(&Reason { reason }));
         }
         for outcome in [
             "success",
@@ -175,10 +175,10 @@ impl Default for Telemetry {
             "too_large",
             "unexpected",
         ] {
-            t.put_calls.get_or_create(&Outcome { outcome });
+            drop(t.put_calls.get_or_create(&Outcome { outcome }));
         }
         for reason in ["invalid", "too_large", "expired"] {
-            t.datums_dropped.get_or_create(&Reason { reason });
+            drop(t.datums_dropped.get_or_create(&Reason { reason }));
         }
         Telemetry { registry, ..t }
     }
