@@ -85,6 +85,9 @@ pub struct KeyArgs {
     /// When set, ingest requires `Authorization: Bearer <token>`
     #[arg(long, env = "CW_SIDECAR_AUTH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// Send timestamps as CBOR integers (emulators): auto, true or false [default: auto]
+    #[arg(long, env = "CW_SIDECAR_INTEGER_TIMESTAMPS")]
+    pub integer_timestamps: Option<String>,
 }
 
 /// The effective configuration.
@@ -121,6 +124,10 @@ pub struct Config {
     /// Bearer token required on ingest when set (printed redacted).
     #[serde(serialize_with = "redacted", skip_serializing_if = "Option::is_none")]
     pub auth_token: Option<String>,
+    /// Timestamps as CBOR integers instead of doubles: `None` (auto) turns it on exactly
+    /// when a custom endpoint (an emulator such as LocalStack) is configured.
+    #[serde(serialize_with = "auto_bool")]
+    pub integer_timestamps: Option<bool>,
 }
 
 impl Default for Config {
@@ -138,6 +145,7 @@ impl Default for Config {
             publish_timeout: Duration::from_secs(10),
             self_metrics_namespace: "CWSidecar".to_string(),
             auth_token: None,
+            integer_timestamps: None,
         }
     }
 }
@@ -193,6 +201,7 @@ const KEYS: &[&str] = &[
     "publish_timeout",
     "self_metrics_namespace",
     "auth_token",
+    "integer_timestamps",
 ];
 
 /// A raw value of one key: strings everywhere, except a TOML table for dimensions.
@@ -212,7 +221,7 @@ impl Config {
             }
         }
         let k = &cli.keys;
-        let overrides: [(&'static str, &Option<String>); 12] = [
+        let overrides: [(&'static str, &Option<String>); 13] = [
             ("listen", &k.listen),
             ("namespace", &k.namespace),
             ("default_dimensions", &k.default_dimensions),
@@ -228,6 +237,7 @@ impl Config {
             ("publish_timeout", &k.publish_timeout),
             ("self_metrics_namespace", &k.self_metrics_namespace),
             ("auth_token", &k.auth_token),
+            ("integer_timestamps", &k.integer_timestamps),
         ];
         for (key, value) in overrides {
             if let Some(v) = value {
@@ -337,6 +347,14 @@ impl Config {
                 let token = text(value)?;
                 self.auth_token = (!token.is_empty()).then_some(token);
             }
+            "integer_timestamps" => {
+                self.integer_timestamps = match text(value)?.trim() {
+                    "auto" => None,
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => return Err("expected auto, true or false".into()),
+                }
+            }
             _ => unreachable!("keys come from KEYS"),
         }
         Ok(())
@@ -428,6 +446,13 @@ fn parse_pairs(s: &str) -> Result<BTreeMap<String, String>, String> {
         }
     }
     Ok(map)
+}
+
+fn auto_bool<S: serde::Serializer>(v: &Option<bool>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        None => s.serialize_str("auto"),
+        Some(b) => s.serialize_str(if *b { "true" } else { "false" }),
+    }
 }
 
 fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::Error> {

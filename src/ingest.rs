@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::json;
 use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use crate::aggregate::encode_series_key;
 use crate::app::Shared;
@@ -34,7 +34,11 @@ pub fn router(shared: Arc<Shared>) -> Router {
         // in `ingest`, after decompression).
         .layer(RequestDecompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(max_body))
-        .layer(TraceLayer::new_for_http())
+        // Our own 503s (buffer full, still retrying) are answers, not server failures.
+        .layer(
+            TraceLayer::new_for_http()
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
+        )
         .with_state(shared)
 }
 

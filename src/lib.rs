@@ -19,6 +19,7 @@ pub mod aggregate;
 pub mod app;
 pub mod batch;
 pub mod budget;
+pub mod compat;
 pub mod config;
 pub mod datum;
 pub mod ingest;

@@ -62,7 +62,7 @@ async fn serve(config: Config, dry_run: bool) -> anyhow::Result<ExitCode> {
         tracing::info!("dry run: requests are printed on stdout, nothing is sent to AWS");
         Sink::DryRun
     } else {
-        Sink::from_environment(config.publish_timeout).await?
+        Sink::from_environment(config.publish_timeout, config.integer_timestamps).await?
     };
     let listen = config.listen;
     let app = App::build(config, sink)

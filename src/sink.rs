@@ -106,24 +106,45 @@ pub enum Sink {
 
 impl Sink {
     /// A CloudWatch client from the SDK's standard chain (region, credentials, endpoint).
-    pub async fn from_environment(attempt_timeout: Duration) -> anyhow::Result<Sink> {
+    /// `integer_timestamps: None` turns them on exactly when a custom endpoint is set.
+    pub async fn from_environment(
+        attempt_timeout: Duration,
+        integer_timestamps: Option<bool>,
+    ) -> anyhow::Result<Sink> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         if sdk.region().is_none() {
             anyhow::bail!(
                 "no AWS region configured: set AWS_REGION (or a profile's region), or run with --dry-run to print requests instead"
             );
         }
+        let integer_timestamps = integer_timestamps.unwrap_or(sdk.endpoint_url().is_some());
+        if let Some(endpoint) = sdk.endpoint_url() {
+            tracing::info!(
+                endpoint,
+                integer_timestamps,
+                "using a custom CloudWatch endpoint"
+            );
+        }
+        let builder = aws_sdk_cloudwatch::config::Builder::from(&sdk);
         Ok(Sink::cloudwatch(
-            aws_sdk_cloudwatch::config::Builder::from(&sdk),
+            builder,
             attempt_timeout,
+            integer_timestamps,
         ))
     }
 
     /// A CloudWatch client from `builder`, with one attempt per call and a timeout on it.
+    /// With `integer_timestamps`, bodies are rewritten for emulators (see [`crate::compat`]).
     pub fn cloudwatch(
-        builder: aws_sdk_cloudwatch::config::Builder,
+        mut builder: aws_sdk_cloudwatch::config::Builder,
         attempt_timeout: Duration,
+        integer_timestamps: bool,
     ) -> Sink {
+        if integer_timestamps {
+            builder = builder
+                .disable_request_compression(true)
+                .interceptor(crate::compat::IntegerTimestamps);
+        }
         let config = builder
             .retry_config(RetryConfig::disabled())
             .timeout_config(
@@ -195,22 +216,36 @@ fn to_sdk(d: &Datum) -> MetricDatum {
 }
 
 fn from_sdk_error(err: SdkError<PutMetricDataError, HttpResponse>) -> PutError {
-    let (class, code) = match &err {
+    match &err {
         SdkError::ServiceError(e) => {
             let code = e.err().code().map(str::to_string);
-            (
-                classify(code.as_deref(), Some(e.raw().status().as_u16())),
+            let status = e.raw().status().as_u16();
+            let message = format!(
+                "{} (HTTP {status}): {}",
+                code.as_deref().unwrap_or("unknown error"),
+                e.err().message().unwrap_or("no message")
+            );
+            PutError {
+                class: classify(code.as_deref(), Some(status)),
                 code,
-            )
+                message,
+            }
         }
-        SdkError::ResponseError(e) => (classify(None, Some(e.raw().status().as_u16())), None),
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => (ErrorClass::Transient, None),
-        _ => (ErrorClass::Unexpected, None),
-    };
-    PutError {
-        class,
-        code,
-        message: DisplayErrorContext(&err).to_string(),
+        SdkError::ResponseError(e) => PutError {
+            class: classify(None, Some(e.raw().status().as_u16())),
+            code: None,
+            message: format!("unreadable response (HTTP {})", e.raw().status().as_u16()),
+        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => PutError {
+            class: ErrorClass::Transient,
+            code: None,
+            message: DisplayErrorContext(&err).to_string(),
+        },
+        _ => PutError {
+            class: ErrorClass::Unexpected,
+            code: None,
+            message: DisplayErrorContext(&err).to_string(),
+        },
     }
 }
 

@@ -49,7 +49,11 @@ impl TestApp {
         let fake = FakeCloudWatch::start().await;
         let mut config = test_config();
         tune(&mut config);
-        let sink = Sink::cloudwatch(sdk_config(&fake.url()), config.publish_timeout);
+        let sink = Sink::cloudwatch(
+            sdk_config(&fake.url()),
+            config.publish_timeout,
+            config.integer_timestamps.unwrap_or(false),
+        );
         let app = App::build(config, sink).await.unwrap();
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = oneshot::channel();

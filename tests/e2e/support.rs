@@ -1,0 +1,194 @@
+//! Starting the real binary against LocalStack, and clients to read LocalStack back.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cw-sidecar");
+
+pub fn endpoint() -> String {
+    std::env::var("LOCALSTACK_ENDPOINT").unwrap_or_else(|_| "http://127.0.0.1:4566".into())
+}
+
+/// LocalStack's endpoint when it answers; otherwise fails (CI) or skips with a notice.
+pub async fn localstack() -> Option<String> {
+    let endpoint = endpoint();
+    let healthy = reqwest::Client::new()
+        .get(format!("{endpoint}/_localstack/health"))
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success());
+    if healthy {
+        return Some(endpoint);
+    }
+    let required = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("CW_SIDECAR_E2E").is_ok_and(|v| v == "required");
+    if required {
+        panic!(
+            "LocalStack is not reachable at {endpoint}: start it with scripts/localstack.sh start"
+        );
+    }
+    eprintln!("SKIPPED: LocalStack is not reachable at {endpoint} (scripts/localstack.sh start)");
+    None
+}
+
+pub fn aws_env(cmd: &mut Command, endpoint: &str) {
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+}
+
+pub fn cloudwatch(endpoint: &str) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::from_conf(
+        aws_sdk_cloudwatch::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
+            .endpoint_url(endpoint)
+            // LocalStack 4.12 cannot parse the SDK's double timestamps (see cw_sidecar::compat).
+            .interceptor(cw_sidecar::compat::IntegerTimestamps)
+            .disable_request_compression(true)
+            .build(),
+    )
+}
+
+pub fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "e2e",
+            ))
+            .endpoint_url(endpoint)
+            .build(),
+    )
+}
+
+/// A unique suffix, so runs against a long-lived LocalStack do not see each other's data.
+pub fn unique() -> String {
+    format!("{}-{}", std::process::id(), cw_sidecar::publish::now_ms())
+}
+
+/// The sidecar binary, started against LocalStack and stopped by its own pid.
+pub struct Sidecar {
+    child: Child,
+    pub url: String,
+    pub http: reqwest::Client,
+}
+
+impl Sidecar {
+    pub async fn start(endpoint: &str, args: &[&str]) -> Sidecar {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new(BIN);
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(args)
+            .stdout(Stdio::null());
+        aws_env(&mut cmd, endpoint);
+        let child = cmd.spawn().expect("starting cw-sidecar");
+        let sidecar = Sidecar {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = sidecar
+                .http
+                .get(format!("{}/readyz", sidecar.url))
+                .send()
+                .await
+            {
+                if r.status().is_success() {
+                    return sidecar;
+                }
+            }
+            assert!(Instant::now() < deadline, "cw-sidecar did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn post(&self, body: serde_json::Value) -> serde_json::Value {
+        let r = self
+            .http
+            .post(format!("{}/v1/metrics", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202);
+        r.json().await.unwrap()
+    }
+
+    pub async fn flush(&self) -> (u16, serde_json::Value) {
+        let r = self
+            .http
+            .post(format!("{}/v1/flush", self.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// Runs `cw-sidecar traffic` against this sidecar and returns its JSON summary.
+    pub fn traffic(&self, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(BIN)
+            .args(["traffic", "--target", &self.url])
+            .args(args)
+            .stderr(Stdio::inherit())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "traffic generator failed");
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// SIGTERM, then wait: the sidecar publishes everything and exits 0.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "cw-sidecar exited with {status}");
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        // Only when a test failed before stop(): never leave our process behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `check` until it returns Some or `timeout` passes.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
