@@ -36,6 +36,8 @@ pub struct ReceivedDatum {
     pub name: String,
     pub dimensions: BTreeMap<String, String>,
     pub timestamp_ms: i64,
+    /// Whether the timestamp came as a CBOR integer (tag 1 over an integer, not a double).
+    pub integer_timestamp: bool,
     pub unit: Option<String>,
     pub storage_resolution: Option<i64>,
     pub values: Vec<f64>,

@@ -317,3 +317,19 @@ async fn the_rate_limit_spaces_calls() {
     );
     app.shutdown().await;
 }
+
+#[tokio::test]
+async fn integer_timestamps_for_emulators_keep_every_field() {
+    let app = TestApp::spawn(|c| c.integer_timestamps = Some(true)).await;
+    let ts = mid_window_ms();
+    let records: Vec<_> = (0..300).map(|i| json!({"name": "Compat", "value": i, "timestamp": ts, "dimensions": {"I": format!("{i}")}})).collect();
+    assert_eq!(app.post_json(json!(records)).await.0, 202);
+    assert_eq!(app.flush().await.0, 200);
+    let requests = app.fake.requests();
+    assert!(requests.iter().all(|r| !r.gzipped), "compression is off alongside the rewrite");
+    let datums = app.fake.datums("Test");
+    assert_eq!(datums.len(), 300);
+    assert!(datums.iter().all(|d| d.timestamp_ms == ts - ts % 60_000 && d.values.len() == 1));
+    assert!(datums.iter().all(|d| d.integer_timestamp));
+    app.shutdown().await;
+}
