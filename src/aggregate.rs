@@ -58,20 +58,13 @@ pub struct SeriesView<'k> {
 /// Decodes a key made by [`encode_series_key`].
 pub fn decode_series_key(key: &[u8]) -> SeriesView<'_> {
     let mut r = KeyReader { key, at: 0 };
-    let resolution =
-        Resolution::from_seconds(r.byte() as u64).expect("keys hold a valid resolution");
+    let resolution = Resolution::from_seconds(r.byte() as u64).expect("keys hold a valid resolution");
     let unit = Unit::from_index(r.byte());
     let namespace = r.text();
     let name = r.text();
     let n = r.byte() as usize;
     let dimensions = (0..n).map(|_| (r.text(), r.text())).collect();
-    SeriesView {
-        resolution,
-        unit,
-        namespace,
-        name,
-        dimensions,
-    }
+    SeriesView { resolution, unit, namespace, name, dimensions }
 }
 
 struct KeyReader<'k> {
@@ -245,10 +238,7 @@ impl Window {
         match payload {
             Payload::Single(v) => self.add_value(v, 1.0),
             Payload::Many { values, counts } => match counts {
-                Some(counts) => values
-                    .iter()
-                    .zip(&counts)
-                    .for_each(|(v, c)| self.add_value(*v, *c)),
+                Some(counts) => values.iter().zip(&counts).for_each(|(v, c)| self.add_value(*v, *c)),
                 None => values.iter().for_each(|v| self.add_value(*v, 1.0)),
             },
             Payload::Statistics(s) => match &mut self.statistics {
@@ -311,10 +301,7 @@ impl Aggregator {
                 shard.series.entry(key.into()).or_default()
             }
         };
-        if let Some((_, w)) = windows
-            .iter_mut()
-            .find(|(start, _)| *start == window_start_ms)
-        {
+        if let Some((_, w)) = windows.iter_mut().find(|(start, _)| *start == window_start_ms) {
             w.add(payload);
             return false;
         }
@@ -337,11 +324,7 @@ impl Aggregator {
                 while i < windows.len() {
                     if closed(windows[i].0) {
                         let (start_ms, window) = windows.remove(i);
-                        out.push(ClosedWindow {
-                            key: key.clone(),
-                            start_ms,
-                            window,
-                        });
+                        out.push(ClosedWindow { key: key.clone(), start_ms, window });
                     } else {
                         i += 1;
                     }
@@ -381,10 +364,7 @@ mod tests {
     #[test]
     fn keys_round_trip_and_differ_by_every_part() {
         let mut a = Vec::new();
-        encode_series_key(
-            &mut a,
-            &sample("Latency", &[("Service", "api"), ("Zone", "a")]),
-        );
+        encode_series_key(&mut a, &sample("Latency", &[("Service", "api"), ("Zone", "a")]));
         let view = decode_series_key(&a);
         assert_eq!(view.namespace, "App");
         assert_eq!(view.name, "Latency");
@@ -392,19 +372,13 @@ mod tests {
         assert_eq!(view.resolution, Resolution::High);
         assert_eq!(view.dimensions, vec![("Service", "api"), ("Zone", "a")]);
         let mut b = Vec::new();
-        encode_series_key(
-            &mut b,
-            &sample("Latency", &[("Service", "apiZ"), ("one", "a")]),
-        );
+        encode_series_key(&mut b, &sample("Latency", &[("Service", "apiZ"), ("one", "a")]));
         assert_ne!(a, b);
     }
 
     /// Expands entries into a sorted list, as CloudWatch sees `Values`/`Counts` with whole counts.
     fn expand(entries: &[(f64, f64)]) -> Vec<f64> {
-        let mut out: Vec<f64> = entries
-            .iter()
-            .flat_map(|(v, c)| std::iter::repeat_n(*v, *c as usize))
-            .collect();
+        let mut out: Vec<f64> = entries.iter().flat_map(|(v, c)| std::iter::repeat_n(*v, *c as usize)).collect();
         out.sort_by(f64::total_cmp);
         out
     }
@@ -429,9 +403,8 @@ mod tests {
     #[test]
     fn a_histogram_keeps_statistics_exact_and_percentiles_within_one_percent() {
         let mut rng = fastrand::Rng::with_seed(7);
-        let samples: Vec<f64> = (0..20_000)
-            .map(|_| (rng.f64() * 12.0).exp() * if rng.u8(..) == 0 { 30.0 } else { 1.0 })
-            .collect();
+        let samples: Vec<f64> =
+            (0..20_000).map(|_| (rng.f64() * 12.0).exp() * if rng.u8(..) == 0 { 30.0 } else { 1.0 }).collect();
         let mut d = Distribution::new(samples[0], 1.0);
         samples[1..].iter().for_each(|v| d.add(*v, 1.0));
         assert!(!d.is_exact());
@@ -440,10 +413,7 @@ mod tests {
         let sum: f64 = entries.iter().map(|e| e.0 * e.1).sum();
         let raw_sum: f64 = samples.iter().sum();
         assert_eq!(count, samples.len() as f64);
-        assert!(
-            ((sum - raw_sum) / raw_sum).abs() < 1e-9,
-            "{sum} vs {raw_sum}"
-        );
+        assert!(((sum - raw_sum) / raw_sum).abs() < 1e-9, "{sum} vs {raw_sum}");
         let mut sorted = samples.clone();
         sorted.sort_by(f64::total_cmp);
         let published = expand(&entries);

@@ -75,9 +75,7 @@ impl Shared {
     pub fn flush(&self, include_open: bool, tracker: Option<&Arc<FlushTracker>>) {
         self.record_self_metrics();
         let cutoff = (!include_open).then(now_ms);
-        let closed = self
-            .aggregator
-            .drain(cutoff, self.config.window_grace.as_millis() as i64);
+        let closed = self.aggregator.drain(cutoff, self.config.window_grace.as_millis() as i64);
         let datums: Vec<Datum> = closed.iter().flat_map(datums_for).collect();
         self.budget.force(datums.len());
         self.budget.release(closed.len());
@@ -112,12 +110,7 @@ impl Shared {
             ("ThrottledRequests", d.throttled_requests),
             ("BufferedDatums", self.budget.used() as u64),
         ];
-        let dims: Dims = self
-            .config
-            .default_dimensions
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let dims: Dims = self.config.default_dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let now = now_ms();
         let mut key = Vec::new();
         for (name, value) in metrics {
@@ -132,21 +125,14 @@ impl Shared {
             };
             key.clear();
             encode_series_key(&mut key, &sample);
-            if self
-                .aggregator
-                .add(&key, sample.window_start_ms(), sample.payload)
-            {
+            if self.aggregator.add(&key, sample.window_start_ms(), sample.payload) {
                 self.budget.force(1);
             }
         }
     }
 
     pub fn update_gauges(&self) {
-        self.telemetry.set_gauges(
-            self.budget.used(),
-            self.aggregator.active_series(),
-            self.rate.current(),
-        );
+        self.telemetry.set_gauges(self.budget.used(), self.aggregator.active_series(), self.rate.current());
     }
 }
 
@@ -193,30 +179,17 @@ impl App {
             gate: IngestGate::default(),
             started: AtomicBool::new(false),
         });
-        Ok(App {
-            listener,
-            shared,
-            publisher,
-        })
+        Ok(App { listener, shared, publisher })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
+        self.listener.local_addr().expect("a bound listener has an address")
     }
 
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
-    pub async fn run_until_stopped(
-        self,
-        shutdown: impl Future<Output = ()>,
-    ) -> std::io::Result<ShutdownReport> {
-        let App {
-            listener,
-            shared,
-            publisher,
-        } = self;
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
+        let App { listener, shared, publisher } = self;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
 
@@ -263,10 +236,7 @@ impl App {
             for ((namespace, metric), datums) in shared.outbox.unpublished_by_metric() {
                 tracing::error!(%namespace, %metric, datums, "left unpublished at shutdown");
             }
-            tracing::error!(
-                unpublished = counts.retrying,
-                "shutdown_timeout passed before everything was published"
-            );
+            tracing::error!(unpublished = counts.retrying, "shutdown_timeout passed before everything was published");
         }
         stop_publisher.cancel();
         let _ = publishing.await;

@@ -32,10 +32,7 @@ impl Batch {
     /// Splits in two halves (to bisect an invalid or too large request).
     pub fn split(mut self) -> (Batch, Batch) {
         let back = self.metric_data.split_off(self.metric_data.len() / 2);
-        let other = Batch {
-            namespace: self.namespace.clone(),
-            metric_data: back,
-        };
+        let other = Batch { namespace: self.namespace.clone(), metric_data: back };
         (self, other)
     }
 }
@@ -49,22 +46,14 @@ pub fn into_batches(mut datums: Vec<Datum>) -> Vec<Batch> {
     for datum in datums {
         let size = datum.encoded_size_bound();
         let fits = out.last().is_some_and(|b| {
-            b.namespace == datum.namespace
-                && b.len() < MAX_DATUMS_PER_REQUEST
-                && bytes + size <= MAX_REQUEST_BYTES
+            b.namespace == datum.namespace && b.len() < MAX_DATUMS_PER_REQUEST && bytes + size <= MAX_REQUEST_BYTES
         });
         if !fits {
             bytes = REQUEST_OVERHEAD + datum.namespace.len();
-            out.push(Batch {
-                namespace: datum.namespace.clone(),
-                metric_data: Vec::new(),
-            });
+            out.push(Batch { namespace: datum.namespace.clone(), metric_data: Vec::new() });
         }
         bytes += size;
-        out.last_mut()
-            .expect("a batch was just pushed")
-            .metric_data
-            .push(datum);
+        out.last_mut().expect("a batch was just pushed").metric_data.push(datum);
     }
     out
 }
@@ -79,17 +68,11 @@ mod tests {
         Datum {
             namespace: Arc::from(ns),
             metric_name: "m".into(),
-            dimensions: vec![Dimension {
-                name: "K".into(),
-                value: "v".into(),
-            }],
+            dimensions: vec![Dimension { name: "K".into(), value: "v".into() }],
             timestamp: 0,
             unit: Unit::None,
             storage_resolution: Resolution::Standard,
-            values: DatumValues::Distribution {
-                values: vec![1.0; values],
-                counts: vec![1.0; values],
-            },
+            values: DatumValues::Distribution { values: vec![1.0; values], counts: vec![1.0; values] },
         }
     }
 
@@ -99,19 +82,10 @@ mod tests {
         datums.extend((0..1000).map(|_| datum("B", 1)));
         datums.extend((0..1).map(|_| datum("C", 1)));
         let batches = into_batches(datums);
-        let sizes: Vec<(String, usize)> = batches
-            .iter()
-            .map(|b| (b.namespace.to_string(), b.len()))
-            .collect();
+        let sizes: Vec<(String, usize)> = batches.iter().map(|b| (b.namespace.to_string(), b.len())).collect();
         assert_eq!(
             sizes,
-            vec![
-                ("A".into(), 1000),
-                ("A".into(), 1000),
-                ("A".into(), 500),
-                ("B".into(), 1000),
-                ("C".into(), 1)
-            ]
+            vec![("A".into(), 1000), ("A".into(), 1000), ("A".into(), 500), ("B".into(), 1000), ("C".into(), 1)]
         );
     }
 
@@ -120,12 +94,7 @@ mod tests {
         let batches = into_batches((0..1000).map(|_| datum("A", 150)).collect());
         assert!(batches.len() > 1);
         for b in &batches {
-            let bytes: usize = b
-                .metric_data
-                .iter()
-                .map(Datum::encoded_size_bound)
-                .sum::<usize>()
-                + REQUEST_OVERHEAD;
+            let bytes: usize = b.metric_data.iter().map(Datum::encoded_size_bound).sum::<usize>() + REQUEST_OVERHEAD;
             assert!(bytes <= MAX_REQUEST_BYTES, "{bytes}");
         }
         assert_eq!(batches.iter().map(Batch::len).sum::<usize>(), 1000);
@@ -133,9 +102,7 @@ mod tests {
 
     #[test]
     fn split_halves_keep_every_datum() {
-        let (a, b) = into_batches((0..7).map(|_| datum("A", 1)).collect())
-            .remove(0)
-            .split();
+        let (a, b) = into_batches((0..7).map(|_| datum("A", 1)).collect()).remove(0).split();
         assert_eq!((a.len(), b.len()), (3, 4));
     }
 

@@ -10,18 +10,13 @@ pub struct Budget {
 
 impl Budget {
     pub fn new(max: usize) -> Budget {
-        Budget {
-            used: AtomicUsize::new(0),
-            max,
-        }
+        Budget { used: AtomicUsize::new(0), max }
     }
 
     /// Reserves `n` slots at once, or none when they do not all fit.
     pub fn try_reserve(&self, n: usize) -> bool {
         self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
-                (used + n <= self.max).then_some(used + n)
-            })
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| (used + n <= self.max).then_some(used + n))
             .is_ok()
     }
 

@@ -113,15 +113,10 @@ impl Intercept for IntegerTimestamps {
     ) -> Result<(), BoxError> {
         let request = context.request_mut();
         let Some(body) = request.body().bytes() else {
-            return Err(
-                "IntegerTimestamps needs an in-memory body (is request compression on?)".into(),
-            );
+            return Err("IntegerTimestamps needs an in-memory body (is request compression on?)".into());
         };
-        let rewritten =
-            integer_timestamps(body).ok_or("the serialized request is not valid CBOR")?;
-        request
-            .headers_mut()
-            .insert("content-length", rewritten.len().to_string());
+        let rewritten = integer_timestamps(body).ok_or("the serialized request is not valid CBOR")?;
+        request.headers_mut().insert("content-length", rewritten.len().to_string());
         *request.body_mut() = SdkBody::from(rewritten);
         Ok(())
     }
@@ -138,9 +133,7 @@ mod tests {
         input.extend_from_slice(&1_795_255_740.0f64.to_be_bytes());
         input.extend_from_slice(&[0x61, b'V', 0x82, 0xfb]);
         input.extend_from_slice(&1.5f64.to_be_bytes());
-        input.extend_from_slice(&[
-            0x21, 0x61, b'S', 0x42, 0xc1, 0xfb, 0x61, b'M', 0xbf, 0x61, b'k', 0xc1, 0xfb,
-        ]);
+        input.extend_from_slice(&[0x21, 0x61, b'S', 0x42, 0xc1, 0xfb, 0x61, b'M', 0xbf, 0x61, b'k', 0xc1, 0xfb]);
         input.extend_from_slice(&60.0f64.to_be_bytes());
         input.push(0xff);
         let out = integer_timestamps(&input).unwrap();
@@ -149,8 +142,7 @@ mod tests {
         want.extend_from_slice(&[0x61, b'V', 0x82, 0xfb]);
         want.extend_from_slice(&1.5f64.to_be_bytes());
         want.extend_from_slice(&[
-            0x21, 0x61, b'S', 0x42, 0xc1, 0xfb, 0x61, b'M', 0xbf, 0x61, b'k', 0xc1, 0x1a, 0, 0, 0,
-            60, 0xff,
+            0x21, 0x61, b'S', 0x42, 0xc1, 0xfb, 0x61, b'M', 0xbf, 0x61, b'k', 0xc1, 0x1a, 0, 0, 0, 60, 0xff,
         ]);
         assert_eq!(out, want);
     }
@@ -160,13 +152,7 @@ mod tests {
         let mut input = vec![0xc1, 0xfb];
         input.extend_from_slice(&1.25f64.to_be_bytes());
         assert_eq!(integer_timestamps(&input).unwrap(), input);
-        assert!(
-            integer_timestamps(&[0x82, 0x01]).is_none(),
-            "truncated array"
-        );
-        assert!(
-            integer_timestamps(&[0x5a, 0xff, 0xff, 0xff, 0xff]).is_none(),
-            "string past the end"
-        );
+        assert!(integer_timestamps(&[0x82, 0x01]).is_none(), "truncated array");
+        assert!(integer_timestamps(&[0x5a, 0xff, 0xff, 0xff, 0xff]).is_none(), "string past the end");
     }
 }

@@ -16,11 +16,7 @@ use crate::validate::{validate_dimension, validate_namespace};
 
 /// Command line. Every configuration key is also a flag and an environment variable.
 #[derive(Debug, Parser)]
-#[command(
-    name = "cw-sidecar",
-    version,
-    about = "A local CloudWatch metrics publisher sidecar"
-)]
+#[command(name = "cw-sidecar", version, about = "A local CloudWatch metrics publisher sidecar")]
 pub struct Cli {
     /// TOML configuration file (keys as in the README's table).
     #[arg(long, env = "CW_SIDECAR_CONFIG", global = true)]
@@ -154,22 +150,13 @@ impl Default for Config {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid value {value:?} for `{key}` (from {source_layer}): {rule}")]
-    Invalid {
-        key: &'static str,
-        value: String,
-        source_layer: String,
-        rule: String,
-    },
+    Invalid { key: &'static str, value: String, source_layer: String, rule: String },
     #[error("cannot read config file {path}: {error}")]
     Unreadable { path: String, error: String },
     #[error("config file {path}: {error}")]
     BadFile { path: String, error: String },
     #[error("config file {path}: unknown key `{key}` (known keys: {known})")]
-    UnknownKey {
-        path: String,
-        key: String,
-        known: String,
-    },
+    UnknownKey { path: String, key: String, known: String },
 }
 
 /// Where a raw value came from, for error messages.
@@ -228,10 +215,7 @@ impl Config {
             ("flush_interval", &k.flush_interval),
             ("window_grace", &k.window_grace),
             ("max_buffered_datums", &k.max_buffered_datums),
-            (
-                "max_put_requests_per_second",
-                &k.max_put_requests_per_second,
-            ),
+            ("max_put_requests_per_second", &k.max_put_requests_per_second),
             ("max_body_bytes", &k.max_body_bytes),
             ("shutdown_timeout", &k.shutdown_timeout),
             ("publish_timeout", &k.publish_timeout),
@@ -255,14 +239,12 @@ impl Config {
                 Raw::Text(s) => s.clone(),
                 Raw::Map(m) => format!("{m:?}"),
             };
-            config
-                .set(key, value)
-                .map_err(|rule| ConfigError::Invalid {
-                    key,
-                    value: shown,
-                    source_layer: layer.to_string(),
-                    rule,
-                })?;
+            config.set(key, value).map_err(|rule| ConfigError::Invalid {
+                key,
+                value: shown,
+                source_layer: layer.to_string(),
+                rule,
+            })?;
         }
         Ok(config)
     }
@@ -275,9 +257,8 @@ impl Config {
         };
         match key {
             "listen" => {
-                self.listen = text(value)?
-                    .parse()
-                    .map_err(|_| "expected an address such as 127.0.0.1:25889".to_string())?
+                self.listen =
+                    text(value)?.parse().map_err(|_| "expected an address such as 127.0.0.1:25889".to_string())?
             }
             "namespace" => {
                 let ns = text(value)?;
@@ -313,9 +294,7 @@ impl Config {
                     return Err("must be at most 60s".into());
                 }
             }
-            "max_buffered_datums" => {
-                self.max_buffered_datums = parse_count(&text(value)?, 1, 100_000_000)? as usize
-            }
+            "max_buffered_datums" => self.max_buffered_datums = parse_count(&text(value)?, 1, 100_000_000)? as usize,
             "max_put_requests_per_second" => {
                 self.max_put_requests_per_second = parse_count(&text(value)?, 1, 10_000)? as u32
             }
@@ -368,24 +347,15 @@ impl Config {
 
 fn read_file(path: &PathBuf) -> Result<Vec<(&'static str, Raw)>, ConfigError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Unreadable {
-        path: shown.clone(),
-        error: e.to_string(),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::Unreadable { path: shown.clone(), error: e.to_string() })?;
     let table: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| ConfigError::BadFile {
-            path: shown.clone(),
-            error: e.to_string(),
-        })?;
+        .map_err(|e: toml::de::Error| ConfigError::BadFile { path: shown.clone(), error: e.to_string() })?;
     let mut out = Vec::new();
     for (key, value) in table {
         let Some(known) = KEYS.iter().find(|k| **k == key) else {
-            return Err(ConfigError::UnknownKey {
-                path: shown,
-                key,
-                known: KEYS.join(", "),
-            });
+            return Err(ConfigError::UnknownKey { path: shown, key, known: KEYS.join(", ") });
         };
         let raw = match value {
             toml::Value::String(s) => Raw::Text(s),
@@ -407,10 +377,7 @@ fn read_file(path: &PathBuf) -> Result<Vec<(&'static str, Raw)>, ConfigError> {
             other => {
                 return Err(ConfigError::BadFile {
                     path: shown,
-                    error: format!(
-                        "`{key}` must be a string or number, got {}",
-                        other.type_str()
-                    ),
+                    error: format!("`{key}` must be a string or number, got {}", other.type_str()),
                 });
             }
         };
@@ -420,8 +387,7 @@ fn read_file(path: &PathBuf) -> Result<Vec<(&'static str, Raw)>, ConfigError> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim())
-        .map_err(|_| "expected a duration such as 500ms, 10s or 1m".to_string())
+    humantime::parse_duration(s.trim()).map_err(|_| "expected a duration such as 500ms, 10s or 1m".to_string())
 }
 
 fn parse_count(s: &str, min: u64, max: u64) -> Result<u64, String> {
@@ -435,13 +401,8 @@ fn parse_count(s: &str, min: u64, max: u64) -> Result<u64, String> {
 fn parse_pairs(s: &str) -> Result<BTreeMap<String, String>, String> {
     let mut map = BTreeMap::new();
     for pair in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = pair
-            .split_once('=')
-            .ok_or_else(|| format!("expected K=V,K=V; `{pair}` has no `=`"))?;
-        if map
-            .insert(k.trim().to_string(), v.trim().to_string())
-            .is_some()
-        {
+        let (k, v) = pair.split_once('=').ok_or_else(|| format!("expected K=V,K=V; `{pair}` has no `=`"))?;
+        if map.insert(k.trim().to_string(), v.trim().to_string()).is_some() {
             return Err(format!("dimension `{}` given twice", k.trim()));
         }
     }
@@ -460,10 +421,7 @@ fn redacted<S: serde::Serializer>(_: &Option<String>, s: S) -> Result<S::Ok, S::
 }
 
 mod humantime_str {
-    pub fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&humantime::format_duration(*d).to_string())
     }
 }
@@ -513,45 +471,22 @@ mod tests {
         assert_eq!(c.namespace.as_deref(), Some("FromFile"));
         assert_eq!(c.flush_interval, Duration::from_secs(2));
         assert_eq!(c.max_buffered_datums, 42);
-        assert_eq!(
-            c.default_dimensions.get("Env").map(String::as_str),
-            Some("prod")
-        );
+        assert_eq!(c.default_dimensions.get("Env").map(String::as_str), Some("prod"));
         let printed = c.to_toml();
         assert!(printed.contains("flush_interval = \"2s\""), "{printed}");
-        assert!(
-            printed.contains("max_body_bytes = \"5.0 MiB\""),
-            "{printed}"
-        );
+        assert!(printed.contains("max_body_bytes = \"5.0 MiB\""), "{printed}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn invalid_values_name_the_key_and_the_rule() {
-        let err = Config::load(&cli(&["--flush-interval", "500ms"]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`flush_interval`") && err.contains("at least 1s"),
-            "{err}"
-        );
-        let err = Config::load(&cli(&["--max-body-bytes", "lots"]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`max_body_bytes`") && err.contains("5MiB"),
-            "{err}"
-        );
-        let err = Config::load(&cli(&["--default-dimensions", "Env"]))
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("`default_dimensions`") && err.contains("K=V"),
-            "{err}"
-        );
-        let err = Config::load(&cli(&["--namespace", "AWS/EC2"]))
-            .unwrap_err()
-            .to_string();
+        let err = Config::load(&cli(&["--flush-interval", "500ms"])).unwrap_err().to_string();
+        assert!(err.contains("`flush_interval`") && err.contains("at least 1s"), "{err}");
+        let err = Config::load(&cli(&["--max-body-bytes", "lots"])).unwrap_err().to_string();
+        assert!(err.contains("`max_body_bytes`") && err.contains("5MiB"), "{err}");
+        let err = Config::load(&cli(&["--default-dimensions", "Env"])).unwrap_err().to_string();
+        assert!(err.contains("`default_dimensions`") && err.contains("K=V"), "{err}");
+        let err = Config::load(&cli(&["--namespace", "AWS/EC2"])).unwrap_err().to_string();
         assert!(err.contains("`namespace`") && err.contains("AWS/"), "{err}");
     }
 

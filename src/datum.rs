@@ -52,11 +52,7 @@ pub enum DatumValues {
 impl Datum {
     /// An upper bound on this datum's size in the SDK's CBOR request body.
     pub fn encoded_size_bound(&self) -> usize {
-        let dims: usize = self
-            .dimensions
-            .iter()
-            .map(|d| 24 + d.name.len() + d.value.len())
-            .sum();
+        let dims: usize = self.dimensions.iter().map(|d| 24 + d.name.len() + d.value.len()).sum();
         let values = match &self.values {
             DatumValues::Distribution { values, counts } => 24 + 9 * (values.len() + counts.len()),
             DatumValues::Statistics { .. } => 96,
@@ -74,8 +70,7 @@ impl Datum {
 }
 
 fn rfc3339_millis<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(*ms as i128 * 1_000_000)
-        .map_err(serde::ser::Error::custom)?;
+    let t = OffsetDateTime::from_unix_timestamp_nanos(*ms as i128 * 1_000_000).map_err(serde::ser::Error::custom)?;
     s.serialize_str(&t.format(&Rfc3339).map_err(serde::ser::Error::custom)?)
 }
 
@@ -90,10 +85,7 @@ pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
         dimensions: view
             .dimensions
             .iter()
-            .map(|(k, v)| Dimension {
-                name: k.to_string(),
-                value: v.to_string(),
-            })
+            .map(|(k, v)| Dimension { name: k.to_string(), value: v.to_string() })
             .collect(),
         timestamp: closed.start_ms,
         unit: view.unit,
@@ -110,9 +102,7 @@ pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
         }
     }
     if let Some(stats) = closed.window.statistics {
-        out.push(make(DatumValues::Statistics {
-            statistic_values: stats,
-        }));
+        out.push(make(DatumValues::Statistics { statistic_values: stats }));
     }
     out
 }
@@ -145,17 +135,12 @@ mod tests {
     #[test]
     fn a_wide_window_splits_into_datums_of_at_most_150_values() {
         let values: Vec<f64> = (1..=2000).map(|i| i as f64 * 1.7).collect();
-        let datums = datums_for(&closed(vec![Payload::Many {
-            values: values.clone(),
-            counts: None,
-        }]));
+        let datums = datums_for(&closed(vec![Payload::Many { values: values.clone(), counts: None }]));
         assert!(datums.len() > 1);
         let mut count = 0.0;
         let mut sum = 0.0;
         for d in &datums {
-            let DatumValues::Distribution { values, counts } = &d.values else {
-                panic!()
-            };
+            let DatumValues::Distribution { values, counts } = &d.values else { panic!() };
             assert!(values.len() <= 150 && values.len() == counts.len());
             count += counts.iter().sum::<f64>();
             sum += values.iter().zip(counts).map(|(v, c)| v * c).sum::<f64>();
@@ -167,28 +152,13 @@ mod tests {
 
     #[test]
     fn statistic_sets_get_a_datum_of_their_own() {
-        let stats = StatSet {
-            sample_count: 3.0,
-            sum: 6.0,
-            min: 1.0,
-            max: 3.0,
-        };
-        let datums = datums_for(&closed(vec![
-            Payload::Single(5.0),
-            Payload::Statistics(stats),
-            Payload::Statistics(stats),
-        ]));
+        let stats = StatSet { sample_count: 3.0, sum: 6.0, min: 1.0, max: 3.0 };
+        let datums =
+            datums_for(&closed(vec![Payload::Single(5.0), Payload::Statistics(stats), Payload::Statistics(stats)]));
         assert_eq!(datums.len(), 2);
         assert_eq!(
             datums[1].values,
-            DatumValues::Statistics {
-                statistic_values: StatSet {
-                    sample_count: 6.0,
-                    sum: 12.0,
-                    min: 1.0,
-                    max: 3.0
-                }
-            }
+            DatumValues::Statistics { statistic_values: StatSet { sample_count: 6.0, sum: 12.0, min: 1.0, max: 3.0 } }
         );
     }
 

@@ -35,10 +35,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .layer(RequestDecompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(max_body))
         // Our own 503s (buffer full, still retrying) are answers, not server failures.
-        .layer(
-            TraceLayer::new_for_http()
-                .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)),
-        )
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
         .with_state(shared)
 }
 
@@ -60,8 +57,7 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 
 fn unavailable(retry_after_secs: u64, message: String) -> Response {
     let mut r = error(StatusCode::SERVICE_UNAVAILABLE, message);
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, retry_after_secs.into());
+    r.headers_mut().insert(header::RETRY_AFTER, retry_after_secs.into());
     r
 }
 
@@ -79,17 +75,11 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
     let Some(token) = &shared.config.auth_token else {
         return true;
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     // Compare in constant time so the token cannot be guessed byte by byte.
     given.is_some_and(|g| {
-        g.len() == token.len()
-            && g.bytes()
-                .zip(token.bytes())
-                .fold(0, |acc, (a, b)| acc | (a ^ b))
-                == 0
+        g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0
     })
 }
 
@@ -97,14 +87,8 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
     let t = &shared.telemetry;
     if !authorized(&shared, &headers) {
         t.request_refused("unauthorized");
-        let mut r = error(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong bearer token (Authorization: Bearer <token>)",
-        );
-        r.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            "Bearer".parse().expect("valid header"),
-        );
+        let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer <token>)");
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
         return r;
     }
     let Some(kind) = body_kind(&headers) else {
@@ -130,10 +114,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
         }
         Err(e) => {
             t.request_refused("unreadable_body");
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("could not read the body: {e}"),
-            );
+            return error(StatusCode::BAD_REQUEST, format!("could not read the body: {e}"));
         }
     };
     let parsed = match split_body(&bytes, kind) {
@@ -174,22 +155,12 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
             }
             Err(e) => {
                 t.record_rejected(e.reason);
-                rejected.push(Rejection {
-                    index,
-                    error: e.message,
-                });
+                rejected.push(Rejection { index, error: e.message });
             }
         }
     }
     if valid.is_empty() {
-        return (
-            StatusCode::BAD_REQUEST,
-            axum::Json(IngestReport {
-                accepted: 0,
-                rejected,
-            }),
-        )
-            .into_response();
+        return (StatusCode::BAD_REQUEST, axum::Json(IngestReport { accepted: 0, rejected })).into_response();
     }
 
     let Some(_entered) = shared.gate.enter() else {
@@ -217,11 +188,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
     }
     shared.budget.release(accepted - opened);
     t.records_accepted(accepted);
-    (
-        StatusCode::ACCEPTED,
-        axum::Json(IngestReport { accepted, rejected }),
-    )
-        .into_response()
+    (StatusCode::ACCEPTED, axum::Json(IngestReport { accepted, rejected })).into_response()
 }
 
 async fn flush(State(shared): State<Arc<Shared>>) -> Response {
@@ -251,12 +218,5 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     shared.update_gauges();
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        shared.telemetry.encode(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], shared.telemetry.encode()).into_response()
 }

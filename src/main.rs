@@ -15,15 +15,10 @@ fn main() -> ExitCode {
     // Logs go to stderr: in dry-run, stdout carries only the requests.
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = match cli.command.take() {
         // The generator is a client: it needs none of the sidecar's configuration.
         Some(Command::Traffic(args)) => runtime.block_on(traffic(args)),
@@ -36,9 +31,7 @@ fn main() -> ExitCode {
                 print!("{}", config.to_toml());
                 return ExitCode::SUCCESS;
             }
-            Ok(config) if matches!(command, Some(Command::Healthcheck)) => {
-                runtime.block_on(healthcheck(&config))
-            }
+            Ok(config) if matches!(command, Some(Command::Healthcheck)) => runtime.block_on(healthcheck(&config)),
             Ok(config) => runtime.block_on(serve(config, cli.dry_run)),
         },
     };
@@ -65,15 +58,9 @@ async fn serve(config: Config, dry_run: bool) -> anyhow::Result<ExitCode> {
         Sink::from_environment(config.publish_timeout, config.integer_timestamps).await?
     };
     let listen = config.listen;
-    let app = App::build(config, sink)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
+    let app = App::build(config, sink).await.with_context(|| format!("cannot listen on {listen}"))?;
     let report = app.run_until_stopped(shutdown_signal()).await?;
-    Ok(if report.complete() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if report.complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 async fn shutdown_signal() {
@@ -93,9 +80,7 @@ async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let check = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            .await?;
+        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await?;
         anyhow::Ok(response.starts_with(b"HTTP/1.1 200"))

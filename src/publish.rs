@@ -49,10 +49,7 @@ pub struct FlushTracker {
 
 impl FlushTracker {
     fn add(&self, n: usize) {
-        self.counts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retrying += n as u64;
+        self.counts.lock().unwrap_or_else(|e| e.into_inner()).retrying += n as u64;
     }
 
     fn settle(&self, n: usize, how: fn(&mut FlushCounts) -> &mut u64) {
@@ -98,24 +95,10 @@ struct Inner {
 }
 
 impl Inner {
-    fn insert(
-        &mut self,
-        batch: Batch,
-        attempts: u32,
-        trackers: Vec<Arc<FlushTracker>>,
-        at: Instant,
-    ) {
+    fn insert(&mut self, batch: Batch, attempts: u32, trackers: Vec<Arc<FlushTracker>>, at: Instant) {
         let id = self.next_id;
         self.next_id += 1;
-        self.entries.insert(
-            id,
-            Entry {
-                len: batch.len(),
-                batch: Some(batch),
-                attempts,
-                trackers,
-            },
-        );
+        self.entries.insert(id, Entry { len: batch.len(), batch: Some(batch), attempts, trackers });
         self.queue.push(Reverse((at, id)));
     }
 }
@@ -173,8 +156,7 @@ impl Outbox {
         let mut out = BTreeMap::new();
         for batch in inner.entries.values().filter_map(|e| e.batch.as_ref()) {
             for d in &batch.metric_data {
-                *out.entry((batch.namespace.to_string(), d.metric_name.clone()))
-                    .or_default() += 1;
+                *out.entry((batch.namespace.to_string(), d.metric_name.clone())).or_default() += 1;
             }
         }
         out
@@ -189,11 +171,7 @@ impl Outbox {
             return Next::WaitUntil(at);
         }
         inner.queue.pop();
-        let batch = inner
-            .entries
-            .get_mut(&id)
-            .and_then(|e| e.batch.take())
-            .expect("queued entries hold their batch");
+        let batch = inner.entries.get_mut(&id).and_then(|e| e.batch.take()).expect("queued entries hold their batch");
         Next::Ready(id, batch)
     }
 }
@@ -263,12 +241,7 @@ impl Publisher {
             return None;
         }
         if expired > 0 {
-            self.outbox
-                .lock()
-                .entries
-                .get_mut(&id)
-                .expect("entry exists")
-                .len = batch.len();
+            self.outbox.lock().entries.get_mut(&id).expect("entry exists").len = batch.len();
         }
         Some(batch)
     }
@@ -358,17 +331,12 @@ impl Publisher {
 
 /// Exponential backoff with "equal jitter": half fixed, half random.
 pub fn backoff(attempts: u32) -> Duration {
-    let exp = BACKOFF_BASE
-        .saturating_mul(1 << attempts.saturating_sub(1).min(16))
-        .min(BACKOFF_CAP);
+    let exp = BACKOFF_BASE.saturating_mul(1 << attempts.saturating_sub(1).min(16)).min(BACKOFF_CAP);
     exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
 }
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -379,9 +347,7 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         for attempts in 1..40 {
             let d = backoff(attempts);
-            let exp = BACKOFF_BASE
-                .saturating_mul(1 << (attempts - 1).min(16))
-                .min(BACKOFF_CAP);
+            let exp = BACKOFF_BASE.saturating_mul(1 << (attempts - 1).min(16)).min(BACKOFF_CAP);
             assert!(d >= exp / 2 && d <= exp, "{attempts}: {d:?}");
         }
         assert!(backoff(40) <= BACKOFF_CAP);
@@ -393,22 +359,11 @@ mod tests {
         t.add(3);
         let waiter = {
             let t = t.clone();
-            tokio::spawn(async move {
-                t.wait(tokio::time::Instant::now() + Duration::from_secs(5))
-                    .await
-            })
+            tokio::spawn(async move { t.wait(tokio::time::Instant::now() + Duration::from_secs(5)).await })
         };
         t.settle(2, |c| &mut c.published);
         t.settle(1, |c| &mut c.rejected);
         let counts = waiter.await.unwrap();
-        assert_eq!(
-            counts,
-            FlushCounts {
-                published: 2,
-                rejected: 1,
-                expired: 0,
-                retrying: 0
-            }
-        );
+        assert_eq!(counts, FlushCounts { published: 2, rejected: 1, expired: 0, retrying: 0 });
     }
 }

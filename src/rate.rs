@@ -35,22 +35,13 @@ impl AdaptiveRate {
         let max = max.max(1);
         AdaptiveRate {
             max,
-            state: Mutex::new(State {
-                current: max,
-                limiter: limiter(max),
-                last_change: Instant::now(),
-            }),
+            state: Mutex::new(State { current: max, limiter: limiter(max), last_change: Instant::now() }),
         }
     }
 
     /// Waits until one more call is allowed.
     pub async fn acquire(&self) {
-        let limiter = self
-            .state
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .limiter
-            .clone();
+        let limiter = self.state.lock().unwrap_or_else(|e| e.into_inner()).limiter.clone();
         limiter.until_ready().await;
     }
 
@@ -70,8 +61,7 @@ impl AdaptiveRate {
     /// Halves the rate, once per episode of throttling.
     pub fn on_throttle_at(&self, now: Instant) {
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let recently_cut =
-            s.current < self.max && now.saturating_duration_since(s.last_change) < CUT_SPACING;
+        let recently_cut = s.current < self.max && now.saturating_duration_since(s.last_change) < CUT_SPACING;
         if recently_cut || s.current == 1 {
             return;
         }

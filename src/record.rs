@@ -87,9 +87,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Timestamp<'a> {
                 Ok(Timestamp::EpochMillis(v))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                i64::try_from(v)
-                    .map(Timestamp::EpochMillis)
-                    .map_err(|_| E::custom("epoch milliseconds out of range"))
+                i64::try_from(v).map(Timestamp::EpochMillis).map_err(|_| E::custom("epoch milliseconds out of range"))
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
                 Ok(Timestamp::Rfc3339(Text(Cow::Borrowed(v))))
@@ -163,20 +161,14 @@ pub struct Body<'a> {
 pub fn split_body(body: &[u8], kind: BodyKind) -> Result<Body<'_>, String> {
     match kind {
         BodyKind::NdJson => Ok(Body {
-            items: body
-                .split(|b| *b == b'\n')
-                .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-                .collect(),
+            items: body.split(|b| *b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace)).collect(),
             ..Body::default()
         }),
         BodyKind::Json => match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'[') => {
-                let items: Vec<&RawValue> = serde_json::from_slice(body)
-                    .map_err(|e| format!("body is not a JSON array of records: {e}"))?;
-                Ok(Body {
-                    items: items.into_iter().map(|r| r.get().as_bytes()).collect(),
-                    ..Body::default()
-                })
+                let items: Vec<&RawValue> =
+                    serde_json::from_slice(body).map_err(|e| format!("body is not a JSON array of records: {e}"))?;
+                Ok(Body { items: items.into_iter().map(|r| r.get().as_bytes()).collect(), ..Body::default() })
             }
             Some(b'{') => {
                 let env: Envelope = serde_json::from_slice(body).map_err(|e| {
@@ -185,11 +177,7 @@ pub fn split_body(body: &[u8], kind: BodyKind) -> Result<Body<'_>, String> {
                 Ok(Body {
                     namespace: env.namespace,
                     dimensions: env.dimensions,
-                    items: env
-                        .metrics
-                        .into_iter()
-                        .map(|r| r.get().as_bytes())
-                        .collect(),
+                    items: env.metrics.into_iter().map(|r| r.get().as_bytes()).collect(),
                 })
             }
             _ => Err("body must be a JSON array of records or an envelope object".to_string()),
@@ -204,18 +192,9 @@ pub fn parse_record(item: &[u8]) -> Result<RawRecord<'_>, String> {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = strip_position(&inner);
-        if path == "." {
-            msg
-        } else {
-            format!("{path}: {msg}")
-        }
+        if path == "." { msg } else { format!("{path}: {msg}") }
     })?;
-    de.end().map_err(|e| {
-        format!(
-            "trailing characters after the record: {}",
-            strip_position(&e)
-        )
-    })?;
+    de.end().map_err(|e| format!("trailing characters after the record: {}", strip_position(&e)))?;
     Ok(record)
 }
 
@@ -234,8 +213,7 @@ mod tests {
 
     #[test]
     fn an_array_splits_into_items_and_strings_borrow() {
-        let body =
-            br#"[{"name":"a","value":1,"dimensions":{"K":"v"}}, {"name":"b\u0041","value":2}]"#;
+        let body = br#"[{"name":"a","value":1,"dimensions":{"K":"v"}}, {"name":"b\u0041","value":2}]"#;
         let b = split_body(body, BodyKind::Json).unwrap();
         assert_eq!(b.items.len(), 2);
         let first = parse_record(b.items[0]).unwrap();
@@ -275,16 +253,8 @@ mod tests {
 
     #[test]
     fn whole_body_errors_say_what_was_expected() {
-        assert!(
-            split_body(b"42", BodyKind::Json)
-                .unwrap_err()
-                .contains("JSON array")
-        );
+        assert!(split_body(b"42", BodyKind::Json).unwrap_err().contains("JSON array"));
         assert!(split_body(b"[1,", BodyKind::Json).is_err());
-        assert!(
-            split_body(b"{\"metrics\": 3}", BodyKind::Json)
-                .unwrap_err()
-                .contains("envelope")
-        );
+        assert!(split_body(b"{\"metrics\": 3}", BodyKind::Json).unwrap_err().contains("envelope"));
     }
 }

@@ -48,11 +48,7 @@ impl ErrorClass {
     }
 }
 
-const INVALID: &[&str] = &[
-    "InvalidParameterValue",
-    "InvalidParameterCombination",
-    "MissingParameter",
-];
+const INVALID: &[&str] = &["InvalidParameterValue", "InvalidParameterCombination", "MissingParameter"];
 const AUTH: &[&str] = &[
     "AccessDenied",
     "AccessDeniedException",
@@ -107,10 +103,7 @@ pub enum Sink {
 impl Sink {
     /// A CloudWatch client from the SDK's standard chain (region, credentials, endpoint).
     /// `integer_timestamps: None` turns them on exactly when a custom endpoint is set.
-    pub async fn from_environment(
-        attempt_timeout: Duration,
-        integer_timestamps: Option<bool>,
-    ) -> anyhow::Result<Sink> {
+    pub async fn from_environment(attempt_timeout: Duration, integer_timestamps: Option<bool>) -> anyhow::Result<Sink> {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         if sdk.region().is_none() {
             anyhow::bail!(
@@ -119,18 +112,10 @@ impl Sink {
         }
         let integer_timestamps = integer_timestamps.unwrap_or(sdk.endpoint_url().is_some());
         if let Some(endpoint) = sdk.endpoint_url() {
-            tracing::info!(
-                endpoint,
-                integer_timestamps,
-                "using a custom CloudWatch endpoint"
-            );
+            tracing::info!(endpoint, integer_timestamps, "using a custom CloudWatch endpoint");
         }
         let builder = aws_sdk_cloudwatch::config::Builder::from(&sdk);
-        Ok(Sink::cloudwatch(
-            builder,
-            attempt_timeout,
-            integer_timestamps,
-        ))
+        Ok(Sink::cloudwatch(builder, attempt_timeout, integer_timestamps))
     }
 
     /// A CloudWatch client from `builder`, with one attempt per call and a timeout on it.
@@ -141,9 +126,7 @@ impl Sink {
         integer_timestamps: bool,
     ) -> Sink {
         if integer_timestamps {
-            builder = builder
-                .disable_request_compression(true)
-                .interceptor(crate::compat::IntegerTimestamps);
+            builder = builder.disable_request_compression(true).interceptor(crate::compat::IntegerTimestamps);
         }
         let config = builder
             .retry_config(RetryConfig::disabled())
@@ -163,13 +146,11 @@ impl Sink {
             Sink::DryRun => {
                 let line = serde_json::to_string(batch).expect("batches serialize");
                 let mut out = std::io::stdout().lock();
-                writeln!(out, "{line}")
-                    .and_then(|_| out.flush())
-                    .map_err(|e| PutError {
-                        class: ErrorClass::Transient,
-                        code: None,
-                        message: format!("writing to stdout: {e}"),
-                    })
+                writeln!(out, "{line}").and_then(|_| out.flush()).map_err(|e| PutError {
+                    class: ErrorClass::Transient,
+                    code: None,
+                    message: format!("writing to stdout: {e}"),
+                })
             }
             Sink::CloudWatch(client) => client
                 .put_metric_data()
@@ -187,29 +168,18 @@ fn to_sdk(d: &Datum) -> MetricDatum {
     let builder = MetricDatum::builder()
         .metric_name(&d.metric_name)
         .set_dimensions(Some(
-            d.dimensions
-                .iter()
-                .map(|x| Dimension::builder().name(&x.name).value(&x.value).build())
-                .collect(),
+            d.dimensions.iter().map(|x| Dimension::builder().name(&x.name).value(&x.value).build()).collect(),
         ))
         .timestamp(DateTime::from_millis(d.timestamp))
         .unit(StandardUnit::from(d.unit.as_str()))
         .storage_resolution(d.storage_resolution.seconds() as i32);
     match &d.values {
-        DatumValues::Distribution { values, counts } => builder
-            .set_values(Some(values.clone()))
-            .set_counts(Some(counts.clone()))
-            .build(),
-        DatumValues::Statistics {
-            statistic_values: s,
-        } => builder
+        DatumValues::Distribution { values, counts } => {
+            builder.set_values(Some(values.clone())).set_counts(Some(counts.clone())).build()
+        }
+        DatumValues::Statistics { statistic_values: s } => builder
             .statistic_values(
-                StatisticSet::builder()
-                    .sample_count(s.sample_count)
-                    .sum(s.sum)
-                    .minimum(s.min)
-                    .maximum(s.max)
-                    .build(),
+                StatisticSet::builder().sample_count(s.sample_count).sum(s.sum).minimum(s.min).maximum(s.max).build(),
             )
             .build(),
     }
@@ -225,27 +195,17 @@ fn from_sdk_error(err: SdkError<PutMetricDataError, HttpResponse>) -> PutError {
                 code.as_deref().unwrap_or("unknown error"),
                 e.err().message().unwrap_or("no message")
             );
-            PutError {
-                class: classify(code.as_deref(), Some(status)),
-                code,
-                message,
-            }
+            PutError { class: classify(code.as_deref(), Some(status)), code, message }
         }
         SdkError::ResponseError(e) => PutError {
             class: classify(None, Some(e.raw().status().as_u16())),
             code: None,
             message: format!("unreadable response (HTTP {})", e.raw().status().as_u16()),
         },
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => PutError {
-            class: ErrorClass::Transient,
-            code: None,
-            message: DisplayErrorContext(&err).to_string(),
-        },
-        _ => PutError {
-            class: ErrorClass::Unexpected,
-            code: None,
-            message: DisplayErrorContext(&err).to_string(),
-        },
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => {
+            PutError { class: ErrorClass::Transient, code: None, message: DisplayErrorContext(&err).to_string() }
+        }
+        _ => PutError { class: ErrorClass::Unexpected, code: None, message: DisplayErrorContext(&err).to_string() },
     }
 }
 
@@ -255,37 +215,16 @@ mod tests {
 
     #[test]
     fn errors_are_classified_by_code_before_status() {
-        assert_eq!(
-            classify(Some("Throttling"), Some(400)),
-            ErrorClass::Throttled
-        );
-        assert_eq!(
-            classify(Some("ThrottlingException"), Some(400)),
-            ErrorClass::Throttled
-        );
-        assert_eq!(
-            classify(Some("InvalidParameterValue"), Some(400)),
-            ErrorClass::Invalid
-        );
-        assert_eq!(
-            classify(Some("MissingParameter"), Some(400)),
-            ErrorClass::Invalid
-        );
-        assert_eq!(
-            classify(Some("InvalidParameterCombination"), Some(400)),
-            ErrorClass::Invalid
-        );
+        assert_eq!(classify(Some("Throttling"), Some(400)), ErrorClass::Throttled);
+        assert_eq!(classify(Some("ThrottlingException"), Some(400)), ErrorClass::Throttled);
+        assert_eq!(classify(Some("InvalidParameterValue"), Some(400)), ErrorClass::Invalid);
+        assert_eq!(classify(Some("MissingParameter"), Some(400)), ErrorClass::Invalid);
+        assert_eq!(classify(Some("InvalidParameterCombination"), Some(400)), ErrorClass::Invalid);
         assert_eq!(classify(Some("AccessDenied"), Some(403)), ErrorClass::Auth);
         assert_eq!(classify(Some("ExpiredToken"), Some(400)), ErrorClass::Auth);
-        assert_eq!(
-            classify(Some("InternalServiceError"), Some(500)),
-            ErrorClass::Transient
-        );
+        assert_eq!(classify(Some("InternalServiceError"), Some(500)), ErrorClass::Transient);
         assert_eq!(classify(None, Some(503)), ErrorClass::Transient);
         assert_eq!(classify(None, Some(413)), ErrorClass::TooLarge);
-        assert_eq!(
-            classify(Some("SomethingNew"), Some(400)),
-            ErrorClass::Unexpected
-        );
+        assert_eq!(classify(Some("SomethingNew"), Some(400)), ErrorClass::Unexpected);
     }
 }

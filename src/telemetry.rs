@@ -76,71 +76,31 @@ impl Default for Telemetry {
             last_reported: Mutex::new(Totals::default()),
             registry: Registry::default(),
         };
-        registry.register(
-            "records_received",
-            "Records received on /v1/metrics",
-            t.records_received.clone(),
-        );
-        registry.register(
-            "records_accepted",
-            "Records accepted into aggregation",
-            t.records_accepted.clone(),
-        );
-        registry.register(
-            "records_rejected",
-            "Records rejected, by the rule they broke",
-            t.records_rejected.clone(),
-        );
+        registry.register("records_received", "Records received on /v1/metrics", t.records_received.clone());
+        registry.register("records_accepted", "Records accepted into aggregation", t.records_accepted.clone());
+        registry.register("records_rejected", "Records rejected, by the rule they broke", t.records_rejected.clone());
         registry.register(
             "requests_refused",
             "Ingest requests refused as a whole, by reason",
             t.requests_refused.clone(),
         );
-        registry.register(
-            "datums_published",
-            "Datums CloudWatch accepted",
-            t.datums_published.clone(),
-        );
-        registry.register(
-            "put_metric_data_calls",
-            "PutMetricData calls, by outcome",
-            t.put_calls.clone(),
-        );
+        registry.register("datums_published", "Datums CloudWatch accepted", t.datums_published.clone());
+        registry.register("put_metric_data_calls", "PutMetricData calls, by outcome", t.put_calls.clone());
         registry.register(
             "publish_retries",
             "PutMetricData attempts scheduled again after a failure",
             t.retries.clone(),
         );
-        registry.register(
-            "throttled_requests",
-            "PutMetricData calls CloudWatch throttled",
-            t.throttles.clone(),
-        );
-        registry.register(
-            "datums_dropped",
-            "Datums given up on, by reason",
-            t.datums_dropped.clone(),
-        );
+        registry.register("throttled_requests", "PutMetricData calls CloudWatch throttled", t.throttles.clone());
+        registry.register("datums_dropped", "Datums given up on, by reason", t.datums_dropped.clone());
         registry.register(
             "buffered_datums",
             "Series-windows plus unpublished datums in memory",
             t.buffered_datums.clone(),
         );
-        registry.register(
-            "active_series",
-            "Series with an open window",
-            t.active_series.clone(),
-        );
-        registry.register(
-            "put_rate_limit",
-            "PutMetricData calls per second now allowed",
-            t.put_rate_limit.clone(),
-        );
-        registry.register(
-            "publish_latency_seconds",
-            "Duration of PutMetricData calls",
-            t.publish_latency.clone(),
-        );
+        registry.register("active_series", "Series with an open window", t.active_series.clone());
+        registry.register("put_rate_limit", "PutMetricData calls per second now allowed", t.put_rate_limit.clone());
+        registry.register("publish_latency_seconds", "Duration of PutMetricData calls", t.publish_latency.clone());
         // Known label values start at 0, so dashboards and alerts see them before they move.
         for reason in [
             "malformed",
@@ -166,15 +126,7 @@ impl Default for Telemetry {
         ] {
             drop(t.requests_refused.get_or_create(&Reason { reason }));
         }
-        for outcome in [
-            "success",
-            "throttled",
-            "transient",
-            "auth",
-            "invalid",
-            "too_large",
-            "unexpected",
-        ] {
+        for outcome in ["success", "throttled", "transient", "auth", "invalid", "too_large", "unexpected"] {
             drop(t.put_calls.get_or_create(&Outcome { outcome }));
         }
         for reason in ["invalid", "too_large", "expired"] {
@@ -194,16 +146,12 @@ impl Telemetry {
     }
 
     pub fn record_rejected(&self, reason: &'static str) {
-        self.records_rejected
-            .get_or_create(&Reason { reason })
-            .inc();
+        self.records_rejected.get_or_create(&Reason { reason }).inc();
         self.rejected_total.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn request_refused(&self, reason: &'static str) {
-        self.requests_refused
-            .get_or_create(&Reason { reason })
-            .inc();
+        self.requests_refused.get_or_create(&Reason { reason }).inc();
     }
 
     /// One PutMetricData call finished; `outcome` is "success" or the error class.
@@ -227,9 +175,7 @@ impl Telemetry {
     }
 
     pub fn datums_dropped(&self, reason: &'static str, n: usize) {
-        self.datums_dropped
-            .get_or_create(&Reason { reason })
-            .inc_by(n as u64);
+        self.datums_dropped.get_or_create(&Reason { reason }).inc_by(n as u64);
         self.dropped_total.fetch_add(n as u64, Ordering::Relaxed);
     }
 
@@ -269,8 +215,7 @@ impl Telemetry {
     /// Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry)
-            .expect("writing to a String");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
         out
     }
 }
@@ -310,17 +255,8 @@ mod tests {
         t.record_rejected("timestamp");
         t.put_call("success", 0.2);
         let text = t.encode();
-        assert!(
-            text.contains("cw_sidecar_records_rejected_total{reason=\"timestamp\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("cw_sidecar_put_metric_data_calls_total{outcome=\"success\"} 1"),
-            "{text}"
-        );
-        assert!(
-            text.contains("cw_sidecar_publish_latency_seconds_count 1"),
-            "{text}"
-        );
+        assert!(text.contains("cw_sidecar_records_rejected_total{reason=\"timestamp\"} 1"), "{text}");
+        assert!(text.contains("cw_sidecar_put_metric_data_calls_total{outcome=\"success\"} 1"), "{text}");
+        assert!(text.contains("cw_sidecar_publish_latency_seconds_count 1"), "{text}");
     }
 }

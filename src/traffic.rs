@@ -110,11 +110,7 @@ impl Traffic {
     /// The envelopes one tick at `elapsed` sends, one per service, and its request count.
     pub fn tick(&mut self, elapsed: Duration, budget: u64) -> (Vec<Value>, u64) {
         let burst = self.in_burst(elapsed);
-        let error_rate = if burst {
-            self.args.burst_error_rate
-        } else {
-            self.args.error_rate
-        };
+        let error_rate = if burst { self.args.burst_error_rate } else { self.args.error_rate };
         let job_fail_rate = if burst { 0.2 } else { 0.01 };
         let resolution = self.args.storage_resolution;
         let timestamp = crate::publish::now_ms();
@@ -137,8 +133,7 @@ impl Traffic {
             let failed_jobs = (0..jobs).filter(|_| self.rng.f64() < job_fail_rate).count() as u64;
             // The queue grows while jobs fail and drains otherwise.
             let drift = if burst { 40.0 } else { -15.0 };
-            self.queue_depth[i] =
-                (self.queue_depth[i] + drift + self.rng.f64() * 20.0 - 10.0).max(0.0);
+            self.queue_depth[i] = (self.queue_depth[i] + drift + self.rng.f64() * 20.0 - 10.0).max(0.0);
             self.summary.requests += n;
             self.summary.http5xx += errors;
             self.summary.jobs += jobs;
@@ -146,10 +141,7 @@ impl Traffic {
 
             let mut metrics = Vec::new();
             let counted = |name: &str, zeros: u64, ones: u64| {
-                let pairs: Vec<(f64, u64)> = [(0.0, zeros), (1.0, ones)]
-                    .into_iter()
-                    .filter(|p| p.1 > 0)
-                    .collect();
+                let pairs: Vec<(f64, u64)> = [(0.0, zeros), (1.0, ones)].into_iter().filter(|p| p.1 > 0).collect();
                 (!pairs.is_empty()).then(|| {
                     json!({"name": name, "unit": "Count", "storage_resolution": resolution, "timestamp": timestamp,
                            "values": pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
@@ -163,10 +155,8 @@ impl Traffic {
                 metrics.push(json!({"name": "Latency", "unit": "Milliseconds", "storage_resolution": resolution,
                                     "timestamp": timestamp, "values": latencies}));
             }
-            metrics.push(
-                json!({"name": "QueueDepth", "unit": "Count", "storage_resolution": resolution,
-                                "timestamp": timestamp, "value": self.queue_depth[i].round()}),
-            );
+            metrics.push(json!({"name": "QueueDepth", "unit": "Count", "storage_resolution": resolution,
+                                "timestamp": timestamp, "value": self.queue_depth[i].round()}));
             envelopes.push(json!({
                 "namespace": self.args.namespace,
                 "dimensions": {"Service": self.args.services[i]},
@@ -178,8 +168,7 @@ impl Traffic {
 
     /// A log-normal latency around 40 ms, with a long tail; failures are slower.
     fn latency_ms(&mut self, failed: bool) -> f64 {
-        let normal = (-2.0 * (1.0 - self.rng.f64()).ln()).sqrt()
-            * (std::f64::consts::TAU * self.rng.f64()).cos();
+        let normal = (-2.0 * (1.0 - self.rng.f64()).ln()).sqrt() * (std::f64::consts::TAU * self.rng.f64()).cos();
         let mut ms = 40.0 * (0.5 * normal).exp();
         if self.rng.f64() < 0.01 {
             ms *= 10.0;
@@ -194,8 +183,7 @@ impl Traffic {
 /// Runs the generator against a sidecar until its time or request bound.
 pub async fn run(args: TrafficArgs) -> anyhow::Result<Summary> {
     let url: hyper::Uri = format!("{}/v1/metrics", args.target.trim_end_matches('/')).parse()?;
-    let client: Client<HttpConnector, Full<Bytes>> =
-        Client::builder(TokioExecutor::new()).build_http();
+    let client: Client<HttpConnector, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let auth = args.auth_token.clone();
     let duration = args.duration;
     let max_requests = args.max_requests.unwrap_or(u64::MAX);
@@ -209,20 +197,9 @@ pub async fn run(args: TrafficArgs) -> anyhow::Result<Summary> {
         let elapsed = started.elapsed();
         let (envelopes, _) = traffic.tick(elapsed, max_requests - traffic.summary.requests);
         for envelope in envelopes {
-            post(
-                &client,
-                &url,
-                auth.as_deref(),
-                envelope.to_string(),
-                &mut traffic.summary,
-            )
-            .await?;
+            post(&client, &url, auth.as_deref(), envelope.to_string(), &mut traffic.summary).await?;
         }
-        let every = if interactive {
-            Duration::from_millis(500)
-        } else {
-            Duration::from_secs(5)
-        };
+        let every = if interactive { Duration::from_millis(500) } else { Duration::from_secs(5) };
         if last_progress.elapsed() >= every {
             last_progress = Instant::now();
             progress(&traffic, elapsed, duration, interactive);
@@ -235,33 +212,21 @@ pub async fn run(args: TrafficArgs) -> anyhow::Result<Summary> {
 
 fn progress(traffic: &Traffic, elapsed: Duration, duration: Duration, interactive: bool) {
     let s = &traffic.summary;
-    let rate = if s.requests > 0 {
-        100.0 * s.http5xx as f64 / s.requests as f64
-    } else {
-        0.0
-    };
+    let rate = if s.requests > 0 { 100.0 * s.http5xx as f64 / s.requests as f64 } else { 0.0 };
     let line = format!(
         "traffic {:>5.1}s/{:.0}s  requests {}  5xx {:.1}%{}  jobs {} ({} failed)  records accepted {} rejected {}  refused posts {}",
         elapsed.as_secs_f64(),
         duration.as_secs_f64(),
         s.requests,
         rate,
-        if traffic.in_burst(elapsed) {
-            " (error burst)"
-        } else {
-            ""
-        },
+        if traffic.in_burst(elapsed) { " (error burst)" } else { "" },
         s.jobs,
         s.jobs_failed,
         s.records_accepted,
         s.records_rejected,
         s.posts_refused,
     );
-    if interactive {
-        eprint!("\r{line}\x1b[K")
-    } else {
-        eprintln!("{line}")
-    }
+    if interactive { eprint!("\r{line}\x1b[K") } else { eprintln!("{line}") }
 }
 
 /// Posts one envelope; a 503 is retried after its Retry-After (a few times), as a
@@ -278,17 +243,11 @@ async fn post(
         if let Some(token) = auth {
             req = req.header("authorization", format!("Bearer {token}"));
         }
-        let response = client
-            .request(req.body(Full::new(Bytes::from(body.clone())))?)
-            .await?;
+        let response = client.request(req.body(Full::new(Bytes::from(body.clone())))?).await?;
         let status = response.status();
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok()?.parse().ok());
+        let retry_after = response.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse().ok());
         let answer: Value =
-            serde_json::from_slice(&response.into_body().collect().await?.to_bytes())
-                .unwrap_or_default();
+            serde_json::from_slice(&response.into_body().collect().await?.to_bytes()).unwrap_or_default();
         summary.posts += 1;
         if status.as_u16() == 503 {
             summary.posts_refused += 1;
@@ -337,59 +296,32 @@ mod tests {
         let strip = |v: Vec<Value>| -> Vec<Value> {
             v.into_iter()
                 .map(|mut e| {
-                    e["metrics"]
-                        .as_array_mut()
-                        .unwrap()
-                        .iter_mut()
-                        .for_each(|m| m["timestamp"] = json!(0));
+                    e["metrics"].as_array_mut().unwrap().iter_mut().for_each(|m| m["timestamp"] = json!(0));
                     e
                 })
                 .collect()
         };
-        let a = strip(run_for(
-            &mut Traffic::new(args(&["--seed", "7"])),
-            Duration::ZERO,
-            Duration::from_secs(3),
-        ));
-        let b = strip(run_for(
-            &mut Traffic::new(args(&["--seed", "7"])),
-            Duration::ZERO,
-            Duration::from_secs(3),
-        ));
+        let a = strip(run_for(&mut Traffic::new(args(&["--seed", "7"])), Duration::ZERO, Duration::from_secs(3)));
+        let b = strip(run_for(&mut Traffic::new(args(&["--seed", "7"])), Duration::ZERO, Duration::from_secs(3)));
         assert_eq!(a, b);
     }
 
     #[test]
     fn bursts_raise_the_error_rate_and_the_rate_of_requests_holds() {
-        let mut t = Traffic::new(args(&[
-            "--rps",
-            "200",
-            "--error-rate",
-            "0.01",
-            "--burst-error-rate",
-            "0.3",
-        ]));
+        let mut t = Traffic::new(args(&["--rps", "200", "--error-rate", "0.01", "--burst-error-rate", "0.3"]));
         run_for(&mut t, Duration::ZERO, Duration::from_secs(20));
         assert_eq!(t.summary.requests, 4000);
         let calm = t.summary.http5xx as f64 / t.summary.requests as f64;
         assert!(calm < 0.02, "{calm}");
         let before = t.summary.clone();
         run_for(&mut t, Duration::from_secs(20), Duration::from_secs(30));
-        let burst = (t.summary.http5xx - before.http5xx) as f64
-            / (t.summary.requests - before.requests) as f64;
+        let burst = (t.summary.http5xx - before.http5xx) as f64 / (t.summary.requests - before.requests) as f64;
         assert!((0.25..0.35).contains(&burst), "{burst}");
     }
 
     #[test]
     fn envelopes_follow_the_metric_contract() {
-        let mut t = Traffic::new(args(&[
-            "--service",
-            "a",
-            "--service",
-            "b",
-            "--storage-resolution",
-            "1",
-        ]));
+        let mut t = Traffic::new(args(&["--service", "a", "--service", "b", "--storage-resolution", "1"]));
         let envelopes = run_for(&mut t, Duration::ZERO, Duration::from_secs(1));
         assert_eq!(envelopes.len(), 20);
         let mut names: Vec<&str> = envelopes
@@ -399,32 +331,12 @@ mod tests {
             .collect();
         names.sort();
         names.dedup();
-        assert_eq!(
-            names,
-            [
-                "Http5xx",
-                "JobFailed",
-                "Latency",
-                "QueueDepth",
-                "RequestCount"
-            ]
-        );
+        assert_eq!(names, ["Http5xx", "JobFailed", "Latency", "QueueDepth", "RequestCount"]);
         for e in &envelopes {
-            assert_eq!(
-                e["dimensions"]
-                    .as_object()
-                    .unwrap()
-                    .keys()
-                    .collect::<Vec<_>>(),
-                ["Service"]
-            );
+            assert_eq!(e["dimensions"].as_object().unwrap().keys().collect::<Vec<_>>(), ["Service"]);
             for m in e["metrics"].as_array().unwrap() {
                 assert_eq!(m["storage_resolution"], 1);
-                let unit = if m["name"] == "Latency" {
-                    "Milliseconds"
-                } else {
-                    "Count"
-                };
+                let unit = if m["name"] == "Latency" { "Milliseconds" } else { "Count" };
                 assert_eq!(m["unit"], unit);
             }
         }

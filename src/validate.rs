@@ -25,10 +25,7 @@ pub struct ValidationError {
 }
 
 fn reject(reason: &'static str, message: impl Into<String>) -> ValidationError {
-    ValidationError {
-        reason,
-        message: message.into(),
-    }
+    ValidationError { reason, message: message.into() }
 }
 
 /// A statistic set; also the `StatisticValues` of a datum.
@@ -56,10 +53,7 @@ impl StatSet {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Payload {
     Single(f64),
-    Many {
-        values: Vec<f64>,
-        counts: Option<Vec<f64>>,
-    },
+    Many { values: Vec<f64>, counts: Option<Vec<f64>> },
     Statistics(StatSet),
 }
 
@@ -134,12 +128,8 @@ pub fn validate<'s>(
 
     let resolution = match record.storage_resolution {
         None => Resolution::Standard,
-        Some(s) => Resolution::from_seconds(s).ok_or_else(|| {
-            reject(
-                "storage_resolution",
-                format!("storage_resolution: must be 1 or 60, got {s}"),
-            )
-        })?,
+        Some(s) => Resolution::from_seconds(s)
+            .ok_or_else(|| reject("storage_resolution", format!("storage_resolution: must be 1 or 60, got {s}")))?,
     };
 
     let timestamp_ms = match &record.timestamp {
@@ -150,39 +140,22 @@ pub fn validate<'s>(
             .map_err(|_| {
                 reject(
                     "timestamp",
-                    format!(
-                        "timestamp: `{}` is not an RFC 3339 date-time such as 2026-01-02T15:04:05Z",
-                        text.as_str()
-                    ),
+                    format!("timestamp: `{}` is not an RFC 3339 date-time such as 2026-01-02T15:04:05Z", text.as_str()),
                 )
             })?,
     };
     let window_len = resolution.window_ms();
     let window_start = timestamp_ms - timestamp_ms.rem_euclid(window_len);
     if window_start < now_ms - MAX_AGE_MS {
-        return Err(reject(
-            "timestamp",
-            "timestamp: must be at most 14 days old",
-        ));
+        return Err(reject("timestamp", "timestamp: must be at most 14 days old"));
     }
     if timestamp_ms > now_ms + MAX_FUTURE_MS {
-        return Err(reject(
-            "timestamp",
-            "timestamp: must be at most 2 hours in the future",
-        ));
+        return Err(reject("timestamp", "timestamp: must be at most 2 hours in the future"));
     }
 
     let dims = merge_dimensions(record.dimensions.as_ref(), inherited)?;
 
-    Ok(Sample {
-        namespace,
-        name,
-        dimensions: dims,
-        unit,
-        resolution,
-        timestamp_ms,
-        payload,
-    })
+    Ok(Sample { namespace, name, dimensions: dims, unit, resolution, timestamp_ms, payload })
 }
 
 /// Record dimensions beat the envelope's, which beat the defaults; the result is sorted.
@@ -210,18 +183,12 @@ fn merge_dimensions<'s>(
     }
     dims.sort_unstable_by(|a, b| a.0.cmp(b.0));
     if let Some(w) = dims.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(reject(
-            "dimensions",
-            format!("dimensions: `{}` is given more than once", w[0].0),
-        ));
+        return Err(reject("dimensions", format!("dimensions: `{}` is given more than once", w[0].0)));
     }
     if dims.len() > MAX_DIMENSIONS {
         return Err(reject(
             "dimensions",
-            format!(
-                "dimensions: at most {MAX_DIMENSIONS} after the default dimensions are merged, got {}",
-                dims.len()
-            ),
+            format!("dimensions: at most {MAX_DIMENSIONS} after the default dimensions are merged, got {}", dims.len()),
         ));
     }
     for (k, v) in dims.iter() {
@@ -231,9 +198,7 @@ fn merge_dimensions<'s>(
 }
 
 fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> {
-    let given = record.value.is_some() as u8
-        + record.values.is_some() as u8
-        + record.statistics.is_some() as u8;
+    let given = record.value.is_some() as u8 + record.values.is_some() as u8 + record.statistics.is_some() as u8;
     if given != 1 {
         return Err(reject(
             "value",
@@ -241,10 +206,7 @@ fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> 
         ));
     }
     if record.counts.is_some() && record.values.is_none() {
-        return Err(reject(
-            "value",
-            "counts: only allowed together with `values`",
-        ));
+        return Err(reject("value", "counts: only allowed together with `values`"));
     }
     if let Some(v) = record.value {
         check_number("value", v)?;
@@ -259,10 +221,7 @@ fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> 
     }
     for (i, v) in values.iter().enumerate() {
         if !valid_number(*v) {
-            return Err(reject(
-                "value",
-                format!("values[{i}]: {NUMBER_RULE}, got {v}"),
-            ));
+            return Err(reject("value", format!("values[{i}]: {NUMBER_RULE}, got {v}")));
         }
     }
     let counts = record.counts.take();
@@ -270,19 +229,12 @@ fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> 
         if counts.len() != values.len() {
             return Err(reject(
                 "value",
-                format!(
-                    "counts: must have as many entries as values ({}), got {}",
-                    values.len(),
-                    counts.len()
-                ),
+                format!("counts: must have as many entries as values ({}), got {}", values.len(), counts.len()),
             ));
         }
         for (i, c) in counts.iter().enumerate() {
             if !(valid_number(*c) && *c > 0.0) {
-                return Err(reject(
-                    "value",
-                    format!("counts[{i}]: must be finite and greater than 0, got {c}"),
-                ));
+                return Err(reject("value", format!("counts[{i}]: must be finite and greater than 0, got {c}")));
             }
         }
     }
@@ -290,54 +242,29 @@ fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> 
 }
 
 fn check_statistics(s: crate::record::RawStatistics) -> Result<StatSet, ValidationError> {
-    for (field, v) in [
-        ("sample_count", s.sample_count),
-        ("sum", s.sum),
-        ("min", s.min),
-        ("max", s.max),
-    ] {
+    for (field, v) in [("sample_count", s.sample_count), ("sum", s.sum), ("min", s.min), ("max", s.max)] {
         if !valid_number(v) {
-            return Err(reject(
-                "statistics",
-                format!("statistics.{field}: {NUMBER_RULE}, got {v}"),
-            ));
+            return Err(reject("statistics", format!("statistics.{field}: {NUMBER_RULE}, got {v}")));
         }
     }
     if s.sample_count <= 0.0 {
         return Err(reject(
             "statistics",
-            format!(
-                "statistics.sample_count: must be greater than 0, got {}",
-                s.sample_count
-            ),
+            format!("statistics.sample_count: must be greater than 0, got {}", s.sample_count),
         ));
     }
     if s.min > s.max {
-        return Err(reject(
-            "statistics",
-            format!(
-                "statistics: min ({}) must not exceed max ({})",
-                s.min, s.max
-            ),
-        ));
+        return Err(reject("statistics", format!("statistics: min ({}) must not exceed max ({})", s.min, s.max)));
     }
     let mean = s.sum / s.sample_count;
     let slack = 1e-9 * mean.abs().max(s.min.abs()).max(s.max.abs());
     if mean < s.min - slack || mean > s.max + slack {
         return Err(reject(
             "statistics",
-            format!(
-                "statistics: sum / sample_count ({mean}) must lie between min ({}) and max ({})",
-                s.min, s.max
-            ),
+            format!("statistics: sum / sample_count ({mean}) must lie between min ({}) and max ({})", s.min, s.max),
         ));
     }
-    Ok(StatSet {
-        sample_count: s.sample_count,
-        sum: s.sum,
-        min: s.min,
-        max: s.max,
-    })
+    Ok(StatSet { sample_count: s.sample_count, sum: s.sum, min: s.min, max: s.max })
 }
 
 /// CloudWatch accepts 0 and magnitudes in [2^-360, 2^360]; NaN and infinities never.
@@ -347,20 +274,14 @@ pub fn valid_number(v: f64) -> bool {
 }
 
 fn check_number(field: &str, v: f64) -> Result<(), ValidationError> {
-    if valid_number(v) {
-        Ok(())
-    } else {
-        Err(reject("value", format!("{field}: {NUMBER_RULE}, got {v}")))
-    }
+    if valid_number(v) { Ok(()) } else { Err(reject("value", format!("{field}: {NUMBER_RULE}, got {v}"))) }
 }
 
 /// Length in characters within 1..=max, and not only whitespace.
 fn check_text(field: &str, what: &str, s: &str, max: usize) -> Result<(), String> {
     let len = s.chars().count();
     if len == 0 || len > max {
-        return Err(format!(
-            "{field}: {what} must be 1-{max} characters, got {len}"
-        ));
+        return Err(format!("{field}: {what} must be 1-{max} characters, got {len}"));
     }
     if s.chars().all(char::is_whitespace) {
         return Err(format!("{field}: {what} must not be only whitespace"));
@@ -370,9 +291,7 @@ fn check_text(field: &str, what: &str, s: &str, max: usize) -> Result<(), String
 
 fn check_ascii(field: &str, what: &str, s: &str) -> Result<(), String> {
     match s.chars().find(|c| !c.is_ascii() || c.is_ascii_control()) {
-        Some(c) => Err(format!(
-            "{field}: {what} must be ASCII without control characters, found {c:?}"
-        )),
+        Some(c) => Err(format!("{field}: {what} must be ASCII without control characters, found {c:?}")),
         None => Ok(()),
     }
 }
@@ -382,9 +301,7 @@ pub fn validate_namespace(ns: &str) -> Result<(), ValidationError> {
     check_text("namespace", "namespace", ns, 255).map_err(fail)?;
     check_ascii("namespace", "namespace", ns).map_err(fail)?;
     if ns.starts_with("AWS/") {
-        return Err(fail(format!(
-            "namespace: `{ns}` must not start with AWS/ (reserved for AWS services)"
-        )));
+        return Err(fail(format!("namespace: `{ns}` must not start with AWS/ (reserved for AWS services)")));
     }
     if ns.starts_with(':') {
         return Err(fail(format!("namespace: `{ns}` must not start with `:`")));
@@ -412,11 +329,7 @@ mod tests {
     const NOW: i64 = 1_800_000_000_000;
 
     fn check(json: &str) -> Result<(String, Vec<(String, String)>, Payload, i64), String> {
-        check_with(
-            json,
-            None,
-            &BTreeMap::from([("Host".to_string(), "h1".to_string())]),
-        )
+        check_with(json, None, &BTreeMap::from([("Host".to_string(), "h1".to_string())]))
     }
 
     fn check_with(
@@ -432,17 +345,8 @@ mod tests {
             default_dimensions: defaults,
         };
         let s = validate(&mut record, &inherited, NOW).map_err(|e| e.message)?;
-        let d = s
-            .dimensions
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Ok((
-            s.namespace.to_string(),
-            d,
-            s.payload.clone(),
-            s.window_start_ms(),
-        ))
+        let d = s.dimensions.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Ok((s.namespace.to_string(), d, s.payload.clone(), s.window_start_ms()))
     }
 
     fn err(json: &str) -> String {
@@ -460,20 +364,10 @@ mod tests {
 
     #[test]
     fn own_dimensions_beat_envelope_and_defaults_and_come_out_sorted() {
-        let env = parse_record(br#"{"dimensions":{"Service":"env","Zone":"a"}}"#)
-            .unwrap()
-            .dimensions
-            .unwrap();
-        let defaults = BTreeMap::from([
-            ("Service".into(), "default".into()),
-            ("Host".into(), "h".into()),
-        ]);
-        let (_, dims, _, _) = check_with(
-            r#"{"name":"x","value":1,"dimensions":{"Zone":"b"}}"#,
-            Some(&env),
-            &defaults,
-        )
-        .unwrap();
+        let env = parse_record(br#"{"dimensions":{"Service":"env","Zone":"a"}}"#).unwrap().dimensions.unwrap();
+        let defaults = BTreeMap::from([("Service".into(), "default".into()), ("Host".into(), "h".into())]);
+        let (_, dims, _, _) =
+            check_with(r#"{"name":"x","value":1,"dimensions":{"Zone":"b"}}"#, Some(&env), &defaults).unwrap();
         let want: Vec<(String, String)> = [("Host", "h"), ("Service", "env"), ("Zone", "b")]
             .iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -490,9 +384,7 @@ mod tests {
         assert!(err(&format!(r#"{{"name":"{long}","value":1}}"#)).contains("got 256"));
         assert!(check(&format!(r#"{{"name":"{}","value":1}}"#, "n".repeat(255))).is_ok());
         assert!(err(r#"{"name":"x","value":1,"namespace":"AWS/EC2"}"#).contains("AWS/"));
-        assert!(
-            err(r#"{"name":"x","value":1,"namespace":":x"}"#).contains("must not start with `:`")
-        );
+        assert!(err(r#"{"name":"x","value":1,"namespace":":x"}"#).contains("must not start with `:`"));
         assert!(err(r#"{"name":"x","value":1,"namespace":" "}"#).contains("whitespace"));
     }
 
@@ -513,37 +405,20 @@ mod tests {
 
     #[test]
     fn dimension_rules() {
-        assert!(
-            err(r#"{"name":"x","value":1,"dimensions":{":a":"v"}}"#)
-                .contains("must not start with `:`")
-        );
+        assert!(err(r#"{"name":"x","value":1,"dimensions":{":a":"v"}}"#).contains("must not start with `:`"));
         assert!(err(r#"{"name":"x","value":1,"dimensions":{"a":""}}"#).contains("1-1024"));
         assert!(err(r#"{"name":"x","value":1,"dimensions":{"a":"  "}}"#).contains("whitespace"));
         assert!(err(r#"{"name":"x","value":1,"dimensions":{"a":"caf\u00e9"}}"#).contains("ASCII"));
         assert!(err(r#"{"name":"x","value":1,"dimensions":{"a":"x\ty"}}"#).contains("control"));
-        assert!(
-            err(r#"{"name":"x","value":1,"dimensions":{"a":"1","a":"2"}}"#)
-                .contains("more than once")
-        );
+        assert!(err(r#"{"name":"x","value":1,"dimensions":{"a":"1","a":"2"}}"#).contains("more than once"));
         let v = "v".repeat(1025);
-        assert!(
-            err(&format!(
-                r#"{{"name":"x","value":1,"dimensions":{{"a":"{v}"}}}}"#
-            ))
-            .contains("got 1025")
-        );
+        assert!(err(&format!(r#"{{"name":"x","value":1,"dimensions":{{"a":"{v}"}}}}"#)).contains("got 1025"));
         let many: Vec<String> = (0..30).map(|i| format!("\"d{i}\":\"v\"")).collect();
-        let e = err(&format!(
-            r#"{{"name":"x","value":1,"dimensions":{{{}}}}}"#,
-            many.join(",")
-        ));
+        let e = err(&format!(r#"{{"name":"x","value":1,"dimensions":{{{}}}}}"#, many.join(",")));
         assert!(e.contains("at most 30") && e.contains("got 31"), "{e}");
         // The record's own value for a default's name does not count twice.
         let own: Vec<String> = (0..29).map(|i| format!("\"d{i}\":\"v\"")).collect();
-        let json = format!(
-            r#"{{"name":"x","value":1,"dimensions":{{{},"Host":"mine"}}}}"#,
-            own.join(",")
-        );
+        let json = format!(r#"{{"name":"x","value":1,"dimensions":{{{},"Host":"mine"}}}}"#, own.join(","));
         assert_eq!(check(&json).unwrap().1.len(), 30);
     }
 
@@ -567,49 +442,30 @@ mod tests {
         let ok = r#"{"name":"x","statistics":{"sample_count":4,"sum":10,"min":1,"max":4}}"#;
         assert!(matches!(check(ok).unwrap().2, Payload::Statistics(s) if s.sum == 10.0));
         assert!(
-            err(r#"{"name":"x","statistics":{"sample_count":0,"sum":0,"min":0,"max":0}}"#)
-                .contains("greater than 0")
+            err(r#"{"name":"x","statistics":{"sample_count":0,"sum":0,"min":0,"max":0}}"#).contains("greater than 0")
         );
         assert!(
-            err(r#"{"name":"x","statistics":{"sample_count":1,"sum":1,"min":2,"max":1}}"#)
-                .contains("must not exceed")
+            err(r#"{"name":"x","statistics":{"sample_count":1,"sum":1,"min":2,"max":1}}"#).contains("must not exceed")
         );
-        assert!(
-            err(r#"{"name":"x","statistics":{"sample_count":2,"sum":100,"min":1,"max":4}}"#)
-                .contains("between")
-        );
+        assert!(err(r#"{"name":"x","statistics":{"sample_count":2,"sum":100,"min":1,"max":4}}"#).contains("between"));
     }
 
     #[test]
     fn unit_resolution_and_timestamp() {
-        assert!(
-            err(r#"{"name":"x","value":1,"unit":"ms"}"#)
-                .contains("`ms` is not a CloudWatch standard unit")
-        );
+        assert!(err(r#"{"name":"x","value":1,"unit":"ms"}"#).contains("`ms` is not a CloudWatch standard unit"));
         assert!(check(r#"{"name":"x","value":1,"unit":"Count/Second"}"#).is_ok());
-        assert!(
-            err(r#"{"name":"x","value":1,"storage_resolution":5}"#)
-                .contains("must be 1 or 60, got 5")
-        );
-        let (_, _, _, w) = check(&format!(
-            r#"{{"name":"x","value":1,"storage_resolution":1,"timestamp":{}}}"#,
-            NOW + 1500
-        ))
-        .unwrap();
+        assert!(err(r#"{"name":"x","value":1,"storage_resolution":5}"#).contains("must be 1 or 60, got 5"));
+        let (_, _, _, w) =
+            check(&format!(r#"{{"name":"x","value":1,"storage_resolution":1,"timestamp":{}}}"#, NOW + 1500)).unwrap();
         assert_eq!(w, NOW + 1000);
         let old = NOW - 15 * 24 * 3600 * 1000;
         assert!(err(&format!(r#"{{"name":"x","value":1,"timestamp":{old}}}"#)).contains("14 days"));
         let future = NOW + 3 * 3600 * 1000;
-        assert!(
-            err(&format!(r#"{{"name":"x","value":1,"timestamp":{future}}}"#)).contains("2 hours")
-        );
+        assert!(err(&format!(r#"{{"name":"x","value":1,"timestamp":{future}}}"#)).contains("2 hours"));
         assert!(err(r#"{"name":"x","value":1,"timestamp":"yesterday"}"#).contains("RFC 3339"));
-        let rfc = OffsetDateTime::from_unix_timestamp(NOW / 1000)
-            .unwrap()
-            .to_offset(time::macros::offset!(+2));
+        let rfc = OffsetDateTime::from_unix_timestamp(NOW / 1000).unwrap().to_offset(time::macros::offset!(+2));
         let text = rfc.format(&Rfc3339).unwrap();
-        let (_, _, _, w) =
-            check(&format!(r#"{{"name":"x","value":1,"timestamp":"{text}"}}"#)).unwrap();
+        let (_, _, _, w) = check(&format!(r#"{{"name":"x","value":1,"timestamp":"{text}"}}"#)).unwrap();
         assert_eq!(w, NOW - NOW % 60_000);
     }
 }

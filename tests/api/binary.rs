@@ -11,9 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_cw-sidecar");
 
 fn sidecar() -> Command {
     let mut c = Command::new(BIN);
-    for (key, _) in
-        std::env::vars().filter(|(k, _)| k.starts_with("CW_SIDECAR_") || k.starts_with("AWS_"))
-    {
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CW_SIDECAR_") || k.starts_with("AWS_")) {
         c.env_remove(key);
     }
     c
@@ -24,19 +22,9 @@ fn print_config_layers_flag_over_env_over_file() {
     let dir = std::env::temp_dir().join(format!("cw-sidecar-bin-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("sidecar.toml");
-    std::fs::write(
-        &file,
-        "namespace = \"File\"\nflush_interval = \"30s\"\nmax_buffered_datums = 500\n",
-    )
-    .unwrap();
+    std::fs::write(&file, "namespace = \"File\"\nflush_interval = \"30s\"\nmax_buffered_datums = 500\n").unwrap();
     let out = sidecar()
-        .args([
-            "--config",
-            file.to_str().unwrap(),
-            "--print-config",
-            "--flush-interval",
-            "5s",
-        ])
+        .args(["--config", file.to_str().unwrap(), "--print-config", "--flush-interval", "5s"])
         .env("CW_SIDECAR_FLUSH_INTERVAL", "10s")
         .env("CW_SIDECAR_MAX_BUFFERED_DATUMS", "700")
         .output()
@@ -44,30 +32,17 @@ fn print_config_layers_flag_over_env_over_file() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("namespace = \"File\""), "{text}");
-    assert!(
-        text.contains("flush_interval = \"5s\""),
-        "flag beats env: {text}"
-    );
-    assert!(
-        text.contains("max_buffered_datums = 700"),
-        "env beats file: {text}"
-    );
+    assert!(text.contains("flush_interval = \"5s\""), "flag beats env: {text}");
+    assert!(text.contains("max_buffered_datums = 700"), "env beats file: {text}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn an_invalid_value_exits_2_naming_the_key() {
-    let out = sidecar()
-        .args(["--print-config"])
-        .env("CW_SIDECAR_MAX_PUT_REQUESTS_PER_SECOND", "0")
-        .output()
-        .unwrap();
+    let out = sidecar().args(["--print-config"]).env("CW_SIDECAR_MAX_PUT_REQUESTS_PER_SECOND", "0").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
-    assert!(
-        err.contains("`max_put_requests_per_second`") && err.contains("from 1 to 10000"),
-        "{err}"
-    );
+    assert!(err.contains("`max_put_requests_per_second`") && err.contains("from 1 to 10000"), "{err}");
 }
 
 #[test]
@@ -86,11 +61,7 @@ fn without_a_region_it_refuses_to_start_rather_than_fall_back_to_dry_run() {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test]
@@ -98,14 +69,7 @@ async fn sigterm_publishes_everything_and_exits_0() {
     let fake = FakeCloudWatch::start().await;
     let port = free_port();
     let mut child = tokio::process::Command::new(BIN)
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--namespace",
-            "Bin",
-            "--self-metrics-namespace",
-            "",
-        ])
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--namespace", "Bin", "--self-metrics-namespace", ""])
         .env("AWS_ENDPOINT_URL", fake.url())
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -121,17 +85,11 @@ async fn sigterm_publishes_everything_and_exits_0() {
         assert!(Instant::now() < deadline, "sidecar did not start");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let healthcheck = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "healthcheck"])
-        .output()
-        .unwrap();
-    assert!(
-        healthcheck.status.success(),
-        "healthcheck against a live sidecar"
-    );
-    let records: Vec<_> = (0..20)
-        .map(|i| json!({"name": "Term", "value": i, "dimensions": {"I": format!("{i}")}}))
-        .collect();
+    let healthcheck =
+        Command::new(BIN).args(["--listen", &format!("127.0.0.1:{port}"), "healthcheck"]).output().unwrap();
+    assert!(healthcheck.status.success(), "healthcheck against a live sidecar");
+    let records: Vec<_> =
+        (0..20).map(|i| json!({"name": "Term", "value": i, "dimensions": {"I": format!("{i}")}})).collect();
     let r = http
         .post(format!("{url}/v1/metrics"))
         .header("content-type", "application/json")
@@ -141,25 +99,11 @@ async fn sigterm_publishes_everything_and_exits_0() {
         .unwrap();
     assert_eq!(r.status(), 202);
     let pid = child.id().unwrap().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = tokio::time::timeout(Duration::from_secs(15), child.wait())
-        .await
-        .expect("exits within the timeout")
-        .unwrap();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status =
+        tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("exits within the timeout").unwrap();
     assert!(status.success());
     assert_eq!(fake.datums("Bin").len(), 20);
-    let after = Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "healthcheck"])
-        .output()
-        .unwrap();
-    assert!(
-        !after.status.success(),
-        "healthcheck fails when nothing listens"
-    );
+    let after = Command::new(BIN).args(["--listen", &format!("127.0.0.1:{port}"), "healthcheck"]).output().unwrap();
+    assert!(!after.status.success(), "healthcheck fails when nothing listens");
 }

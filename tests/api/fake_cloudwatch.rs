@@ -18,8 +18,7 @@ use axum::routing::post;
 use ciborium::Value;
 use tokio::task::JoinHandle;
 
-pub const PUT_METRIC_DATA_PATH: &str =
-    "/service/GraniteServiceVersion20100801/operation/PutMetricData";
+pub const PUT_METRIC_DATA_PATH: &str = "/service/GraniteServiceVersion20100801/operation/PutMetricData";
 
 /// What the next request gets instead of success.
 #[derive(Debug, Clone)]
@@ -72,19 +71,14 @@ pub struct FakeCloudWatch {
 impl FakeCloudWatch {
     pub async fn start() -> FakeCloudWatch {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let fake = FakeCloudWatch {
-            addr: listener.local_addr().unwrap(),
-            state: Arc::default(),
-            server: Arc::default(),
-        };
+        let fake =
+            FakeCloudWatch { addr: listener.local_addr().unwrap(), state: Arc::default(), server: Arc::default() };
         fake.serve(listener);
         fake
     }
 
     fn serve(&self, listener: tokio::net::TcpListener) {
-        let app = Router::new()
-            .route(PUT_METRIC_DATA_PATH, post(put_metric_data))
-            .with_state(self.state.clone());
+        let app = Router::new().route(PUT_METRIC_DATA_PATH, post(put_metric_data)).with_state(self.state.clone());
         let handle = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
@@ -122,11 +116,7 @@ impl FakeCloudWatch {
     }
 
     pub fn datums(&self, namespace: &str) -> Vec<ReceivedDatum> {
-        self.requests()
-            .into_iter()
-            .filter(|r| r.namespace == namespace)
-            .flat_map(|r| r.datums)
-            .collect()
+        self.requests().into_iter().filter(|r| r.namespace == namespace).flat_map(|r| r.datums).collect()
     }
 
     /// Requests received, failed ones included.
@@ -155,11 +145,7 @@ fn error(status: StatusCode, code: &str, fault: &str, message: &str) -> Response
     cbor_response(status, Some(&format!("{code};{fault}")), body)
 }
 
-async fn put_metric_data(
-    State(state): State<Arc<Mutex<State_>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+async fn put_metric_data(State(state): State<Arc<Mutex<State_>>>, headers: HeaderMap, body: Bytes) -> Response {
     let fault = {
         let mut s = state.lock().unwrap();
         s.attempts += 1;
@@ -167,20 +153,10 @@ async fn put_metric_data(
     };
     match fault {
         Some(Fault::Throttle) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "Throttling",
-                "Sender",
-                "Rate exceeded",
-            );
+            return error(StatusCode::BAD_REQUEST, "Throttling", "Sender", "Rate exceeded");
         }
         Some(Fault::ServerError) => {
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServiceError",
-                "Receiver",
-                "Internal error",
-            );
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceError", "Receiver", "Internal error");
         }
         Some(Fault::AccessDenied) => {
             return error(
@@ -192,25 +168,15 @@ async fn put_metric_data(
         }
         Some(Fault::Slow(d)) => {
             tokio::time::sleep(d).await;
-            return error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "InternalServiceError",
-                "Receiver",
-                "too slow",
-            );
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServiceError", "Receiver", "too slow");
         }
         None => {}
     }
-    assert_eq!(
-        headers.get("smithy-protocol").map(|v| v.to_str().unwrap()),
-        Some("rpc-v2-cbor")
-    );
+    assert_eq!(headers.get("smithy-protocol").map(|v| v.to_str().unwrap()), Some("rpc-v2-cbor"));
     let gzipped = headers.get("content-encoding").is_some_and(|v| v == "gzip");
     let raw = if gzipped {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&body[..])
-            .read_to_end(&mut out)
-            .unwrap();
+        flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).unwrap();
         out
     } else {
         body.to_vec()
@@ -218,46 +184,21 @@ async fn put_metric_data(
     let request: Value = match ciborium::from_reader(&raw[..]) {
         Ok(v) => v,
         Err(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "SerializationException",
-                "Sender",
-                &e.to_string(),
-            );
+            return error(StatusCode::BAD_REQUEST, "SerializationException", "Sender", &e.to_string());
         }
     };
-    let namespace = field(&request, "Namespace")
-        .and_then(text)
-        .unwrap_or_default();
+    let namespace = field(&request, "Namespace").and_then(text).unwrap_or_default();
     let Some(Value::Array(data)) = field(&request, "MetricData") else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "MissingParameter",
-            "Sender",
-            "MetricData is required",
-        );
+        return error(StatusCode::BAD_REQUEST, "MissingParameter", "Sender", "MetricData is required");
     };
     if data.len() > 1000 || raw.len() > 1_000_000 {
-        return error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestEntityTooLarge",
-            "Sender",
-            "request too large",
-        );
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "Sender", "request too large");
     }
     let datums: Vec<ReceivedDatum> = data.iter().map(datum).collect();
     // A datum named Invalid* stands for one CloudWatch rejects: the whole request fails.
     if let Some(bad) = datums.iter().find(|d| d.name.starts_with("Invalid")) {
-        let message = format!(
-            "The value for parameter MetricData.member.{} is invalid",
-            bad.name
-        );
-        return error(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameterValue",
-            "Sender",
-            &message,
-        );
+        let message = format!("The value for parameter MetricData.member.{} is invalid", bad.name);
+        return error(StatusCode::BAD_REQUEST, "InvalidParameterValue", "Sender", &message);
     }
     state.lock().unwrap().accepted.push(ReceivedRequest {
         namespace,
@@ -271,10 +212,7 @@ async fn put_metric_data(
 
 fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
     match v {
-        Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.as_text() == Some(name))
-            .map(|(_, v)| v),
+        Value::Map(entries) => entries.iter().find(|(k, _)| k.as_text() == Some(name)).map(|(_, v)| v),
         _ => None,
     }
 }
@@ -303,25 +241,18 @@ fn datum(v: &Value) -> ReceivedDatum {
     let dimensions = match field(v, "Dimensions") {
         Some(Value::Array(ds)) => ds
             .iter()
-            .map(|d| {
-                (
-                    field(d, "Name").and_then(text).unwrap(),
-                    field(d, "Value").and_then(text).unwrap(),
-                )
-            })
+            .map(|d| (field(d, "Name").and_then(text).unwrap(), field(d, "Value").and_then(text).unwrap()))
             .collect(),
         _ => BTreeMap::new(),
     };
     let statistics = field(v, "StatisticValues").map(|s| {
-        ["SampleCount", "Sum", "Minimum", "Maximum"]
-            .map(|k| number(field(s, k).expect("statistic set member")))
+        ["SampleCount", "Sum", "Minimum", "Maximum"].map(|k| number(field(s, k).expect("statistic set member")))
     });
     ReceivedDatum {
         name: field(v, "MetricName").and_then(text).unwrap(),
         dimensions,
-        timestamp_ms: field(v, "Timestamp")
-            .map(|t| (number(t) * 1000.0).round() as i64)
-            .unwrap_or_default(),
+        timestamp_ms: field(v, "Timestamp").map(|t| (number(t) * 1000.0).round() as i64).unwrap_or_default(),
+        integer_timestamp: matches!(field(v, "Timestamp"), Some(Value::Tag(1, inner)) if inner.is_integer()),
         unit: field(v, "Unit").and_then(text),
         storage_resolution: field(v, "StorageResolution").map(|r| number(r) as i64),
         values: numbers(field(v, "Values")),

@@ -60,13 +60,7 @@ impl TestApp {
         let running = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        TestApp {
-            base,
-            fake,
-            http: reqwest::Client::new(),
-            stop: Some(stop),
-            running,
-        }
+        TestApp { base, fake, http: reqwest::Client::new(), stop: Some(stop), running }
     }
 
     pub async fn post(
@@ -85,11 +79,7 @@ impl TestApp {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let text = r.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-            headers,
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)), headers)
     }
 
     pub async fn post_json(&self, body: Value) -> (u16, Value) {
@@ -98,22 +88,12 @@ impl TestApp {
     }
 
     pub async fn flush(&self) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/v1/flush", self.base))
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.post(format!("{}/v1/flush", self.base)).send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap())
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
@@ -157,12 +137,7 @@ impl Stats {
     }
 
     pub fn of_datums<'a>(datums: impl IntoIterator<Item = &'a ReceivedDatum>) -> Stats {
-        let mut s = Stats {
-            count: 0.0,
-            sum: 0.0,
-            min: f64::INFINITY,
-            max: f64::NEG_INFINITY,
-        };
+        let mut s = Stats { count: 0.0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY };
         for d in datums {
             if let Some([count, sum, min, max]) = d.statistics {
                 s.count += count;
@@ -194,10 +169,7 @@ impl Stats {
 }
 
 /// Nearest-rank percentile over the values CloudWatch would hold (whole counts).
-pub fn percentile_of_datums<'a>(
-    datums: impl IntoIterator<Item = &'a ReceivedDatum>,
-    p: f64,
-) -> f64 {
+pub fn percentile_of_datums<'a>(datums: impl IntoIterator<Item = &'a ReceivedDatum>, p: f64) -> f64 {
     let mut all = Vec::new();
     for d in datums {
         for (i, v) in d.values.iter().enumerate() {
@@ -215,14 +187,10 @@ pub fn nearest_rank(values: &mut [f64], p: f64) -> f64 {
 }
 
 /// Datums grouped by metric name and dimensions.
-pub fn by_series(
-    datums: &[ReceivedDatum],
-) -> BTreeMap<(String, BTreeMap<String, String>), Vec<ReceivedDatum>> {
+pub fn by_series(datums: &[ReceivedDatum]) -> BTreeMap<(String, BTreeMap<String, String>), Vec<ReceivedDatum>> {
     let mut out: BTreeMap<_, Vec<_>> = BTreeMap::new();
     for d in datums {
-        out.entry((d.name.clone(), d.dimensions.clone()))
-            .or_default()
-            .push(d.clone());
+        out.entry((d.name.clone(), d.dimensions.clone())).or_default().push(d.clone());
     }
     out
 }

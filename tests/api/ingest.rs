@@ -17,71 +17,26 @@ async fn each_validation_rule_is_answered_with_its_error_by_index() {
     let cases = vec![
         (json!({"name": "Good", "value": 1}), None),
         (json!({"value": 1}), Some("name: required")),
-        (
-            json!({"name": long_name, "value": 1}),
-            Some("name: name must be 1-255 characters"),
-        ),
-        (
-            json!({"name": "  ", "value": 1}),
-            Some("must not be only whitespace"),
-        ),
-        (
-            json!({"name": "x", "value": 1, "namespace": "AWS/EC2"}),
-            Some("must not start with AWS/"),
-        ),
-        (
-            json!({"name": "x", "value": 1, "dimensions": many_dims}),
-            Some("at most 30"),
-        ),
-        (
-            json!({"name": "x", "value": 1, "dimensions": {":a": "v"}}),
-            Some("must not start with `:`"),
-        ),
-        (
-            json!({"name": "x", "value": 1, "dimensions": {"a": "caf\u{e9}"}}),
-            Some("ASCII"),
-        ),
+        (json!({"name": long_name, "value": 1}), Some("name: name must be 1-255 characters")),
+        (json!({"name": "  ", "value": 1}), Some("must not be only whitespace")),
+        (json!({"name": "x", "value": 1, "namespace": "AWS/EC2"}), Some("must not start with AWS/")),
+        (json!({"name": "x", "value": 1, "dimensions": many_dims}), Some("at most 30")),
+        (json!({"name": "x", "value": 1, "dimensions": {":a": "v"}}), Some("must not start with `:`")),
+        (json!({"name": "x", "value": 1, "dimensions": {"a": "caf\u{e9}"}}), Some("ASCII")),
         (json!({"name": "x", "value": 1e300}), Some("2^360")),
-        (
-            json!({"name": "x", "values": [1, 2], "counts": [1]}),
-            Some("as many entries"),
-        ),
-        (
-            json!({"name": "x", "values": [1], "counts": [0]}),
-            Some("counts[0]: must be finite and greater than 0"),
-        ),
-        (
-            json!({"name": "x", "statistics": {"sample_count": 2, "sum": 100, "min": 1, "max": 2}}),
-            Some("between"),
-        ),
+        (json!({"name": "x", "values": [1, 2], "counts": [1]}), Some("as many entries")),
+        (json!({"name": "x", "values": [1], "counts": [0]}), Some("counts[0]: must be finite and greater than 0")),
+        (json!({"name": "x", "statistics": {"sample_count": 2, "sum": 100, "min": 1, "max": 2}}), Some("between")),
         (
             json!({"name": "x", "statistics": {"sample_count": 1, "sum": 1, "min": 3, "max": 2}}),
             Some("must not exceed"),
         ),
-        (
-            json!({"name": "x", "value": 1, "unit": "ms"}),
-            Some("not a CloudWatch standard unit"),
-        ),
-        (
-            json!({"name": "x", "value": 1, "timestamp": old}),
-            Some("14 days"),
-        ),
-        (
-            json!({"name": "x", "value": 1, "timestamp": future}),
-            Some("2 hours"),
-        ),
-        (
-            json!({"name": "x", "value": 1, "storage_resolution": 30}),
-            Some("must be 1 or 60"),
-        ),
-        (
-            json!({"name": "x", "value": "12"}),
-            Some("value: invalid type: string"),
-        ),
-        (
-            json!({"name": "x", "value": 1, "value2": 3}),
-            Some("unknown field `value2`"),
-        ),
+        (json!({"name": "x", "value": 1, "unit": "ms"}), Some("not a CloudWatch standard unit")),
+        (json!({"name": "x", "value": 1, "timestamp": old}), Some("14 days")),
+        (json!({"name": "x", "value": 1, "timestamp": future}), Some("2 hours")),
+        (json!({"name": "x", "value": 1, "storage_resolution": 30}), Some("must be 1 or 60")),
+        (json!({"name": "x", "value": "12"}), Some("value: invalid type: string")),
+        (json!({"name": "x", "value": 1, "value2": 3}), Some("unknown field `value2`")),
         (json!({"name": "x"}), Some("exactly one of")),
         (json!(42), Some("invalid type")),
     ];
@@ -92,21 +47,11 @@ async fn each_validation_rule_is_answered_with_its_error_by_index() {
     let rejected = answer["rejected"].as_array().unwrap();
     assert_eq!(rejected.len(), cases.len() - 1, "{answer}");
     for (index, (_, want)) in cases.iter().enumerate().skip(1) {
-        let got = rejected
-            .iter()
-            .find(|r| r["index"] == index)
-            .unwrap_or_else(|| panic!("no error for {index}"));
+        let got = rejected.iter().find(|r| r["index"] == index).unwrap_or_else(|| panic!("no error for {index}"));
         let error = got["error"].as_str().unwrap();
-        assert!(
-            error.contains(want.unwrap()),
-            "record {index}: {error:?} should say {want:?}"
-        );
+        assert!(error.contains(want.unwrap()), "record {index}: {error:?} should say {want:?}");
     }
-    assert_eq!(
-        app.metric("cw_sidecar_records_rejected_total", "reason=\"timestamp\"")
-            .await,
-        2.0
-    );
+    assert_eq!(app.metric("cw_sidecar_records_rejected_total", "reason=\"timestamp\"").await, 2.0);
     app.shutdown().await;
 }
 
@@ -121,29 +66,18 @@ async fn nothing_valid_is_a_400_with_the_same_body_and_garbage_is_a_400_error() 
     assert_eq!((status, body["accepted"].as_u64()), (400, Some(0)));
     let (status, body, _) = app.post("application/json", "{not json").await;
     assert_eq!(status, 400);
-    assert!(
-        body["error"].as_str().unwrap().contains("envelope"),
-        "{body}"
-    );
+    assert!(body["error"].as_str().unwrap().contains("envelope"), "{body}");
     let (status, body, _) = app.post("text/plain", "x").await;
     assert_eq!(status, 415);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("application/x-ndjson")
-    );
+    assert!(body["error"].as_str().unwrap().contains("application/x-ndjson"));
     app.shutdown().await;
 }
 
 #[tokio::test]
 async fn envelope_record_and_default_precedence() {
     let app = TestApp::spawn(|c| {
-        c.default_dimensions = [
-            ("Host".to_string(), "h1".to_string()),
-            ("Service".to_string(), "default".to_string()),
-        ]
-        .into();
+        c.default_dimensions =
+            [("Host".to_string(), "h1".to_string()), ("Service".to_string(), "default".to_string())].into();
     })
     .await;
     let body = json!({
@@ -155,32 +89,15 @@ async fn envelope_record_and_default_precedence() {
         ]
     });
     let (status, answer) = app.post_json(body).await;
-    assert_eq!(
-        (status, answer["accepted"].as_u64()),
-        (202, Some(2)),
-        "{answer}"
-    );
+    assert_eq!((status, answer["accepted"].as_u64()), (202, Some(2)), "{answer}");
     let (status, _) = app.post_json(json!([{"name": "C", "value": 1}])).await;
     assert_eq!(status, 202);
     assert_eq!(app.flush().await.0, 200);
     let dims = |ns: &str| app.fake.datums(ns)[0].dimensions.clone();
-    let pairs = |p: &[(&str, &str)]| {
-        p.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
-    };
-    assert_eq!(
-        dims("FromEnvelope"),
-        pairs(&[("Host", "h1"), ("Service", "envelope"), ("Zone", "a")])
-    );
-    assert_eq!(
-        dims("FromRecord"),
-        pairs(&[("Host", "h1"), ("Service", "record"), ("Zone", "a")])
-    );
-    assert_eq!(
-        dims("Test"),
-        pairs(&[("Host", "h1"), ("Service", "default")])
-    );
+    let pairs = |p: &[(&str, &str)]| p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    assert_eq!(dims("FromEnvelope"), pairs(&[("Host", "h1"), ("Service", "envelope"), ("Zone", "a")]));
+    assert_eq!(dims("FromRecord"), pairs(&[("Host", "h1"), ("Service", "record"), ("Zone", "a")]));
+    assert_eq!(dims("Test"), pairs(&[("Host", "h1"), ("Service", "default")]));
     app.shutdown().await;
 }
 
@@ -234,12 +151,7 @@ async fn bodies_over_the_limit_are_413_also_after_decompression() {
         .unwrap();
     assert_eq!(r.status(), 413);
     let body: serde_json::Value = r.json().await.unwrap();
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .contains("after decompression")
-    );
+    assert!(body["error"].as_str().unwrap().contains("after decompression"));
     app.shutdown().await;
 }
 
@@ -249,11 +161,7 @@ async fn a_token_guards_ingest() {
     let url = format!("{}/v1/metrics", app.base);
     let body = r#"[{"name":"A","value":1}]"#;
     let send = |auth: Option<&'static str>| {
-        let mut r = app
-            .http
-            .post(&url)
-            .header("content-type", "application/json")
-            .body(body);
+        let mut r = app.http.post(&url).header("content-type", "application/json").body(body);
         if let Some(a) = auth {
             r = r.header("authorization", a);
         }
@@ -269,50 +177,25 @@ async fn a_token_guards_ingest() {
 async fn a_full_buffer_answers_503_and_accepts_nothing_of_the_request() {
     let app = TestApp::spawn(|c| c.max_buffered_datums = 10).await;
     let series = |n: usize, prefix: &str| {
-        json!(
-            (0..n)
-                .map(|i| json!({"name": format!("{prefix}{i}"), "value": 1}))
-                .collect::<Vec<_>>()
-        )
+        json!((0..n).map(|i| json!({"name": format!("{prefix}{i}"), "value": 1})).collect::<Vec<_>>())
     };
     let (status, _) = app.post_json(series(8, "a")).await;
     assert_eq!(status, 202);
     // Each record reserves room for a window of its own: 8 + 3 > 10.
-    let (status, body, headers) = app
-        .post("application/json", series(3, "b").to_string())
-        .await;
+    let (status, body, headers) = app.post("application/json", series(3, "b").to_string()).await;
     assert_eq!(status, 503, "{body}");
     assert!(headers.get("retry-after").is_some());
     assert!(body["error"].as_str().unwrap().contains("buffer full"));
     assert_eq!(app.get("/readyz").await.0, 200);
     let (status, _) = app.post_json(series(2, "c")).await;
     assert_eq!(status, 202);
-    assert_eq!(
-        app.get("/readyz").await.0,
-        503,
-        "a full buffer makes the sidecar unready"
-    );
+    assert_eq!(app.get("/readyz").await.0, 503, "a full buffer makes the sidecar unready");
     assert_eq!(app.flush().await.0, 200);
     assert_eq!(app.get("/readyz").await.0, 200);
-    let names: Vec<String> = app
-        .fake
-        .datums("Test")
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    let names: Vec<String> = app.fake.datums("Test").into_iter().map(|d| d.name).collect();
     assert_eq!(names.len(), 10);
-    assert!(
-        !names.iter().any(|n| n.starts_with('b')),
-        "nothing of the refused request was published"
-    );
-    assert_eq!(
-        app.metric(
-            "cw_sidecar_requests_refused_total",
-            "reason=\"buffer_full\""
-        )
-        .await,
-        1.0
-    );
+    assert!(!names.iter().any(|n| n.starts_with('b')), "nothing of the refused request was published");
+    assert_eq!(app.metric("cw_sidecar_requests_refused_total", "reason=\"buffer_full\"").await, 1.0);
     app.shutdown().await;
 }
 
@@ -331,10 +214,7 @@ async fn health_and_metrics_endpoints_answer() {
         "active_series",
         "publish_latency_seconds",
     ] {
-        assert!(
-            text.contains(&format!("cw_sidecar_{name}")),
-            "{name} missing from /metrics"
-        );
+        assert!(text.contains(&format!("cw_sidecar_{name}")), "{name} missing from /metrics");
     }
     app.shutdown().await;
 }

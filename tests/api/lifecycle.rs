@@ -21,71 +21,46 @@ async fn the_periodic_flush_publishes_closed_windows_only_and_late_data_as_an_ex
     ]);
     assert_eq!(app.post_json(body).await.0, 202);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let names: Vec<String> = app
-        .fake
-        .datums("Test")
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    let names: Vec<String> = app.fake.datums("Test").into_iter().map(|d| d.name).collect();
     assert_eq!(names, vec!["Closed"], "only the closed window went out");
     // A straggler for the published window goes out as one more datum for it.
-    assert_eq!(
-        app.post_json(json!([{"name": "Closed", "value": 5, "timestamp": closed + 1}]))
-            .await
-            .0,
-        202
-    );
+    assert_eq!(app.post_json(json!([{"name": "Closed", "value": 5, "timestamp": closed + 1}])).await.0, 202);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let closed_datums: Vec<_> = app
-        .fake
-        .datums("Test")
-        .into_iter()
-        .filter(|d| d.name == "Closed")
-        .collect();
+    let closed_datums: Vec<_> = app.fake.datums("Test").into_iter().filter(|d| d.name == "Closed").collect();
     assert_eq!(closed_datums.len(), 2);
     assert!(closed_datums.iter().all(|d| d.timestamp_ms == closed));
     let fake = app.fake.clone();
     let report = app.shutdown().await;
     assert!(report.complete());
-    assert!(
-        fake.datums("Test").iter().any(|d| d.name == "Open"),
-        "shutdown published the open window"
-    );
+    assert!(fake.datums("Test").iter().any(|d| d.name == "Open"), "shutdown published the open window");
 }
 
 #[tokio::test]
 async fn high_resolution_records_aggregate_per_second() {
     let app = TestApp::spawn(|_| {}).await;
     let base = now_ms() - now_ms() % 1000 - 10_000;
-    let records: Vec<_> = (0..30).map(|i| json!({"name": "Hi", "value": 1, "storage_resolution": 1, "timestamp": base + i * 100})).collect();
+    let records: Vec<_> = (0..30)
+        .map(|i| json!({"name": "Hi", "value": 1, "storage_resolution": 1, "timestamp": base + i * 100}))
+        .collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
     app.flush().await;
     let datums = app.fake.datums("Test");
     assert_eq!(datums.len(), 3, "three one-second windows");
-    assert!(
-        datums
-            .iter()
-            .all(|d| d.storage_resolution == Some(1) && d.counts == vec![10.0])
-    );
+    assert!(datums.iter().all(|d| d.storage_resolution == Some(1) && d.counts == vec![10.0]));
     app.shutdown().await;
 }
 
 #[tokio::test]
 async fn shutdown_publishes_open_windows_and_refuses_new_records() {
     let app = TestApp::spawn(|c| c.self_metrics_namespace = "CWSidecar".into()).await;
-    let records: Vec<_> = (0..100)
-        .map(|i| json!({"name": "Open", "value": i, "dimensions": {"N": format!("{i}")}}))
-        .collect();
+    let records: Vec<_> =
+        (0..100).map(|i| json!({"name": "Open", "value": i, "dimensions": {"N": format!("{i}")}})).collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
     let fake = app.fake.clone();
     let report = app.shutdown().await;
     assert!(report.complete(), "{report:?}");
     assert_eq!(fake.datums("Test").len(), 100);
-    let self_metrics: Vec<String> = fake
-        .datums("CWSidecar")
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    let self_metrics: Vec<String> = fake.datums("CWSidecar").into_iter().map(|d| d.name).collect();
     for name in [
         "Heartbeat",
         "RecordsAccepted",
@@ -96,41 +71,18 @@ async fn shutdown_publishes_open_windows_and_refuses_new_records() {
         "ThrottledRequests",
         "BufferedDatums",
     ] {
-        assert!(
-            self_metrics.iter().any(|n| n == name),
-            "{name} missing from {self_metrics:?}"
-        );
+        assert!(self_metrics.iter().any(|n| n == name), "{name} missing from {self_metrics:?}");
     }
-    let accepted = fake
-        .datums("CWSidecar")
-        .into_iter()
-        .find(|d| d.name == "RecordsAccepted")
-        .unwrap();
-    assert_eq!(
-        accepted
-            .values
-            .iter()
-            .zip(&accepted.counts)
-            .map(|(v, c)| v * c)
-            .sum::<f64>(),
-        100.0
-    );
-    assert!(
-        accepted.dimensions.is_empty(),
-        "self metrics carry exactly the default dimensions"
-    );
+    let accepted = fake.datums("CWSidecar").into_iter().find(|d| d.name == "RecordsAccepted").unwrap();
+    assert_eq!(accepted.values.iter().zip(&accepted.counts).map(|(v, c)| v * c).sum::<f64>(), 100.0);
+    assert!(accepted.dimensions.is_empty(), "self metrics carry exactly the default dimensions");
 }
 
 #[tokio::test]
 async fn shutdown_reports_what_it_could_not_publish() {
     let app = TestApp::spawn(|c| c.shutdown_timeout = Duration::from_millis(500)).await;
     app.fake.stop();
-    assert_eq!(
-        app.post_json(json!([{"name": "Stuck", "value": 1}]))
-            .await
-            .0,
-        202
-    );
+    assert_eq!(app.post_json(json!([{"name": "Stuck", "value": 1}])).await.0, 202);
     let report = app.shutdown().await;
     assert!(!report.complete());
     assert_eq!(report.counts.retrying, 1);

@@ -7,9 +7,7 @@ use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use serde_json::json;
 
 use crate::fake_cloudwatch::Fault;
-use crate::helpers::{
-    Stats, TestApp, by_series, mid_window_ms, nearest_rank, percentile_of_datums, sdk_config,
-};
+use crate::helpers::{Stats, TestApp, by_series, mid_window_ms, nearest_rank, percentile_of_datums, sdk_config};
 
 #[tokio::test]
 async fn statistics_are_exact_and_percentiles_within_one_percent_over_thousands_of_records() {
@@ -36,25 +34,13 @@ async fn statistics_are_exact_and_percentiles_within_one_percent_over_thousands_
     assert_eq!(series.len(), 4);
     for ((_, dims), published) in &series {
         let samples = raw.get_mut(&dims["Service"]).unwrap();
-        assert!(
-            published
-                .iter()
-                .all(|d| d.values.len() <= 150 && d.statistics.is_none())
-        );
-        assert!(
-            published
-                .iter()
-                .all(|d| d.unit.as_deref() == Some("Milliseconds"))
-        );
+        assert!(published.iter().all(|d| d.values.len() <= 150 && d.statistics.is_none()));
+        assert!(published.iter().all(|d| d.unit.as_deref() == Some("Milliseconds")));
         Stats::of_datums(published).assert_close(&Stats::of_samples(samples), &dims["Service"]);
         for p in [50.0, 90.0, 99.0, 99.9] {
             let want = nearest_rank(samples, p);
             let got = percentile_of_datums(published, p);
-            assert!(
-                ((got - want) / want).abs() <= 0.01,
-                "{} p{p}: {got} vs {want}",
-                dims["Service"]
-            );
+            assert!(((got - want) / want).abs() <= 0.01, "{} p{p}: {got} vs {want}", dims["Service"]);
         }
     }
     app.shutdown().await;
@@ -73,22 +59,9 @@ async fn statistic_sets_and_values_stay_in_separate_datums_and_add_up() {
     app.flush().await;
     let datums = app.fake.datums("Test");
     assert_eq!(datums.len(), 2);
-    assert!(
-        datums
-            .iter()
-            .all(|d| d.statistics.is_none() || d.values.is_empty()),
-        "no datum mixes both"
-    );
+    assert!(datums.iter().all(|d| d.statistics.is_none() || d.values.is_empty()), "no datum mixes both");
     let stats = Stats::of_datums(&datums);
-    assert_eq!(
-        stats,
-        Stats {
-            count: 19.0,
-            sum: 67.0,
-            min: 0.5,
-            max: 9.0
-        }
-    );
+    assert_eq!(stats, Stats { count: 19.0, sum: 67.0, min: 0.5, max: 9.0 });
     app.shutdown().await;
 }
 
@@ -100,7 +73,9 @@ async fn one_datum_per_series_per_window_and_full_requests() {
     let mut records = Vec::new();
     for round in 0..3 {
         for i in 0..2500 {
-            records.push(json!({"name": "Requests", "value": round, "timestamp": ts, "dimensions": {"Route": format!("/r{i}")}}));
+            records.push(
+                json!({"name": "Requests", "value": round, "timestamp": ts, "dimensions": {"Route": format!("/r{i}")}}),
+            );
         }
     }
     for chunk in records.chunks(500) {
@@ -111,15 +86,8 @@ async fn one_datum_per_series_per_window_and_full_requests() {
     let datums: usize = requests.iter().map(|r| r.datums.len()).sum();
     assert_eq!(datums, 2500, "one datum per series-window");
     assert_eq!(requests.len(), 3, "ceil(2500 / 1000) requests");
-    assert!(
-        requests
-            .iter()
-            .all(|r| r.datums.len() <= 1000 && r.body_bytes <= 1_000_000)
-    );
-    assert!(
-        requests.iter().any(|r| r.gzipped),
-        "the SDK compresses large bodies"
-    );
+    assert!(requests.iter().all(|r| r.datums.len() <= 1000 && r.body_bytes <= 1_000_000));
+    assert!(requests.iter().any(|r| r.gzipped), "the SDK compresses large bodies");
     app.shutdown().await;
 }
 
@@ -149,37 +117,20 @@ async fn the_byte_limit_splits_requests_of_wide_distributions() {
 async fn an_invalid_datum_is_bisected_out_and_only_it_is_dropped() {
     let app = TestApp::spawn(|_| {}).await;
     let ts = mid_window_ms();
-    let mut records: Vec<_> = (0..40)
-        .map(|i| json!({"name": format!("Good{i}"), "value": i, "timestamp": ts}))
-        .collect();
-    records.insert(
-        17,
-        json!({"name": "InvalidOne", "value": 1, "timestamp": ts}),
-    );
+    let mut records: Vec<_> =
+        (0..40).map(|i| json!({"name": format!("Good{i}"), "value": i, "timestamp": ts})).collect();
+    records.insert(17, json!({"name": "InvalidOne", "value": 1, "timestamp": ts}));
     assert_eq!(app.post_json(json!(records)).await.0, 202);
     let (status, counts) = app.flush().await;
     assert_eq!(status, 502, "{counts}");
     assert_eq!(counts["rejected"], 1);
     assert_eq!(counts["published"], 40);
-    let names: Vec<String> = app
-        .fake
-        .datums("Test")
-        .into_iter()
-        .map(|d| d.name)
-        .collect();
+    let names: Vec<String> = app.fake.datums("Test").into_iter().map(|d| d.name).collect();
     assert_eq!(names.len(), 40);
     assert!(!names.iter().any(|n| n.starts_with("Invalid")));
-    assert_eq!(
-        app.metric("cw_sidecar_datums_dropped_total", "reason=\"invalid\"")
-            .await,
-        1.0
-    );
+    assert_eq!(app.metric("cw_sidecar_datums_dropped_total", "reason=\"invalid\"").await, 1.0);
     // Bisection costs about log2(41) extra calls, not one per datum.
-    assert!(
-        app.fake.attempts() <= 15,
-        "{} attempts",
-        app.fake.attempts()
-    );
+    assert!(app.fake.attempts() <= 15, "{} attempts", app.fake.attempts());
     app.shutdown().await;
 }
 
@@ -188,16 +139,9 @@ async fn the_sdk_classifies_the_fakes_throttling_as_throttling() {
     let fake = crate::fake_cloudwatch::FakeCloudWatch::start().await;
     fake.script([Fault::Throttle]);
     let client = aws_sdk_cloudwatch::Client::from_conf(
-        sdk_config(&fake.url())
-            .retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled())
-            .build(),
+        sdk_config(&fake.url()).retry_config(aws_sdk_cloudwatch::config::retry::RetryConfig::disabled()).build(),
     );
-    let err = client
-        .put_metric_data()
-        .namespace("Test")
-        .send()
-        .await
-        .unwrap_err();
+    let err = client.put_metric_data().namespace("Test").send().await.unwrap_err();
     let service_error = err.as_service_error().expect("a service error");
     assert_eq!(service_error.code(), Some("Throttling"));
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
@@ -210,37 +154,21 @@ async fn the_sdk_classifies_the_fakes_throttling_as_throttling() {
 #[tokio::test]
 async fn throttling_errors_and_access_denied_are_retried_until_published_once() {
     let app = TestApp::spawn(|_| {}).await;
-    app.fake.script([
-        Fault::Throttle,
-        Fault::ServerError,
-        Fault::AccessDenied,
-        Fault::Throttle,
-    ]);
+    app.fake.script([Fault::Throttle, Fault::ServerError, Fault::AccessDenied, Fault::Throttle]);
     let ts = mid_window_ms();
-    let records: Vec<_> = (0..50).map(|i| json!({"name": "Jobs", "value": i, "timestamp": ts, "dimensions": {"Worker": format!("{i}")}})).collect();
+    let records: Vec<_> = (0..50)
+        .map(|i| json!({"name": "Jobs", "value": i, "timestamp": ts, "dimensions": {"Worker": format!("{i}")}}))
+        .collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
     let (status, counts) = app.flush().await;
     assert_eq!(status, 200, "{counts}");
     assert_eq!(app.fake.attempts(), 5);
     let datums = app.fake.datums("Test");
     assert_eq!(datums.len(), 50, "each datum exactly once");
-    assert_eq!(
-        app.metric("cw_sidecar_throttled_requests_total", "").await,
-        2.0
-    );
-    assert_eq!(
-        app.metric("cw_sidecar_put_metric_data_calls_total", "outcome=\"auth\"")
-            .await,
-        1.0
-    );
-    assert_eq!(
-        app.metric("cw_sidecar_publish_retries_total", "").await,
-        4.0
-    );
-    assert!(
-        app.metric("cw_sidecar_put_rate_limit", "").await < 1000.0,
-        "throttling lowered the rate"
-    );
+    assert_eq!(app.metric("cw_sidecar_throttled_requests_total", "").await, 2.0);
+    assert_eq!(app.metric("cw_sidecar_put_metric_data_calls_total", "outcome=\"auth\"").await, 1.0);
+    assert_eq!(app.metric("cw_sidecar_publish_retries_total", "").await, 4.0);
+    assert!(app.metric("cw_sidecar_put_rate_limit", "").await < 1000.0, "throttling lowered the rate");
     app.shutdown().await;
 }
 
@@ -253,47 +181,27 @@ async fn an_outage_and_slow_answers_lose_and_duplicate_nothing() {
     .await;
     let ts = mid_window_ms();
     app.fake.stop();
-    let records: Vec<_> = (0..30).map(|i| json!({"name": "Orders", "value": i, "timestamp": ts, "dimensions": {"Shop": format!("{i}")}})).collect();
+    let records: Vec<_> = (0..30)
+        .map(|i| json!({"name": "Orders", "value": i, "timestamp": ts, "dimensions": {"Shop": format!("{i}")}}))
+        .collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
     let (status, counts) = app.flush().await;
-    assert_eq!(
-        status, 503,
-        "connections refused: still retrying ({counts})"
-    );
+    assert_eq!(status, 503, "connections refused: still retrying ({counts})");
     assert_eq!(counts["retrying"], 30);
-    assert_eq!(
-        app.get("/readyz").await.0,
-        200,
-        "an outage does not make the sidecar unready"
-    );
+    assert_eq!(app.get("/readyz").await.0, 200, "an outage does not make the sidecar unready");
     app.fake.script([Fault::Slow(Duration::from_secs(2))]);
     app.fake.restart().await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while app.fake.datums("Test").len() < 30 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not recovered after the outage"
-        );
+        assert!(std::time::Instant::now() < deadline, "not recovered after the outage");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut names: Vec<_> = app
-        .fake
-        .datums("Test")
-        .into_iter()
-        .map(|d| d.dimensions["Shop"].clone())
-        .collect();
+    let mut names: Vec<_> = app.fake.datums("Test").into_iter().map(|d| d.dimensions["Shop"].clone()).collect();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 30);
     assert_eq!(app.fake.datums("Test").len(), 30, "no duplicates");
-    assert!(
-        app.metric(
-            "cw_sidecar_put_metric_data_calls_total",
-            "outcome=\"transient\""
-        )
-        .await
-            >= 2.0
-    );
+    assert!(app.metric("cw_sidecar_put_metric_data_calls_total", "outcome=\"transient\"").await >= 2.0);
     app.shutdown().await;
 }
 
@@ -302,19 +210,15 @@ async fn the_rate_limit_spaces_calls() {
     let app = TestApp::spawn(|c| c.max_put_requests_per_second = 2).await;
     let ts = mid_window_ms();
     // Six namespaces make six requests; at 2 per second they need at least two seconds.
-    let records: Vec<_> = (0..6)
-        .map(|i| json!({"name": "X", "value": 1, "timestamp": ts, "namespace": format!("Ns{i}")}))
-        .collect();
+    let records: Vec<_> =
+        (0..6).map(|i| json!({"name": "X", "value": 1, "timestamp": ts, "namespace": format!("Ns{i}")})).collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
     assert_eq!(app.flush().await.0, 200);
     let mut times: Vec<_> = app.fake.requests().into_iter().map(|r| r.at).collect();
     times.sort();
     assert_eq!(times.len(), 6);
     let spread = times[5] - times[0];
-    assert!(
-        spread >= Duration::from_millis(1500),
-        "6 calls at 2/s took only {spread:?}"
-    );
+    assert!(spread >= Duration::from_millis(1500), "6 calls at 2/s took only {spread:?}");
     app.shutdown().await;
 }
 
@@ -322,7 +226,9 @@ async fn the_rate_limit_spaces_calls() {
 async fn integer_timestamps_for_emulators_keep_every_field() {
     let app = TestApp::spawn(|c| c.integer_timestamps = Some(true)).await;
     let ts = mid_window_ms();
-    let records: Vec<_> = (0..300).map(|i| json!({"name": "Compat", "value": i, "timestamp": ts, "dimensions": {"I": format!("{i}")}})).collect();
+    let records: Vec<_> = (0..300)
+        .map(|i| json!({"name": "Compat", "value": i, "timestamp": ts, "dimensions": {"I": format!("{i}")}}))
+        .collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
     assert_eq!(app.flush().await.0, 200);
     let requests = app.fake.requests();

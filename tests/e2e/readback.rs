@@ -38,11 +38,7 @@ async fn what_is_posted_is_what_cloudwatch_reports() {
         return;
     };
     let namespace = format!("E2E/Readback/{}", unique());
-    let sidecar = Sidecar::start(
-        &endpoint,
-        &["--namespace", &namespace, "--self-metrics-namespace", ""],
-    )
-    .await;
+    let sidecar = Sidecar::start(&endpoint, &["--namespace", &namespace, "--self-metrics-namespace", ""]).await;
 
     let now = cw_sidecar::publish::now_ms();
     let first_minute = now - now % 60_000 - 5 * 60_000;
@@ -60,49 +56,31 @@ async fn what_is_posted_is_what_cloudwatch_reports() {
                     let v = (rng.f64() * 500.0 * 100.0).round() / 100.0;
                     records.push(json!({"name": "Latency", "unit": "Milliseconds", "value": v, "timestamp": ts, "dimensions": {"Service": service}}));
                     expected
-                        .entry((
-                            ("Latency", "Milliseconds", vec![("Service", service)]),
-                            minute,
-                        ))
+                        .entry((("Latency", "Milliseconds", vec![("Service", service)]), minute))
                         .or_default()
                         .add(v, 1.0);
                 }
                 1 => {
                     let route = format!("/r{}", rng.u8(0..3));
-                    let (values, counts) = (
-                        vec![0.0, 1.0],
-                        vec![rng.u32(1..20) as f64, rng.u32(1..5) as f64],
-                    );
+                    let (values, counts) = (vec![0.0, 1.0], vec![rng.u32(1..20) as f64, rng.u32(1..5) as f64]);
                     records.push(json!({"name": "Requests", "unit": "Count", "values": values, "counts": counts, "storage_resolution": 1,
                                         "timestamp": ts, "dimensions": {"Service": service, "Route": route}}));
                     let e = expected
-                        .entry((
-                            (
-                                "Requests",
-                                "Count",
-                                vec![("Route", route), ("Service", service)],
-                            ),
-                            minute,
-                        ))
+                        .entry((("Requests", "Count", vec![("Route", route), ("Service", service)]), minute))
                         .or_default();
                     values.iter().zip(&counts).for_each(|(v, c)| e.add(*v, *c));
                 }
                 2 => {
                     let v = rng.u32(100..100_000) as f64;
                     records.push(json!({"name": "PayloadSize", "unit": "Bytes", "values": [v, v * 2.0], "timestamp": ts, "dimensions": {"Service": service}}));
-                    let e = expected
-                        .entry((("PayloadSize", "Bytes", vec![("Service", service)]), minute))
-                        .or_default();
+                    let e = expected.entry((("PayloadSize", "Bytes", vec![("Service", service)]), minute)).or_default();
                     e.add(v, 1.0);
                     e.add(v * 2.0, 1.0);
                 }
                 _ => {
                     let v = rng.u32(0..100) as f64;
                     records.push(json!({"name": "QueueDepth", "unit": "Count", "value": v, "storage_resolution": 1, "timestamp": ts}));
-                    expected
-                        .entry((("QueueDepth", "Count", vec![]), minute))
-                        .or_default()
-                        .add(v, 1.0);
+                    expected.entry((("QueueDepth", "Count", vec![]), minute)).or_default().add(v, 1.0);
                 }
             }
         }
@@ -122,11 +100,7 @@ async fn what_is_posted_is_what_cloudwatch_reports() {
             .get_metric_statistics()
             .namespace(&namespace)
             .metric_name(*name)
-            .set_dimensions(Some(
-                dims.iter()
-                    .map(|(k, v)| Dimension::builder().name(*k).value(v).build())
-                    .collect(),
-            ))
+            .set_dimensions(Some(dims.iter().map(|(k, v)| Dimension::builder().name(*k).value(v).build()).collect()))
             .start_time(DateTime::from_millis(*minute))
             .end_time(DateTime::from_millis(minute + 60_000))
             .period(60)
@@ -143,11 +117,7 @@ async fn what_is_posted_is_what_cloudwatch_reports() {
         let what = format!("{name} ({unit}) {dims:?} minute {minute}");
         assert_eq!(p.sample_count(), Some(want.count), "{what}");
         let sum = p.sum().unwrap();
-        assert!(
-            (sum - want.sum).abs() <= 1e-9 * want.sum.abs().max(1.0),
-            "{what}: sum {sum} vs {}",
-            want.sum
-        );
+        assert!((sum - want.sum).abs() <= 1e-9 * want.sum.abs().max(1.0), "{what}: sum {sum} vs {}", want.sum);
         assert_eq!(p.minimum(), Some(want.min), "{what}");
         assert_eq!(p.maximum(), Some(want.max), "{what}");
         checked += 1;

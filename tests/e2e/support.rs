@@ -26,9 +26,7 @@ pub async fn localstack() -> Option<String> {
     let required = std::env::var("CI").is_ok_and(|v| v == "true")
         || std::env::var("CW_SIDECAR_E2E").is_ok_and(|v| v == "required");
     if required {
-        panic!(
-            "LocalStack is not reachable at {endpoint}: start it with scripts/localstack.sh start"
-        );
+        panic!("LocalStack is not reachable at {endpoint}: start it with scripts/localstack.sh start");
     }
     eprintln!("SKIPPED: LocalStack is not reachable at {endpoint} (scripts/localstack.sh start)");
     None
@@ -61,9 +59,7 @@ pub fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Config::builder()
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "test", "test", None, None, "e2e",
-            ))
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new("test", "test", None, None, "e2e"))
             .endpoint_url(endpoint)
             .build(),
     )
@@ -83,30 +79,15 @@ pub struct Sidecar {
 
 impl Sidecar {
     pub async fn start(endpoint: &str, args: &[&str]) -> Sidecar {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let mut cmd = Command::new(BIN);
-        cmd.args(["--listen", &format!("127.0.0.1:{port}")])
-            .args(args)
-            .stdout(Stdio::null());
+        cmd.args(["--listen", &format!("127.0.0.1:{port}")]).args(args).stdout(Stdio::null());
         aws_env(&mut cmd, endpoint);
         let child = cmd.spawn().expect("starting cw-sidecar");
-        let sidecar = Sidecar {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            http: reqwest::Client::new(),
-        };
+        let sidecar = Sidecar { child, url: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = sidecar
-                .http
-                .get(format!("{}/readyz", sidecar.url))
-                .send()
-                .await
-            {
+            if let Ok(r) = sidecar.http.get(format!("{}/readyz", sidecar.url)).send().await {
                 if r.status().is_success() {
                     return sidecar;
                 }
@@ -130,12 +111,7 @@ impl Sidecar {
     }
 
     pub async fn flush(&self) -> (u16, serde_json::Value) {
-        let r = self
-            .http
-            .post(format!("{}/v1/flush", self.url))
-            .send()
-            .await
-            .unwrap();
+        let r = self.http.post(format!("{}/v1/flush", self.url)).send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap())
     }
 
@@ -154,13 +130,7 @@ impl Sidecar {
     /// SIGTERM, then wait: the sidecar publishes everything and exits 0.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
-        assert!(
-            Command::new("kill")
-                .args(["-TERM", &pid])
-                .status()
-                .unwrap()
-                .success()
-        );
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
         let status = self.child.wait().unwrap();
         assert!(status.success(), "cw-sidecar exited with {status}");
     }
@@ -185,10 +155,7 @@ where
         if let Some(v) = check().await {
             return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
