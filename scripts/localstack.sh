@@ -41,6 +41,10 @@ LS_REQUIREMENTS=(
 # what LocalStack holds; LocalStack depends on it already, listed to be explicit.
 EXTRA_REQUIREMENTS=("boto3")
 STAMP=$VENV/.cw-sidecar-requirements
+# LocalStack 4.12's KMS (CreateKey) calls uuid.uuid5 with a bytes name, which Python
+# 3.12 accepts and 3.11 rejects ("encoding without a string argument"). This backport,
+# loaded through a .pth file of the venv only, gives 3.11 the 3.12 behaviour.
+COMPAT_VERSION="py312-uuid5-bytes-1"
 
 log() { printf 'localstack: %s\n' "$*" >&2; }
 die() { printf 'localstack: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -58,10 +62,45 @@ find_python() {
   return 1
 }
 
-wanted_stamp() { printf '%s\n' "${LS_REQUIREMENTS[@]}" "${EXTRA_REQUIREMENTS[@]}"; }
+wanted_stamp() { printf '%s\n' "${LS_REQUIREMENTS[@]}" "${EXTRA_REQUIREMENTS[@]}" "$COMPAT_VERSION"; }
+
+install_compat_shim() {
+  local site
+  site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  cat >"$site/_cw_sidecar_localstack_compat.py" <<'PY'
+"""Python 3.12 behaviour LocalStack 4.12 relies on, for the Python 3.11 venv.
+
+Written by scripts/localstack.sh; loaded by _cw_sidecar_localstack_compat.pth.
+"""
+import sys
+import uuid
+
+if sys.version_info < (3, 12):
+    _uuid5_str_only = uuid.uuid5
+
+    def _uuid5(namespace, name):
+        # 3.12: "name" may be bytes (LocalStack's KMS passes the key material).
+        if isinstance(name, (bytes, bytearray)):
+            from hashlib import sha1
+
+            digest = sha1(namespace.bytes + bytes(name)).digest()
+            return uuid.UUID(bytes=digest[:16], version=5)
+        return _uuid5_str_only(namespace, name)
+
+    uuid.uuid5 = _uuid5
+PY
+  echo "import _cw_sidecar_localstack_compat" >"$site/_cw_sidecar_localstack_compat.pth"
+}
 
 install() {
   if [[ -x $VENV/bin/python && -f $STAMP ]] && [[ "$(cat "$STAMP")" == "$(wanted_stamp)" ]]; then
+    return 0
+  fi
+  # Same packages, older shim: refresh the shim only.
+  if [[ -x $VENV/bin/python && -f $STAMP ]] &&
+    [[ "$(grep -vx "$COMPAT_VERSION" "$STAMP" | grep -v '^py3' || true)" == "$(printf '%s\n' "${LS_REQUIREMENTS[@]}" "${EXTRA_REQUIREMENTS[@]}")" ]]; then
+    install_compat_shim
+    wanted_stamp >"$STAMP"
     return 0
   fi
   local py
@@ -72,6 +111,7 @@ install() {
   "$py" -m venv "$VENV"
   "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
   "$VENV/bin/python" -m pip install --quiet "${LS_REQUIREMENTS[@]}" "${EXTRA_REQUIREMENTS[@]}"
+  install_compat_shim
   wanted_stamp >"$STAMP"
   log "installed $("$VENV/bin/python" -m pip show localstack-core 2>/dev/null | sed -n 's/^Version: /localstack-core /p')"
 }

@@ -6,8 +6,8 @@ locals {
   arn_prefix = "arn:${data.aws_partition.current.partition}:cloudwatch:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}"
 
   ##############################################################################
-  # The metric contract: what services publish (dimensions exactly { Service = name }
-  # unless a service says otherwise) and the default alarm on each metric. The
+  # The metric contract: what services publish (dimensions { Service = name }, plus the
+  # sidecar's default dimensions) and the default alarm on each metric. The
   # thresholds come from past incidents: 5xx rate above 1%, job failures above 5%,
   # queue depth above 1000.
   ##############################################################################
@@ -66,9 +66,13 @@ locals {
     }
   }
 
+  # The sidecar merges its default_dimensions into every record it receives (a record's
+  # own value wins), so a service's series carry them too: by default exactly
+  # sidecar_dimensions + { Service = name }, which is { Service = name } for a sidecar
+  # without default dimensions.
   services = [
     for s in var.services : merge(s, {
-      dimensions = coalesce(s.dimensions, { Service = s.name })
+      dimensions = coalesce(s.dimensions, merge(var.sidecar_dimensions, { Service = s.name }))
     })
   ]
 

@@ -28,8 +28,9 @@ variable "services" {
     alarms and a dashboard row, in this order.
     - `name`: the value of the Service dimension.
     - `namespace`: the CloudWatch namespace the service publishes to.
-    - `dimensions`: exactly the dimensions the contract series carry; default { Service = name }.
-      CloudWatch never matches a subset, so this must equal what is published.
+    - `dimensions`: exactly the dimensions the contract series carry. Default: { Service = name }
+      merged over sidecar_dimensions, because the sidecar adds its default_dimensions to every
+      record. CloudWatch never matches a subset, so this must equal what is published.
     - `latency_p99_threshold_ms`: the latency_p99 alarm's threshold.
     - `http_5xx_alarm_form`: "average" (Average of the 0/1 Http5xx metric; the contract) or
       "ratio" (metric math, Http5xx Sum / RequestCount Sum, for services that publish counts).
@@ -215,7 +216,7 @@ variable "service_composite_alarms" {
 ################################################################################
 
 variable "sidecar_namespace" {
-  description = "Namespace of the sidecar's self metrics (its CW_SIDECAR_NAMESPACE / self-metrics namespace setting)."
+  description = "Namespace of the sidecar's self metrics (its self_metrics_namespace, CW_SIDECAR_SELF_METRICS_NAMESPACE)."
   type        = string
   default     = "CWSidecar"
 
@@ -226,7 +227,7 @@ variable "sidecar_namespace" {
 }
 
 variable "sidecar_dimensions" {
-  description = "Exactly the dimensions the sidecar publishes its self metrics with: its default_dimensions (CW_SIDECAR_DEFAULT_DIMENSIONS). An alarm with other dimensions watches a series that does not exist."
+  description = "Exactly the sidecar's default_dimensions (CW_SIDECAR_DEFAULT_DIMENSIONS): the only dimensions of its self metrics, and merged into every record it publishes, so also part of each service's default dimensions. An alarm with other dimensions watches a series that does not exist."
   type        = map(string)
   default     = {}
 

@@ -57,9 +57,9 @@ variable "sidecar_namespace" {
 }
 
 variable "sidecar_dimensions" {
-  description = "Exactly the sidecar's default_dimensions (CW_SIDECAR_DEFAULT_DIMENSIONS)."
+  description = "Exactly the sidecar's default_dimensions (CW_SIDECAR_DEFAULT_DIMENSIONS); the services' alarms include them too, as the sidecar adds them to every record."
   type        = map(string)
-  default     = { Environment = "example" }
+  default     = {}
 }
 
 variable "sidecar_expected_replicas" {

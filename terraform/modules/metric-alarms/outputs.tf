@@ -26,17 +26,18 @@ output "all_alarm_arns" {
   )
 }
 
+# The provider reports unset string arguments as "", normalised to null here.
 output "alarms" {
   description = "Each metric alarm as declared to CloudWatch, by key: name, ARN, metric, exact dimensions, statistic, threshold, comparison, period, evaluation periods, datapoints, missing-data treatment, actions and metric queries."
   value = {
     for k, a in aws_cloudwatch_metric_alarm.this : k => {
       alarm_name                = a.alarm_name
       arn                       = a.arn
-      namespace                 = a.namespace
-      metric_name               = a.metric_name
+      namespace                 = a.namespace == "" ? null : a.namespace
+      metric_name               = a.metric_name == "" ? null : a.metric_name
       dimensions                = a.dimensions
-      statistic                 = a.statistic
-      extended_statistic        = a.extended_statistic
+      statistic                 = a.statistic == "" ? null : a.statistic
+      extended_statistic        = a.extended_statistic == "" ? null : a.extended_statistic
       comparison_operator       = a.comparison_operator
       threshold                 = a.threshold
       period                    = a.period

@@ -1,0 +1,158 @@
+# An ECS (Fargate) task running an application beside the cw-sidecar container. The
+# task role carries the sidecar's least-privilege policy (PutMetricData to the service's
+# namespace and the sidecar's own, nothing else), and the alerting module gets the
+# same dimensions the sidecar is configured with, so alarms watch the series that exist.
+
+provider "aws" {
+  region = var.region
+
+  default_tags {
+    tags = var.tags
+  }
+}
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  sidecar_namespace = "CWSidecar"
+  # The sidecar adds these to every record and to its own metrics.
+  sidecar_dimensions = { Environment = var.environment }
+  sidecar_listen     = "127.0.0.1:25889"
+}
+
+module "alerting" {
+  source = "../../"
+
+  name = "${var.service_name}-${var.environment}"
+  tags = var.tags
+
+  # The service's contract series carry { Environment, Service } (the sidecar's default
+  # dimension plus the record's own), and the module's default follows that.
+  services = [{
+    name                     = var.service_name
+    namespace                = var.namespace
+    latency_p99_threshold_ms = var.latency_p99_threshold_ms
+  }]
+
+  sidecar_namespace              = local.sidecar_namespace
+  sidecar_dimensions             = local.sidecar_dimensions
+  sidecar_flush_interval_seconds = var.sidecar_flush_interval_seconds
+
+  subscriptions = var.alert_email == null ? {} : {
+    oncall = { protocol = "email", endpoint = var.alert_email, severities = ["critical"] }
+  }
+
+  # The policy is attached to the task role below.
+  sidecar_policy_role_names = { ecs_task = aws_iam_role.task.name }
+}
+
+################################################################################
+# Roles
+################################################################################
+
+data "aws_iam_policy_document" "ecs_tasks_assume" {
+  statement {
+    sid     = "EcsTasksAssumeRole"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.${data.aws_partition.current.dns_suffix}"]
+    }
+  }
+}
+
+# The task role: what the containers may do. Here only the sidecar's PutMetricData.
+resource "aws_iam_role" "task" {
+  name               = "${var.service_name}-${var.environment}-task"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+# The execution role: what ECS needs to pull images and write logs.
+resource "aws_iam_role" "execution" {
+  name               = "${var.service_name}-${var.environment}-execution"
+  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+################################################################################
+# Logs and task definition
+################################################################################
+
+resource "aws_cloudwatch_log_group" "task" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts log data at rest by default; a customer-managed key is optional and left to the user.
+  name              = "/ecs/${var.service_name}-${var.environment}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_ecs_task_definition" "this" {
+  family                   = "${var.service_name}-${var.environment}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc" # the containers share 127.0.0.1
+  cpu                      = var.task_cpu
+  memory                   = var.task_memory
+  task_role_arn            = aws_iam_role.task.arn
+  execution_role_arn       = aws_iam_role.execution.arn
+
+  container_definitions = jsonencode([
+    {
+      name                   = "app"
+      image                  = var.app_image
+      essential              = true
+      readonlyRootFilesystem = true
+      # Placeholder workload: replace with your service, which POSTs its metrics to the sidecar.
+      command = ["sh", "-c", "while true; do sleep 3600; done"]
+      environment = [
+        { name = "CW_SIDECAR_URL", value = "http://${local.sidecar_listen}" },
+      ]
+      # Start sending only once the sidecar answers its health check.
+      dependsOn = [{ containerName = "cw-sidecar", condition = "HEALTHY" }]
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.task.name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = "app"
+        }
+      }
+    },
+    {
+      name                   = "cw-sidecar"
+      image                  = var.sidecar_image
+      essential              = true
+      readonlyRootFilesystem = true
+      cpu                    = 128
+      memoryReservation      = 128
+      environment = [
+        { name = "CW_SIDECAR_LISTEN", value = local.sidecar_listen },
+        { name = "CW_SIDECAR_NAMESPACE", value = var.namespace },
+        { name = "CW_SIDECAR_DEFAULT_DIMENSIONS", value = join(",", [for k, v in local.sidecar_dimensions : "${k}=${v}"]) },
+        { name = "CW_SIDECAR_FLUSH_INTERVAL", value = "${var.sidecar_flush_interval_seconds}s" },
+        { name = "CW_SIDECAR_SELF_METRICS_NAMESPACE", value = local.sidecar_namespace },
+        { name = "AWS_REGION", value = data.aws_region.current.name },
+      ]
+      healthCheck = {
+        command     = ["CMD", "cw-sidecar", "healthcheck"]
+        interval    = 10
+        timeout     = 5
+        retries     = 3
+        startPeriod = 10
+      }
+      # Time to publish what it buffered when the task stops (SIGTERM, then this long).
+      stopTimeout = 30
+      logConfiguration = {
+        logDriver = "awslogs"
+        options = {
+          awslogs-group         = aws_cloudwatch_log_group.task.name
+          awslogs-region        = data.aws_region.current.name
+          awslogs-stream-prefix = "cw-sidecar"
+        }
+      }
+    },
+  ])
+}
