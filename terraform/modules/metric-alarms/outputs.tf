@@ -35,7 +35,7 @@ output "alarms" {
       arn                       = a.arn
       namespace                 = a.namespace == "" ? null : a.namespace
       metric_name               = a.metric_name == "" ? null : a.metric_name
-      dimensions                = a.dimensions
+      dimensions                = a.dimensions == null ? tomap({}) : a.dimensions
       statistic                 = a.statistic == "" ? null : a.statistic
       extended_statistic        = a.extended_statistic == "" ? null : a.extended_statistic
       comparison_operator       = a.comparison_operator
