@@ -3,7 +3,7 @@ locals {
 
   alarms = {
     for key, a in var.alarms : key => merge(a, {
-      alarm_name          = coalesce(a.alarm_name, "${var.name_prefix}${key}")
+      alarm_name          = a.alarm_name != null ? a.alarm_name : "${var.name_prefix}${key}"
       datapoints_to_alarm = coalesce(a.datapoints_to_alarm, a.evaluation_periods)
       is_math             = length(a.metric_queries) > 0
       actions             = a.severity == null ? local.no_actions : var.severity_actions[a.severity]
@@ -24,7 +24,7 @@ locals {
 
   composite_alarms = {
     for key, c in var.composite_alarms : key => merge(c, {
-      alarm_name = coalesce(c.alarm_name, "${var.name_prefix}${key}")
+      alarm_name = c.alarm_name != null ? c.alarm_name : "${var.name_prefix}${key}"
       actions    = c.severity == null ? local.no_actions : var.severity_actions[c.severity]
     })
   }

@@ -85,7 +85,7 @@ variable "alarms" {
 
   validation {
     condition = alltrue([
-      for k, a in var.alarms : length(coalesce(a.alarm_name, "${var.name_prefix}${k}")) <= 255
+      for k, a in var.alarms : length(a.alarm_name != null ? a.alarm_name : "${var.name_prefix}${k}") <= 255
     ])
     error_message = "Alarm names (name_prefix + key, or alarm_name) must be at most 255 characters."
   }
@@ -165,8 +165,8 @@ variable "alarms" {
     condition = alltrue([
       for a in values(var.alarms) : length(a.metric_queries) > 0 ? true : (
         a.namespace != null && a.metric_name != null &&
-        length(trimspace(coalesce(a.namespace, " "))) > 0 && length(coalesce(a.namespace, "")) <= 255 &&
-        length(trimspace(coalesce(a.metric_name, " "))) > 0 && length(coalesce(a.metric_name, "")) <= 255
+        length(trimspace(coalesce(a.namespace, " "))) > 0 && length(a.namespace == null ? "" : a.namespace) <= 255 &&
+        length(trimspace(coalesce(a.metric_name, " "))) > 0 && length(a.metric_name == null ? "" : a.metric_name) <= 255
       )
     ])
     error_message = "A statistic or extended_statistic alarm needs a namespace and a metric_name, each 1-255 characters."
@@ -259,7 +259,7 @@ variable "composite_alarms" {
   }
 
   validation {
-    condition     = alltrue([for c in values(var.composite_alarms) : c.alarm_rule == null ? true : length(trimspace(coalesce(c.alarm_rule, " "))) > 0 && length(coalesce(c.alarm_rule, "")) <= 10240])
+    condition     = alltrue([for c in values(var.composite_alarms) : c.alarm_rule == null ? true : length(trimspace(coalesce(c.alarm_rule, " "))) > 0 && length(c.alarm_rule == null ? "" : c.alarm_rule) <= 10240])
     error_message = "composite_alarms[].alarm_rule must be 1-10240 characters."
   }
 
