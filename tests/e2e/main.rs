@@ -5,6 +5,6 @@
 //! When it is not reachable these tests fail under `CI=true` or `CW_SIDECAR_E2E=required`,
 //! and are skipped with a notice otherwise.
 
-// mod alarms;
+mod alarms;
 mod readback;
 mod support;

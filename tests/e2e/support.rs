@@ -159,3 +159,31 @@ where
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
+
+/// An alarm's state through CloudWatch's Query API. LocalStack 4.12 fails to serialize
+/// DescribeAlarms answers in the CBOR protocol the Rust SDK speaks, so this one read goes
+/// over the older protocol that CloudWatch also serves.
+pub async fn alarm_state(endpoint: &str, alarm: &str) -> Option<String> {
+    let encoded: String = alarm
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }
+        })
+        .collect();
+    let body = format!("Action=DescribeAlarms&Version=2010-08-01&AlarmNames.member.1={encoded}");
+    let xml = reqwest::Client::new()
+        .post(endpoint)
+        .header("content-type", "application/x-www-form-urlencoded")
+        // LocalStack routes by the credential scope's service; it does not check signatures.
+        .header("authorization", "AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/monitoring/aws4_request, SignedHeaders=host, Signature=0")
+        .body(body)
+        .send()
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    let start = xml.find("<StateValue>")? + "<StateValue>".len();
+    let end = start + xml[start..].find("</StateValue>")?;
+    Some(xml[start..end].to_string())
+}
