@@ -45,6 +45,7 @@ STAMP=$VENV/.cw-sidecar-requirements
 # 3.12 accepts and 3.11 rejects ("encoding without a string argument"). This backport,
 # loaded through a .pth file of the venv only, gives 3.11 the 3.12 behaviour.
 COMPAT_VERSION="py312-uuid5-bytes-1"
+COMPAT_STAMP=$VENV/.cw-sidecar-compat
 
 log() { printf 'localstack: %s\n' "$*" >&2; }
 die() { printf 'localstack: ERROR: %s\n' "$*" >&2; exit 1; }
@@ -62,7 +63,7 @@ find_python() {
   return 1
 }
 
-wanted_stamp() { printf '%s\n' "${LS_REQUIREMENTS[@]}" "${EXTRA_REQUIREMENTS[@]}" "$COMPAT_VERSION"; }
+packages_stamp() { printf '%s\n' "${LS_REQUIREMENTS[@]}" "${EXTRA_REQUIREMENTS[@]}"; }
 
 install_compat_shim() {
   local site
@@ -90,18 +91,17 @@ if sys.version_info < (3, 12):
     uuid.uuid5 = _uuid5
 PY
   echo "import _cw_sidecar_localstack_compat" >"$site/_cw_sidecar_localstack_compat.pth"
+  echo "$COMPAT_VERSION" >"$COMPAT_STAMP"
 }
 
 install() {
-  if [[ -x $VENV/bin/python && -f $STAMP ]] && [[ "$(cat "$STAMP")" == "$(wanted_stamp)" ]]; then
+  # Reuse the venv when it holds exactly these packages; refresh the shim if it changed.
+  if [[ -x $VENV/bin/python && -f $STAMP ]] && [[ "$(cat "$STAMP")" == "$(packages_stamp)" ]]; then
+    [[ -f $COMPAT_STAMP && "$(cat "$COMPAT_STAMP")" == "$COMPAT_VERSION" ]] || install_compat_shim
     return 0
   fi
-  # Same packages, older shim: refresh the shim only.
-  if [[ -x $VENV/bin/python && -f $STAMP ]] &&
-    [[ "$(grep -vx "$COMPAT_VERSION" "$STAMP" | grep -v '^py3' || true)" == "$(printf '%s\n' "${LS_REQUIREMENTS[@]}" "${EXTRA_REQUIREMENTS[@]}")" ]]; then
-    install_compat_shim
-    wanted_stamp >"$STAMP"
-    return 0
+  if own_pid >/dev/null; then
+    die "$VENV must be rebuilt, but LocalStack is running from it: run '$0 stop' first"
   fi
   local py
   py=$(find_python) || die "LocalStack 4.12 needs Python 3.11 (python3.11 or python3); set LOCALSTACK_PYTHON to one"
@@ -112,7 +112,7 @@ install() {
   "$VENV/bin/python" -m pip install --quiet --upgrade pip setuptools wheel
   "$VENV/bin/python" -m pip install --quiet "${LS_REQUIREMENTS[@]}" "${EXTRA_REQUIREMENTS[@]}"
   install_compat_shim
-  wanted_stamp >"$STAMP"
+  packages_stamp >"$STAMP"
   log "installed $("$VENV/bin/python" -m pip show localstack-core 2>/dev/null | sed -n 's/^Version: /localstack-core /p')"
 }
 
@@ -126,7 +126,7 @@ own_pid() {
   # Guard against pid reuse: the process must be LocalStack from our venv.
   local cmdline
   cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null || true)
-  [[ $cmdline == *localstack.runtime.main* ]] || return 1
+  [[ $cmdline == "$VENV/bin/python -m localstack.runtime.main"* ]] || return 1
   echo "$pid"
 }
 
