@@ -14,6 +14,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# The provider mirror on machines without registry access; a CLI config that does not exist
+# only earns a warning on every terraform command.
+if [ -z "${TF_PLUGIN_DIR:-}" ] && [ -d /opt/tf-plugins ]; then export TF_PLUGIN_DIR=/opt/tf-plugins; fi
+if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$TF_CLI_CONFIG_FILE" ]; then unset TF_CLI_CONFIG_FILE; fi
+# LocalStack is started below, so the end-to-end tests must not skip.
+export CW_SIDECAR_E2E=required
+
 started_localstack=0
 cleanup() {
   if [ "$started_localstack" = 1 ]; then
