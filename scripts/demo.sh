@@ -74,26 +74,7 @@ fi
 PY=$(scripts/localstack.sh python)
 
 say "applying terraform/examples/complete to LocalStack (SNS topics + SQS subscriber, alarms, dashboard)"
-cp -r terraform "$work/"
-example=$work/terraform/examples/complete
-rm -rf "$example/.terraform" "$example/.terraform.lock.hcl"
-cat >"$example/localstack_override.tf" <<EOF
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  endpoints {
-    cloudwatch = "$ENDPOINT"
-    iam        = "$ENDPOINT"
-    kms        = "$ENDPOINT"
-    sns        = "$ENDPOINT"
-    sqs        = "$ENDPOINT"
-    sts        = "$ENDPOINT"
-  }
-}
-EOF
+example=$(scripts/localstack.sh terraform-copy "$work")
 init=(-chdir="$example" init -input=false -no-color)
 [[ -n ${TF_PLUGIN_DIR:-} ]] && init+=(-plugin-dir="$TF_PLUGIN_DIR")
 terraform "${init[@]}" >"$work/init.log" 2>&1 || { cat "$work/init.log" >&2; fail "terraform init"; }

@@ -6,6 +6,9 @@
 #   scripts/localstack.sh status   exit 0 if our LocalStack is running and healthy, 1 otherwise
 #   scripts/localstack.sh install  only install (or verify) the virtualenv
 #   scripts/localstack.sh env      print the environment variables clients should use
+#   scripts/localstack.sh terraform-copy DEST
+#                                  copy terraform/ to DEST with examples/complete's provider
+#                                  pointed at LocalStack; prints the example's path
 #
 # Everything lives in .localstack/ (git-ignored): the virtualenv (venv/), the data
 # directories, the log (localstack.log) and the pid file (localstack.pid).
@@ -254,6 +257,37 @@ export AWS_ENDPOINT_URL=$ENDPOINT
 EOF
 }
 
+# A copy of terraform/ in DEST whose examples/complete talks to this LocalStack: state,
+# .terraform and the provider override never touch the work tree. Prints the example's path.
+terraform_copy() {
+  local dest=${1:?usage: $0 terraform-copy DEST}
+  mkdir -p "$dest"
+  (cd "$ROOT" && tar -cf - --exclude=.terraform --exclude=.terraform.lock.hcl --exclude='*.tfstate*' terraform) |
+    tar -xf - -C "$dest"
+  local example=$dest/terraform/examples/complete
+  cat >"$example/localstack_override.tf" <<EOF
+# Written by scripts/localstack.sh terraform-copy: point the example's provider at LocalStack.
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = false
+
+  endpoints {
+    cloudwatch = "$ENDPOINT"
+    iam        = "$ENDPOINT"
+    kms        = "$ENDPOINT"
+    sns        = "$ENDPOINT"
+    sqs        = "$ENDPOINT"
+    sts        = "$ENDPOINT"
+  }
+}
+EOF
+  echo "$example"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
@@ -261,8 +295,9 @@ case "${1:-}" in
   install) install ;;
   env) print_env ;;
   python) echo "$VENV/bin/python" ;;
+  terraform-copy) terraform_copy "${2:-}" ;;
   *)
-    echo "usage: $0 {start|stop|status|install|env|python}" >&2
+    echo "usage: $0 {start|stop|status|install|env|python|terraform-copy DEST}" >&2
     exit 2
     ;;
 esac

@@ -138,28 +138,7 @@ PY=$("$LOCALSTACK" python)
 # A copy of terraform/ so that state, .terraform and the LocalStack provider override
 # never touch the work tree; a unique name so runs sharing a LocalStack do not collide.
 work=$(mktemp -d "${TMPDIR:-/tmp}/cw-sidecar-tf-apply.XXXXXX")
-(cd "$ROOT" && tar -cf - --exclude=.terraform --exclude=.terraform.lock.hcl --exclude='*.tfstate*' terraform) | tar -xf - -C "$work"
-example=$work/terraform/examples/complete
-cat >"$example/localstack_override.tf" <<EOF
-# Written by scripts/test-terraform.sh: point the example's provider at LocalStack.
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_requesting_account_id  = false
-
-  endpoints {
-    cloudwatch = "$ENDPOINT"
-    iam        = "$ENDPOINT"
-    kms        = "$ENDPOINT"
-    sns        = "$ENDPOINT"
-    sqs        = "$ENDPOINT"
-    sts        = "$ENDPOINT"
-  }
-}
-EOF
+example=$("$LOCALSTACK" terraform-copy "$work")
 
 run_id=tftest-$(date +%s)-$$
 # The same kind of -var overrides the end-to-end test uses: a high-resolution 10 s

@@ -40,37 +40,11 @@ fn must(output: std::process::Output, what: &str) -> String {
 }
 
 impl Stack {
-    fn apply(endpoint: &str, vars: Vec<String>) -> Stack {
+    fn apply(vars: Vec<String>) -> Stack {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = std::env::temp_dir().join(format!("cw-sidecar-e2e-{}", unique()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let copied = Command::new("cp").arg("-r").arg(root.join("terraform")).arg(&dir).status().unwrap();
-        assert!(copied.success());
-        let example = dir.join("terraform/examples/complete");
-        let _ = std::fs::remove_dir_all(example.join(".terraform"));
-        let _ = std::fs::remove_file(example.join(".terraform.lock.hcl"));
-        std::fs::write(
-            example.join("localstack_override.tf"),
-            format!(
-                r#"provider "aws" {{
-  region                      = "us-east-1"
-  access_key                  = "test"
-  secret_key                  = "test"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  endpoints {{
-    cloudwatch = "{endpoint}"
-    iam        = "{endpoint}"
-    kms        = "{endpoint}"
-    sns        = "{endpoint}"
-    sqs        = "{endpoint}"
-    sts        = "{endpoint}"
-  }}
-}}
-"#
-            ),
-        )
-        .unwrap();
+        let copy = Command::new(root.join("scripts/localstack.sh")).arg("terraform-copy").arg(&dir).output().unwrap();
+        let example = PathBuf::from(must(copy, "scripts/localstack.sh terraform-copy").trim());
         let mut init = vec!["init".to_string(), "-input=false".into(), "-no-color".into()];
         if let Ok(plugins) = std::env::var("TF_PLUGIN_DIR") {
             init.push(format!("-plugin-dir={plugins}"));
@@ -107,7 +81,6 @@ async fn the_5xx_alarm_fires_notifies_and_recovers_and_the_sidecar_alarms_evalua
     let run = unique();
     let namespace = format!("E2E-Alarms-{run}");
     let stack = Stack::apply(
-        &endpoint,
         [
             format!("name=e2e-{run}"),
             format!(r#"services=[{{name="checkout",namespace="{namespace}"}}]"#),

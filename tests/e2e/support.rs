@@ -115,18 +115,6 @@ impl Sidecar {
         (r.status().as_u16(), r.json().await.unwrap())
     }
 
-    /// Runs `cw-sidecar traffic` against this sidecar and returns its JSON summary.
-    pub fn traffic(&self, args: &[&str]) -> serde_json::Value {
-        let out = Command::new(BIN)
-            .args(["traffic", "--target", &self.url])
-            .args(args)
-            .stderr(Stdio::inherit())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "traffic generator failed");
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
     /// SIGTERM, then wait: the sidecar publishes everything and exits 0.
     pub fn stop(mut self) {
         let pid = self.child.id().to_string();
