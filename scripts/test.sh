@@ -39,8 +39,9 @@ else
 fi
 export LOCALSTACK_ENDPOINT="${LOCALSTACK_ENDPOINT:-http://127.0.0.1:4566}"
 
-section "cargo fmt --check"
+section "cargo fmt --check, cargo clippy"
 cargo fmt --all -- --check
+cargo clippy --locked --all-targets -- -D warnings
 
 section "cargo test (unit, integration against the in-process CloudWatch, end to end on LocalStack)"
 cargo test --locked --all-targets

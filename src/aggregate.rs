@@ -264,9 +264,12 @@ pub struct ClosedWindow {
     pub window: Window,
 }
 
+/// The open windows of one series by start time; usually one, two around a window's end.
+type OpenWindows = SmallVec<[(i64, Window); 1]>;
+
 #[derive(Default)]
 struct Shard {
-    series: HashMap<Box<[u8]>, SmallVec<[(i64, Window); 1]>>,
+    series: HashMap<Box<[u8]>, OpenWindows>,
 }
 
 /// The sharded map of series to open windows.

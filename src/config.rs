@@ -39,7 +39,7 @@ pub enum Command {
     Healthcheck,
     /// Generate traffic like a web service's (the metric contract) against a sidecar; prints a
     /// JSON summary on stdout.
-    Traffic(crate::traffic::TrafficArgs),
+    Traffic(Box<crate::traffic::TrafficArgs>),
 }
 
 /// One optional flag per key; clap fills it from the flag or, failing that, the env var.

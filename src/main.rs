@@ -21,7 +21,7 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = match cli.command.take() {
         // The generator is a client: it needs none of the sidecar's configuration.
-        Some(Command::Traffic(args)) => runtime.block_on(traffic(args)),
+        Some(Command::Traffic(args)) => runtime.block_on(traffic(*args)),
         command => match Config::load(&cli) {
             Err(e) => {
                 eprintln!("cw-sidecar: {e}");

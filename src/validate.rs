@@ -328,7 +328,10 @@ mod tests {
 
     const NOW: i64 = 1_800_000_000_000;
 
-    fn check(json: &str) -> Result<(String, Vec<(String, String)>, Payload, i64), String> {
+    /// Namespace, merged dimensions, payload and window start of a valid record.
+    type Checked = (String, Vec<(String, String)>, Payload, i64);
+
+    fn check(json: &str) -> Result<Checked, String> {
         check_with(json, None, &BTreeMap::from([("Host".to_string(), "h1".to_string())]))
     }
 
@@ -336,7 +339,7 @@ mod tests {
         json: &str,
         envelope: Option<&Dimensions<'_>>,
         defaults: &BTreeMap<String, String>,
-    ) -> Result<(String, Vec<(String, String)>, Payload, i64), String> {
+    ) -> Result<Checked, String> {
         let mut record = parse_record(json.as_bytes())?;
         let inherited = Inherited {
             envelope_namespace: None,

@@ -87,10 +87,9 @@ impl Sidecar {
         let sidecar = Sidecar { child, url: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(r) = sidecar.http.get(format!("{}/readyz", sidecar.url)).send().await {
-                if r.status().is_success() {
-                    return sidecar;
-                }
+            let ready = sidecar.http.get(format!("{}/readyz", sidecar.url)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return sidecar;
             }
             assert!(Instant::now() < deadline, "cw-sidecar did not become ready");
             tokio::time::sleep(Duration::from_millis(100)).await;
