@@ -203,7 +203,11 @@ impl App {
                 ticks.tick().await;
                 loop {
                     tokio::select! {
-                        _ = ticks.tick() => shared.flush(false, None),
+                        _ = ticks.tick() => {
+                            // Draining many series takes a while: keep it off the threads serving ingest.
+                            let shared = shared.clone();
+                            let _ = tokio::task::spawn_blocking(move || shared.flush(false, None)).await;
+                        }
                         _ = stop.cancelled() => return,
                     }
                 }

@@ -19,7 +19,7 @@ use crate::validate::{validate_dimension, validate_namespace};
 #[command(name = "cw-sidecar", version, about = "A local CloudWatch metrics publisher sidecar")]
 pub struct Cli {
     /// TOML configuration file (keys as in the README's table).
-    #[arg(long, env = "CW_SIDECAR_CONFIG", global = true)]
+    #[arg(long, env = "CW_SIDECAR_CONFIG")]
     pub config: Option<PathBuf>,
     /// Print the effective configuration as TOML and exit.
     #[arg(long)]
@@ -46,7 +46,7 @@ pub enum Command {
 #[derive(Debug, Default, Args)]
 pub struct KeyArgs {
     /// Address to listen on [default: 127.0.0.1:25889]
-    #[arg(long, env = "CW_SIDECAR_LISTEN", global = true)]
+    #[arg(long, env = "CW_SIDECAR_LISTEN")]
     pub listen: Option<String>,
     /// Namespace for records that name none (no default: such records are rejected)
     #[arg(long, env = "CW_SIDECAR_NAMESPACE")]
