@@ -168,6 +168,18 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
         return unavailable(5, "shutting down: not accepting records".into());
     };
     // Each record may open a new series-window: reserve for all, give back what merged.
+    // A request that could never fit would get 503 forever: tell the client to split it.
+    if valid.len() > shared.budget.max() {
+        t.request_refused("too_large");
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "{} valid records exceed max_buffered_datums ({}): split the request",
+                valid.len(),
+                shared.budget.max()
+            ),
+        );
+    }
     if !shared.budget.try_reserve(valid.len()) {
         t.request_refused("buffer_full");
         return unavailable(

@@ -196,6 +196,10 @@ async fn a_full_buffer_answers_503_and_accepts_nothing_of_the_request() {
     assert_eq!(names.len(), 10);
     assert!(!names.iter().any(|n| n.starts_with('b')), "nothing of the refused request was published");
     assert_eq!(app.metric("cw_sidecar_requests_refused_total", "reason=\"buffer_full\"").await, 1.0);
+    // A request that could never fit is not told to retry.
+    let (status, body) = app.post_json(series(11, "d")).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("split the request"));
     app.shutdown().await;
 }
 
