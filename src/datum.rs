@@ -59,14 +59,6 @@ impl Datum {
         };
         128 + self.metric_name.len() + dims + values
     }
-
-    /// Number of samples this datum stands for (its SampleCount).
-    pub fn sample_count(&self) -> f64 {
-        match &self.values {
-            DatumValues::Distribution { counts, .. } => counts.iter().sum(),
-            DatumValues::Statistics { statistic_values } => statistic_values.sample_count,
-        }
-    }
 }
 
 fn rfc3339_millis<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {

@@ -91,7 +91,6 @@ struct Inner {
     entries: HashMap<u64, Entry>,
     /// Entries waiting for their next attempt, soonest first.
     queue: BinaryHeap<Reverse<(Instant, u64)>>,
-    unpublished: usize,
 }
 
 impl Inner {
@@ -126,7 +125,6 @@ impl Outbox {
         let now = Instant::now();
         let mut inner = self.lock();
         for batch in batches.into_iter().filter(|b| !b.is_empty()) {
-            inner.unpublished += batch.len();
             if let Some(t) = tracker {
                 t.add(batch.len());
             }
@@ -143,11 +141,6 @@ impl Outbox {
             tracker.add(entry.len);
             entry.trackers.push(tracker.clone());
         }
-    }
-
-    /// Datums not yet published.
-    pub fn unpublished(&self) -> usize {
-        self.lock().unpublished
     }
 
     /// Unpublished datums per namespace and metric name, for the shutdown report.
@@ -315,7 +308,6 @@ impl Publisher {
     /// `n` datums of entry `id` are done with; the entry stays when `keep` (more to publish).
     fn settle(&self, id: u64, n: usize, how: fn(&mut FlushCounts) -> &mut u64, keep: bool) {
         let mut inner = self.outbox.lock();
-        inner.unpublished -= n;
         let trackers = if keep {
             inner.entries[&id].trackers.clone()
         } else {

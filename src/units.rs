@@ -95,6 +95,11 @@ impl Resolution {
     pub fn window_ms(self) -> i64 {
         self.seconds() as i64 * 1000
     }
+
+    /// Start of the window that `timestamp_ms` falls in.
+    pub fn window_start(self, timestamp_ms: i64) -> i64 {
+        timestamp_ms - timestamp_ms.rem_euclid(self.window_ms())
+    }
 }
 
 impl From<Resolution> for u8 {

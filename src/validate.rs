@@ -75,8 +75,7 @@ pub struct Sample<'s> {
 impl Sample<'_> {
     /// Start of the aggregation window the sample falls in.
     pub fn window_start_ms(&self) -> i64 {
-        let len = self.resolution.window_ms();
-        self.timestamp_ms - self.timestamp_ms.rem_euclid(len)
+        self.resolution.window_start(self.timestamp_ms)
     }
 }
 
@@ -144,9 +143,7 @@ pub fn validate<'s>(
                 )
             })?,
     };
-    let window_len = resolution.window_ms();
-    let window_start = timestamp_ms - timestamp_ms.rem_euclid(window_len);
-    if window_start < now_ms - MAX_AGE_MS {
+    if resolution.window_start(timestamp_ms) < now_ms - MAX_AGE_MS {
         return Err(reject("timestamp", "timestamp: must be at most 14 days old"));
     }
     if timestamp_ms > now_ms + MAX_FUTURE_MS {
