@@ -10,17 +10,17 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::aggregate::{Aggregator, encode_series_key};
-use crate::batch::into_batches;
-use crate::budget::Budget;
 use crate::config::Config;
-use crate::datum::{Datum, datums_for};
-use crate::publish::{FlushCounts, FlushTracker, Outbox, Publisher, now_ms};
-use crate::rate::AdaptiveRate;
-use crate::sink::Sink;
+use crate::domain::units::{Resolution, Unit};
+use crate::pipeline::aggregate::{Aggregator, encode_series_key};
+use crate::pipeline::budget::Budget;
+use crate::pipeline::validate::{Dims, Payload, Sample};
+use crate::publish::batch::into_batches;
+use crate::publish::datum::{Datum, datums_for};
+use crate::publish::outbox::{FlushCounts, FlushTracker, Outbox, Publisher, now_ms};
+use crate::publish::rate::AdaptiveRate;
+use crate::publish::sink::Sink;
 use crate::telemetry::Telemetry;
-use crate::units::{Resolution, Unit};
-use crate::validate::{Dims, Payload, Sample};
 
 /// Lets shutdown stop ingest and then wait for requests already adding records.
 #[derive(Default)]
@@ -216,7 +216,7 @@ impl App {
 
         let stop_server = CancellationToken::new();
         let server = tokio::spawn(
-            axum::serve(listener, crate::ingest::router(shared.clone()))
+            axum::serve(listener, crate::ingest::http::router(shared.clone()))
                 .with_graceful_shutdown(stop_server.clone().cancelled_owned())
                 .into_future(),
         );

@@ -2,32 +2,21 @@
 //!
 //! # Layout, in the order a record meets it
 //! - [`config`]: layered configuration (defaults < TOML file < `CW_SIDECAR_*` env < flags).
-//! - [`ingest`]: the HTTP API (`POST /v1/metrics`, `/v1/flush`, health, `/metrics`).
-//! - [`record`]: the wire format of a record, parsed borrowing from the body.
-//! - [`validate`]: CloudWatch's rules, each in one place, turning a record into a [`validate::Sample`].
-//! - [`aggregate`]: per series and window statistics and distributions, sharded so
-//!   connections do not serialize on one lock.
-//! - [`datum`]: closed windows become CloudWatch datums (exact statistics, bounded-error percentiles).
-//! - [`batch`]: datums packed into PutMetricData requests within CloudWatch's limits.
-//! - [`publish`]: the outbox of unpublished batches, rate limiting, retries and bisection.
-//! - [`sink`]: where requests go: CloudWatch through the AWS SDK, or stdout in dry-run.
+//! - [`ingest`]: the inputs. Each turns its bytes into candidate records and maps the
+//!   pipeline's answer onto its own protocol: [`ingest::http`] (`POST /v1/metrics`).
+//! - [`domain`]: CloudWatch's vocabulary as types that can only hold valid values, with the
+//!   API's limits in one place.
+//! - [`pipeline`]: the one path every input takes: validation, default dimensions, admission
+//!   against the buffer bound, aggregation per series and window.
+//! - [`publish`]: closed windows become datums, datums become PutMetricData batches, and the
+//!   outbox publishes them with rate limiting, retries and bisection through a sink.
 //! - [`telemetry`]: Prometheus counters and the self metrics published to CloudWatch.
 //! - [`app`]: wires it together; `App::build` binds, `run_until_stopped` serves until shutdown.
-//! - [`traffic`]: a traffic generator that behaves like a web service (demo, e2e, benchmarks).
 
-pub mod aggregate;
 pub mod app;
-pub mod batch;
-pub mod budget;
-pub mod compat;
 pub mod config;
-pub mod datum;
+pub mod domain;
 pub mod ingest;
+pub mod pipeline;
 pub mod publish;
-pub mod rate;
-pub mod record;
-pub mod sink;
 pub mod telemetry;
-pub mod traffic;
-pub mod units;
-pub mod validate;

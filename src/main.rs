@@ -1,15 +1,42 @@
 //! The `cw-sidecar` binary: parse flags, set up logging, run the app until SIGTERM/SIGINT.
+//! The traffic generator lives here too: it is a client of the sidecar, not part of it.
+
+mod traffic;
 
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use cw_sidecar::app::App;
-use cw_sidecar::config::{Cli, Command, Config};
-use cw_sidecar::sink::Sink;
+use cw_sidecar::config::{Config, ConfigArgs};
+use cw_sidecar::publish::sink::Sink;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// Command line. Every configuration key is also a flag and an environment variable.
+#[derive(Debug, Parser)]
+#[command(name = "cw-sidecar", version, about = "A local CloudWatch metrics publisher sidecar")]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    print_config: bool,
+    /// Print each PutMetricData request as a JSON line on stdout instead of calling AWS.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Exit 0 when the sidecar at `listen` answers `GET /healthz` (for container HEALTHCHECK).
+    Healthcheck,
+    /// Generate traffic like a web service's (the metric contract) against a sidecar; prints a
+    /// JSON summary on stdout.
+    Traffic(Box<traffic::TrafficArgs>),
+}
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     // Logs go to stderr: in dry-run, stdout carries only the requests.
@@ -22,7 +49,7 @@ fn main() -> ExitCode {
     let result = match cli.command.take() {
         // The generator is a client: it needs none of the sidecar's configuration.
         Some(Command::Traffic(args)) => runtime.block_on(traffic(*args)),
-        command => match Config::load(&cli) {
+        command => match Config::load(&cli.config) {
             Err(e) => {
                 eprintln!("cw-sidecar: {e}");
                 return ExitCode::from(2);
@@ -44,8 +71,8 @@ fn main() -> ExitCode {
     }
 }
 
-async fn traffic(args: cw_sidecar::traffic::TrafficArgs) -> anyhow::Result<ExitCode> {
-    let summary = cw_sidecar::traffic::run(args).await?;
+async fn traffic(args: traffic::TrafficArgs) -> anyhow::Result<ExitCode> {
+    let summary = traffic::run(args).await?;
     println!("{}", serde_json::to_string(&summary)?);
     Ok(ExitCode::SUCCESS)
 }

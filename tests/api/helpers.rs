@@ -6,7 +6,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use cw_sidecar::app::{App, ShutdownReport};
 use cw_sidecar::config::Config;
-use cw_sidecar::sink::Sink;
+use cw_sidecar::publish::sink::Sink;
 use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -196,7 +196,7 @@ pub fn by_series(datums: &[ReceivedDatum]) -> BTreeMap<(String, BTreeMap<String,
 }
 
 pub fn now_ms() -> i64 {
-    cw_sidecar::publish::now_ms()
+    cw_sidecar::publish::outbox::now_ms()
 }
 
 /// A timestamp in the middle of the current minute's window... or the previous one, so a

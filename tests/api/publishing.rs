@@ -147,8 +147,8 @@ async fn the_sdk_classifies_the_fakes_throttling_as_throttling() {
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
     // The SDK's retry classifier and ours both take the code as throttling.
     assert!(aws_runtime::retries::classifiers::THROTTLING_ERRORS.contains(&"Throttling"));
-    let class = cw_sidecar::sink::classify(service_error.code(), Some(400));
-    assert_eq!(class, cw_sidecar::sink::ErrorClass::Throttled);
+    let class = cw_sidecar::publish::sink::classify(service_error.code(), Some(400));
+    assert_eq!(class, cw_sidecar::publish::sink::ErrorClass::Throttled);
 }
 
 #[tokio::test]

@@ -48,7 +48,7 @@ pub fn cloudwatch(endpoint: &str) -> aws_sdk_cloudwatch::Client {
             .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
             .endpoint_url(endpoint)
             // LocalStack 4.12 cannot parse the SDK's double timestamps (see cw_sidecar::compat).
-            .interceptor(cw_sidecar::compat::IntegerTimestamps)
+            .interceptor(cw_sidecar::publish::sink::compat::IntegerTimestamps)
             .disable_request_compression(true)
             .build(),
     )
@@ -67,7 +67,7 @@ pub fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
 
 /// A unique suffix, so runs against a long-lived LocalStack do not see each other's data.
 pub fn unique() -> String {
-    format!("{}-{}", std::process::id(), cw_sidecar::publish::now_ms())
+    format!("{}-{}", std::process::id(), cw_sidecar::publish::outbox::now_ms())
 }
 
 /// The sidecar binary, started against LocalStack and stopped by its own pid.

@@ -9,37 +9,20 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use serde::Serialize;
 
-use crate::validate::{validate_dimension, validate_namespace};
+use crate::pipeline::validate::{validate_dimension, validate_namespace};
 
-/// Command line. Every configuration key is also a flag and an environment variable.
-#[derive(Debug, Parser)]
-#[command(name = "cw-sidecar", version, about = "A local CloudWatch metrics publisher sidecar")]
-pub struct Cli {
+/// Where the configuration comes from: a TOML file, and every key as a flag or a
+/// `CW_SIDECAR_*` environment variable. The binary flattens this into its command line.
+#[derive(Debug, Default, Args)]
+pub struct ConfigArgs {
     /// TOML configuration file (keys as in the README's table).
     #[arg(long, env = "CW_SIDECAR_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Print the effective configuration as TOML and exit.
-    #[arg(long)]
-    pub print_config: bool,
-    /// Print each PutMetricData request as a JSON line on stdout instead of calling AWS.
-    #[arg(long)]
-    pub dry_run: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
-    #[command(subcommand)]
-    pub command: Option<Command>,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Exit 0 when the sidecar at `listen` answers `GET /healthz` (for container HEALTHCHECK).
-    Healthcheck,
-    /// Generate traffic like a web service's (the metric contract) against a sidecar; prints a
-    /// JSON summary on stdout.
-    Traffic(Box<crate::traffic::TrafficArgs>),
 }
 
 /// One optional flag per key; clap fills it from the flag or, failing that, the env var.
@@ -200,7 +183,7 @@ enum Raw {
 
 impl Config {
     /// Layers the file named by `--config` (if any) under the flags and env vars in `cli`.
-    pub fn load(cli: &Cli) -> Result<Config, ConfigError> {
+    pub fn load(cli: &ConfigArgs) -> Result<Config, ConfigError> {
         let mut raw: BTreeMap<&'static str, (Raw, Layer)> = BTreeMap::new();
         if let Some(path) = &cli.config {
             for (key, value) in read_file(path)? {
@@ -436,10 +419,17 @@ mod bytes_str {
 mod tests {
     use super::*;
 
-    fn cli(args: &[&str]) -> Cli {
+    #[derive(clap::Parser)]
+    struct TestCli {
+        #[command(flatten)]
+        config: ConfigArgs,
+    }
+
+    fn cli(args: &[&str]) -> ConfigArgs {
+        use clap::Parser;
         let mut all = vec!["cw-sidecar"];
         all.extend_from_slice(args);
-        Cli::try_parse_from(all).unwrap()
+        TestCli::try_parse_from(all).unwrap().config
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The HTTP API. Bad input is answered with what was wrong; it is never an internal error.
 
+pub mod body;
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -16,11 +18,11 @@ use tower_http::decompression::RequestDecompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
-use crate::aggregate::encode_series_key;
 use crate::app::Shared;
-use crate::publish::now_ms;
-use crate::record::{BodyKind, parse_record, split_body};
-use crate::validate::{Inherited, Payload, validate};
+use crate::ingest::http::body::{BodyKind, parse_record, split_body};
+use crate::pipeline::aggregate::encode_series_key;
+use crate::pipeline::validate::{Inherited, Payload, validate};
+use crate::publish::outbox::now_ms;
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let max_body = shared.config.max_body_bytes;

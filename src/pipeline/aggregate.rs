@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use smallvec::SmallVec;
 
-use crate::units::{Resolution, Unit};
-use crate::validate::{Payload, Sample, StatSet};
+use crate::domain::units::{Resolution, Unit};
+use crate::pipeline::validate::{Payload, Sample, StatSet};
 
 /// Most values one datum may carry.
 pub const MAX_VALUES_PER_DATUM: usize = 150;
@@ -350,7 +350,7 @@ impl Aggregator {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::Dims;
+    use crate::pipeline::validate::Dims;
 
     fn sample<'a>(name: &'a str, dims: &[(&'a str, &'a str)]) -> Sample<'a> {
         Sample {

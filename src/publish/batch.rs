@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::datum::Datum;
+use crate::publish::datum::Datum;
 
 pub const MAX_DATUMS_PER_REQUEST: usize = 1000;
 pub const MAX_REQUEST_BYTES: usize = 1_000_000;
@@ -61,8 +61,8 @@ pub fn into_batches(mut datums: Vec<Datum>) -> Vec<Batch> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::datum::{DatumValues, Dimension};
-    use crate::units::{Resolution, Unit};
+    use crate::domain::units::{Resolution, Unit};
+    use crate::publish::datum::{DatumValues, Dimension};
 
     fn datum(ns: &str, values: usize) -> Datum {
         Datum {

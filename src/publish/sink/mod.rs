@@ -15,8 +15,8 @@ use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
 
-use crate::batch::Batch;
-use crate::datum::{Datum, DatumValues};
+use crate::publish::batch::Batch;
+use crate::publish::datum::{Datum, DatumValues};
 
 /// How a failed call is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +94,8 @@ pub struct PutError {
     pub message: String,
 }
 
+pub mod compat;
+
 pub enum Sink {
     CloudWatch(aws_sdk_cloudwatch::Client),
     /// Prints each request as one JSON line on stdout.
@@ -126,7 +128,8 @@ impl Sink {
         integer_timestamps: bool,
     ) -> Sink {
         if integer_timestamps {
-            builder = builder.disable_request_compression(true).interceptor(crate::compat::IntegerTimestamps);
+            builder =
+                builder.disable_request_compression(true).interceptor(crate::publish::sink::compat::IntegerTimestamps);
         }
         let config = builder
             .retry_config(RetryConfig::disabled())

@@ -14,10 +14,10 @@ use serde::Serialize;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::batch::Batch;
-use crate::budget::Budget;
-use crate::rate::AdaptiveRate;
-use crate::sink::{ErrorClass, PutError, Sink};
+use crate::pipeline::budget::Budget;
+use crate::publish::batch::Batch;
+use crate::publish::rate::AdaptiveRate;
+use crate::publish::sink::{ErrorClass, PutError, Sink};
 use crate::telemetry::Telemetry;
 
 /// PutMetricData calls in flight at once.

@@ -8,8 +8,8 @@ use smallvec::SmallVec;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::record::{Dimensions, RawRecord, Text, Timestamp};
-use crate::units::{Resolution, Unit};
+use crate::domain::units::{Resolution, Unit};
+use crate::ingest::http::body::{Dimensions, RawRecord, Text, Timestamp};
 
 pub const MAX_DIMENSIONS: usize = 30;
 const MAX_AGE_MS: i64 = 14 * 24 * 3600 * 1000;
@@ -238,7 +238,7 @@ fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> 
     Ok(Payload::Many { values, counts })
 }
 
-fn check_statistics(s: crate::record::RawStatistics) -> Result<StatSet, ValidationError> {
+fn check_statistics(s: crate::ingest::http::body::RawStatistics) -> Result<StatSet, ValidationError> {
     for (field, v) in [("sample_count", s.sample_count), ("sum", s.sum), ("min", s.min), ("max", s.max)] {
         if !valid_number(v) {
             return Err(reject("statistics", format!("statistics.{field}: {NUMBER_RULE}, got {v}")));
@@ -321,7 +321,7 @@ pub fn validate_dimension(name: &str, value: &str) -> Result<(), ValidationError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::parse_record;
+    use crate::ingest::http::body::parse_record;
 
     const NOW: i64 = 1_800_000_000_000;
 

@@ -7,9 +7,9 @@ use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::aggregate::{ClosedWindow, MAX_VALUES_PER_DATUM, decode_series_key};
-use crate::units::{Resolution, Unit};
-use crate::validate::StatSet;
+use crate::domain::units::{Resolution, Unit};
+use crate::pipeline::aggregate::{ClosedWindow, MAX_VALUES_PER_DATUM, decode_series_key};
+use crate::pipeline::validate::StatSet;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -102,8 +102,8 @@ pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::aggregate::{Aggregator, encode_series_key};
-    use crate::validate::{Dims, Payload, Sample};
+    use crate::pipeline::aggregate::{Aggregator, encode_series_key};
+    use crate::pipeline::validate::{Dims, Payload, Sample};
 
     fn closed(payloads: Vec<Payload>) -> ClosedWindow {
         let agg = Aggregator::default();
