@@ -77,8 +77,7 @@ impl Shared {
         let cutoff = (!include_open).then(now_ms);
         let closed = self.aggregator.drain(cutoff, self.config.window_grace.as_millis() as i64);
         let datums: Vec<Datum> = closed.iter().flat_map(datums_for).collect();
-        self.budget.force(datums.len());
-        self.budget.release(closed.len());
+        self.budget.windows_to_datums(closed.len(), datums.len());
         self.outbox.push(into_batches(datums), tracker);
         self.update_gauges();
     }
@@ -125,8 +124,9 @@ impl Shared {
             };
             key.clear();
             encode_series_key(&mut key, &sample);
+            let mut slot = self.budget.reserve_past_bound(1);
             if self.aggregator.add(&key, sample.window_start_ms(), sample.payload) {
-                self.budget.force(1);
+                slot.keep(1);
             }
         }
     }

@@ -14,6 +14,7 @@
 //! - [`app`]: wires it together; `App::build` binds, `run_until_stopped` serves until shutdown.
 
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod ingest;

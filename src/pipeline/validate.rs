@@ -10,6 +10,7 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::domain::units::{Resolution, Unit};
 use crate::ingest::http::body::{Dimensions, RawRecord, Text, Timestamp};
+use crate::telemetry::reasons::RejectReason;
 
 pub const MAX_DIMENSIONS: usize = 30;
 const MAX_AGE_MS: i64 = 14 * 24 * 3600 * 1000;
@@ -20,11 +21,11 @@ const NUMBER_RULE: &str = "must be finite, within ±2^360, and zero or at least 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]
 pub struct ValidationError {
-    pub reason: &'static str,
+    pub reason: RejectReason,
     pub message: String,
 }
 
-fn reject(reason: &'static str, message: impl Into<String>) -> ValidationError {
+fn reject(reason: RejectReason, message: impl Into<String>) -> ValidationError {
     ValidationError { reason, message: message.into() }
 }
 
@@ -94,12 +95,12 @@ pub fn validate<'s>(
     now_ms: i64,
 ) -> Result<Sample<'s>, ValidationError> {
     if record.name.is_none() {
-        return Err(reject("name", "name: required"));
+        return Err(reject(RejectReason::Name, "name: required"));
     }
     let payload = take_payload(record)?;
     let record: &'s RawRecord<'_> = record;
     let name = record.name.as_ref().map(Text::as_str).unwrap_or_default();
-    check_text("name", "name", name, 255).map_err(|m| reject("name", m))?;
+    check_text("name", "name", name, 255).map_err(|m| reject(RejectReason::Name, m))?;
 
     let namespace = record
         .namespace
@@ -109,7 +110,7 @@ pub fn validate<'s>(
         .or(inherited.default_namespace)
         .ok_or_else(|| {
             reject(
-                "namespace",
+                RejectReason::Namespace,
                 "namespace: required (neither the record, its envelope nor the sidecar's `namespace` setting gives one)",
             )
         })?;
@@ -119,7 +120,7 @@ pub fn validate<'s>(
         None => Unit::None,
         Some(u) => Unit::parse(u.as_str()).ok_or_else(|| {
             reject(
-                "unit",
+                RejectReason::Unit,
                 format!("unit: `{}` is not a CloudWatch standard unit (for example Count, Milliseconds, Bytes/Second, None)", u.as_str()),
             )
         })?,
@@ -127,8 +128,9 @@ pub fn validate<'s>(
 
     let resolution = match record.storage_resolution {
         None => Resolution::Standard,
-        Some(s) => Resolution::from_seconds(s)
-            .ok_or_else(|| reject("storage_resolution", format!("storage_resolution: must be 1 or 60, got {s}")))?,
+        Some(s) => Resolution::from_seconds(s).ok_or_else(|| {
+            reject(RejectReason::StorageResolution, format!("storage_resolution: must be 1 or 60, got {s}"))
+        })?,
     };
 
     let timestamp_ms = match &record.timestamp {
@@ -138,16 +140,16 @@ pub fn validate<'s>(
             .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
             .map_err(|_| {
                 reject(
-                    "timestamp",
+                    RejectReason::Timestamp,
                     format!("timestamp: `{}` is not an RFC 3339 date-time such as 2026-01-02T15:04:05Z", text.as_str()),
                 )
             })?,
     };
     if resolution.window_start(timestamp_ms) < now_ms - MAX_AGE_MS {
-        return Err(reject("timestamp", "timestamp: must be at most 14 days old"));
+        return Err(reject(RejectReason::Timestamp, "timestamp: must be at most 14 days old"));
     }
     if timestamp_ms > now_ms + MAX_FUTURE_MS {
-        return Err(reject("timestamp", "timestamp: must be at most 2 hours in the future"));
+        return Err(reject(RejectReason::Timestamp, "timestamp: must be at most 2 hours in the future"));
     }
 
     let dims = merge_dimensions(record.dimensions.as_ref(), inherited)?;
@@ -180,11 +182,11 @@ fn merge_dimensions<'s>(
     }
     dims.sort_unstable_by(|a, b| a.0.cmp(b.0));
     if let Some(w) = dims.windows(2).find(|w| w[0].0 == w[1].0) {
-        return Err(reject("dimensions", format!("dimensions: `{}` is given more than once", w[0].0)));
+        return Err(reject(RejectReason::Dimensions, format!("dimensions: `{}` is given more than once", w[0].0)));
     }
     if dims.len() > MAX_DIMENSIONS {
         return Err(reject(
-            "dimensions",
+            RejectReason::Dimensions,
             format!("dimensions: at most {MAX_DIMENSIONS} after the default dimensions are merged, got {}", dims.len()),
         ));
     }
@@ -198,12 +200,12 @@ fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> 
     let given = record.value.is_some() as u8 + record.values.is_some() as u8 + record.statistics.is_some() as u8;
     if given != 1 {
         return Err(reject(
-            "value",
+            RejectReason::Value,
             format!("exactly one of `value`, `values` or `statistics` is required, got {given}"),
         ));
     }
     if record.counts.is_some() && record.values.is_none() {
-        return Err(reject("value", "counts: only allowed together with `values`"));
+        return Err(reject(RejectReason::Value, "counts: only allowed together with `values`"));
     }
     if let Some(v) = record.value {
         check_number("value", v)?;
@@ -214,24 +216,27 @@ fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> 
     }
     let values = record.values.take().unwrap_or_default();
     if values.is_empty() {
-        return Err(reject("value", "values: must not be empty"));
+        return Err(reject(RejectReason::Value, "values: must not be empty"));
     }
     for (i, v) in values.iter().enumerate() {
         if !valid_number(*v) {
-            return Err(reject("value", format!("values[{i}]: {NUMBER_RULE}, got {v}")));
+            return Err(reject(RejectReason::Value, format!("values[{i}]: {NUMBER_RULE}, got {v}")));
         }
     }
     let counts = record.counts.take();
     if let Some(counts) = &counts {
         if counts.len() != values.len() {
             return Err(reject(
-                "value",
+                RejectReason::Value,
                 format!("counts: must have as many entries as values ({}), got {}", values.len(), counts.len()),
             ));
         }
         for (i, c) in counts.iter().enumerate() {
             if !(valid_number(*c) && *c > 0.0) {
-                return Err(reject("value", format!("counts[{i}]: must be finite and greater than 0, got {c}")));
+                return Err(reject(
+                    RejectReason::Value,
+                    format!("counts[{i}]: must be finite and greater than 0, got {c}"),
+                ));
             }
         }
     }
@@ -241,23 +246,26 @@ fn take_payload(record: &mut RawRecord<'_>) -> Result<Payload, ValidationError> 
 fn check_statistics(s: crate::ingest::http::body::RawStatistics) -> Result<StatSet, ValidationError> {
     for (field, v) in [("sample_count", s.sample_count), ("sum", s.sum), ("min", s.min), ("max", s.max)] {
         if !valid_number(v) {
-            return Err(reject("statistics", format!("statistics.{field}: {NUMBER_RULE}, got {v}")));
+            return Err(reject(RejectReason::Statistics, format!("statistics.{field}: {NUMBER_RULE}, got {v}")));
         }
     }
     if s.sample_count <= 0.0 {
         return Err(reject(
-            "statistics",
+            RejectReason::Statistics,
             format!("statistics.sample_count: must be greater than 0, got {}", s.sample_count),
         ));
     }
     if s.min > s.max {
-        return Err(reject("statistics", format!("statistics: min ({}) must not exceed max ({})", s.min, s.max)));
+        return Err(reject(
+            RejectReason::Statistics,
+            format!("statistics: min ({}) must not exceed max ({})", s.min, s.max),
+        ));
     }
     let mean = s.sum / s.sample_count;
     let slack = 1e-9 * mean.abs().max(s.min.abs()).max(s.max.abs());
     if mean < s.min - slack || mean > s.max + slack {
         return Err(reject(
-            "statistics",
+            RejectReason::Statistics,
             format!("statistics: sum / sample_count ({mean}) must lie between min ({}) and max ({})", s.min, s.max),
         ));
     }
@@ -271,7 +279,7 @@ pub fn valid_number(v: f64) -> bool {
 }
 
 fn check_number(field: &str, v: f64) -> Result<(), ValidationError> {
-    if valid_number(v) { Ok(()) } else { Err(reject("value", format!("{field}: {NUMBER_RULE}, got {v}"))) }
+    if valid_number(v) { Ok(()) } else { Err(reject(RejectReason::Value, format!("{field}: {NUMBER_RULE}, got {v}"))) }
 }
 
 /// Length in characters within 1..=max, and not only whitespace.
@@ -294,7 +302,7 @@ fn check_ascii(field: &str, what: &str, s: &str) -> Result<(), String> {
 }
 
 pub fn validate_namespace(ns: &str) -> Result<(), ValidationError> {
-    let fail = |m: String| reject("namespace", m);
+    let fail = |m: String| reject(RejectReason::Namespace, m);
     check_text("namespace", "namespace", ns, 255).map_err(fail)?;
     check_ascii("namespace", "namespace", ns).map_err(fail)?;
     if ns.starts_with("AWS/") {
@@ -307,7 +315,7 @@ pub fn validate_namespace(ns: &str) -> Result<(), ValidationError> {
 }
 
 pub fn validate_dimension(name: &str, value: &str) -> Result<(), ValidationError> {
-    let fail = |m: String| reject("dimensions", m);
+    let fail = |m: String| reject(RejectReason::Dimensions, m);
     let field = format!("dimensions.{name}");
     check_text(&field, "the name", name, 255).map_err(fail)?;
     check_ascii(&field, "the name", name).map_err(fail)?;
@@ -399,7 +407,7 @@ mod tests {
             default_dimensions: &defaults,
         };
         let e = validate(&mut record, &inherited, NOW).unwrap_err();
-        assert_eq!(e.reason, "namespace");
+        assert_eq!(e.reason, RejectReason::Namespace);
         assert!(e.message.starts_with("namespace: required"));
     }
 

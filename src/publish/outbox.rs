@@ -19,6 +19,7 @@ use crate::publish::batch::Batch;
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::{ErrorClass, PutError, Sink};
 use crate::telemetry::Telemetry;
+use crate::telemetry::reasons::{DropReason, PutOutcome};
 
 /// PutMetricData calls in flight at once.
 const MAX_IN_FLIGHT: usize = 4;
@@ -227,7 +228,7 @@ impl Publisher {
         let expired = before - batch.len();
         if expired > 0 {
             tracing::error!(namespace = %batch.namespace, expired, "dropping datums older than CloudWatch's 14-day window");
-            self.telemetry.datums_dropped("expired", expired);
+            self.telemetry.datums_dropped(DropReason::Expired, expired);
             self.settle(id, expired, |c| &mut c.expired, !batch.is_empty());
         }
         if batch.is_empty() {
@@ -242,8 +243,8 @@ impl Publisher {
     fn complete(&self, id: u64, batch: Batch, result: Result<(), PutError>, took: Duration) {
         let n = batch.len();
         let outcome = match &result {
-            Ok(()) => "success",
-            Err(e) => e.class.label(),
+            Ok(()) => PutOutcome::Success,
+            Err(e) => e.class.outcome(),
         };
         self.telemetry.put_call(outcome, took.as_secs_f64());
         let Err(error) = result else {
@@ -267,7 +268,9 @@ impl Publisher {
             ErrorClass::Invalid | ErrorClass::TooLarge => {
                 let datum = serde_json::to_string(&batch.metric_data[0]).unwrap_or_default();
                 tracing::error!(namespace = %batch.namespace, %datum, error = %error, "CloudWatch rejected a datum; dropping it");
-                self.telemetry.datums_dropped(error.class.label(), 1);
+                let reason =
+                    if error.class == ErrorClass::Invalid { DropReason::Invalid } else { DropReason::TooLarge };
+                self.telemetry.datums_dropped(reason, 1);
                 self.settle(id, 1, |c| &mut c.rejected, false);
             }
             class => {

@@ -11,6 +11,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub mod reasons;
+
+use reasons::{DropReason, PutOutcome, RefuseReason, RejectReason};
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
     reason: &'static str,
@@ -101,36 +105,18 @@ impl Default for Telemetry {
         registry.register("active_series", "Series with an open window", t.active_series.clone());
         registry.register("put_rate_limit", "PutMetricData calls per second now allowed", t.put_rate_limit.clone());
         registry.register("publish_latency_seconds", "Duration of PutMetricData calls", t.publish_latency.clone());
-        // Known label values start at 0, so dashboards and alerts see them before they move.
-        for reason in [
-            "malformed",
-            "name",
-            "namespace",
-            "dimensions",
-            "value",
-            "statistics",
-            "unit",
-            "timestamp",
-            "storage_resolution",
-        ] {
-            drop(t.records_rejected.get_or_create(&Reason { reason }));
+        // Every label value starts at 0, so dashboards and alerts see them before they move.
+        for r in RejectReason::ALL {
+            drop(t.records_rejected.get_or_create(&Reason { reason: r.label() }));
         }
-        for reason in [
-            "unauthorized",
-            "unsupported_media_type",
-            "too_large",
-            "unreadable_body",
-            "malformed_body",
-            "buffer_full",
-            "shutting_down",
-        ] {
-            drop(t.requests_refused.get_or_create(&Reason { reason }));
+        for r in RefuseReason::ALL {
+            drop(t.requests_refused.get_or_create(&Reason { reason: r.label() }));
         }
-        for outcome in ["success", "throttled", "transient", "auth", "invalid", "too_large", "unexpected"] {
-            drop(t.put_calls.get_or_create(&Outcome { outcome }));
+        for o in PutOutcome::ALL {
+            drop(t.put_calls.get_or_create(&Outcome { outcome: o.label() }));
         }
-        for reason in ["invalid", "too_large", "expired"] {
-            drop(t.datums_dropped.get_or_create(&Reason { reason }));
+        for r in DropReason::ALL {
+            drop(t.datums_dropped.get_or_create(&Reason { reason: r.label() }));
         }
         Telemetry { registry, ..t }
     }
@@ -145,23 +131,23 @@ impl Telemetry {
         self.records_accepted.inc_by(n as u64);
     }
 
-    pub fn record_rejected(&self, reason: &'static str) {
-        self.records_rejected.get_or_create(&Reason { reason }).inc();
+    pub fn record_rejected(&self, reason: RejectReason) {
+        self.records_rejected.get_or_create(&Reason { reason: reason.label() }).inc();
         self.rejected_total.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn request_refused(&self, reason: &'static str) {
-        self.requests_refused.get_or_create(&Reason { reason }).inc();
+    pub fn request_refused(&self, reason: RefuseReason) {
+        self.requests_refused.get_or_create(&Reason { reason: reason.label() }).inc();
     }
 
-    /// One PutMetricData call finished; `outcome` is "success" or the error class.
-    pub fn put_call(&self, outcome: &'static str, seconds: f64) {
-        self.put_calls.get_or_create(&Outcome { outcome }).inc();
+    /// One PutMetricData call finished.
+    pub fn put_call(&self, outcome: PutOutcome, seconds: f64) {
+        self.put_calls.get_or_create(&Outcome { outcome: outcome.label() }).inc();
         self.publish_latency.observe(seconds);
-        if outcome != "success" {
+        if outcome != PutOutcome::Success {
             self.failures_total.fetch_add(1, Ordering::Relaxed);
         }
-        if outcome == "throttled" {
+        if outcome == PutOutcome::Throttled {
             self.throttles.inc();
         }
     }
@@ -174,8 +160,8 @@ impl Telemetry {
         self.retries.inc();
     }
 
-    pub fn datums_dropped(&self, reason: &'static str, n: usize) {
-        self.datums_dropped.get_or_create(&Reason { reason }).inc_by(n as u64);
+    pub fn datums_dropped(&self, reason: DropReason, n: usize) {
+        self.datums_dropped.get_or_create(&Reason { reason: reason.label() }).inc_by(n as u64);
         self.dropped_total.fetch_add(n as u64, Ordering::Relaxed);
     }
 
@@ -228,9 +214,9 @@ mod tests {
     fn deltas_cover_what_happened_since_the_last_flush() {
         let t = Telemetry::default();
         t.records_accepted(5);
-        t.record_rejected("unit");
-        t.put_call("throttled", 0.01);
-        t.put_call("success", 0.01);
+        t.record_rejected(RejectReason::Unit);
+        t.put_call(PutOutcome::Throttled, 0.01);
+        t.put_call(PutOutcome::Success, 0.01);
         t.datums_published(3);
         let d = t.take_deltas();
         assert_eq!(
@@ -244,7 +230,7 @@ mod tests {
                 throttled_requests: 1
             }
         );
-        t.datums_dropped("invalid", 2);
+        t.datums_dropped(DropReason::Invalid, 2);
         let d = t.take_deltas();
         assert_eq!((d.records_accepted, d.datums_dropped), (0, 2));
     }
@@ -252,8 +238,8 @@ mod tests {
     #[test]
     fn exposition_names_the_counters_with_their_labels() {
         let t = Telemetry::default();
-        t.record_rejected("timestamp");
-        t.put_call("success", 0.2);
+        t.record_rejected(RejectReason::Timestamp);
+        t.put_call(PutOutcome::Success, 0.2);
         let text = t.encode();
         assert!(text.contains("cw_sidecar_records_rejected_total{reason=\"timestamp\"} 1"), "{text}");
         assert!(text.contains("cw_sidecar_put_metric_data_calls_total{outcome=\"success\"} 1"), "{text}");

@@ -23,6 +23,7 @@ use crate::ingest::http::body::{BodyKind, parse_record, split_body};
 use crate::pipeline::aggregate::encode_series_key;
 use crate::pipeline::validate::{Inherited, Payload, validate};
 use crate::publish::outbox::now_ms;
+use crate::telemetry::reasons::{RefuseReason, RejectReason};
 
 pub fn router(shared: Arc<Shared>) -> Router {
     let max_body = shared.config.max_body_bytes;
@@ -88,41 +89,41 @@ fn authorized(shared: &Shared, headers: &HeaderMap) -> bool {
 async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
     let t = &shared.telemetry;
     if !authorized(&shared, &headers) {
-        t.request_refused("unauthorized");
+        t.request_refused(RefuseReason::Unauthorized);
         let mut r = error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer <token>)");
         r.headers_mut().insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("valid header"));
         return r;
     }
     let Some(kind) = body_kind(&headers) else {
-        t.request_refused("unsupported_media_type");
+        t.request_refused(RefuseReason::UnsupportedMediaType);
         return error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Content-Type must be application/json or application/x-ndjson",
         );
     };
     if shared.gate.is_closed() {
-        t.request_refused("shutting_down");
+        t.request_refused(RefuseReason::ShuttingDown);
         return unavailable(5, "shutting down: not accepting records".into());
     }
     let max = shared.config.max_body_bytes;
     let bytes = match Limited::new(body, max).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
-            t.request_refused("too_large");
+            t.request_refused(RefuseReason::TooLarge);
             return error(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("body exceeds max_body_bytes ({max} bytes) after decompression"),
             );
         }
         Err(e) => {
-            t.request_refused("unreadable_body");
+            t.request_refused(RefuseReason::UnreadableBody);
             return error(StatusCode::BAD_REQUEST, format!("could not read the body: {e}"));
         }
     };
     let parsed = match split_body(&bytes, kind) {
         Ok(b) => b,
         Err(e) => {
-            t.request_refused("malformed_body");
+            t.request_refused(RefuseReason::MalformedBody);
             return error(StatusCode::BAD_REQUEST, e);
         }
     };
@@ -144,7 +145,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
         let mut record = match parse_record(item) {
             Ok(r) => r,
             Err(e) => {
-                t.record_rejected("malformed");
+                t.record_rejected(RejectReason::Malformed);
                 rejected.push(Rejection { index, error: e });
                 continue;
             }
@@ -166,13 +167,13 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
     }
 
     let Some(_entered) = shared.gate.enter() else {
-        t.request_refused("shutting_down");
+        t.request_refused(RefuseReason::ShuttingDown);
         return unavailable(5, "shutting down: not accepting records".into());
     };
     // Each record may open a new series-window: reserve for all, give back what merged.
     // A request that could never fit would get 503 forever: tell the client to split it.
     if valid.len() > shared.budget.max() {
-        t.request_refused("too_large");
+        t.request_refused(RefuseReason::TooLarge);
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
             format!(
@@ -182,8 +183,8 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
             ),
         );
     }
-    if !shared.budget.try_reserve(valid.len()) {
-        t.request_refused("buffer_full");
+    let Ok(mut reservation) = shared.budget.try_reserve(valid.len()) else {
+        t.request_refused(RefuseReason::BufferFull);
         return unavailable(
             config.flush_interval.as_secs().max(1),
             format!(
@@ -192,7 +193,7 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
                 shared.budget.max()
             ),
         );
-    }
+    };
     let accepted = valid.len();
     let mut start = 0;
     let mut opened = 0;
@@ -200,7 +201,8 @@ async fn ingest(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bod
         opened += shared.aggregator.add(&keys[start..end], window, payload) as usize;
         start = end;
     }
-    shared.budget.release(accepted - opened);
+    reservation.keep(opened);
+    drop(reservation);
     t.records_accepted(accepted);
     (StatusCode::ACCEPTED, axum::Json(IngestReport { accepted, rejected })).into_response()
 }

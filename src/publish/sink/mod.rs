@@ -17,6 +17,7 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticS
 
 use crate::publish::batch::Batch;
 use crate::publish::datum::{Datum, DatumValues};
+use crate::telemetry::reasons::PutOutcome;
 
 /// How a failed call is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,14 +37,14 @@ pub enum ErrorClass {
 }
 
 impl ErrorClass {
-    pub fn label(self) -> &'static str {
+    pub fn outcome(self) -> PutOutcome {
         match self {
-            ErrorClass::Throttled => "throttled",
-            ErrorClass::Transient => "transient",
-            ErrorClass::Auth => "auth",
-            ErrorClass::Invalid => "invalid",
-            ErrorClass::TooLarge => "too_large",
-            ErrorClass::Unexpected => "unexpected",
+            ErrorClass::Throttled => PutOutcome::Throttled,
+            ErrorClass::Transient => PutOutcome::Transient,
+            ErrorClass::Auth => PutOutcome::Auth,
+            ErrorClass::Invalid => PutOutcome::Invalid,
+            ErrorClass::TooLarge => PutOutcome::TooLarge,
+            ErrorClass::Unexpected => PutOutcome::Unexpected,
         }
     }
 }

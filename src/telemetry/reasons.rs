@@ -1,0 +1,80 @@
+//! Every reason a record, a request or a datum can be turned away, and every outcome of a
+//! PutMetricData call, as closed lists. `/metrics` pre-creates a label for each, so a new
+//! reason cannot be forgotten there and dashboards see every series from the start.
+
+macro_rules! labels {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $label:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($(#[$vmeta])* $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The label value in `/metrics`.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
+            }
+        }
+    };
+}
+
+labels! {
+    /// Why one record was rejected: the rule it broke.
+    RejectReason {
+        /// Not a record at all: wrong JSON types, unknown fields, bad syntax.
+        Malformed => "malformed",
+        Name => "name",
+        Namespace => "namespace",
+        Dimensions => "dimensions",
+        Value => "value",
+        Statistics => "statistics",
+        Unit => "unit",
+        Timestamp => "timestamp",
+        StorageResolution => "storage_resolution",
+    }
+}
+
+labels! {
+    /// Why a whole request was refused, nothing of it accepted.
+    RefuseReason {
+        Unauthorized => "unauthorized",
+        UnsupportedMediaType => "unsupported_media_type",
+        TooLarge => "too_large",
+        UnreadableBody => "unreadable_body",
+        MalformedBody => "malformed_body",
+        BufferFull => "buffer_full",
+        ShuttingDown => "shutting_down",
+    }
+}
+
+labels! {
+    /// How a PutMetricData call ended.
+    PutOutcome {
+        Success => "success",
+        /// CloudWatch asked us to slow down: lower the rate and retry.
+        Throttled => "throttled",
+        /// 5xx, timeouts, connection errors: retry with backoff.
+        Transient => "transient",
+        /// Credentials or permissions: retry the same way, and say so loudly.
+        Auth => "auth",
+        /// Some datum is invalid: bisect so only the offending datums are dropped.
+        Invalid => "invalid",
+        /// The request is too large: split it.
+        TooLarge => "too_large",
+        /// Anything else: retried (never dropped) and logged as an error.
+        Unexpected => "unexpected",
+    }
+}
+
+labels! {
+    /// Why datums were given up on.
+    DropReason {
+        /// CloudWatch rejected the datum alone as invalid.
+        Invalid => "invalid",
+        /// The datum alone is larger than a request may be.
+        TooLarge => "too_large",
+        /// The datum aged out of CloudWatch's 14-day window.
+        Expired => "expired",
+    }
+}
