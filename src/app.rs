@@ -1,140 +1,27 @@
-//! Wires the pieces together: `App::build` binds the listener, `run_until_stopped` serves,
-//! flushes on a timer, and on shutdown publishes everything it holds before returning.
+//! Wires the stages together: `App::build` binds the listener and assembles inputs, pipeline
+//! and publisher; `run_until_stopped` serves, flushes on a timer, and on shutdown publishes
+//! everything it holds before returning.
 
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::domain::units::{Resolution, Unit};
-use crate::pipeline::aggregate::{Aggregator, encode_series_key};
-use crate::pipeline::budget::Budget;
-use crate::pipeline::validate::{Dims, Payload, Sample};
-use crate::publish::batch::into_batches;
-use crate::publish::datum::{Datum, datums_for};
-use crate::publish::outbox::{FlushCounts, FlushTracker, Outbox, Publisher, now_ms};
+use crate::domain::dimensions::DefaultDimensions;
+use crate::flush::Flusher;
+use crate::ingest::http::{HttpState, router};
+use crate::pipeline::validate::Defaults;
+use crate::pipeline::{Pipeline, Settings};
+use crate::publish::outbox::{FlushCounts, Outbox, Publisher};
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::Sink;
 use crate::telemetry::Telemetry;
-
-/// Lets shutdown stop ingest and then wait for requests already adding records.
-#[derive(Default)]
-pub struct IngestGate {
-    closed: AtomicBool,
-    active: AtomicUsize,
-}
-
-pub struct Entered<'g>(&'g IngestGate);
-
-impl Drop for Entered<'_> {
-    fn drop(&mut self) {
-        self.0.active.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl IngestGate {
-    pub fn enter(&self) -> Option<Entered<'_>> {
-        self.active.fetch_add(1, Ordering::AcqRel);
-        let entered = Entered(self);
-        (!self.closed.load(Ordering::Acquire)).then_some(entered)
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.closed.load(Ordering::Acquire)
-    }
-
-    /// Closes the gate and waits until no request is inside.
-    pub async fn close(&self) {
-        self.closed.store(true, Ordering::Release);
-        while self.active.load(Ordering::Acquire) > 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-    }
-}
-
-/// State shared by the HTTP handlers, the flush timer and shutdown.
-pub struct Shared {
-    pub config: Config,
-    pub aggregator: Aggregator,
-    pub budget: Arc<Budget>,
-    pub outbox: Arc<Outbox>,
-    pub telemetry: Arc<Telemetry>,
-    pub rate: Arc<AdaptiveRate>,
-    pub gate: IngestGate,
-    pub started: AtomicBool,
-}
-
-impl Shared {
-    /// Moves windows into the outbox: closed ones, or all with `include_open`. Records the
-    /// self metrics of this flush first, so they go out with the windows they describe.
-    pub fn flush(&self, include_open: bool, tracker: Option<&Arc<FlushTracker>>) {
-        self.record_self_metrics();
-        let cutoff = (!include_open).then(now_ms);
-        let closed = self.aggregator.drain(cutoff, self.config.window_grace.as_millis() as i64);
-        let datums: Vec<Datum> = closed.iter().flat_map(datums_for).collect();
-        self.budget.windows_to_datums(closed.len(), datums.len());
-        self.outbox.push(into_batches(datums), tracker);
-        self.update_gauges();
-    }
-
-    /// Publishes everything now, open windows included, and waits up to `shutdown_timeout`.
-    pub async fn flush_and_wait(&self) -> FlushCounts {
-        let deadline = tokio::time::Instant::now() + self.config.shutdown_timeout;
-        let tracker = Arc::new(FlushTracker::default());
-        self.outbox.track_all(&tracker);
-        self.flush(true, Some(&tracker));
-        tracker.wait(deadline).await
-    }
-
-    /// Adds this flush's self metrics as samples of the current minute. They aggregate like
-    /// any series, so an outage costs one datum per metric and minute, whatever the interval.
-    fn record_self_metrics(&self) {
-        let namespace = self.config.self_metrics_namespace.as_str();
-        if namespace.is_empty() {
-            return;
-        }
-        let d = self.telemetry.take_deltas();
-        let metrics = [
-            ("Heartbeat", 1),
-            ("RecordsAccepted", d.records_accepted),
-            ("RecordsRejected", d.records_rejected),
-            ("DatumsPublished", d.datums_published),
-            ("DatumsDropped", d.datums_dropped),
-            ("PublishFailures", d.publish_failures),
-            ("ThrottledRequests", d.throttled_requests),
-            ("BufferedDatums", self.budget.used() as u64),
-        ];
-        let dims: Dims = self.config.default_dimensions.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        let now = now_ms();
-        let mut key = Vec::new();
-        for (name, value) in metrics {
-            let sample = Sample {
-                namespace,
-                name,
-                dimensions: dims.clone(),
-                unit: Unit::Count,
-                resolution: Resolution::Standard,
-                timestamp_ms: now,
-                payload: Payload::Single(value as f64),
-            };
-            key.clear();
-            encode_series_key(&mut key, &sample);
-            let mut slot = self.budget.reserve_past_bound(1);
-            if self.aggregator.add(&key, sample.window_start_ms(), sample.payload) {
-                slot.keep(1);
-            }
-        }
-    }
-
-    pub fn update_gauges(&self) {
-        self.telemetry.set_gauges(self.budget.used(), self.aggregator.active_series(), self.rate.current());
-    }
-}
 
 /// What shutdown managed to publish, and what it had to leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,85 +37,98 @@ impl ShutdownReport {
 
 pub struct App {
     listener: TcpListener,
-    shared: Arc<Shared>,
+    http: Arc<HttpState>,
+    flusher: Arc<Flusher>,
     publisher: Arc<Publisher>,
+    flush_interval: Duration,
+    clock: SharedClock,
 }
 
 impl App {
     /// Binds `config.listen` (port 0 picks a free port) and prepares the pipeline.
     pub async fn build(config: Config, sink: Sink) -> std::io::Result<App> {
+        App::build_with_clock(config, sink, SystemClock::shared()).await
+    }
+
+    /// [`App::build`] on a given clock (tests move time themselves).
+    pub async fn build_with_clock(config: Config, sink: Sink, clock: SharedClock) -> std::io::Result<App> {
         let listener = TcpListener::bind(config.listen).await?;
-        let budget = Arc::new(Budget::new(config.max_buffered_datums));
-        let outbox = Arc::new(Outbox::default());
+        let dimensions = DefaultDimensions::new(&config.default_dimensions)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let telemetry = Arc::new(Telemetry::default());
+        let pipeline = Arc::new(Pipeline::new(
+            Settings {
+                defaults: Defaults { namespace: config.namespace.clone(), dimensions },
+                max_buffered: config.max_buffered_datums,
+                window_grace: config.window_grace,
+                retry_after: config.flush_interval,
+            },
+            telemetry.clone(),
+            clock.clone(),
+        ));
+        let outbox = Arc::new(Outbox::default());
         let rate = Arc::new(AdaptiveRate::new(config.max_put_requests_per_second));
         let publisher = Arc::new(Publisher {
             outbox: outbox.clone(),
             sink: Arc::new(sink),
             rate: rate.clone(),
             telemetry: telemetry.clone(),
-            budget: budget.clone(),
+            budget: pipeline.budget().clone(),
         });
-        let shared = Arc::new(Shared {
-            config,
-            aggregator: Aggregator::default(),
-            budget,
+        let flusher = Arc::new(Flusher {
+            pipeline: pipeline.clone(),
             outbox,
-            telemetry,
+            telemetry: telemetry.clone(),
             rate,
-            gate: IngestGate::default(),
+            self_metrics_namespace: config.self_metrics_namespace.clone(),
+            wait: config.shutdown_timeout,
+        });
+        let http = Arc::new(HttpState {
+            pipeline,
+            flusher: flusher.clone(),
+            telemetry,
+            auth_token: config.auth_token.clone(),
+            max_body_bytes: config.max_body_bytes,
             started: AtomicBool::new(false),
         });
-        Ok(App { listener, shared, publisher })
+        Ok(App { listener, http, flusher, publisher, flush_interval: config.flush_interval, clock })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
     }
 
+    /// The pipeline every input submits to (tests use it as an input of their own).
+    pub fn pipeline(&self) -> Arc<Pipeline> {
+        self.http.pipeline.clone()
+    }
+
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, shared, publisher } = self;
+        let App { listener, http, flusher, publisher, flush_interval, clock } = self;
+        let listen = listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
 
         let stop_timer = CancellationToken::new();
-        let timer = tokio::spawn({
-            let shared = shared.clone();
-            let stop = stop_timer.clone();
-            async move {
-                let mut ticks = tokio::time::interval(shared.config.flush_interval);
-                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                ticks.tick().await;
-                loop {
-                    tokio::select! {
-                        _ = ticks.tick() => {
-                            // Draining many series takes a while: keep it off the threads serving ingest.
-                            let shared = shared.clone();
-                            let _ = tokio::task::spawn_blocking(move || shared.flush(false, None)).await;
-                        }
-                        _ = stop.cancelled() => return,
-                    }
-                }
-            }
-        });
+        let timer = tokio::spawn(flush_timer(flusher.clone(), clock, flush_interval, stop_timer.clone()));
 
         let stop_server = CancellationToken::new();
         let server = tokio::spawn(
-            axum::serve(listener, crate::ingest::http::router(shared.clone()))
+            axum::serve(listener, router(http.clone()))
                 .with_graceful_shutdown(stop_server.clone().cancelled_owned())
                 .into_future(),
         );
-        shared.started.store(true, Ordering::Release);
-        tracing::info!(listen = %shared.config.listen, "cw-sidecar ready");
+        http.started.store(true, Ordering::Release);
+        tracing::info!(%listen, "cw-sidecar ready");
 
         shutdown.await;
         tracing::info!("shutting down: refusing new records, publishing everything buffered");
-        shared.gate.close().await;
+        http.pipeline.close().await;
         stop_timer.cancel();
         let _ = timer.await;
-        let counts = shared.flush_and_wait().await;
+        let counts = flusher.flush_and_wait().await;
         let report = ShutdownReport { counts };
         if report.complete() {
             tracing::info!(
@@ -237,7 +137,7 @@ impl App {
                 "shutdown complete: everything published"
             );
         } else {
-            for ((namespace, metric), datums) in shared.outbox.unpublished_by_metric() {
+            for ((namespace, metric), datums) in flusher.outbox.unpublished_by_metric() {
                 tracing::error!(%namespace, %metric, datums, "left unpublished at shutdown");
             }
             tracing::error!(unpublished = counts.retrying, "shutdown_timeout passed before everything was published");
@@ -250,5 +150,21 @@ impl App {
             _ => tracing::warn!("HTTP server did not stop within 1s"),
         }
         Ok(report)
+    }
+}
+
+/// Publishes closed windows every `interval` of the clock's time.
+async fn flush_timer(flusher: Arc<Flusher>, clock: SharedClock, interval: Duration, stop: CancellationToken) {
+    let mut next = clock.elapsed() + interval;
+    loop {
+        tokio::select! {
+            _ = clock.sleep_until(next) => {}
+            _ = stop.cancelled() => return,
+        }
+        // Draining many series takes a while: keep it off the threads serving ingest.
+        let f = flusher.clone();
+        let _ = tokio::task::spawn_blocking(move || f.flush(false, None)).await;
+        // Like a delayed tick: a late flush pushes the next one back instead of bunching up.
+        next = (next + interval).max(clock.elapsed());
     }
 }

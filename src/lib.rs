@@ -3,20 +3,28 @@
 //! # Layout, in the order a record meets it
 //! - [`config`]: layered configuration (defaults < TOML file < `CW_SIDECAR_*` env < flags).
 //! - [`ingest`]: the inputs. Each turns its bytes into candidate records and maps the
-//!   pipeline's answer onto its own protocol: [`ingest::http`] (`POST /v1/metrics`).
-//! - [`domain`]: CloudWatch's vocabulary as types that can only hold valid values, with the
-//!   API's limits in one place.
-//! - [`pipeline`]: the one path every input takes: validation, default dimensions, admission
-//!   against the buffer bound, aggregation per series and window.
-//! - [`publish`]: closed windows become datums, datums become PutMetricData batches, and the
-//!   outbox publishes them with rate limiting, retries and bisection through a sink.
-//! - [`telemetry`]: Prometheus counters and the self metrics published to CloudWatch.
+//!   pipeline's answer onto its own protocol: [`ingest::http`] (`POST /v1/metrics`) and
+//!   [`ingest::self_metrics`] (the sidecar's own counters).
+//! - [`pipeline`]: the one path every input takes, [`pipeline::Pipeline::submit`]:
+//!   [`pipeline::validate`] (CloudWatch's rules, from [`domain`]), the default dimensions,
+//!   admission against the buffer bound ([`pipeline::budget`]), and aggregation per series
+//!   and window ([`pipeline::aggregate`]).
+//! - [`domain`]: CloudWatch's vocabulary as types that can only hold valid values, and the
+//!   API's limits in [`domain::limits`].
+//! - [`flush`]: closed windows leave the pipeline for the publisher.
+//! - [`publish`]: windows become datums ([`publish::datum`]), datums become PutMetricData
+//!   requests ([`publish::batch`]), and the outbox sends them through the rate limit with
+//!   retries and bisection ([`publish::outbox`]) to a sink ([`publish::sink`]).
+//! - [`telemetry`]: Prometheus counters on `/metrics`, with every reason label in
+//!   [`telemetry::reasons`].
 //! - [`app`]: wires it together; `App::build` binds, `run_until_stopped` serves until shutdown.
+//! - [`clock`]: time, injected, so tests move it instead of sleeping.
 
 pub mod app;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod flush;
 pub mod ingest;
 pub mod pipeline;
 pub mod publish;

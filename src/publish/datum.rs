@@ -7,9 +7,10 @@ use serde::{Serialize, Serializer};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::domain::limits::MAX_VALUES_PER_DATUM;
+use crate::domain::payload::StatSet;
 use crate::domain::units::{Resolution, Unit};
-use crate::pipeline::aggregate::{ClosedWindow, MAX_VALUES_PER_DATUM, decode_series_key};
-use crate::pipeline::validate::StatSet;
+use crate::pipeline::aggregate::{ClosedWindow, decode_series_key};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -102,22 +103,22 @@ pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::payload::{GivenValues, Payload};
     use crate::pipeline::aggregate::{Aggregator, encode_series_key};
-    use crate::pipeline::validate::{Dims, Payload, Sample};
+
+    fn many(values: Vec<f64>) -> Payload {
+        Payload::check(&mut GivenValues { values: Some(values), ..GivenValues::default() }).unwrap()
+    }
+
+    fn stats(s: StatSet) -> Payload {
+        Payload::check(&mut GivenValues { statistics: Some(s), ..GivenValues::default() }).unwrap()
+    }
 
     fn closed(payloads: Vec<Payload>) -> ClosedWindow {
         let agg = Aggregator::default();
-        let sample = Sample {
-            namespace: "App",
-            name: "Latency",
-            dimensions: Dims::from_slice(&[("Service", "api")]),
-            unit: Unit::Milliseconds,
-            resolution: Resolution::Standard,
-            timestamp_ms: 120_000,
-            payload: Payload::Single(0.0),
-        };
         let mut key = Vec::new();
-        encode_series_key(&mut key, &sample);
+        let dims = [("Service", "api")];
+        encode_series_key(&mut key, "App", "Latency", dims.into_iter(), Unit::Milliseconds, Resolution::Standard);
         for p in payloads {
             agg.add(&key, 120_000, p);
         }
@@ -127,7 +128,7 @@ mod tests {
     #[test]
     fn a_wide_window_splits_into_datums_of_at_most_150_values() {
         let values: Vec<f64> = (1..=2000).map(|i| i as f64 * 1.7).collect();
-        let datums = datums_for(&closed(vec![Payload::Many { values: values.clone(), counts: None }]));
+        let datums = datums_for(&closed(vec![many(values.clone())]));
         assert!(datums.len() > 1);
         let mut count = 0.0;
         let mut sum = 0.0;
@@ -145,8 +146,7 @@ mod tests {
     #[test]
     fn statistic_sets_get_a_datum_of_their_own() {
         let stats = StatSet { sample_count: 3.0, sum: 6.0, min: 1.0, max: 3.0 };
-        let datums =
-            datums_for(&closed(vec![Payload::Single(5.0), Payload::Statistics(stats), Payload::Statistics(stats)]));
+        let datums = datums_for(&closed(vec![Payload::single(5.0).unwrap(), self::stats(stats), self::stats(stats)]));
         assert_eq!(datums.len(), 2);
         assert_eq!(
             datums[1].values,
@@ -156,7 +156,7 @@ mod tests {
 
     #[test]
     fn serializes_in_the_api_field_names() {
-        let datums = datums_for(&closed(vec![Payload::Single(5.0)]));
+        let datums = datums_for(&closed(vec![Payload::single(5.0).unwrap()]));
         let json = serde_json::to_value(&datums[0]).unwrap();
         assert_eq!(
             json,

@@ -1,4 +1,5 @@
-//! The wire format of `POST /v1/metrics`, parsed borrowing from the request body.
+//! The JSON wire format of `POST /v1/metrics`, parsed borrowing from the request body and
+//! turned into the pipeline's [`Candidate`]s.
 //!
 //! A body is split into items first (array elements, envelope `metrics`, or NDJSON lines),
 //! and each item is parsed on its own, so one malformed record is rejected by its index
@@ -11,6 +12,11 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use smallvec::SmallVec;
+
+use crate::domain::dimensions::GivenDimensions;
+use crate::domain::payload::{GivenValues, StatSet};
+use crate::domain::timestamp::GivenTime;
+use crate::pipeline::candidate::Candidate;
 
 /// A string that borrows from the body unless JSON escapes forced a copy.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +53,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 /// Dimensions as given, in order; duplicates are kept so validation can name them.
 #[derive(Debug, Default, Clone)]
 pub struct Dimensions<'a>(pub SmallVec<[(Text<'a>, Text<'a>); 4]>);
+
+impl<'a> Dimensions<'a> {
+    pub fn into_given(self) -> GivenDimensions<'a> {
+        self.0.into_iter().map(|(k, v)| (k.0, v.0)).collect()
+    }
+}
 
 impl<'de: 'a, 'a> Deserialize<'de> for Dimensions<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -129,6 +141,34 @@ pub struct RawRecord<'a> {
     #[serde(borrow)]
     pub namespace: Option<Text<'a>>,
     pub storage_resolution: Option<u64>,
+}
+
+impl<'a> RawRecord<'a> {
+    /// The record as the pipeline takes it: no copy of any string.
+    pub fn into_candidate(self) -> Candidate<'a> {
+        Candidate {
+            name: self.name.map(|t| t.0),
+            namespace: self.namespace.map(|t| t.0),
+            unit: self.unit.map(|t| t.0),
+            dimensions: self.dimensions.map(Dimensions::into_given).unwrap_or_default(),
+            timestamp: self.timestamp.map(|t| match t {
+                Timestamp::EpochMillis(ms) => GivenTime::EpochMillis(ms),
+                Timestamp::Rfc3339(text) => GivenTime::Rfc3339(text.0),
+            }),
+            storage_resolution: self.storage_resolution,
+            values: GivenValues {
+                value: self.value,
+                values: self.values,
+                counts: self.counts,
+                statistics: self.statistics.map(|s| StatSet {
+                    sample_count: s.sample_count,
+                    sum: s.sum,
+                    min: s.min,
+                    max: s.max,
+                }),
+            },
+        }
+    }
 }
 
 #[derive(Deserialize)]

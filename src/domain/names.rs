@@ -1,0 +1,127 @@
+//! Namespaces, metric names and dimensions: CloudWatch's text rules, each in one place.
+//! The types borrow the text they check and can only be made by checking it.
+
+use crate::domain::error::{ValidationError, reject};
+use crate::domain::limits::{MAX_DIMENSION_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS, MAX_NAME_CHARS};
+use crate::telemetry::reasons::RejectReason;
+
+/// A namespace CloudWatch accepts: 1-255 ASCII characters without control characters, not
+/// only whitespace, not starting with `AWS/` (reserved) or `:`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Namespace<'a>(&'a str);
+
+impl<'a> Namespace<'a> {
+    pub fn parse(ns: &'a str) -> Result<Namespace<'a>, ValidationError> {
+        let fail = |m: String| reject(RejectReason::Namespace, m);
+        check_length("namespace", "namespace", ns, MAX_NAME_CHARS).map_err(fail)?;
+        check_ascii("namespace", "namespace", ns).map_err(fail)?;
+        if ns.starts_with("AWS/") {
+            return Err(fail(format!("namespace: `{ns}` must not start with AWS/ (reserved for AWS services)")));
+        }
+        if ns.starts_with(':') {
+            return Err(fail(format!("namespace: `{ns}` must not start with `:`")));
+        }
+        Ok(Namespace(ns))
+    }
+
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+}
+
+/// A metric name CloudWatch accepts: 1-255 characters, not only whitespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricName<'a>(&'a str);
+
+impl<'a> MetricName<'a> {
+    pub fn parse(name: &'a str) -> Result<MetricName<'a>, ValidationError> {
+        check_length("name", "name", name, MAX_NAME_CHARS).map_err(|m| reject(RejectReason::Name, m))?;
+        Ok(MetricName(name))
+    }
+
+    pub fn as_str(self) -> &'a str {
+        self.0
+    }
+}
+
+/// One dimension: a name of 1-255 and a value of 1-1024 ASCII characters without control
+/// characters, neither only whitespace, and a name not starting with `:`.
+pub fn check_dimension(name: &str, value: &str) -> Result<(), ValidationError> {
+    let fail = |m: String| reject(RejectReason::Dimensions, m);
+    let field = format!("dimensions.{name}");
+    check_length(&field, "the name", name, MAX_DIMENSION_NAME_CHARS).map_err(fail)?;
+    check_ascii(&field, "the name", name).map_err(fail)?;
+    if name.starts_with(':') {
+        return Err(fail(format!("{field}: the name must not start with `:`")));
+    }
+    check_length(&field, "the value", value, MAX_DIMENSION_VALUE_CHARS).map_err(fail)?;
+    check_ascii(&field, "the value", value).map_err(fail)
+}
+
+/// Length in characters within 1..=max, and not only whitespace.
+fn check_length(field: &str, what: &str, s: &str, max: usize) -> Result<(), String> {
+    let len = s.chars().count();
+    if len == 0 || len > max {
+        return Err(format!("{field}: {what} must be 1-{max} characters, got {len}"));
+    }
+    if s.chars().all(char::is_whitespace) {
+        return Err(format!("{field}: {what} must not be only whitespace"));
+    }
+    Ok(())
+}
+
+fn check_ascii(field: &str, what: &str, s: &str) -> Result<(), String> {
+    match s.chars().find(|c| !c.is_ascii() || c.is_ascii_control()) {
+        Some(c) => Err(format!("{field}: {what} must be ASCII without control characters, found {c:?}")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ns_err(s: &str) -> String {
+        Namespace::parse(s).unwrap_err().message
+    }
+
+    #[test]
+    fn namespace_rules() {
+        assert_eq!(Namespace::parse("App/Checkout").unwrap().as_str(), "App/Checkout");
+        assert!(ns_err("AWS/EC2").contains("must not start with AWS/"));
+        assert!(ns_err(":x").contains("must not start with `:`"));
+        assert!(ns_err(" ").contains("whitespace"));
+        assert!(ns_err("").contains("1-255 characters, got 0"));
+        assert!(ns_err("caf\u{e9}").contains("ASCII"));
+        assert!(Namespace::parse(&"n".repeat(255)).is_ok());
+        assert!(ns_err(&"n".repeat(256)).contains("got 256"));
+        assert_eq!(Namespace::parse("").unwrap_err().reason, RejectReason::Namespace);
+    }
+
+    #[test]
+    fn metric_name_rules() {
+        assert!(MetricName::parse(&"n".repeat(255)).is_ok());
+        let e = MetricName::parse(&"n".repeat(256)).unwrap_err();
+        assert_eq!(
+            (e.reason, e.message.as_str()),
+            (RejectReason::Name, "name: name must be 1-255 characters, got 256")
+        );
+        assert!(MetricName::parse("  ").unwrap_err().message.contains("whitespace"));
+    }
+
+    #[test]
+    fn dimension_rules() {
+        let err = |k: &str, v: &str| check_dimension(k, v).unwrap_err().message;
+        assert!(check_dimension("Service", "checkout").is_ok());
+        assert!(err(":a", "v").contains("must not start with `:`"));
+        assert!(err("a", "").contains("1-1024"));
+        assert!(err("a", "  ").contains("whitespace"));
+        assert_eq!(
+            err("Host", "\u{e9}"),
+            "dimensions.Host: the value must be ASCII without control characters, found '\u{e9}'"
+        );
+        assert!(err("a", "x\ty").contains("control"));
+        assert!(err("a", &"v".repeat(1025)).contains("got 1025"));
+        assert!(err(&"k".repeat(256), "v").contains("the name must be 1-255"));
+    }
+}

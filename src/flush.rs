@@ -1,0 +1,50 @@
+//! The step from the pipeline to publishing: closed windows become datums, datums become
+//! batches, batches go into the outbox. Runs on the flush timer, on `/v1/flush` and at
+//! shutdown (then with open windows too).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::ingest::self_metrics;
+use crate::pipeline::Pipeline;
+use crate::publish::batch::into_batches;
+use crate::publish::datum::{Datum, datums_for};
+use crate::publish::outbox::{FlushCounts, FlushTracker, Outbox};
+use crate::publish::rate::AdaptiveRate;
+use crate::telemetry::Telemetry;
+
+pub struct Flusher {
+    pub pipeline: Arc<Pipeline>,
+    pub outbox: Arc<Outbox>,
+    pub telemetry: Arc<Telemetry>,
+    pub rate: Arc<AdaptiveRate>,
+    pub self_metrics_namespace: String,
+    /// How long `flush_and_wait` waits for publishing.
+    pub wait: Duration,
+}
+
+impl Flusher {
+    /// Moves windows into the outbox: closed ones, or all with `include_open`. Records the
+    /// self metrics of this flush first, so they go out with the windows they describe.
+    pub fn flush(&self, include_open: bool, tracker: Option<&Arc<FlushTracker>>) {
+        self_metrics::record(&self.pipeline, &self.telemetry, &self.self_metrics_namespace);
+        let closed = self.pipeline.drain(include_open);
+        let datums: Vec<Datum> = closed.iter().flat_map(datums_for).collect();
+        self.pipeline.budget().windows_to_datums(closed.len(), datums.len());
+        self.outbox.push(into_batches(datums), tracker);
+        self.update_gauges();
+    }
+
+    /// Publishes everything now, open windows included, and waits up to `wait`.
+    pub async fn flush_and_wait(&self) -> FlushCounts {
+        let deadline = tokio::time::Instant::now() + self.wait;
+        let tracker = Arc::new(FlushTracker::default());
+        self.outbox.track_all(&tracker);
+        self.flush(true, Some(&tracker));
+        tracker.wait(deadline).await
+    }
+
+    pub fn update_gauges(&self) {
+        self.telemetry.set_gauges(self.pipeline.budget().used(), self.pipeline.active_series(), self.rate.current());
+    }
+}

@@ -1,0 +1,71 @@
+//! Everything `POST /v1/metrics` can refuse, and the one place that maps it to a status.
+//! Bad input is answered with what was wrong; it is never an internal error.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::pipeline::Refusal;
+use crate::telemetry::reasons::RefuseReason;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("missing or wrong bearer token (Authorization: Bearer <token>)")]
+    Unauthorized,
+    #[error("Content-Type must be application/json or application/x-ndjson")]
+    UnsupportedMediaType,
+    #[error("body exceeds max_body_bytes ({0} bytes) after decompression")]
+    BodyTooLarge(usize),
+    #[error("could not read the body: {0}")]
+    UnreadableBody(String),
+    #[error("{0}")]
+    MalformedBody(String),
+    /// The pipeline refused the whole submission (and counted it).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+}
+
+impl IngestError {
+    /// The reason to count, for refusals decided here rather than by the pipeline.
+    pub fn uncounted_reason(&self) -> Option<RefuseReason> {
+        match self {
+            IngestError::Unauthorized => Some(RefuseReason::Unauthorized),
+            IngestError::UnsupportedMediaType => Some(RefuseReason::UnsupportedMediaType),
+            IngestError::BodyTooLarge(_) => Some(RefuseReason::TooLarge),
+            IngestError::UnreadableBody(_) => Some(RefuseReason::UnreadableBody),
+            IngestError::MalformedBody(_) => Some(RefuseReason::MalformedBody),
+            IngestError::Refused(_) => None,
+        }
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
+            IngestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            IngestError::BodyTooLarge(_) | IngestError::Refused(Refusal::NeverFits { .. }) => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            IngestError::UnreadableBody(_) | IngestError::MalformedBody(_) => StatusCode::BAD_REQUEST,
+            IngestError::Refused(Refusal::ShuttingDown | Refusal::BufferFull { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), axum::Json(json!({ "error": self.to_string() }))).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            IngestError::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            IngestError::Refused(refusal) => {
+                if let Some(after) = refusal.retry_after() {
+                    headers.insert(header::RETRY_AFTER, after.as_secs().max(1).into());
+                }
+            }
+            _ => {}
+        }
+        response
+    }
+}

@@ -1,0 +1,43 @@
+//! The sidecar's own metrics, one more input of the pipeline: recorded at every flush as
+//! samples of the current minute under `self_metrics_namespace`, with exactly the default
+//! dimensions. They aggregate like any series, so an outage costs one datum per metric and
+//! minute, whatever the flush interval.
+
+use std::borrow::Cow;
+
+use crate::domain::payload::GivenValues;
+use crate::pipeline::candidate::{Candidate, Context};
+use crate::pipeline::{Input, Pipeline};
+use crate::telemetry::Telemetry;
+
+/// Records this flush's self metrics; nothing when `namespace` is empty (disabled).
+pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
+    if namespace.is_empty() {
+        return;
+    }
+    let d = telemetry.take_deltas();
+    let metrics = [
+        ("Heartbeat", 1),
+        ("RecordsAccepted", d.records_accepted),
+        ("RecordsRejected", d.records_rejected),
+        ("DatumsPublished", d.datums_published),
+        ("DatumsDropped", d.datums_dropped),
+        ("PublishFailures", d.publish_failures),
+        ("ThrottledRequests", d.throttled_requests),
+        ("BufferedDatums", pipeline.budget().used() as u64),
+    ];
+    let candidates = metrics.into_iter().map(|(name, value)| {
+        Ok(Candidate {
+            name: Some(Cow::Borrowed(name)),
+            unit: Some(Cow::Borrowed("Count")),
+            values: GivenValues { value: Some(value as f64), ..GivenValues::default() },
+            ..Candidate::default()
+        })
+    });
+    let context = Context { namespace: Some(namespace), dimensions: &[] };
+    match pipeline.submit(Input::SELF_METRICS, &context, candidates) {
+        Ok(report) if report.rejected.is_empty() => {}
+        Ok(report) => tracing::error!(rejected = ?report.rejected, "self metrics rejected"),
+        Err(refusal) => tracing::error!(%refusal, "self metrics refused"),
+    }
+}
