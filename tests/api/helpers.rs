@@ -18,7 +18,24 @@ pub struct TestApp {
     pub fake: FakeCloudWatch,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    running: Option<JoinHandle<std::io::Result<ShutdownReport>>>,
+}
+
+/// A shutdown under way (see [`TestApp::begin_shutdown`]).
+pub struct ShuttingDown {
     running: JoinHandle<std::io::Result<ShutdownReport>>,
+}
+
+impl ShuttingDown {
+    /// Whether `run_until_stopped` has returned.
+    pub fn is_finished(&self) -> bool {
+        self.running.is_finished()
+    }
+
+    /// Waits for shutdown to finish.
+    pub async fn report(self) -> ShutdownReport {
+        self.running.await.unwrap().unwrap()
+    }
 }
 
 /// A client of CloudWatch at `endpoint` as the sidecar builds it (one attempt, timeouts).
@@ -60,7 +77,7 @@ impl TestApp {
         let running = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        TestApp { base, fake, http: reqwest::Client::new(), stop: Some(stop), running }
+        TestApp { base, fake, http: reqwest::Client::new(), stop: Some(stop), running: Some(running) }
     }
 
     pub async fn post(
@@ -111,9 +128,15 @@ impl TestApp {
             .sum()
     }
 
+    /// Starts shutdown and returns at once. The app keeps serving HTTP (ingest answers 503)
+    /// until it has published what it holds, so the test can still use `base` and `http`.
+    pub fn begin_shutdown(&mut self) -> ShuttingDown {
+        self.stop.take().expect("shutdown already begun").send(()).unwrap();
+        ShuttingDown { running: self.running.take().unwrap() }
+    }
+
     pub async fn shutdown(mut self) -> ShutdownReport {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.running.await.unwrap().unwrap()
+        self.begin_shutdown().report().await
     }
 }
 
