@@ -24,6 +24,7 @@ pub struct TestApp {
 /// A shutdown under way (see [`TestApp::begin_shutdown`]).
 pub struct ShuttingDown {
     running: JoinHandle<std::io::Result<ShutdownReport>>,
+    fake: FakeCloudWatch,
 }
 
 impl ShuttingDown {
@@ -32,9 +33,11 @@ impl ShuttingDown {
         self.running.is_finished()
     }
 
-    /// Waits for shutdown to finish.
+    /// Waits for shutdown to finish; panics if the fake failed on a request.
     pub async fn report(self) -> ShutdownReport {
-        self.running.await.unwrap().unwrap()
+        let report = self.running.await.unwrap().unwrap();
+        self.fake.check();
+        report
     }
 }
 
@@ -131,12 +134,22 @@ impl TestApp {
     /// Starts shutdown and returns at once. The app keeps serving HTTP (ingest answers 503)
     /// until it has published what it holds, so the test can still use `base` and `http`.
     pub fn begin_shutdown(&mut self) -> ShuttingDown {
+        self.fake.check();
         self.stop.take().expect("shutdown already begun").send(()).unwrap();
-        ShuttingDown { running: self.running.take().unwrap() }
+        ShuttingDown { running: self.running.take().unwrap(), fake: self.fake.clone() }
     }
 
     pub async fn shutdown(mut self) -> ShutdownReport {
         self.begin_shutdown().report().await
+    }
+}
+
+impl Drop for TestApp {
+    /// A test that ends without looking at the fake still fails if the fake did.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.fake.check();
+        }
     }
 }
 
