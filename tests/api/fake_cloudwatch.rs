@@ -2,11 +2,18 @@
 //! `POST /service/GraniteServiceVersion20100801/operation/PutMetricData`, gzip bodies
 //! included, and answers errors the way CloudWatch does (`x-amzn-query-error` header and a
 //! CBOR `__type`). Faults are scripted per request; it can also stop listening altogether.
+//!
+//! A request the fake cannot decode (not CBOR, bad gzip, a missing member, a failed
+//! assertion or any other panic while decoding) is a bug the test must see, not an outage
+//! the sidecar would retry: the fake records it, and every accessor the tests use
+//! (`requests`, `datums`, `attempts`, `check`), `TestApp::shutdown` and `TestApp`'s drop
+//! panic with what it recorded.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -59,6 +66,13 @@ struct State_ {
     faults: VecDeque<Fault>,
     accepted: Vec<ReceivedRequest>,
     attempts: usize,
+    /// Requests the fake could not decode, and why: each one fails the test.
+    failures: Vec<String>,
+}
+
+/// The state, even after a panic while it was held: the panic is what the test must report.
+fn lock(state: &Mutex<State_>) -> MutexGuard<'_, State_> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[derive(Clone)]
@@ -108,11 +122,20 @@ impl FakeCloudWatch {
     }
 
     pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.state.lock().unwrap().faults.extend(faults);
+        lock(&self.state).faults.extend(faults);
+    }
+
+    /// Panics with what the fake recorded if it could not decode a request it received.
+    pub fn check(&self) {
+        let failures = lock(&self.state).failures.clone();
+        if !failures.is_empty() {
+            panic!("the fake CloudWatch failed on a request it received: {}", failures.join("\n"));
+        }
     }
 
     pub fn requests(&self) -> Vec<ReceivedRequest> {
-        self.state.lock().unwrap().accepted.clone()
+        self.check();
+        lock(&self.state).accepted.clone()
     }
 
     pub fn datums(&self, namespace: &str) -> Vec<ReceivedDatum> {
@@ -121,7 +144,8 @@ impl FakeCloudWatch {
 
     /// Requests received, failed ones included.
     pub fn attempts(&self) -> usize {
-        self.state.lock().unwrap().attempts
+        self.check();
+        lock(&self.state).attempts
     }
 }
 
@@ -147,7 +171,7 @@ fn error(status: StatusCode, code: &str, fault: &str, message: &str) -> Response
 
 async fn put_metric_data(State(state): State<Arc<Mutex<State_>>>, headers: HeaderMap, body: Bytes) -> Response {
     let fault = {
-        let mut s = state.lock().unwrap();
+        let mut s = lock(&state);
         s.attempts += 1;
         s.faults.pop_front()
     };
@@ -172,42 +196,66 @@ async fn put_metric_data(State(state): State<Arc<Mutex<State_>>>, headers: Heade
         }
         None => {}
     }
-    assert_eq!(headers.get("smithy-protocol").map(|v| v.to_str().unwrap()), Some("rpc-v2-cbor"));
+    // Decoding is synchronous, so a panic in it (an unwrap, an assert) is caught here rather
+    // than by the server task, which would only drop the connection.
+    let decoded = std::panic::catch_unwind(AssertUnwindSafe(|| decode(&headers, &body))).unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a panic without a message".into());
+        Err(format!("panicked: {message}"))
+    });
+    let request = match decoded {
+        Ok(Decoded::Accepted(request)) => request,
+        Ok(Decoded::Refused(response)) => return response,
+        Err(failure) => {
+            let failure = format!("PutMetricData: {failure}");
+            lock(&state).failures.push(failure.clone());
+            return error(StatusCode::BAD_REQUEST, "SerializationException", "Sender", &failure);
+        }
+    };
+    lock(&state).accepted.push(request);
+    cbor_response(StatusCode::OK, None, Value::Map(vec![]))
+}
+
+enum Decoded {
+    Accepted(ReceivedRequest),
+    /// What CloudWatch answers to a well-formed request it turns down.
+    Refused(Response),
+}
+
+/// A request as CloudWatch reads it. `Err` (or a panic) means the SDK could not have sent
+/// it: the test fails.
+fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Decoded, String> {
+    let protocol = headers.get("smithy-protocol").map(|v| v.to_str().unwrap_or("(not text)"));
+    if protocol != Some("rpc-v2-cbor") {
+        return Err(format!("smithy-protocol header is {protocol:?}, not rpc-v2-cbor"));
+    }
     let gzipped = headers.get("content-encoding").is_some_and(|v| v == "gzip");
     let raw = if gzipped {
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(body).read_to_end(&mut out).map_err(|e| format!("bad gzip body: {e}"))?;
         out
     } else {
         body.to_vec()
     };
-    let request: Value = match ciborium::from_reader(&raw[..]) {
-        Ok(v) => v,
-        Err(e) => {
-            return error(StatusCode::BAD_REQUEST, "SerializationException", "Sender", &e.to_string());
-        }
-    };
+    let request: Value = ciborium::from_reader(&raw[..]).map_err(|e| format!("body is not CBOR: {e}"))?;
     let namespace = field(&request, "Namespace").and_then(text).unwrap_or_default();
     let Some(Value::Array(data)) = field(&request, "MetricData") else {
-        return error(StatusCode::BAD_REQUEST, "MissingParameter", "Sender", "MetricData is required");
+        return Err(format!("no MetricData array in {request:?}"));
     };
     if data.len() > 1000 || raw.len() > 1_000_000 {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "Sender", "request too large");
+        let response = error(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", "Sender", "request too large");
+        return Ok(Decoded::Refused(response));
     }
     let datums: Vec<ReceivedDatum> = data.iter().map(datum).collect();
     // A datum named Invalid* stands for one CloudWatch rejects: the whole request fails.
     if let Some(bad) = datums.iter().find(|d| d.name.starts_with("Invalid")) {
         let message = format!("The value for parameter MetricData.member.{} is invalid", bad.name);
-        return error(StatusCode::BAD_REQUEST, "InvalidParameterValue", "Sender", &message);
+        return Ok(Decoded::Refused(error(StatusCode::BAD_REQUEST, "InvalidParameterValue", "Sender", &message)));
     }
-    state.lock().unwrap().accepted.push(ReceivedRequest {
-        namespace,
-        datums,
-        gzipped,
-        body_bytes: raw.len(),
-        at: Instant::now(),
-    });
-    cbor_response(StatusCode::OK, None, Value::Map(vec![]))
+    Ok(Decoded::Accepted(ReceivedRequest { namespace, datums, gzipped, body_bytes: raw.len(), at: Instant::now() }))
 }
 
 fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
@@ -258,5 +306,84 @@ fn datum(v: &Value) -> ReceivedDatum {
         values: numbers(field(v, "Values")),
         counts: numbers(field(v, "Counts")),
         statistics,
+    }
+}
+
+/// The fake's own guarantee: what it cannot decode fails the test, at the next look at it.
+mod failures {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+
+    use ciborium::Value;
+
+    use super::{FakeCloudWatch, PUT_METRIC_DATA_PATH};
+    use crate::helpers::TestApp;
+
+    async fn put(fake: &FakeCloudWatch, body: Vec<u8>) -> u16 {
+        let r = reqwest::Client::new()
+            .post(format!("{}{PUT_METRIC_DATA_PATH}", fake.url()))
+            .header("smithy-protocol", "rpc-v2-cbor")
+            .header("content-type", "application/cbor")
+            .body(body)
+            .send()
+            .await
+            .expect("the fake answers instead of dropping the connection");
+        r.status().as_u16()
+    }
+
+    fn message(panic: Box<dyn std::any::Any + Send>) -> String {
+        match panic.downcast::<String>() {
+            Ok(s) => *s,
+            Err(panic) => panic.downcast_ref::<&str>().map(|s| s.to_string()).unwrap_or_default(),
+        }
+    }
+
+    fn panic_of<T>(look: impl FnOnce() -> T) -> String {
+        match catch_unwind(AssertUnwindSafe(look)) {
+            Ok(_) => panic!("looking at the fake did not panic after it failed"),
+            Err(panic) => message(panic),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_body_that_is_not_cbor_fails_every_look_at_the_fake() {
+        let fake = FakeCloudWatch::start().await;
+        assert_eq!(put(&fake, b"\xff\xfe not CBOR".to_vec()).await, 400);
+        for looked in [
+            panic_of(|| fake.attempts()),
+            panic_of(|| fake.requests()),
+            panic_of(|| fake.datums("Test")),
+            panic_of(|| fake.check()),
+        ] {
+            assert!(looked.starts_with("the fake CloudWatch failed on a request it received"), "{looked}");
+            assert!(looked.contains("body is not CBOR"), "{looked}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_decoding_is_recorded_not_a_dropped_connection() {
+        let fake = FakeCloudWatch::start().await;
+        let text = |s: &str| Value::Text(s.into());
+        let datum =
+            Value::Map(vec![(text("MetricName"), text("X")), (text("Values"), Value::Array(vec![text("one")]))]);
+        let request =
+            Value::Map(vec![(text("Namespace"), text("Test")), (text("MetricData"), Value::Array(vec![datum]))]);
+        let mut body = Vec::new();
+        ciborium::into_writer(&request, &mut body).unwrap();
+        assert_eq!(put(&fake, body).await, 400);
+        let looked = panic_of(|| fake.datums("Test"));
+        assert!(looked.contains("panicked: not a number: Text(\"one\")"), "{looked}");
+    }
+
+    #[tokio::test]
+    async fn the_test_apps_shutdown_and_drop_report_the_fakes_failure() {
+        let app = TestApp::spawn(|_| {}).await;
+        put(&app.fake, b"\xff".to_vec()).await;
+        let panic = tokio::spawn(app.shutdown()).await.expect_err("shutdown panics").into_panic();
+        assert!(message(panic).contains("body is not CBOR"));
+
+        let app = TestApp::spawn(|_| {}).await;
+        put(&app.fake, b"\xff".to_vec()).await;
+        let panic = tokio::spawn(async move { drop(app) }).await.expect_err("drop panics").into_panic();
+        assert!(message(panic).contains("body is not CBOR"));
     }
 }

@@ -18,7 +18,27 @@ pub struct TestApp {
     pub fake: FakeCloudWatch,
     pub http: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
+    running: Option<JoinHandle<std::io::Result<ShutdownReport>>>,
+}
+
+/// A shutdown under way (see [`TestApp::begin_shutdown`]).
+pub struct ShuttingDown {
     running: JoinHandle<std::io::Result<ShutdownReport>>,
+    fake: FakeCloudWatch,
+}
+
+impl ShuttingDown {
+    /// Whether `run_until_stopped` has returned.
+    pub fn is_finished(&self) -> bool {
+        self.running.is_finished()
+    }
+
+    /// Waits for shutdown to finish; panics if the fake failed on a request.
+    pub async fn report(self) -> ShutdownReport {
+        let report = self.running.await.unwrap().unwrap();
+        self.fake.check();
+        report
+    }
 }
 
 /// A client of CloudWatch at `endpoint` as the sidecar builds it (one attempt, timeouts).
@@ -60,7 +80,7 @@ impl TestApp {
         let running = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        TestApp { base, fake, http: reqwest::Client::new(), stop: Some(stop), running }
+        TestApp { base, fake, http: reqwest::Client::new(), stop: Some(stop), running: Some(running) }
     }
 
     pub async fn post(
@@ -111,9 +131,25 @@ impl TestApp {
             .sum()
     }
 
+    /// Starts shutdown and returns at once. The app keeps serving HTTP (ingest answers 503)
+    /// until it has published what it holds, so the test can still use `base` and `http`.
+    pub fn begin_shutdown(&mut self) -> ShuttingDown {
+        self.fake.check();
+        self.stop.take().expect("shutdown already begun").send(()).unwrap();
+        ShuttingDown { running: self.running.take().unwrap(), fake: self.fake.clone() }
+    }
+
     pub async fn shutdown(mut self) -> ShutdownReport {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.running.await.unwrap().unwrap()
+        self.begin_shutdown().report().await
+    }
+}
+
+impl Drop for TestApp {
+    /// A test that ends without looking at the fake still fails if the fake did.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            self.fake.check();
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Windows, flushing and shutdown.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -52,14 +52,37 @@ async fn high_resolution_records_aggregate_per_second() {
 
 #[tokio::test]
 async fn shutdown_publishes_open_windows_and_refuses_new_records() {
-    let app = TestApp::spawn(|c| c.self_metrics_namespace = "CWSidecar".into()).await;
+    let mut app = TestApp::spawn(|c| c.self_metrics_namespace = "CWSidecar".into()).await;
     let records: Vec<_> =
         (0..100).map(|i| json!({"name": "Open", "value": i, "dimensions": {"N": format!("{i}")}})).collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
+    // CloudWatch is down, so shutdown stays in its publishing phase, HTTP still served,
+    // until it comes back. Nothing was published before: no connection to the fake is open.
+    app.fake.stop();
+    let shutting_down = app.begin_shutdown();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.metric("cw_sidecar_put_metric_data_calls_total", "outcome=\"transient\"").await < 1.0 {
+        assert!(Instant::now() < deadline, "shutdown did not start publishing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(app.get("/readyz").await.0, 503);
+
+    let (status, body, headers) =
+        app.post("application/json", json!([{"name": "DuringShutdown", "value": 1}]).to_string()).await;
+    assert_eq!(status, 503, "{body}");
+    let retry_after = headers.get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    assert!(retry_after.is_some_and(|s| s > 0), "Retry-After: {:?}", headers.get("retry-after"));
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("shutting down")), "{body}");
+    assert_eq!(app.metric("cw_sidecar_requests_refused_total", "reason=\"shutting_down\"").await, 1.0);
+    assert!(!shutting_down.is_finished(), "the post was answered while shutdown was still publishing");
+
+    app.fake.restart().await;
     let fake = app.fake.clone();
-    let report = app.shutdown().await;
+    let report = shutting_down.report().await;
     assert!(report.complete(), "{report:?}");
     assert_eq!(fake.datums("Test").len(), 100);
+    let published: Vec<String> = fake.requests().into_iter().flat_map(|r| r.datums).map(|d| d.name).collect();
+    assert!(!published.iter().any(|n| n == "DuringShutdown"), "the refused post was published: {published:?}");
     let self_metrics: Vec<String> = fake.datums("CWSidecar").into_iter().map(|d| d.name).collect();
     for name in [
         "Heartbeat",
