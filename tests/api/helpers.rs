@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use cw_sidecar::app::{App, ShutdownReport};
+use cw_sidecar::clock::{SharedClock, SystemClock};
 use cw_sidecar::config::Config;
+use cw_sidecar::pipeline::Pipeline;
 use cw_sidecar::publish::sink::Sink;
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -17,6 +19,8 @@ pub struct TestApp {
     pub base: String,
     pub fake: FakeCloudWatch,
     pub http: reqwest::Client,
+    /// The pipeline every input submits to, for tests that are an input of their own.
+    pub pipeline: std::sync::Arc<Pipeline>,
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<std::io::Result<ShutdownReport>>>,
 }
@@ -66,6 +70,11 @@ pub fn test_config() -> Config {
 
 impl TestApp {
     pub async fn spawn(tune: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::spawn_with_clock(tune, SystemClock::shared()).await
+    }
+
+    /// The app on `clock`: a test with a [`cw_sidecar::clock::ManualClock`] moves time itself.
+    pub async fn spawn_with_clock(tune: impl FnOnce(&mut Config), clock: SharedClock) -> TestApp {
         let fake = FakeCloudWatch::start().await;
         let mut config = test_config();
         tune(&mut config);
@@ -74,13 +83,14 @@ impl TestApp {
             config.publish_timeout,
             config.integer_timestamps.unwrap_or(false),
         );
-        let app = App::build(config, sink).await.unwrap();
+        let app = App::build_with_clock(config, sink, clock).await.unwrap();
+        let pipeline = app.pipeline();
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = oneshot::channel();
         let running = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        TestApp { base, fake, http: reqwest::Client::new(), stop: Some(stop), running: Some(running) }
+        TestApp { base, fake, http: reqwest::Client::new(), pipeline, stop: Some(stop), running: Some(running) }
     }
 
     pub async fn post(

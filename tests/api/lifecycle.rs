@@ -4,28 +4,48 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use cw_sidecar::clock::{Clock, ManualClock};
+
 use crate::helpers::{TestApp, now_ms};
+
+/// Waits (in real time, bounded) until the fake holds `n` datums in `namespace`.
+async fn until_published(app: &TestApp, namespace: &str, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.fake.datums(namespace).len() < n {
+        assert!(std::time::Instant::now() < deadline, "{n} datums were not published");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
 
 #[tokio::test]
 async fn the_periodic_flush_publishes_closed_windows_only_and_late_data_as_an_extra_datum() {
-    let app = TestApp::spawn(|c| {
-        c.flush_interval = Duration::from_secs(1);
-        c.window_grace = Duration::from_millis(200);
-    })
+    // The flush timer and the windows run on a clock the test moves: no sleeping for them.
+    let clock = ManualClock::new(now_ms());
+    let app = TestApp::spawn_with_clock(
+        |c| {
+            c.flush_interval = Duration::from_secs(1);
+            c.window_grace = Duration::from_millis(200);
+        },
+        clock.clone(),
+    )
     .await;
-    let now = now_ms();
+    let now = clock.now_ms();
     let closed = now - now % 60_000 - 60_000;
     let body = json!([
         {"name": "Closed", "value": 1, "timestamp": closed},
         {"name": "Open", "value": 1, "timestamp": now + 120_000},
     ]);
     assert_eq!(app.post_json(body).await.0, 202);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(app.fake.datums("Test").is_empty(), "nothing goes out before the flush interval");
+    clock.advance(Duration::from_secs(1));
+    until_published(&app, "Test", 1).await;
     let names: Vec<String> = app.fake.datums("Test").into_iter().map(|d| d.name).collect();
     assert_eq!(names, vec!["Closed"], "only the closed window went out");
     // A straggler for the published window goes out as one more datum for it.
     assert_eq!(app.post_json(json!([{"name": "Closed", "value": 5, "timestamp": closed + 1}])).await.0, 202);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    clock.advance(Duration::from_secs(1));
+    until_published(&app, "Test", 2).await;
     let closed_datums: Vec<_> = app.fake.datums("Test").into_iter().filter(|d| d.name == "Closed").collect();
     assert_eq!(closed_datums.len(), 2);
     assert!(closed_datums.iter().all(|d| d.timestamp_ms == closed));

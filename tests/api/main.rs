@@ -6,5 +6,6 @@ mod binary;
 mod fake_cloudwatch;
 mod helpers;
 mod ingest;
+mod inputs;
 mod lifecycle;
 mod publishing;
