@@ -29,13 +29,16 @@ impl<'a> Namespace<'a> {
     }
 }
 
-/// A metric name CloudWatch accepts: 1-255 characters, not only whitespace.
+/// A metric name CloudWatch accepts: 1-255 ASCII characters without control characters, not
+/// only whitespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MetricName<'a>(&'a str);
 
 impl<'a> MetricName<'a> {
     pub fn parse(name: &'a str) -> Result<MetricName<'a>, ValidationError> {
-        check_length("name", "name", name, MAX_NAME_CHARS).map_err(|m| reject(RejectReason::Name, m))?;
+        let fail = |m: String| reject(RejectReason::Name, m);
+        check_length("name", "name", name, MAX_NAME_CHARS).map_err(fail)?;
+        check_ascii("name", "name", name).map_err(fail)?;
         Ok(MetricName(name))
     }
 
@@ -107,6 +110,10 @@ mod tests {
             (RejectReason::Name, "name: name must be 1-255 characters, got 256")
         );
         assert!(MetricName::parse("  ").unwrap_err().message.contains("whitespace"));
+        // A client must not be able to forge a log line through a name.
+        let e = MetricName::parse("x\n2026-01-01T00:00:00Z INFO shutdown complete").unwrap_err();
+        assert_eq!(e.message, "name: name must be ASCII without control characters, found '\\n'");
+        assert!(MetricName::parse("Lat\u{e9}ncy").unwrap_err().message.contains("ASCII"));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod candidate;
 pub mod gate;
 pub mod validate;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 use crate::clock::SharedClock;
 use crate::domain::error::ValidationError;
+use crate::domain::payload::Payload;
 use crate::pipeline::aggregate::{Aggregator, ClosedWindow};
 use crate::pipeline::budget::{Budget, Full};
 use crate::pipeline::candidate::{Candidate, Context};
@@ -71,8 +73,8 @@ pub enum Refusal {
     ShuttingDown,
     #[error("buffer full: {} of max_buffered_datums {} in use; nothing of this request was accepted", .full.used, .full.max)]
     BufferFull { full: Full, retry_after: Duration },
-    #[error("{records} valid records exceed max_buffered_datums ({max}): split the request")]
-    NeverFits { records: usize, max: usize },
+    #[error("the request's {windows} series-windows exceed max_buffered_datums ({max}): split the request")]
+    NeverFits { windows: usize, max: usize },
 }
 
 impl Refusal {
@@ -175,15 +177,17 @@ impl Pipeline {
         if entered.is_none() && input.admission != Admission::Internal {
             return Err(refuse(Refusal::ShuttingDown));
         }
-        // Each record may open a series-window: reserve for all, give back what merged.
+        // Each distinct series-window may be a new one: reserve for those, give back what
+        // merged into windows already open. Records of one series-window cost one slot.
+        let windows = distinct_windows(&keys, &valid);
         let mut reservation = match input.admission {
-            Admission::Internal => self.budget.reserve_past_bound(valid.len()),
-            Admission::Bounded if valid.len() > self.budget.max() => {
-                return Err(refuse(Refusal::NeverFits { records: valid.len(), max: self.budget.max() }));
+            Admission::Internal => self.budget.reserve_past_bound(windows),
+            Admission::Bounded if windows > self.budget.max() => {
+                return Err(refuse(Refusal::NeverFits { windows, max: self.budget.max() }));
             }
             Admission::Bounded => self
                 .budget
-                .try_reserve(valid.len())
+                .try_reserve(windows)
                 .map_err(|full| refuse(Refusal::BufferFull { full, retry_after: self.retry_after }))?,
         };
         let accepted = valid.len();
@@ -231,4 +235,18 @@ impl Pipeline {
     pub fn active_series(&self) -> usize {
         self.aggregator.active_series()
     }
+}
+
+/// How many distinct (series, window) pairs the valid records fall in.
+fn distinct_windows(keys: &[u8], valid: &[(usize, i64, Payload)]) -> usize {
+    if valid.len() < 2 {
+        return valid.len();
+    }
+    let mut seen = HashSet::with_capacity(valid.len());
+    let mut start = 0;
+    for (end, window, _) in valid {
+        seen.insert((&keys[start..*end], *window));
+        start = *end;
+    }
+    seen.len()
 }

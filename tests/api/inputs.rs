@@ -67,7 +67,7 @@ async fn the_buffer_bound_refuses_any_input_the_same_way() {
     let app = TestApp::spawn(|c| c.max_buffered_datums = 2).await;
     let series = |n: usize| (0..n).map(|i| Ok(line("S", i as f64, ["a", "b", "c"][i]))).collect::<Vec<_>>();
     let refusal = app.pipeline.submit(TEST_INPUT, &Context::default(), series(3)).unwrap_err();
-    assert_eq!(refusal, Refusal::NeverFits { records: 3, max: 2 });
+    assert_eq!(refusal, Refusal::NeverFits { windows: 3, max: 2 });
     assert_eq!(app.pipeline.submit(TEST_INPUT, &Context::default(), series(2)).unwrap().accepted, 2);
     let refusal = app.pipeline.submit(TEST_INPUT, &Context::default(), series(1)).unwrap_err();
     assert!(matches!(refusal, Refusal::BufferFull { .. }), "{refusal:?}");

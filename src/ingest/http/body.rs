@@ -112,6 +112,26 @@ impl<'de: 'a, 'a> Deserialize<'de> for Timestamp<'a> {
     }
 }
 
+/// `T` from a JSON object only: serde's derive would also take a positional array.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for V<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData)).map(Object)
+    }
+}
+
 /// A pre-aggregated statistic set as sent by a client.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -131,7 +151,7 @@ pub struct RawRecord<'a> {
     pub value: Option<f64>,
     pub values: Option<Vec<f64>>,
     pub counts: Option<Vec<f64>>,
-    pub statistics: Option<RawStatistics>,
+    pub statistics: Option<Object<RawStatistics>>,
     #[serde(borrow)]
     pub unit: Option<Text<'a>>,
     #[serde(borrow)]
@@ -160,7 +180,7 @@ impl<'a> RawRecord<'a> {
                 value: self.value,
                 values: self.values,
                 counts: self.counts,
-                statistics: self.statistics.map(|s| StatSet {
+                statistics: self.statistics.map(|Object(s)| StatSet {
                     sample_count: s.sample_count,
                     sum: s.sum,
                     min: s.min,
@@ -228,7 +248,7 @@ pub fn split_body(body: &[u8], kind: BodyKind) -> Result<Body<'_>, String> {
 /// Parses one item; the error names the field at fault (`values[2]: invalid type ...`).
 pub fn parse_record(item: &[u8]) -> Result<RawRecord<'_>, String> {
     let mut de = serde_json::Deserializer::from_slice(item);
-    let record = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let Object(record) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = strip_position(&inner);
@@ -289,6 +309,16 @@ mod tests {
         assert!(err.contains("unknown field `dimension`"), "{err}");
         let err = parse_record(br#"{"name":"a","timestamp":1.5}"#).unwrap_err();
         assert!(err.starts_with("timestamp: invalid type"), "{err}");
+    }
+
+    #[test]
+    fn records_and_statistics_must_be_objects_not_positional_arrays() {
+        let err = parse_record(br#"["Latency", 12]"#).unwrap_err();
+        assert!(err.starts_with("invalid type: sequence, expected an object"), "{err}");
+        let err = parse_record(br#"{"name":"x","statistics":[1,1,1,1]}"#).unwrap_err();
+        assert!(err.starts_with("statistics: invalid type: sequence, expected an object"), "{err}");
+        let ok = parse_record(br#"{"name":"x","statistics":{"sample_count":1,"sum":1,"min":1,"max":1}}"#).unwrap();
+        assert_eq!(ok.statistics.unwrap().0.sum, 1.0);
     }
 
     #[test]

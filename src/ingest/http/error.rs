@@ -14,8 +14,10 @@ pub enum IngestError {
     Unauthorized,
     #[error("Content-Type must be application/json or application/x-ndjson")]
     UnsupportedMediaType,
-    #[error("body exceeds max_body_bytes ({0} bytes) after decompression")]
-    BodyTooLarge(usize),
+    #[error("Content-Encoding must be gzip, x-gzip or identity, got `{0}`")]
+    UnsupportedEncoding(String),
+    #[error("body exceeds max_body_bytes ({max} bytes){}", if *.decoded { " after decompression" } else { "" })]
+    BodyTooLarge { max: usize, decoded: bool },
     #[error("could not read the body: {0}")]
     UnreadableBody(String),
     #[error("{0}")]
@@ -30,8 +32,10 @@ impl IngestError {
     pub fn uncounted_reason(&self) -> Option<RefuseReason> {
         match self {
             IngestError::Unauthorized => Some(RefuseReason::Unauthorized),
-            IngestError::UnsupportedMediaType => Some(RefuseReason::UnsupportedMediaType),
-            IngestError::BodyTooLarge(_) => Some(RefuseReason::TooLarge),
+            IngestError::UnsupportedMediaType | IngestError::UnsupportedEncoding(_) => {
+                Some(RefuseReason::UnsupportedMediaType)
+            }
+            IngestError::BodyTooLarge { .. } => Some(RefuseReason::TooLarge),
             IngestError::UnreadableBody(_) => Some(RefuseReason::UnreadableBody),
             IngestError::MalformedBody(_) => Some(RefuseReason::MalformedBody),
             IngestError::Refused(_) => None,
@@ -41,8 +45,10 @@ impl IngestError {
     fn status(&self) -> StatusCode {
         match self {
             IngestError::Unauthorized => StatusCode::UNAUTHORIZED,
-            IngestError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            IngestError::BodyTooLarge(_) | IngestError::Refused(Refusal::NeverFits { .. }) => {
+            IngestError::UnsupportedMediaType | IngestError::UnsupportedEncoding(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
+            IngestError::BodyTooLarge { .. } | IngestError::Refused(Refusal::NeverFits { .. }) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
             IngestError::UnreadableBody(_) | IngestError::MalformedBody(_) => StatusCode::BAD_REQUEST,

@@ -3,6 +3,7 @@
 
 pub mod body;
 mod error;
+mod read;
 #[cfg(test)]
 mod rules_tests;
 
@@ -14,9 +15,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
-use tower_http::decompression::RequestDecompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 pub use error::IngestError;
@@ -27,7 +25,7 @@ use crate::ingest::http::body::{BodyKind, parse_record, split_body};
 use crate::pipeline::candidate::Context;
 use crate::pipeline::{Accepted, Input, Pipeline};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::RejectReason;
+use crate::telemetry::reasons::{RefuseReason, RejectReason};
 
 /// What the HTTP handlers share.
 pub struct HttpState {
@@ -41,17 +39,12 @@ pub struct HttpState {
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
-    let max_body = state.max_body_bytes;
     Router::new()
         .route("/v1/metrics", post(ingest))
         .route("/v1/flush", post(flush))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        // Outermost first: the raw body is bounded, then decompressed (and bounded again
-        // in `ingest`, after decompression).
-        .layer(RequestDecompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(max_body))
         // Our own 503s (buffer full, still retrying) are answers, not server failures.
         .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
         .with_state(state)
@@ -67,12 +60,17 @@ fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
     }
 }
 
+/// `Authorization: Bearer <token>`, the scheme in any case (RFC 9110 §11.1).
 fn authorized(token: Option<&str>, headers: &HeaderMap) -> bool {
     let Some(token) = token else {
         return true;
     };
-    let given =
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, credentials)| credentials.trim());
     // Compare in constant time so the token cannot be guessed byte by byte.
     given.is_some_and(|g| {
         g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0
@@ -99,13 +97,9 @@ async fn submit(state: &HttpState, headers: &HeaderMap, body: axum::body::Body) 
         return Err(IngestError::Unauthorized);
     }
     let kind = body_kind(headers).ok_or(IngestError::UnsupportedMediaType)?;
+    let encoding = read::encoding(headers)?;
     state.pipeline.check_open()?;
-    let max = state.max_body_bytes;
-    let bytes = match Limited::new(body, max).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(IngestError::BodyTooLarge(max)),
-        Err(e) => return Err(IngestError::UnreadableBody(e.to_string())),
-    };
+    let bytes = read::read_body(body, encoding, state.max_body_bytes).await?;
     let parsed = split_body(&bytes, kind).map_err(IngestError::MalformedBody)?;
     let envelope_dimensions = parsed.dimensions.map(body::Dimensions::into_given).unwrap_or_default();
     let context =
@@ -116,7 +110,12 @@ async fn submit(state: &HttpState, headers: &HeaderMap, body: axum::body::Body) 
     Ok(state.pipeline.submit(Input::HTTP, &context, candidates)?)
 }
 
-async fn flush(State(state): State<Arc<HttpState>>) -> Response {
+/// Every operation needs the token when one is set: a flush costs PutMetricData calls.
+async fn flush(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
+    if !authorized(state.auth_token.as_deref(), &headers) {
+        state.telemetry.request_refused(RefuseReason::Unauthorized);
+        return IngestError::Unauthorized.into_response();
+    }
     let counts = state.flusher.flush_and_wait().await;
     let status = if counts.retrying > 0 {
         StatusCode::SERVICE_UNAVAILABLE
@@ -128,6 +127,9 @@ async fn flush(State(state): State<Arc<HttpState>>) -> Response {
     (status, axum::Json(counts)).into_response()
 }
 
+/// Ready means started and not shutting down. A full buffer is not unreadiness: it shows in
+/// `/metrics`, the self metrics and the 503s on ingest, while the pod beside the sidecar
+/// stays in its service (a CloudWatch outage must not take it down).
 async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     let not_ready = |why: &str| (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "error": why })));
     if !state.started.load(Ordering::Acquire) {
@@ -135,9 +137,6 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
     }
     if state.pipeline.is_closed() {
         return not_ready("shutting down").into_response();
-    }
-    if state.pipeline.budget().is_full() {
-        return not_ready("buffer full").into_response();
     }
     (StatusCode::OK, "ready\n").into_response()
 }
