@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::clock::SystemClock;
+use crate::clock::system_now_ms as now_ms;
 use crate::config::Config;
 use crate::domain::units::{Resolution, Unit};
 use crate::pipeline::aggregate::{Aggregator, encode_series_key};
@@ -17,9 +19,11 @@ use crate::pipeline::budget::Budget;
 use crate::pipeline::validate::{Dims, Payload, Sample};
 use crate::publish::batch::into_batches;
 use crate::publish::datum::{Datum, datums_for};
-use crate::publish::outbox::{FlushCounts, FlushTracker, Outbox, Publisher, now_ms};
+use crate::publish::outbox::Outbox;
+use crate::publish::publisher::Publisher;
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::Sink;
+use crate::publish::tracker::{FlushCounts, FlushTracker};
 use crate::telemetry::Telemetry;
 
 /// Lets shutdown stop ingest and then wait for requests already adding records.
@@ -84,8 +88,9 @@ impl Shared {
 
     /// Publishes everything now, open windows included, and waits up to `shutdown_timeout`.
     pub async fn flush_and_wait(&self) -> FlushCounts {
-        let deadline = tokio::time::Instant::now() + self.config.shutdown_timeout;
-        let tracker = Arc::new(FlushTracker::default());
+        let clock = self.outbox.clock().clone();
+        let deadline = clock.elapsed() + self.config.shutdown_timeout;
+        let tracker = Arc::new(FlushTracker::new(clock));
         self.outbox.track_all(&tracker);
         self.flush(true, Some(&tracker));
         tracker.wait(deadline).await
@@ -158,17 +163,13 @@ impl App {
     /// Binds `config.listen` (port 0 picks a free port) and prepares the pipeline.
     pub async fn build(config: Config, sink: Sink) -> std::io::Result<App> {
         let listener = TcpListener::bind(config.listen).await?;
+        let clock = SystemClock::shared();
         let budget = Arc::new(Budget::new(config.max_buffered_datums));
-        let outbox = Arc::new(Outbox::default());
         let telemetry = Arc::new(Telemetry::default());
-        let rate = Arc::new(AdaptiveRate::new(config.max_put_requests_per_second));
-        let publisher = Arc::new(Publisher {
-            outbox: outbox.clone(),
-            sink: Arc::new(sink),
-            rate: rate.clone(),
-            telemetry: telemetry.clone(),
-            budget: budget.clone(),
-        });
+        let outbox = Arc::new(Outbox::new(budget.clone(), telemetry.clone(), clock.clone()));
+        let rate = Arc::new(AdaptiveRate::new(config.max_put_requests_per_second, clock.clone()));
+        let publisher =
+            Arc::new(Publisher::new(outbox.clone(), Arc::new(sink), rate.clone(), telemetry.clone(), clock));
         let shared = Arc::new(Shared {
             config,
             aggregator: Aggregator::default(),
