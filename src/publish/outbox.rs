@@ -4,9 +4,10 @@
 //! then either [`succeeded`](Outbox::succeeded), scheduled again
 //! ([`retry_later`](Outbox::retry_later)), bisected ([`split`](Outbox::split)) or
 //! [`dropped`](Outbox::dropped); [`expire`](Outbox::expire) drops datums CloudWatch would no
-//! longer take before an attempt. Whenever datums leave, the operation releases their
-//! [`Budget`] slots, counts them in [`Telemetry`] and settles the [`FlushTracker`]s that
-//! follow them, in that order, so nothing else touches that accounting.
+//! longer take before an attempt. Whenever datums leave, the operation counts them in
+//! [`Telemetry`], releases their [`Budget`] slots and settles the [`FlushTracker`]s that
+//! follow them, in that order (so a flush that returns sees the counters already moved),
+//! and nothing else touches that accounting.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -68,11 +69,16 @@ impl Inner {
 #[must_use = "an attempt must be settled, retried, split or dropped"]
 pub struct Attempt {
     id: u64,
-    pub batch: Batch,
+    batch: Batch,
     failures: u32,
 }
 
 impl Attempt {
+    /// What to send. Read-only: only the outbox's operations change what an entry holds.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
     /// Attempts of this batch that failed before this one.
     pub fn failures(&self) -> u32 {
         self.failures

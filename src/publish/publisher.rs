@@ -85,7 +85,7 @@ impl Publisher {
             let this = self.clone();
             attempts.spawn(async move {
                 let started = this.clock.elapsed();
-                let result = this.sink.put(&attempt.batch).await;
+                let result = this.sink.put(attempt.batch()).await;
                 let took = this.clock.elapsed().saturating_sub(started);
                 this.complete(attempt, result, took);
                 drop(permit);
@@ -95,7 +95,7 @@ impl Publisher {
 
     /// What an attempt's result means for its batch.
     fn complete(&self, attempt: Attempt, result: Result<(), PutError>, took: Duration) {
-        let n = attempt.batch.len();
+        let n = attempt.batch().len();
         let outcome = match &result {
             Ok(()) => PutOutcome::Success,
             Err(e) => e.class.outcome(),
@@ -106,14 +106,14 @@ impl Publisher {
             self.outbox.succeeded(attempt);
             return;
         };
-        let namespace = attempt.batch.namespace.clone();
+        let namespace = attempt.batch().namespace.clone();
         match error.class {
             ErrorClass::Invalid | ErrorClass::TooLarge if n > 1 => {
                 tracing::warn!(%namespace, datums = n, error = %error, "bisecting a rejected PutMetricData request");
                 self.outbox.split(attempt);
             }
             ErrorClass::Invalid | ErrorClass::TooLarge => {
-                let datum = serde_json::to_string(&attempt.batch.metric_data[0]).unwrap_or_default();
+                let datum = serde_json::to_string(&attempt.batch().metric_data[0]).unwrap_or_default();
                 tracing::error!(%namespace, %datum, error = %error, "CloudWatch rejected a datum; dropping it");
                 let reason =
                     if error.class == ErrorClass::Invalid { DropReason::Invalid } else { DropReason::TooLarge };
