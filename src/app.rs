@@ -18,9 +18,11 @@ use crate::flush::Flusher;
 use crate::ingest::http::{HttpState, router};
 use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
-use crate::publish::outbox::{FlushCounts, Outbox, Publisher};
+use crate::publish::outbox::Outbox;
+use crate::publish::publisher::Publisher;
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::Sink;
+use crate::publish::tracker::FlushCounts;
 use crate::telemetry::Telemetry;
 
 /// What shutdown managed to publish, and what it had to leave.
@@ -66,15 +68,10 @@ impl App {
             telemetry.clone(),
             clock.clone(),
         ));
-        let outbox = Arc::new(Outbox::default());
-        let rate = Arc::new(AdaptiveRate::new(config.max_put_requests_per_second));
-        let publisher = Arc::new(Publisher {
-            outbox: outbox.clone(),
-            sink: Arc::new(sink),
-            rate: rate.clone(),
-            telemetry: telemetry.clone(),
-            budget: pipeline.budget().clone(),
-        });
+        let outbox = Arc::new(Outbox::new(pipeline.budget().clone(), telemetry.clone(), clock.clone()));
+        let rate = Arc::new(AdaptiveRate::new(config.max_put_requests_per_second, clock.clone()));
+        let publisher =
+            Arc::new(Publisher::new(outbox.clone(), Arc::new(sink), rate.clone(), telemetry.clone(), clock.clone()));
         let flusher = Arc::new(Flusher {
             pipeline: pipeline.clone(),
             outbox,
@@ -82,6 +79,7 @@ impl App {
             rate,
             self_metrics_namespace: config.self_metrics_namespace.clone(),
             wait: config.shutdown_timeout,
+            clock: clock.clone(),
         });
         let http = Arc::new(HttpState {
             pipeline,

@@ -5,12 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::clock::SharedClock;
 use crate::ingest::self_metrics;
 use crate::pipeline::Pipeline;
 use crate::publish::batch::into_batches;
 use crate::publish::datum::{Datum, datums_for};
-use crate::publish::outbox::{FlushCounts, FlushTracker, Outbox};
+use crate::publish::outbox::Outbox;
 use crate::publish::rate::AdaptiveRate;
+use crate::publish::tracker::{FlushCounts, FlushTracker};
 use crate::telemetry::Telemetry;
 
 pub struct Flusher {
@@ -21,6 +23,7 @@ pub struct Flusher {
     pub self_metrics_namespace: String,
     /// How long `flush_and_wait` waits for publishing.
     pub wait: Duration,
+    pub clock: SharedClock,
 }
 
 impl Flusher {
@@ -37,8 +40,8 @@ impl Flusher {
 
     /// Publishes everything now, open windows included, and waits up to `wait`.
     pub async fn flush_and_wait(&self) -> FlushCounts {
-        let deadline = tokio::time::Instant::now() + self.wait;
-        let tracker = Arc::new(FlushTracker::default());
+        let deadline = self.clock.elapsed() + self.wait;
+        let tracker = Arc::new(FlushTracker::new(self.clock.clone()));
         self.outbox.track_all(&tracker);
         self.flush(true, Some(&tracker));
         tracker.wait(deadline).await

@@ -113,7 +113,7 @@ impl Traffic {
         let error_rate = if burst { self.args.burst_error_rate } else { self.args.error_rate };
         let job_fail_rate = if burst { 0.2 } else { 0.01 };
         let resolution = self.args.storage_resolution;
-        let timestamp = cw_sidecar::publish::outbox::now_ms();
+        let timestamp = cw_sidecar::clock::system_now_ms();
         let mut sent = 0;
         let mut envelopes = Vec::new();
         for i in 0..self.args.services.len() {

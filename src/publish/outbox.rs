@@ -1,88 +1,38 @@
-//! The outbox of unpublished batches and the publisher that drains it.
+//! The outbox of unpublished batches, and every change to it as one named operation.
 //!
-//! A batch leaves the outbox only when CloudWatch accepted it, or when it is down to
-//! single datums that CloudWatch rejected as invalid (or that aged out of CloudWatch's
-//! 14-day window); each such drop is counted and logged. Everything else is retried with
-//! exponential backoff and jitter, at a rate that throttling lowers.
+//! A batch is queued ([`Outbox::push`]), taken for an attempt ([`Outbox::take_ready`]), and
+//! then either [`succeeded`](Outbox::succeeded), scheduled again
+//! ([`retry_later`](Outbox::retry_later)), bisected ([`split`](Outbox::split)) or
+//! [`dropped`](Outbox::dropped); [`expire`](Outbox::expire) drops datums CloudWatch would no
+//! longer take before an attempt. Whenever datums leave, the operation counts them in
+//! [`Telemetry`], releases their [`Budget`] slots and settles the [`FlushTracker`]s that
+//! follow them, in that order (so a flush that returns sees the counters already moved),
+//! and nothing else touches that accounting.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
-use serde::Serialize;
-use tokio::sync::{Notify, Semaphore};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
 
+use crate::clock::SharedClock;
+use crate::domain::limits::MAX_AGE_MS;
 use crate::pipeline::budget::Budget;
 use crate::publish::batch::Batch;
-use crate::publish::rate::AdaptiveRate;
-use crate::publish::sink::{ErrorClass, PutError, Sink};
+use crate::publish::tracker::{FlushTracker, Settled};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{DropReason, PutOutcome};
+use crate::telemetry::reasons::DropReason;
 
-/// PutMetricData calls in flight at once.
-const MAX_IN_FLIGHT: usize = 4;
-const BACKOFF_BASE: Duration = Duration::from_millis(250);
-const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// CloudWatch rejects datums older than two weeks; give up a little before that.
-const MAX_DATUM_AGE_MS: i64 = 14 * 24 * 3600 * 1000 - 10 * 60 * 1000;
-
-/// What became of the datums a flush is waiting for.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct FlushCounts {
-    /// Accepted by CloudWatch.
-    pub published: u64,
-    /// Rejected by CloudWatch as invalid, or too large even alone.
-    pub rejected: u64,
-    /// Dropped because they aged out of CloudWatch's 14-day window.
-    pub expired: u64,
-    /// Still in the outbox, being retried.
-    pub retrying: u64,
-}
-
-/// Follows a set of datums through the outbox until each is published or dropped.
-#[derive(Default)]
-pub struct FlushTracker {
-    counts: Mutex<FlushCounts>,
-    settled: Notify,
-}
-
-impl FlushTracker {
-    fn add(&self, n: usize) {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner()).retrying += n as u64;
-    }
-
-    fn settle(&self, n: usize, how: fn(&mut FlushCounts) -> &mut u64) {
-        let mut c = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        c.retrying -= n as u64;
-        *how(&mut c) += n as u64;
-        if c.retrying == 0 {
-            self.settled.notify_waiters();
-        }
-    }
-
-    pub fn counts(&self) -> FlushCounts {
-        *self.counts.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Waits until nothing tracked is left in the outbox, or `deadline`.
-    pub async fn wait(&self, deadline: tokio::time::Instant) -> FlushCounts {
-        loop {
-            let settled = self.settled.notified();
-            let counts = self.counts();
-            if counts.retrying == 0 || tokio::time::timeout_at(deadline, settled).await.is_err() {
-                return self.counts();
-            }
-        }
-    }
-}
+pub const MAX_DATUM_AGE_MS: i64 = MAX_AGE_MS - 10 * 60 * 1000;
 
 struct Entry {
     /// `None` while an attempt has it.
     batch: Option<Batch>,
     len: usize,
-    attempts: u32,
+    /// Failed attempts so far.
+    failures: u32,
     trackers: Vec<Arc<FlushTracker>>,
 }
 
@@ -90,46 +40,91 @@ struct Entry {
 struct Inner {
     next_id: u64,
     entries: HashMap<u64, Entry>,
-    /// Entries waiting for their next attempt, soonest first.
-    queue: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Entries waiting for their next attempt, soonest first, by the clock's `elapsed`.
+    queue: BinaryHeap<Reverse<(Duration, u64)>>,
 }
 
 impl Inner {
-    fn insert(&mut self, batch: Batch, attempts: u32, trackers: Vec<Arc<FlushTracker>>, at: Instant) {
+    fn insert(&mut self, batch: Batch, trackers: Vec<Arc<FlushTracker>>, at: Duration) {
         let id = self.next_id;
         self.next_id += 1;
-        self.entries.insert(id, Entry { len: batch.len(), batch: Some(batch), attempts, trackers });
+        self.entries.insert(id, Entry { len: batch.len(), batch: Some(batch), failures: 0, trackers });
         self.queue.push(Reverse((at, id)));
+    }
+
+    fn requeue(&mut self, attempt: Attempt, at: Duration) {
+        let entry = self.entries.get_mut(&attempt.id).expect("an attempt's entry stays until it is settled");
+        entry.batch = Some(attempt.batch);
+        entry.failures = attempt.failures;
+        self.queue.push(Reverse((at, attempt.id)));
     }
 }
 
-/// Unpublished batches, each waiting for its next attempt or in one.
-#[derive(Default)]
-pub struct Outbox {
-    inner: Mutex<Inner>,
-    wake: Notify,
+/// A batch taken out of the outbox for one PutMetricData attempt. It goes back through
+/// exactly one of the outbox's operations.
+#[derive(Debug)]
+#[must_use = "an attempt must be settled, retried, split or dropped"]
+pub struct Attempt {
+    id: u64,
+    batch: Batch,
+    failures: u32,
 }
 
-enum Next {
-    Ready(u64, Batch),
-    WaitUntil(Instant),
+impl Attempt {
+    /// What to send. Read-only: only the outbox's operations change what an entry holds.
+    pub fn batch(&self) -> &Batch {
+        &self.batch
+    }
+
+    /// Attempts of this batch that failed before this one.
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+pub enum Next {
+    Ready(Attempt),
+    /// Nothing is due before this point of the clock's `elapsed`.
+    WaitUntil(Duration),
     Empty,
 }
 
+/// Unpublished batches, each waiting for its next attempt or in one.
+pub struct Outbox {
+    inner: Mutex<Inner>,
+    wake: Notify,
+    budget: Arc<Budget>,
+    telemetry: Arc<Telemetry>,
+    clock: SharedClock,
+}
+
 impl Outbox {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    pub fn new(budget: Arc<Budget>, telemetry: Arc<Telemetry>, clock: SharedClock) -> Outbox {
+        Outbox { inner: Mutex::default(), wake: Notify::new(), budget, telemetry, clock }
+    }
+
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Resolves when something may have become ready sooner than the publisher expected.
+    pub async fn changed(&self) {
+        self.wake.notified().await;
     }
 
     /// Queues batches for publishing now, followed by `tracker` if given.
     pub fn push(&self, batches: Vec<Batch>, tracker: Option<&Arc<FlushTracker>>) {
-        let now = Instant::now();
+        let now = self.clock.elapsed();
         let mut inner = self.lock();
         for batch in batches.into_iter().filter(|b| !b.is_empty()) {
             if let Some(t) = tracker {
                 t.add(batch.len());
             }
-            inner.insert(batch, 0, tracker.into_iter().cloned().collect(), now);
+            inner.insert(batch, tracker.into_iter().cloned().collect(), now);
         }
         drop(inner);
         self.wake.notify_one();
@@ -144,7 +139,8 @@ impl Outbox {
         }
     }
 
-    /// Unpublished datums per namespace and metric name, for the shutdown report.
+    /// Unpublished datums per namespace and metric name, for the shutdown report. Batches
+    /// in an attempt are not counted.
     pub fn unpublished_by_metric(&self) -> BTreeMap<(String, String), usize> {
         let inner = self.lock();
         let mut out = BTreeMap::new();
@@ -156,7 +152,9 @@ impl Outbox {
         out
     }
 
-    fn next(&self, now: Instant) -> Next {
+    /// The next batch whose time has come, taken out for an attempt.
+    pub fn take_ready(&self) -> Next {
+        let now = self.clock.elapsed();
         let mut inner = self.lock();
         let Some(Reverse((at, id))) = inner.queue.peek().copied() else {
             return Next::Empty;
@@ -165,156 +163,86 @@ impl Outbox {
             return Next::WaitUntil(at);
         }
         inner.queue.pop();
-        let batch = inner.entries.get_mut(&id).and_then(|e| e.batch.take()).expect("queued entries hold their batch");
-        Next::Ready(id, batch)
-    }
-}
-
-/// Drains the outbox into the sink.
-pub struct Publisher {
-    pub outbox: Arc<Outbox>,
-    pub sink: Arc<Sink>,
-    pub rate: Arc<AdaptiveRate>,
-    pub telemetry: Arc<Telemetry>,
-    pub budget: Arc<Budget>,
-}
-
-impl Publisher {
-    /// Runs until `stop`; attempts already started finish on their own.
-    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
-        let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-        loop {
-            let permit = tokio::select! {
-                p = in_flight.clone().acquire_owned() => p.expect("never closed"),
-                _ = stop.cancelled() => return,
-            };
-            let (id, batch) = loop {
-                let wait = match self.outbox.next(Instant::now()) {
-                    Next::Ready(id, batch) => break (id, batch),
-                    Next::WaitUntil(at) => tokio::time::Instant::from_std(at),
-                    Next::Empty => tokio::time::Instant::now() + Duration::from_secs(3600),
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep_until(wait) => {}
-                    _ = self.outbox.wake.notified() => {}
-                    _ = stop.cancelled() => return,
-                }
-            };
-            let Some(batch) = self.drop_expired(id, batch) else {
-                continue;
-            };
-            tokio::select! {
-                _ = self.rate.acquire() => {}
-                _ = stop.cancelled() => {
-                    self.reschedule(id, batch, Duration::ZERO);
-                    return;
-                }
-            }
-            let this = self.clone();
-            tokio::spawn(async move {
-                let started = Instant::now();
-                let result = this.sink.put(&batch).await;
-                this.complete(id, batch, result, started.elapsed());
-                drop(permit);
-            });
-        }
+        let entry = inner.entries.get_mut(&id).expect("queued entries exist");
+        let batch = entry.batch.take().expect("queued entries hold their batch");
+        Next::Ready(Attempt { id, batch, failures: entry.failures })
     }
 
-    /// Removes datums CloudWatch would no longer take; `None` when none are left.
-    fn drop_expired(&self, id: u64, mut batch: Batch) -> Option<Batch> {
-        let oldest_allowed = now_ms() - MAX_DATUM_AGE_MS;
-        let before = batch.len();
-        batch.metric_data.retain(|d| d.timestamp >= oldest_allowed);
-        let expired = before - batch.len();
-        if expired > 0 {
-            tracing::error!(namespace = %batch.namespace, expired, "dropping datums older than CloudWatch's 14-day window");
-            self.telemetry.datums_dropped(DropReason::Expired, expired);
-            self.settle(id, expired, |c| &mut c.expired, !batch.is_empty());
-        }
-        if batch.is_empty() {
-            return None;
-        }
-        if expired > 0 {
-            self.outbox.lock().entries.get_mut(&id).expect("entry exists").len = batch.len();
-        }
-        Some(batch)
+    /// Puts an attempt back as it was, ready now and not counted as a failure (the
+    /// publisher stopped before making the call).
+    pub fn put_back(&self, attempt: Attempt) {
+        let now = self.clock.elapsed();
+        self.lock().requeue(attempt, now);
+        self.wake.notify_one();
     }
 
-    fn complete(&self, id: u64, batch: Batch, result: Result<(), PutError>, took: Duration) {
-        let n = batch.len();
-        let outcome = match &result {
-            Ok(()) => PutOutcome::Success,
-            Err(e) => e.class.outcome(),
-        };
-        self.telemetry.put_call(outcome, took.as_secs_f64());
-        let Err(error) = result else {
-            self.telemetry.datums_published(n);
-            self.rate.on_success();
-            self.settle(id, n, |c| &mut c.published, false);
-            return;
-        };
-        match error.class {
-            ErrorClass::Invalid | ErrorClass::TooLarge if n > 1 => {
-                tracing::warn!(namespace = %batch.namespace, datums = n, error = %error, "bisecting a rejected PutMetricData request");
-                let mut inner = self.outbox.lock();
-                let entry = inner.entries.remove(&id).expect("entry exists");
-                let (a, b) = batch.split();
-                let now = Instant::now();
-                inner.insert(a, 0, entry.trackers.clone(), now);
-                inner.insert(b, 0, entry.trackers, now);
-                drop(inner);
-                self.outbox.wake.notify_one();
-            }
-            ErrorClass::Invalid | ErrorClass::TooLarge => {
-                let datum = serde_json::to_string(&batch.metric_data[0]).unwrap_or_default();
-                tracing::error!(namespace = %batch.namespace, %datum, error = %error, "CloudWatch rejected a datum; dropping it");
-                let reason =
-                    if error.class == ErrorClass::Invalid { DropReason::Invalid } else { DropReason::TooLarge };
-                self.telemetry.datums_dropped(reason, 1);
-                self.settle(id, 1, |c| &mut c.rejected, false);
-            }
-            class => {
-                if class == ErrorClass::Throttled {
-                    self.rate.on_throttle();
-                }
-                let attempts = {
-                    let mut inner = self.outbox.lock();
-                    let entry = inner.entries.get_mut(&id).expect("entry exists");
-                    entry.attempts += 1;
-                    entry.attempts
-                };
-                let delay = backoff(attempts);
-                match class {
-                    ErrorClass::Auth | ErrorClass::Unexpected => tracing::error!(
-                        namespace = %batch.namespace, datums = n, attempts, retry_in = ?delay, error = %error,
-                        "PutMetricData failed; check credentials and IAM permissions (cloudwatch:PutMetricData). Retrying"
-                    ),
-                    _ => tracing::warn!(
-                        namespace = %batch.namespace, datums = n, attempts, retry_in = ?delay, error = %error,
-                        "PutMetricData failed; retrying"
-                    ),
-                }
-                self.telemetry.retry();
-                self.reschedule(id, batch, delay);
-            }
-        }
+    /// CloudWatch accepted the whole batch.
+    pub fn succeeded(&self, attempt: Attempt) {
+        let n = attempt.batch.len();
+        self.telemetry.datums_published(n);
+        self.settle(attempt.id, n, Settled::Published, None);
     }
 
-    fn reschedule(&self, id: u64, batch: Batch, delay: Duration) {
-        let mut inner = self.outbox.lock();
-        inner.entries.get_mut(&id).expect("entry exists").batch = Some(batch);
-        inner.queue.push(Reverse((Instant::now() + delay, id)));
+    /// The attempt failed: one more failure, and the batch is due again after `delay`.
+    pub fn retry_later(&self, mut attempt: Attempt, delay: Duration) {
+        attempt.failures += 1;
+        let at = self.clock.elapsed().saturating_add(delay);
+        self.lock().requeue(attempt, at);
+        self.wake.notify_one();
+    }
+
+    /// Bisects the batch into two halves, both due now with no failures counted.
+    pub fn split(&self, attempt: Attempt) {
+        debug_assert!(attempt.batch.len() > 1, "a single datum cannot be split");
+        let now = self.clock.elapsed();
+        let mut inner = self.lock();
+        let entry = inner.entries.remove(&attempt.id).expect("an attempt's entry stays until it is settled");
+        let (a, b) = attempt.batch.split();
+        inner.insert(a, entry.trackers.clone(), now);
+        inner.insert(b, entry.trackers, now);
         drop(inner);
-        self.outbox.wake.notify_one();
+        self.wake.notify_one();
     }
 
-    /// `n` datums of entry `id` are done with; the entry stays when `keep` (more to publish).
-    fn settle(&self, id: u64, n: usize, how: fn(&mut FlushCounts) -> &mut u64, keep: bool) {
-        let mut inner = self.outbox.lock();
-        let trackers = if keep {
-            inner.entries[&id].trackers.clone()
-        } else {
-            inner.entries.remove(&id).expect("entry exists").trackers
+    /// Gives up on every datum of the attempt, for `reason`.
+    pub fn dropped(&self, attempt: Attempt, reason: DropReason) {
+        let n = attempt.batch.len();
+        self.telemetry.datums_dropped(reason, n);
+        self.settle(attempt.id, n, settled_as(reason), None);
+    }
+
+    /// Drops the datums CloudWatch would no longer take (older than [`MAX_DATUM_AGE_MS`] by
+    /// the clock's wall time); `None` when none are left.
+    pub fn expire(&self, mut attempt: Attempt) -> Option<Attempt> {
+        let oldest_allowed = self.clock.now_ms() - MAX_DATUM_AGE_MS;
+        let before = attempt.batch.len();
+        attempt.batch.metric_data.retain(|d| d.timestamp >= oldest_allowed);
+        let expired = before - attempt.batch.len();
+        if expired == 0 {
+            return Some(attempt);
+        }
+        tracing::error!(
+            namespace = %attempt.batch.namespace, expired,
+            "dropping datums older than CloudWatch's 14-day window"
+        );
+        self.telemetry.datums_dropped(DropReason::Expired, expired);
+        let left = attempt.batch.len();
+        self.settle(attempt.id, expired, Settled::Expired, (left > 0).then_some(left));
+        (left > 0).then_some(attempt)
+    }
+
+    /// `n` datums of entry `id` are done with. With `left`, the entry stays with that many
+    /// datums to publish; without, it is gone. Length and followers change under one lock,
+    /// so a tracker added meanwhile by [`Outbox::track_all`] is counted exactly once.
+    fn settle(&self, id: u64, n: usize, how: Settled, left: Option<usize>) {
+        let mut inner = self.lock();
+        let trackers = match left {
+            Some(len) => {
+                let entry = inner.entries.get_mut(&id).expect("an attempt's entry exists");
+                entry.len = len;
+                entry.trackers.clone()
+            }
+            None => inner.entries.remove(&id).expect("an attempt's entry exists").trackers,
         };
         drop(inner);
         self.budget.release(n);
@@ -322,43 +250,17 @@ impl Publisher {
             t.settle(n, how);
         }
     }
-}
 
-/// Exponential backoff with "equal jitter": half fixed, half random.
-pub fn backoff(attempts: u32) -> Duration {
-    let exp = BACKOFF_BASE.saturating_mul(1 << attempts.saturating_sub(1).min(16)).min(BACKOFF_CAP);
-    exp / 2 + exp.mul_f64(fastrand::f64() / 2.0)
-}
-
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for attempts in 1..40 {
-            let d = backoff(attempts);
-            let exp = BACKOFF_BASE.saturating_mul(1 << (attempts - 1).min(16)).min(BACKOFF_CAP);
-            assert!(d >= exp / 2 && d <= exp, "{attempts}: {d:?}");
-        }
-        assert!(backoff(40) <= BACKOFF_CAP);
+    /// Batches queued or in an attempt.
+    #[cfg(test)]
+    pub(crate) fn batch_count(&self) -> usize {
+        self.lock().entries.len()
     }
+}
 
-    #[tokio::test]
-    async fn a_tracker_settles_when_its_datums_are_done() {
-        let t = Arc::new(FlushTracker::default());
-        t.add(3);
-        let waiter = {
-            let t = t.clone();
-            tokio::spawn(async move { t.wait(tokio::time::Instant::now() + Duration::from_secs(5)).await })
-        };
-        t.settle(2, |c| &mut c.published);
-        t.settle(1, |c| &mut c.rejected);
-        let counts = waiter.await.unwrap();
-        assert_eq!(counts, FlushCounts { published: 2, rejected: 1, expired: 0, retrying: 0 });
+fn settled_as(reason: DropReason) -> Settled {
+    match reason {
+        DropReason::Invalid | DropReason::TooLarge => Settled::Rejected,
+        DropReason::Expired => Settled::Expired,
     }
 }

@@ -23,7 +23,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use ciborium::Value;
-use tokio::task::JoinHandle;
+
+use crate::fake_outage::{GatedListener, Switch};
 
 pub const PUT_METRIC_DATA_PATH: &str = "/service/GraniteServiceVersion20100801/operation/PutMetricData";
 
@@ -79,46 +80,30 @@ fn lock(state: &Mutex<State_>) -> MutexGuard<'_, State_> {
 pub struct FakeCloudWatch {
     addr: SocketAddr,
     state: Arc<Mutex<State_>>,
-    server: Arc<Mutex<Option<JoinHandle<()>>>>,
+    switch: Switch,
 }
 
 impl FakeCloudWatch {
     pub async fn start() -> FakeCloudWatch {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let fake =
-            FakeCloudWatch { addr: listener.local_addr().unwrap(), state: Arc::default(), server: Arc::default() };
-        fake.serve(listener);
+        let fake = FakeCloudWatch { addr: listener.local_addr().unwrap(), state: Arc::default(), switch: Switch::up() };
+        let app = Router::new().route(PUT_METRIC_DATA_PATH, post(put_metric_data)).with_state(fake.state.clone());
+        let listener = GatedListener { inner: listener, switch: fake.switch.clone() };
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         fake
-    }
-
-    fn serve(&self, listener: tokio::net::TcpListener) {
-        let app = Router::new().route(PUT_METRIC_DATA_PATH, post(put_metric_data)).with_state(self.state.clone());
-        let handle = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
-        *self.server.lock().unwrap() = Some(handle);
     }
 
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// Stops listening: connections are refused until [`FakeCloudWatch::restart`].
+    /// An outage: new connections are reset and open ones fail, until [`FakeCloudWatch::restart`].
     pub fn stop(&self) {
-        if let Some(h) = self.server.lock().unwrap().take() {
-            h.abort();
-        }
+        self.switch.set(false);
     }
 
     pub async fn restart(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            match tokio::net::TcpListener::bind(self.addr).await {
-                Ok(l) => return self.serve(l),
-                Err(e) if Instant::now() > deadline => panic!("cannot rebind {}: {e}", self.addr),
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
+        self.switch.set(true);
     }
 
     pub fn script(&self, faults: impl IntoIterator<Item = Fault>) {

@@ -242,7 +242,7 @@ pub fn by_series(datums: &[ReceivedDatum]) -> BTreeMap<(String, BTreeMap<String,
 }
 
 pub fn now_ms() -> i64 {
-    cw_sidecar::publish::outbox::now_ms()
+    cw_sidecar::clock::system_now_ms()
 }
 
 /// A timestamp in the middle of the current minute's window... or the previous one, so a

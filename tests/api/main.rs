@@ -4,6 +4,7 @@
 
 mod binary;
 mod fake_cloudwatch;
+mod fake_outage;
 mod helpers;
 mod ingest;
 mod inputs;

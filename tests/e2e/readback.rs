@@ -39,7 +39,7 @@ async fn what_is_posted_is_what_cloudwatch_reports() {
     let namespace = format!("E2E/Readback/{}", unique());
     let sidecar = Sidecar::start(&endpoint, &["--namespace", &namespace, "--self-metrics-namespace", ""]).await;
 
-    let now = cw_sidecar::publish::outbox::now_ms();
+    let now = cw_sidecar::clock::system_now_ms();
     let first_minute = now - now % 60_000 - 5 * 60_000;
     let mut rng = fastrand::Rng::with_seed(11);
     let mut expected: BTreeMap<(SeriesKey, i64), Stats> = BTreeMap::new();

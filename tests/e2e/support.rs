@@ -65,7 +65,7 @@ pub fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
 
 /// A unique suffix, so runs against a long-lived LocalStack do not see each other's data.
 pub fn unique() -> String {
-    format!("{}-{}", std::process::id(), cw_sidecar::publish::outbox::now_ms())
+    format!("{}-{}", std::process::id(), cw_sidecar::clock::system_now_ms())
 }
 
 /// The sidecar binary, started against LocalStack and stopped by its own pid.
