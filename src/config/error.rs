@@ -39,9 +39,10 @@ pub(super) fn layer_of(figment: &Figment, key: &str) -> String {
 pub(super) fn shown(figment: &Figment, key: &str) -> String {
     let value = figment.find_value(key).ok().and_then(|v| v.deserialize::<toml::Value>().ok());
     match value {
-        Some(toml::Value::String(s)) if SECRET_KEYS.contains(&key) && !s.is_empty() => "<redacted>".into(),
-        Some(v) => v.to_string(),
         None => "(unknown)".into(),
+        Some(toml::Value::String(s)) if s.is_empty() => "\"\"".into(),
+        Some(_) if SECRET_KEYS.contains(&key) => "<redacted>".into(),
+        Some(v) => v.to_string(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! deserialized into [`Config`] (whose `Default` fills what no layer sets). Every layer is a
 //! TOML table tagged with where it came from, so an error can name the layer.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -47,8 +48,8 @@ impl Layer {
         Ok(Layer::new(Metadata::from("config file", Source::File(path.to_path_buf())), table))
     }
 
-    /// `CW_SIDECAR_<KEY>` for every key in [`KEYS`]; other `CW_SIDECAR_*` variables (the
-    /// traffic generator's, the tests') are none of the sidecar's business.
+    /// `CW_SIDECAR_<KEY>` for every key in [`KEYS`]; other `CW_SIDECAR_*` variables
+    /// (`CW_SIDECAR_E2E` of the tests, `CW_SIDECAR_URL` of clients) are none of its business.
     fn env(var: impl Fn(&str) -> Option<OsString>) -> Result<Layer, ConfigError> {
         let metadata = Metadata::named("environment variable")
             .interpolater(|_: &Profile, path: &[&str]| env_name(&path.join(".")));
@@ -68,7 +69,7 @@ impl Layer {
         Ok(Layer::new(metadata, table))
     }
 
-    fn flags(flags: &std::collections::BTreeMap<String, String>) -> Layer {
+    fn flags(flags: &BTreeMap<String, String>) -> Layer {
         let metadata = Metadata::named("flag").interpolater(|_: &Profile, path: &[&str]| flag_name(&path.join(".")));
         let mut table = toml::Table::new();
         for (key, value) in flags {

@@ -26,7 +26,8 @@
 //! | `[statsd]` `address = "…"` | `--statsd-address …` | `CW_SIDECAR_STATSD__ADDRESS=…` |
 //!
 //! Only the keys listed in `args::KEYS` are read from the environment, so other
-//! `CW_SIDECAR_*` variables (the traffic generator's, the tests') are left alone.
+//! `CW_SIDECAR_*` variables (`CW_SIDECAR_E2E` of the tests, `CW_SIDECAR_URL` of clients) are
+//! left alone.
 //!
 //! # Adding a section
 //!

@@ -114,6 +114,14 @@ fn the_token_is_never_printed() {
 }
 
 #[test]
+fn the_token_is_not_in_error_messages() {
+    let dir = TempDir::new("token-in-error");
+    let path = dir.file("c.toml", "auth_token = [\"s3cret\"]\n");
+    let err = load(&["--config", arg(&path)], &[]).unwrap_err().to_string();
+    assert!(err.starts_with("invalid value <redacted> for `auth_token`") && !err.contains("s3cret"), "{err}");
+}
+
+#[test]
 fn an_error_names_the_file_it_came_from() {
     let dir = TempDir::new("error-file");
     let path = dir.file("c.toml", "flush_interval = \"500ms\"\n");
