@@ -49,13 +49,6 @@ impl Sample<'_> {
     }
 }
 
-/// A namespace from the configuration; the same rule as a record's.
-pub fn validate_namespace(ns: &str) -> Result<(), ValidationError> {
-    Namespace::parse(ns).map(|_| ())
-}
-
-pub use crate::domain::names::check_dimension as validate_dimension;
-
 /// Checks one candidate, taking its values out of it.
 pub fn validate<'s>(
     candidate: &'s mut Candidate<'_>,

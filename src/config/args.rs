@@ -1,0 +1,124 @@
+//! The command line side: one flag per key, spelled from the key by [`flag_name`], with the
+//! `--help` text of [`KEYS`]. clap only collects the flags as text; parsing and validation
+//! happen in the layering, the same way for every layer.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use clap::{Arg, ArgAction, ArgMatches, Args, Command, FromArgMatches};
+
+/// Environment variable naming the TOML file, like `--config`.
+const CONFIG_ENV: &str = "CW_SIDECAR_CONFIG";
+
+/// Prefix of every key's environment variable.
+const ENV_PREFIX: &str = "CW_SIDECAR_";
+
+/// Every key settable by flag and environment variable, as written in the file (`section.key`
+/// inside a section), with its `--help` text. A key missing here is still a file key.
+pub(super) const KEYS: &[(&str, &str)] = &[
+    ("listen", "Address to listen on [default: 127.0.0.1:25889]"),
+    ("namespace", "Namespace for records that name none (no default: such records are rejected)"),
+    ("default_dimensions", "Dimensions added to every record, as K=V,K=V (a record's own value wins)"),
+    ("flush_interval", "How often closed windows are published [default: 60s, minimum 1s]"),
+    ("window_grace", "How long after its end a window waits for stragglers before it closes [default: 2s]"),
+    ("max_buffered_datums", "Bound on buffered output datums; ingest answers 503 beyond it [default: 100000]"),
+    ("max_put_requests_per_second", "Upper bound on PutMetricData calls per second [default: 20]"),
+    ("max_body_bytes", "Largest accepted request body, also after decompression [default: 5MiB]"),
+    ("shutdown_timeout", "How long shutdown and /v1/flush wait for publishing [default: 20s]"),
+    ("publish_timeout", "Timeout of one PutMetricData attempt [default: 10s]"),
+    ("self_metrics_namespace", "Namespace of the sidecar's own metrics; empty disables them [default: CWSidecar]"),
+    ("auth_token", "When set, ingest requires `Authorization: Bearer <token>` (must not be empty)"),
+    ("auth_token_file", "File holding the auth token (trailing newline trimmed); keeps it out of `ps`"),
+    ("integer_timestamps", "Send timestamps as CBOR integers (emulators): auto, true or false [default: auto]"),
+];
+
+/// Keys whose values are never shown, not even in error messages.
+pub(super) const SECRET_KEYS: &[&str] = &["auth_token"];
+
+/// The flag of a key: `flush_interval` is `--flush-interval`, `statsd.address` `--statsd-address`.
+pub(super) fn flag_name(key: &str) -> String {
+    format!("--{}", key.replace(['.', '_'], "-"))
+}
+
+/// The environment variable of a key: `flush_interval` is `CW_SIDECAR_FLUSH_INTERVAL`, and a
+/// section's `statsd.address` is `CW_SIDECAR_STATSD__ADDRESS` (two underscores between section
+/// and key, as keys themselves contain one).
+pub(super) fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "__").to_ascii_uppercase())
+}
+
+/// Where the configuration comes from: a TOML file, and the keys given as flags. The binary
+/// flattens this into its command line; environment variables are read by
+/// [`Config::load`](super::Config::load).
+#[derive(Debug, Default, Clone)]
+pub struct ConfigArgs {
+    /// TOML configuration file (`--config FILE` or `CW_SIDECAR_CONFIG`).
+    pub config: Option<PathBuf>,
+    /// Keys given as flags, by key as written in the file, each with its text as typed.
+    pub flags: BTreeMap<String, String>,
+}
+
+/// A key's flag (without the dashes), placeholder and `--help` text, built once: clap wants
+/// `&'static str`.
+struct FlagSpec {
+    key: &'static str,
+    long: String,
+    value_name: String,
+    help: String,
+}
+
+static FLAGS: LazyLock<Vec<FlagSpec>> = LazyLock::new(|| {
+    KEYS.iter()
+        .map(|&(key, help)| FlagSpec {
+            key,
+            long: flag_name(key).trim_start_matches('-').to_string(),
+            value_name: key.replace('.', "_").to_ascii_uppercase(),
+            help: format!("{help} [env: {}]", env_name(key)),
+        })
+        .collect()
+});
+
+impl Args for ConfigArgs {
+    fn augment_args(cmd: Command) -> Command {
+        let config = Arg::new("config")
+            .long("config")
+            .env(CONFIG_ENV)
+            .value_name("FILE")
+            .value_parser(clap::value_parser!(PathBuf))
+            .action(ArgAction::Set)
+            .help("TOML configuration file (keys as in the README's table)");
+        cmd.arg(config).args(FLAGS.iter().map(|flag| {
+            Arg::new(flag.key)
+                .long(flag.long.as_str())
+                .value_name(flag.value_name.as_str())
+                .value_parser(clap::value_parser!(String))
+                .action(ArgAction::Set)
+                .help(flag.help.as_str())
+        }))
+    }
+
+    fn augment_args_for_update(cmd: Command) -> Command {
+        Self::augment_args(cmd)
+    }
+}
+
+impl FromArgMatches for ConfigArgs {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        let mut args = ConfigArgs::default();
+        args.update_from_arg_matches(matches)?;
+        Ok(args)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        if let Some(path) = matches.get_one::<PathBuf>("config") {
+            self.config = Some(path.clone());
+        }
+        for &(key, _) in KEYS {
+            if let Some(value) = matches.get_one::<String>(key) {
+                self.flags.insert(key.to_string(), value.clone());
+            }
+        }
+        Ok(())
+    }
+}
