@@ -4,11 +4,11 @@
 //! it rejected by index, or why it refused the whole submission. Each input maps that answer
 //! onto its own protocol.
 
-pub mod aggregate;
-pub mod budget;
+pub(crate) mod aggregate;
+pub(crate) mod budget;
 pub mod candidate;
-pub mod gate;
-pub mod validate;
+pub(crate) mod gate;
+pub(crate) mod validate;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -71,8 +71,8 @@ pub struct Accepted {
 pub enum Refusal {
     #[error("shutting down: not accepting records")]
     ShuttingDown,
-    #[error("buffer full: {} of max_buffered_datums {} in use; nothing of this request was accepted", .full.used, .full.max)]
-    BufferFull { full: Full, retry_after: Duration },
+    #[error("buffer full: {used} of max_buffered_datums {max} in use; nothing of this request was accepted")]
+    BufferFull { used: usize, max: usize, retry_after: Duration },
     #[error("the request's {windows} series-windows exceed max_buffered_datums ({max}): split the request")]
     NeverFits { windows: usize, max: usize },
 }
@@ -98,7 +98,7 @@ impl Refusal {
 
 /// What the pipeline needs from the configuration.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     pub defaults: Defaults,
     pub max_buffered: usize,
     pub window_grace: Duration,
@@ -118,7 +118,7 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    pub fn new(settings: Settings, telemetry: Arc<Telemetry>, clock: SharedClock) -> Pipeline {
+    pub(crate) fn new(settings: Settings, telemetry: Arc<Telemetry>, clock: SharedClock) -> Pipeline {
         Pipeline {
             defaults: settings.defaults,
             window_grace_ms: i64::try_from(settings.window_grace.as_millis()).unwrap_or(i64::MAX),
@@ -185,10 +185,9 @@ impl Pipeline {
             Admission::Bounded if windows > self.budget.max() => {
                 return Err(refuse(Refusal::NeverFits { windows, max: self.budget.max() }));
             }
-            Admission::Bounded => self
-                .budget
-                .try_reserve(windows)
-                .map_err(|full| refuse(Refusal::BufferFull { full, retry_after: self.retry_after }))?,
+            Admission::Bounded => self.budget.try_reserve(windows).map_err(|Full { used, max }| {
+                refuse(Refusal::BufferFull { used, max, retry_after: self.retry_after })
+            })?,
         };
         let accepted = valid.len();
         let mut start = 0;
@@ -205,7 +204,7 @@ impl Pipeline {
     }
 
     /// Refuses early, before an input reads a body it could not submit.
-    pub fn check_open(&self) -> Result<(), Refusal> {
+    pub(crate) fn check_open(&self) -> Result<(), Refusal> {
         if self.gate.is_closed() {
             self.telemetry.request_refused(RefuseReason::ShuttingDown);
             return Err(Refusal::ShuttingDown);
@@ -214,25 +213,25 @@ impl Pipeline {
     }
 
     /// Takes out the windows that closed (end plus grace), or all of them with `include_open`.
-    pub fn drain(&self, include_open: bool) -> Vec<ClosedWindow> {
+    pub(crate) fn drain(&self, include_open: bool) -> Vec<ClosedWindow> {
         let cutoff = (!include_open).then(|| self.clock.now_ms());
         self.aggregator.drain(cutoff, self.window_grace_ms)
     }
 
     /// Stops admitting records and waits for submissions in progress.
-    pub async fn close(&self) {
+    pub(crate) async fn close(&self) {
         self.gate.close().await;
     }
 
-    pub fn is_closed(&self) -> bool {
+    pub(crate) fn is_closed(&self) -> bool {
         self.gate.is_closed()
     }
 
-    pub fn budget(&self) -> &Arc<Budget> {
+    pub(crate) fn budget(&self) -> &Arc<Budget> {
         &self.budget
     }
 
-    pub fn active_series(&self) -> usize {
+    pub(crate) fn active_series(&self) -> usize {
         self.aggregator.active_series()
     }
 }

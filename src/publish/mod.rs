@@ -8,11 +8,11 @@
 //!   each failure means; [`backoff`] and [`rate`] pace it.
 //! - [`sink`]: the [`sink::PutMetricData`] trait and its implementations.
 
-pub mod backoff;
-pub mod batch;
-pub mod datum;
-pub mod outbox;
-pub mod publisher;
-pub mod rate;
+pub(crate) mod backoff;
+pub(crate) mod batch;
+pub(crate) mod datum;
+pub(crate) mod outbox;
+pub(crate) mod publisher;
+pub(crate) mod rate;
 pub mod sink;
-pub mod tracker;
+pub(crate) mod tracker;

@@ -103,10 +103,6 @@ impl Outbox {
         Outbox { inner: Mutex::default(), wake: Notify::new(), budget, telemetry, clock }
     }
 
-    pub fn clock(&self) -> &SharedClock {
-        &self.clock
-    }
-
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }

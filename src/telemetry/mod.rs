@@ -27,7 +27,7 @@ struct Outcome {
 
 /// Totals behind the self metrics, kept apart from the labelled families so deltas are cheap.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Totals {
+pub(crate) struct Totals {
     pub records_accepted: u64,
     pub records_rejected: u64,
     pub datums_published: u64,
@@ -36,7 +36,7 @@ pub struct Totals {
     pub throttled_requests: u64,
 }
 
-pub struct Telemetry {
+pub(crate) struct Telemetry {
     registry: Registry,
     records_received: Counter,
     records_accepted: Counter,

@@ -83,6 +83,7 @@ impl Distribution {
         }
     }
 
+    #[cfg(test)]
     pub fn is_exact(&self) -> bool {
         matches!(self.repr, Repr::Exact(_))
     }

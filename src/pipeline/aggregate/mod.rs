@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use smallvec::SmallVec;
 
 pub use distribution::Distribution;
-pub use key::{SeriesView, decode_series_key, encode_series_key};
+pub use key::{decode_series_key, encode_series_key};
 
 use crate::domain::payload::{Measured, Payload, StatSet};
 

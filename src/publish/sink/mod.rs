@@ -9,9 +9,9 @@ use std::time::Duration;
 use crate::publish::batch::Batch;
 
 mod classify;
-pub mod cloudwatch;
+pub(crate) mod cloudwatch;
 pub mod compat;
-pub mod dry_run;
+pub(crate) mod dry_run;
 
 pub use classify::{ErrorClass, PutError, classify};
 
