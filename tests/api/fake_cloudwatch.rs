@@ -14,7 +14,7 @@ use std::io::Read;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -59,7 +59,6 @@ pub struct ReceivedRequest {
     pub datums: Vec<ReceivedDatum>,
     pub gzipped: bool,
     pub body_bytes: usize,
-    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -240,7 +239,7 @@ fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Decoded, String> {
         let message = format!("The value for parameter MetricData.member.{} is invalid", bad.name);
         return Ok(Decoded::Refused(error(StatusCode::BAD_REQUEST, "InvalidParameterValue", "Sender", &message)));
     }
-    Ok(Decoded::Accepted(ReceivedRequest { namespace, datums, gzipped, body_bytes: raw.len(), at: Instant::now() }))
+    Ok(Decoded::Accepted(ReceivedRequest { namespace, datums, gzipped, body_bytes: raw.len() }))
 }
 
 fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {

@@ -7,7 +7,11 @@ use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
 use serde_json::json;
 
 use crate::fake_cloudwatch::Fault;
-use crate::helpers::{Stats, TestApp, by_series, mid_window_ms, nearest_rank, percentile_of_datums, sdk_config};
+use cw_sidecar::clock::ManualClock;
+
+use crate::helpers::{
+    Stats, TestApp, by_series, mid_window_ms, nearest_rank, now_ms, percentile_of_datums, sdk_config,
+};
 
 #[tokio::test]
 async fn statistics_are_exact_and_percentiles_within_one_percent_over_thousands_of_records() {
@@ -172,12 +176,26 @@ async fn throttling_errors_and_access_denied_are_retried_until_published_once() 
     app.shutdown().await;
 }
 
+/// Polls (in real time, bounded) until `done` holds.
+async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_outage_and_slow_answers_lose_and_duplicate_nothing() {
-    let app = TestApp::spawn(|c| {
-        c.publish_timeout = Duration::from_millis(300);
-        c.shutdown_timeout = Duration::from_secs(1);
-    })
+    // Backoff and the flush's deadline run on a clock the test moves.
+    let clock = ManualClock::new(now_ms());
+    let app = TestApp::spawn_with_clock(
+        |c| {
+            c.publish_timeout = Duration::from_millis(300);
+            c.shutdown_timeout = Duration::from_secs(1);
+        },
+        clock.clone(),
+    )
     .await;
     let ts = mid_window_ms();
     app.fake.stop();
@@ -185,40 +203,57 @@ async fn an_outage_and_slow_answers_lose_and_duplicate_nothing() {
         .map(|i| json!({"name": "Orders", "value": i, "timestamp": ts, "dimensions": {"Shop": format!("{i}")}}))
         .collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
-    let (status, counts) = app.flush().await;
+    let flush = {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        tokio::spawn(async move {
+            let r = http.post(format!("{base}/v1/flush")).send().await.unwrap();
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
+        })
+    };
+    let transient = "outcome=\"transient\"";
+    until("a failed attempt", async || app.metric("cw_sidecar_put_metric_data_calls_total", transient).await >= 1.0)
+        .await;
+    clock.advance(Duration::from_secs(1));
+    let (status, counts) = flush.await.unwrap();
     assert_eq!(status, 503, "connections refused: still retrying ({counts})");
     assert_eq!(counts["retrying"], 30);
     assert_eq!(app.get("/readyz").await.0, 200, "an outage does not make the sidecar unready");
     app.fake.script([Fault::Slow(Duration::from_secs(2))]);
     app.fake.restart().await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while app.fake.datums("Test").len() < 30 {
-        assert!(std::time::Instant::now() < deadline, "not recovered after the outage");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until("recovery after the outage", async || {
+        clock.advance(Duration::from_millis(500));
+        app.fake.datums("Test").len() >= 30
+    })
+    .await;
     let mut names: Vec<_> = app.fake.datums("Test").into_iter().map(|d| d.dimensions["Shop"].clone()).collect();
     names.sort();
     names.dedup();
     assert_eq!(names.len(), 30);
     assert_eq!(app.fake.datums("Test").len(), 30, "no duplicates");
-    assert!(app.metric("cw_sidecar_put_metric_data_calls_total", "outcome=\"transient\"").await >= 2.0);
+    assert!(app.metric("cw_sidecar_put_metric_data_calls_total", transient).await >= 2.0);
     app.shutdown().await;
 }
 
 #[tokio::test]
 async fn the_rate_limit_spaces_calls() {
-    let app = TestApp::spawn(|c| c.max_put_requests_per_second = 2).await;
+    let clock = ManualClock::new(now_ms());
+    let app = TestApp::spawn_with_clock(|c| c.max_put_requests_per_second = 2, clock.clone()).await;
     let ts = mid_window_ms();
-    // Six namespaces make six requests; at 2 per second they need at least two seconds.
+    // Six namespaces make six requests; at 2 per second, a burst of 2 and then one per 0.5 s.
     let records: Vec<_> =
         (0..6).map(|i| json!({"name": "X", "value": 1, "timestamp": ts, "namespace": format!("Ns{i}")})).collect();
     assert_eq!(app.post_json(json!(records)).await.0, 202);
-    assert_eq!(app.flush().await.0, 200);
-    let mut times: Vec<_> = app.fake.requests().into_iter().map(|r| r.at).collect();
-    times.sort();
-    assert_eq!(times.len(), 6);
-    let spread = times[5] - times[0];
-    assert!(spread >= Duration::from_millis(1500), "6 calls at 2/s took only {spread:?}");
+    let flush = {
+        let (http, base) = (app.http.clone(), app.base.clone());
+        tokio::spawn(async move { http.post(format!("{base}/v1/flush")).send().await.unwrap().status().as_u16() })
+    };
+    for expected in 2..=6 {
+        until("the next call", async || app.fake.requests().len() >= expected).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(app.fake.requests().len(), expected, "no call before the clock allows it");
+        clock.advance(Duration::from_millis(500));
+    }
+    assert_eq!(flush.await.unwrap(), 200);
     app.shutdown().await;
 }
 
