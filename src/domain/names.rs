@@ -13,8 +13,7 @@ pub struct Namespace<'a>(&'a str);
 impl<'a> Namespace<'a> {
     pub fn parse(ns: &'a str) -> Result<Namespace<'a>, ValidationError> {
         let fail = |m: String| reject(RejectReason::Namespace, m);
-        check_length("namespace", "namespace", ns, MAX_NAME_CHARS).map_err(fail)?;
-        check_ascii("namespace", "namespace", ns).map_err(fail)?;
+        check_text(ns, MAX_NAME_CHARS).map_err(|p| fail(p.describe("namespace", "namespace")))?;
         if ns.starts_with("AWS/") {
             return Err(fail(format!("namespace: `{ns}` must not start with AWS/ (reserved for AWS services)")));
         }
@@ -36,9 +35,7 @@ pub struct MetricName<'a>(&'a str);
 
 impl<'a> MetricName<'a> {
     pub fn parse(name: &'a str) -> Result<MetricName<'a>, ValidationError> {
-        let fail = |m: String| reject(RejectReason::Name, m);
-        check_length("name", "name", name, MAX_NAME_CHARS).map_err(fail)?;
-        check_ascii("name", "name", name).map_err(fail)?;
+        check_text(name, MAX_NAME_CHARS).map_err(|p| reject(RejectReason::Name, p.describe("name", "name")))?;
         Ok(MetricName(name))
     }
 
@@ -50,32 +47,49 @@ impl<'a> MetricName<'a> {
 /// One dimension: a name of 1-255 and a value of 1-1024 ASCII characters without control
 /// characters, neither only whitespace, and a name not starting with `:`.
 pub fn check_dimension(name: &str, value: &str) -> Result<(), ValidationError> {
-    let fail = |m: String| reject(RejectReason::Dimensions, m);
-    let field = format!("dimensions.{name}");
-    check_length(&field, "the name", name, MAX_DIMENSION_NAME_CHARS).map_err(fail)?;
-    check_ascii(&field, "the name", name).map_err(fail)?;
+    // The field is only spelled out when there is something to say about it.
+    let fail =
+        |what: &str, p: Problem| reject(RejectReason::Dimensions, p.describe(&format!("dimensions.{name}"), what));
+    check_text(name, MAX_DIMENSION_NAME_CHARS).map_err(|p| fail("the name", p))?;
     if name.starts_with(':') {
-        return Err(fail(format!("{field}: the name must not start with `:`")));
+        return Err(reject(RejectReason::Dimensions, format!("dimensions.{name}: the name must not start with `:`")));
     }
-    check_length(&field, "the value", value, MAX_DIMENSION_VALUE_CHARS).map_err(fail)?;
-    check_ascii(&field, "the value", value).map_err(fail)
+    check_text(value, MAX_DIMENSION_VALUE_CHARS).map_err(|p| fail("the value", p))
 }
 
-/// Length in characters within 1..=max, and not only whitespace.
-fn check_length(field: &str, what: &str, s: &str, max: usize) -> Result<(), String> {
-    let len = s.chars().count();
+/// What is wrong with a text, in the order the rules are checked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Problem {
+    /// Not 1..=max characters: the count.
+    Length(usize, usize),
+    OnlyWhitespace,
+    NotAscii(char),
+}
+
+impl Problem {
+    fn describe(self, field: &str, what: &str) -> String {
+        match self {
+            Problem::Length(len, max) => format!("{field}: {what} must be 1-{max} characters, got {len}"),
+            Problem::OnlyWhitespace => format!("{field}: {what} must not be only whitespace"),
+            Problem::NotAscii(c) => {
+                format!("{field}: {what} must be ASCII without control characters, found {c:?}")
+            }
+        }
+    }
+}
+
+/// 1..=max characters, not only whitespace, ASCII without control characters.
+fn check_text(s: &str, max: usize) -> Result<(), Problem> {
+    // ASCII text, the usual case, is checked byte by byte in one pass.
+    let len = if s.is_ascii() { s.len() } else { s.chars().count() };
     if len == 0 || len > max {
-        return Err(format!("{field}: {what} must be 1-{max} characters, got {len}"));
+        return Err(Problem::Length(len, max));
     }
     if s.chars().all(char::is_whitespace) {
-        return Err(format!("{field}: {what} must not be only whitespace"));
+        return Err(Problem::OnlyWhitespace);
     }
-    Ok(())
-}
-
-fn check_ascii(field: &str, what: &str, s: &str) -> Result<(), String> {
     match s.chars().find(|c| !c.is_ascii() || c.is_ascii_control()) {
-        Some(c) => Err(format!("{field}: {what} must be ASCII without control characters, found {c:?}")),
+        Some(c) => Err(Problem::NotAscii(c)),
         None => Ok(()),
     }
 }

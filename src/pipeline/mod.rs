@@ -177,17 +177,24 @@ impl Pipeline {
         if entered.is_none() && input.admission != Admission::Internal {
             return Err(refuse(Refusal::ShuttingDown));
         }
-        // Each distinct series-window may be a new one: reserve for those, give back what
-        // merged into windows already open. Records of one series-window cost one slot.
-        let windows = distinct_windows(&keys, &valid);
+        // Each record may open a series-window: reserve for all, give back what merged into
+        // windows already open. Only when that does not fit is it worth counting the distinct
+        // series-windows (records of one series-window cost one slot), so that a request is
+        // refused only for what it would really occupy.
         let mut reservation = match input.admission {
-            Admission::Internal => self.budget.reserve_past_bound(windows),
-            Admission::Bounded if windows > self.budget.max() => {
-                return Err(refuse(Refusal::NeverFits { windows, max: self.budget.max() }));
-            }
-            Admission::Bounded => self.budget.try_reserve(windows).map_err(|Full { used, max }| {
-                refuse(Refusal::BufferFull { used, max, retry_after: self.retry_after })
-            })?,
+            Admission::Internal => self.budget.reserve_past_bound(valid.len()),
+            Admission::Bounded => match self.budget.try_reserve(valid.len()) {
+                Ok(r) => r,
+                Err(_) => {
+                    let windows = distinct_windows(&keys, &valid);
+                    if windows > self.budget.max() {
+                        return Err(refuse(Refusal::NeverFits { windows, max: self.budget.max() }));
+                    }
+                    self.budget.try_reserve(windows).map_err(|Full { used, max }| {
+                        refuse(Refusal::BufferFull { used, max, retry_after: self.retry_after })
+                    })?
+                }
+            },
         };
         let accepted = valid.len();
         let mut start = 0;

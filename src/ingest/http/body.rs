@@ -1,5 +1,5 @@
-//! The JSON wire format of `POST /v1/metrics`, parsed borrowing from the request body and
-//! turned into the pipeline's [`Candidate`]s.
+//! The JSON wire format of `POST /v1/metrics`, parsed borrowing from the request body
+//! straight into the pipeline's [`Candidate`]s.
 //!
 //! A body is split into items first (array elements, envelope `metrics`, or NDJSON lines),
 //! and each item is parsed on its own, so one malformed record is rejected by its index
@@ -11,10 +11,9 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use smallvec::SmallVec;
 
 use crate::domain::dimensions::GivenDimensions;
-use crate::domain::payload::{GivenValues, StatSet};
+use crate::domain::payload::StatSet;
 use crate::domain::timestamp::GivenTime;
 use crate::pipeline::candidate::Candidate;
 
@@ -52,13 +51,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 
 /// Dimensions as given, in order; duplicates are kept so validation can name them.
 #[derive(Debug, Default, Clone)]
-pub struct Dimensions<'a>(pub SmallVec<[(Text<'a>, Text<'a>); 4]>);
-
-impl<'a> Dimensions<'a> {
-    pub fn into_given(self) -> GivenDimensions<'a> {
-        self.0.into_iter().map(|(k, v)| (k.0, v.0)).collect()
-    }
-}
+pub struct Dimensions<'a>(pub GivenDimensions<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Dimensions<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -69,9 +62,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Dimensions<'a> {
                 f.write_str("an object of dimension name to string value")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = SmallVec::new();
+                let mut out = GivenDimensions::new();
                 while let Some((k, v)) = map.next_entry::<Text<'a>, Text<'a>>()? {
-                    out.push((k, v));
+                    out.push((k.0, v.0));
                 }
                 Ok(Dimensions(out))
             }
@@ -82,10 +75,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Dimensions<'a> {
 
 /// `timestamp`: an RFC 3339 string or integer epoch milliseconds.
 #[derive(Debug, Clone)]
-pub enum Timestamp<'a> {
-    EpochMillis(i64),
-    Rfc3339(Text<'a>),
-}
+struct Timestamp<'a>(GivenTime<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Timestamp<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -96,16 +86,18 @@ impl<'de: 'a, 'a> Deserialize<'de> for Timestamp<'a> {
                 f.write_str("an RFC 3339 string or integer epoch milliseconds")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(Timestamp::EpochMillis(v))
+                Ok(Timestamp(GivenTime::EpochMillis(v)))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                i64::try_from(v).map(Timestamp::EpochMillis).map_err(|_| E::custom("epoch milliseconds out of range"))
+                i64::try_from(v)
+                    .map(|ms| Timestamp(GivenTime::EpochMillis(ms)))
+                    .map_err(|_| E::custom("epoch milliseconds out of range"))
             }
             fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(Timestamp::Rfc3339(Text(Cow::Borrowed(v))))
+                Ok(Timestamp(GivenTime::Rfc3339(Cow::Borrowed(v))))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(Timestamp::Rfc3339(Text(Cow::Owned(v.to_owned()))))
+                Ok(Timestamp(GivenTime::Rfc3339(Cow::Owned(v.to_owned()))))
             }
         }
         d.deserialize_any(V)
@@ -114,7 +106,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Timestamp<'a> {
 
 /// `T` from a JSON object only: serde's derive would also take a positional array.
 #[derive(Debug)]
-pub struct Object<T>(pub T);
+struct Object<T>(T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -135,58 +127,89 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
 /// A pre-aggregated statistic set as sent by a client.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct RawStatistics {
-    pub sample_count: f64,
-    pub sum: f64,
-    pub min: f64,
-    pub max: f64,
+struct RawStatistics {
+    sample_count: f64,
+    sum: f64,
+    min: f64,
+    max: f64,
 }
 
-/// One record as sent; [`crate::validate`] decides whether it can be accepted.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawRecord<'a> {
-    #[serde(borrow)]
-    pub name: Option<Text<'a>>,
-    pub value: Option<f64>,
-    pub values: Option<Vec<f64>>,
-    pub counts: Option<Vec<f64>>,
-    pub statistics: Option<Object<RawStatistics>>,
-    #[serde(borrow)]
-    pub unit: Option<Text<'a>>,
-    #[serde(borrow)]
-    pub dimensions: Option<Dimensions<'a>>,
-    #[serde(borrow)]
-    pub timestamp: Option<Timestamp<'a>>,
-    #[serde(borrow)]
-    pub namespace: Option<Text<'a>>,
-    pub storage_resolution: Option<u64>,
+/// The fields of a record.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Name,
+    Value,
+    Values,
+    Counts,
+    Statistics,
+    Unit,
+    Dimensions,
+    Timestamp,
+    Namespace,
+    StorageResolution,
 }
 
-impl<'a> RawRecord<'a> {
-    /// The record as the pipeline takes it: no copy of any string.
-    pub fn into_candidate(self) -> Candidate<'a> {
-        Candidate {
-            name: self.name.map(|t| t.0),
-            namespace: self.namespace.map(|t| t.0),
-            unit: self.unit.map(|t| t.0),
-            dimensions: self.dimensions.map(Dimensions::into_given).unwrap_or_default(),
-            timestamp: self.timestamp.map(|t| match t {
-                Timestamp::EpochMillis(ms) => GivenTime::EpochMillis(ms),
-                Timestamp::Rfc3339(text) => GivenTime::Rfc3339(text.0),
-            }),
-            storage_resolution: self.storage_resolution,
-            values: GivenValues {
-                value: self.value,
-                values: self.values,
-                counts: self.counts,
-                statistics: self.statistics.map(|Object(s)| StatSet {
-                    sample_count: s.sample_count,
-                    sum: s.sum,
-                    min: s.min,
-                    max: s.max,
-                }),
-            },
+/// One record, read straight into a [`Candidate`]: no intermediate struct, no copy of a
+/// string that needs no unescaping. Unknown and repeated fields are errors; `null` is absent.
+struct JsonRecord<'a>(Candidate<'a>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for JsonRecord<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = JsonRecord<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a record object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut c = Candidate::default();
+                let mut seen = 0u16;
+                while let Some(field) = map.next_key::<Field>()? {
+                    let bit = 1u16 << field as u16;
+                    if seen & bit != 0 {
+                        return Err(de::Error::custom(format_args!("duplicate field `{}`", field.name())));
+                    }
+                    seen |= bit;
+                    match field {
+                        Field::Name => c.name = map.next_value::<Option<Text>>()?.map(|t| t.0),
+                        Field::Value => c.values.value = map.next_value()?,
+                        Field::Values => c.values.values = map.next_value()?,
+                        Field::Counts => c.values.counts = map.next_value()?,
+                        Field::Statistics => {
+                            c.values.statistics = map.next_value::<Option<Object<RawStatistics>>>()?.map(|Object(s)| {
+                                StatSet { sample_count: s.sample_count, sum: s.sum, min: s.min, max: s.max }
+                            })
+                        }
+                        Field::Unit => c.unit = map.next_value::<Option<Text>>()?.map(|t| t.0),
+                        Field::Dimensions => {
+                            c.dimensions = map.next_value::<Option<Dimensions>>()?.map(|d| d.0).unwrap_or_default()
+                        }
+                        Field::Timestamp => c.timestamp = map.next_value::<Option<Timestamp>>()?.map(|t| t.0),
+                        Field::Namespace => c.namespace = map.next_value::<Option<Text>>()?.map(|t| t.0),
+                        Field::StorageResolution => c.storage_resolution = map.next_value()?,
+                    }
+                }
+                Ok(JsonRecord(c))
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+impl Field {
+    fn name(self) -> &'static str {
+        match self {
+            Field::Name => "name",
+            Field::Value => "value",
+            Field::Values => "values",
+            Field::Counts => "counts",
+            Field::Statistics => "statistics",
+            Field::Unit => "unit",
+            Field::Dimensions => "dimensions",
+            Field::Timestamp => "timestamp",
+            Field::Namespace => "namespace",
+            Field::StorageResolution => "storage_resolution",
         }
     }
 }
@@ -246,9 +269,9 @@ pub fn split_body(body: &[u8], kind: BodyKind) -> Result<Body<'_>, String> {
 }
 
 /// Parses one item; the error names the field at fault (`values[2]: invalid type ...`).
-pub fn parse_record(item: &[u8]) -> Result<RawRecord<'_>, String> {
+pub fn parse_record(item: &[u8]) -> Result<Candidate<'_>, String> {
     let mut de = serde_json::Deserializer::from_slice(item);
-    let Object(record) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let JsonRecord(record) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = strip_position(&inner);
@@ -277,11 +300,10 @@ mod tests {
         let b = split_body(body, BodyKind::Json).unwrap();
         assert_eq!(b.items.len(), 2);
         let first = parse_record(b.items[0]).unwrap();
-        assert!(matches!(first.name.unwrap().0, Cow::Borrowed("a")));
-        let dims = first.dimensions.unwrap();
-        assert_eq!(dims.0[0].0.as_str(), "K");
+        assert!(matches!(first.name.unwrap(), Cow::Borrowed("a")));
+        assert!(matches!(first.dimensions[0].0, Cow::Borrowed("K")));
         let second = parse_record(b.items[1]).unwrap();
-        assert_eq!(second.name.unwrap().as_str(), "bA");
+        assert_eq!(second.name.unwrap(), "bA");
     }
 
     #[test]
@@ -314,11 +336,19 @@ mod tests {
     #[test]
     fn records_and_statistics_must_be_objects_not_positional_arrays() {
         let err = parse_record(br#"["Latency", 12]"#).unwrap_err();
-        assert!(err.starts_with("invalid type: sequence, expected an object"), "{err}");
+        assert!(err.starts_with("invalid type: sequence, expected a record object"), "{err}");
         let err = parse_record(br#"{"name":"x","statistics":[1,1,1,1]}"#).unwrap_err();
         assert!(err.starts_with("statistics: invalid type: sequence, expected an object"), "{err}");
         let ok = parse_record(br#"{"name":"x","statistics":{"sample_count":1,"sum":1,"min":1,"max":1}}"#).unwrap();
-        assert_eq!(ok.statistics.unwrap().0.sum, 1.0);
+        assert_eq!(ok.values.statistics.unwrap().sum, 1.0);
+    }
+
+    #[test]
+    fn repeated_fields_and_null_values() {
+        let err = parse_record(br#"{"name":"a","name":"b","value":1}"#).unwrap_err();
+        assert!(err.starts_with("duplicate field `name`"), "{err}");
+        let r = parse_record(br#"{"name":"a","value":1,"unit":null,"dimensions":null}"#).unwrap();
+        assert_eq!((r.unit, r.dimensions.len()), (None, 0));
     }
 
     #[test]

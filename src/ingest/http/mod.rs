@@ -101,12 +101,10 @@ async fn submit(state: &HttpState, headers: &HeaderMap, body: axum::body::Body) 
     state.pipeline.check_open()?;
     let bytes = read::read_body(body, encoding, state.max_body_bytes).await?;
     let parsed = split_body(&bytes, kind).map_err(IngestError::MalformedBody)?;
-    let envelope_dimensions = parsed.dimensions.map(body::Dimensions::into_given).unwrap_or_default();
+    let envelope_dimensions = parsed.dimensions.map(|d| d.0).unwrap_or_default();
     let context =
         Context { namespace: parsed.namespace.as_ref().map(|n| n.as_str()), dimensions: &envelope_dimensions };
-    let candidates = parsed.items.iter().map(|item| {
-        parse_record(item).map(body::RawRecord::into_candidate).map_err(|e| reject(RejectReason::Malformed, e))
-    });
+    let candidates = parsed.items.iter().map(|item| parse_record(item).map_err(|e| reject(RejectReason::Malformed, e)));
     Ok(state.pipeline.submit(Input::HTTP, &context, candidates)?)
 }
 

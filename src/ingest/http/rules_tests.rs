@@ -27,8 +27,8 @@ fn check_with(
     envelope: Option<&Dimensions<'_>>,
     defaults: &BTreeMap<String, String>,
 ) -> Result<Checked, String> {
-    let mut candidate = parse_record(json.as_bytes())?.into_candidate();
-    let envelope = envelope.cloned().map(Dimensions::into_given).unwrap_or_default();
+    let mut candidate = parse_record(json.as_bytes())?;
+    let envelope = envelope.cloned().map(|d| d.0).unwrap_or_default();
     let context = Context { namespace: None, dimensions: &envelope };
     let defaults = Defaults {
         namespace: Some("App".to_string()),
@@ -54,7 +54,7 @@ fn a_plain_record_takes_the_defaults() {
 
 #[test]
 fn own_dimensions_beat_envelope_and_defaults_and_come_out_sorted() {
-    let env = parse_record(br#"{"dimensions":{"Service":"env","Zone":"a"}}"#).unwrap().dimensions.unwrap();
+    let env = Dimensions(parse_record(br#"{"dimensions":{"Service":"env","Zone":"a"}}"#).unwrap().dimensions);
     let defaults = BTreeMap::from([("Service".into(), "default".into()), ("Host".into(), "h".into())]);
     let (_, dims, _, _) =
         check_with(r#"{"name":"x","value":1,"dimensions":{"Zone":"b"}}"#, Some(&env), &defaults).unwrap();
@@ -80,7 +80,7 @@ fn names_and_namespaces() {
 
 #[test]
 fn a_missing_namespace_is_rejected() {
-    let mut candidate = parse_record(br#"{"name":"x","value":1}"#).unwrap().into_candidate();
+    let mut candidate = parse_record(br#"{"name":"x","value":1}"#).unwrap();
     let e = validate(&mut candidate, &Context::default(), &Defaults::default(), NOW).unwrap_err();
     assert_eq!(e.reason, RejectReason::Namespace);
     assert!(e.message.starts_with("namespace: required"));
