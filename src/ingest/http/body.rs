@@ -247,14 +247,17 @@ pub fn split_body(body: &[u8], kind: BodyKind) -> Result<Body<'_>, String> {
             items: body.split(|b| *b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace)).collect(),
             ..Body::default()
         }),
+        // One pass checks the body's UTF-8; the parser then need not check each string.
         BodyKind::Json => match body.iter().find(|b| !b.is_ascii_whitespace()) {
             Some(b'[') => {
+                let text = std::str::from_utf8(body).map_err(|e| format!("body is not UTF-8: {e}"))?;
                 let items: Vec<&RawValue> =
-                    serde_json::from_slice(body).map_err(|e| format!("body is not a JSON array of records: {e}"))?;
+                    serde_json::from_str(text).map_err(|e| format!("body is not a JSON array of records: {e}"))?;
                 Ok(Body { items: items.into_iter().map(|r| r.get().as_bytes()).collect(), ..Body::default() })
             }
             Some(b'{') => {
-                let env: Envelope = serde_json::from_slice(body).map_err(|e| {
+                let text = std::str::from_utf8(body).map_err(|e| format!("body is not UTF-8: {e}"))?;
+                let env: Envelope = serde_json::from_str(text).map_err(|e| {
                     format!("body is not an envelope {{\"namespace\", \"dimensions\", \"metrics\": [...]}}: {e}")
                 })?;
                 Ok(Body {
@@ -270,7 +273,9 @@ pub fn split_body(body: &[u8], kind: BodyKind) -> Result<Body<'_>, String> {
 
 /// Parses one item; the error names the field at fault (`values[2]: invalid type ...`).
 pub fn parse_record(item: &[u8]) -> Result<Candidate<'_>, String> {
-    let mut de = serde_json::Deserializer::from_slice(item);
+    // One pass checks the whole item's UTF-8, so each string need not be checked again.
+    let text = std::str::from_utf8(item).map_err(|e| format!("the record is not UTF-8: {e}"))?;
+    let mut de = serde_json::Deserializer::from_str(text);
     let JsonRecord(record) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
@@ -321,6 +326,7 @@ mod tests {
         let b = split_body(body, BodyKind::NdJson).unwrap();
         assert_eq!(b.items.len(), 3);
         assert!(parse_record(b.items[1]).is_err());
+        assert!(parse_record(b"{\"name\":\"\xff\",\"value\":1}").unwrap_err().contains("not UTF-8"));
     }
 
     #[test]
