@@ -5,6 +5,7 @@
 mod binary;
 mod fake_cloudwatch;
 mod fake_outage;
+mod hardening;
 mod helpers;
 mod ingest;
 mod inputs;
