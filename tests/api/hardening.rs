@@ -22,13 +22,18 @@ async fn timestamps_at_the_edge_of_i64_are_rejected_and_their_batch_mates_publis
     records.push(json!({"name": "Evil", "value": 1, "timestamp": i64::MAX}));
     let (status, body) = app.post_json(json!(records)).await;
     assert_eq!((status, body["accepted"].as_u64()), (202, Some(7)), "{body}");
-    let errors: Vec<(u64, &str)> =
-        body["rejected"].as_array().unwrap().iter().map(|r| (r["index"].as_u64().unwrap(), r["error"].as_str().unwrap())).collect();
+    let errors: Vec<(u64, &str)> = body["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["index"].as_u64().unwrap(), r["error"].as_str().unwrap()))
+        .collect();
     assert_eq!(errors.iter().map(|e| e.0).collect::<Vec<_>>(), vec![2, 5, 9]);
     assert!(errors.iter().all(|(_, e)| e.starts_with("timestamp: ")), "{errors:?}");
     let (status, counts) = app.flush().await;
     assert_eq!(status, 200, "nothing left retrying: {counts}");
-    let mate: f64 = app.fake.datums("Test").iter().flat_map(|d| d.values.iter().zip(&d.counts)).map(|(v, c)| v * c).sum();
+    let mate: f64 =
+        app.fake.datums("Test").iter().flat_map(|d| d.values.iter().zip(&d.counts)).map(|(v, c)| v * c).sum();
     assert_eq!(mate, 21.0, "every batch-mate published");
     app.shutdown().await;
 }
@@ -103,7 +108,12 @@ async fn encodings_limits_and_shapes_are_answered_in_json() {
     let url = format!("{}/v1/metrics", app.base);
     let record = br#"[{"name":"A","value":1}]"#;
     let send = |encoding: &'static str, body: Vec<u8>| {
-        app.http.post(&url).header("content-type", "application/json").header("content-encoding", encoding).body(body).send()
+        app.http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
     };
     for name in ["GZIP", "x-gzip", "X-Gzip"] {
         assert_eq!(send(name, gzip(record)).await.unwrap().status(), 202, "{name} is gzip");
