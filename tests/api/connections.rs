@@ -1,122 +1,24 @@
 //! Connections a client opens and never finishes: each is bounded in time, in number and in
 //! the memory it holds, while `/healthz`, ingest and publishing keep working.
 
-use std::io::{ErrorKind, Read, Write};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::io::ErrorKind;
+use std::process::Stdio;
+use std::sync::LazyLock;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::TestApp;
+use crate::helpers::{
+    TestApp, closed_by_server, connect, in_a_process_of_its_own, is_child_process, rss_bytes, start_prober,
+};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cw-sidecar");
 
-/// Set in the process that runs the hostile test alone (see [`in_a_process_of_its_own`]).
-const CHILD: &str = "CW_SIDECAR_CONNECTIONS_TEST_CHILD";
-
 fn addr(app: &TestApp) -> String {
     app.base.trim_start_matches("http://").to_string()
-}
-
-async fn connect(addr: &str) -> TcpStream {
-    TcpStream::connect(addr).await.unwrap()
-}
-
-/// Reads until the server closes the connection (EOF or reset), within `within`; returns what
-/// it sent before, or panics naming `what` if the connection is still open.
-async fn closed_by_server(mut s: TcpStream, within: Duration, what: &str) -> Vec<u8> {
-    let deadline = tokio::time::Instant::now() + within;
-    let mut got = Vec::new();
-    let mut buf = [0u8; 4096];
-    loop {
-        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
-            Err(_) => panic!("{what}: still open after {within:?}"),
-            Ok(Ok(0)) => return got,
-            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
-            Ok(Err(e)) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => return got,
-            Ok(Err(e)) => panic!("{what}: {e}"),
-        }
-    }
-}
-
-/// `GET /healthz` on a new connection; the time to the whole answer.
-fn probe(addr: &str) -> Duration {
-    let started = Instant::now();
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: sidecar\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = Vec::new();
-    s.read_to_end(&mut answer).expect("/healthz answers within 2s");
-    assert!(answer.starts_with(b"HTTP/1.1 200") && answer.ends_with(b"ok\n"), "{}", String::from_utf8_lossy(&answer));
-    started.elapsed()
-}
-
-/// Probes `/healthz` every 10 ms on a thread of its own (so that its measure is the server's
-/// answer, not the test's scheduling) until stopped; returns every latency.
-fn start_prober(addr: String) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<Duration>>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    let thread = std::thread::spawn(move || {
-        let mut latencies = Vec::new();
-        while !flag.load(Ordering::Relaxed) {
-            latencies.push(probe(&addr));
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        latencies
-    });
-    (stop, thread)
-}
-
-/// Resident memory of this process, from /proc/self/status.
-fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
-}
-
-/// Runs the test named `name` again in a process of its own, where it is the only test, so
-/// that the resident memory it measures is its own and the app's, not the other tests'.
-fn in_a_process_of_its_own(name: &str) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("{name} did not finish within 120s");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let (out, err) = (out.join().unwrap(), err.join().unwrap());
-    print!("{out}");
-    eprint!("{err}");
-    assert!(status.success(), "{name} failed in its own process:\n{out}\n{err}");
-    assert!(out.contains("1 passed"), "{name} did not run in its own process:\n{out}");
 }
 
 /// Connections held of each kind: silent, half a head, half a body, idle.
@@ -187,7 +89,7 @@ async fn hostile(addr: &str, kind: &str) -> TcpStream {
 
 #[test]
 fn hostile_connections_are_bounded_and_the_sidecar_keeps_answering() {
-    if std::env::var_os(CHILD).is_none() {
+    if !is_child_process() {
         return in_a_process_of_its_own("connections::hostile_connections_are_bounded_and_the_sidecar_keeps_answering");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
@@ -340,7 +242,8 @@ async fn bodies_share_one_memory_budget_and_a_stalled_body_times_out() {
     })
     .await;
     let mut holder = connect(&addr(&app)).await;
-    let head = "POST /v1/metrics HTTP/1.1\r\nHost: sidecar\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n";
+    let head =
+        "POST /v1/metrics HTTP/1.1\r\nHost: sidecar\r\nContent-Type: application/json\r\nContent-Length: 65536\r\n\r\n";
     holder.write_all(head.as_bytes()).await.unwrap();
     holder.write_all(&[b' '; 60 * 1024]).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(1);
@@ -411,4 +314,29 @@ async fn the_open_files_limit_lowers_the_connection_limit() {
     assert!(metrics.contains("cw_sidecar_connection_limit 136"), "{metrics}");
     sidecar.start_kill().unwrap();
     sidecar.wait().await.unwrap();
+}
+
+/// Shutdown stops the server last: a connection that never finishes its body is given the
+/// drain (1 s), then closed, so shutdown does not wait for the client's timeouts (30 s here).
+#[tokio::test]
+async fn shutdown_closes_what_never_finishes_after_the_drain() {
+    let app = TestApp::spawn(|_| {}).await;
+    let addr = addr(&app);
+    let mut stalled = connect(&addr).await;
+    let head =
+        "POST /v1/metrics HTTP/1.1\r\nHost: sidecar\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n[";
+    stalled.write_all(head.as_bytes()).await.unwrap();
+    let silent = connect(&addr).await;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while app.metric("cw_sidecar_body_bytes_in_flight", "").await < 1.0 {
+        assert!(Instant::now() < deadline, "the body is not being read");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = Instant::now();
+    let report = app.shutdown().await;
+    assert!(report.complete());
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(3), "shutdown took {took:?}");
+    closed_by_server(silent, Duration::from_millis(100), "a silent connection at shutdown").await;
+    closed_by_server(stalled, Duration::from_millis(100), "a stalled body at shutdown").await;
 }
