@@ -10,10 +10,10 @@ RUN cargo build --release --locked --bin cw-sidecar
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/cw-sidecar /usr/local/bin/cw-sidecar
 USER nonroot:nonroot
-# Inside a container the sidecar must listen beyond its own loopback to be reachable from
-# other containers of the pod/task; set CW_SIDECAR_LISTEN=127.0.0.1:25889 to keep it local
-# where they share a network namespace (ECS awsvpc, Kubernetes pods).
-ENV CW_SIDECAR_LISTEN=0.0.0.0:25889
+# It listens on 127.0.0.1:25889 (the default): the containers of one ECS awsvpc task or one
+# Kubernetes pod share a network namespace, so the application reaches it there and nothing
+# else can. Only where the application is in another namespace (ECS bridge mode,
+# `docker run -p`) set CW_SIDECAR_LISTEN=0.0.0.0:25889, best with an auth token.
 EXPOSE 25889
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
     CMD ["/usr/local/bin/cw-sidecar", "healthcheck"]

@@ -2,7 +2,7 @@
 //! and publisher; `run_until_stopped` serves, flushes on a timer, and on shutdown publishes
 //! everything it holds before returning.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +15,8 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::domain::dimensions::DefaultDimensions;
 use crate::flush::Flusher;
-use crate::ingest::http::{HttpState, router};
+use crate::ingest::http::server::{self, ServerLimits, Timeouts};
+use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
 use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
 use crate::publish::outbox::Outbox;
@@ -24,6 +25,10 @@ use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::Sink;
 use crate::publish::tracker::FlushCounts;
 use crate::telemetry::Telemetry;
+
+/// How long requests in flight may take to finish once the server stops, the last step of
+/// shutdown.
+const SERVER_DRAIN: Duration = Duration::from_secs(1);
 
 /// What shutdown managed to publish, and what it had to leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +45,7 @@ impl ShutdownReport {
 pub struct App {
     listener: TcpListener,
     http: Arc<HttpState>,
+    limits: ServerLimits,
     flusher: Arc<Flusher>,
     publisher: Arc<Publisher>,
     flush_interval: Duration,
@@ -86,10 +92,16 @@ impl App {
             flusher: flusher.clone(),
             telemetry,
             auth_token: config.auth_token.clone(),
-            max_body_bytes: config.max_body_bytes,
+            body_limits: BodyLimits { max: config.max_body_bytes, timeout: config.body_read_timeout },
+            bodies: BodyBudget::new(config.max_body_bytes_in_flight),
             started: AtomicBool::new(false),
         });
-        Ok(App { listener, http, flusher, publisher, flush_interval: config.flush_interval, clock })
+        let limits = ServerLimits {
+            max_connections: server::connection_limit(config.max_connections),
+            max_header_bytes: config.max_header_bytes,
+            timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
+        };
+        Ok(App { listener, http, limits, flusher, publisher, flush_interval: config.flush_interval, clock })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -104,7 +116,7 @@ impl App {
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, http, flusher, publisher, flush_interval, clock } = self;
+        let App { listener, http, limits, flusher, publisher, flush_interval, clock } = self;
         let listen = listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
@@ -113,11 +125,14 @@ impl App {
         let timer = tokio::spawn(flush_timer(flusher.clone(), clock, flush_interval, stop_timer.clone()));
 
         let stop_server = CancellationToken::new();
-        let server = tokio::spawn(
-            axum::serve(listener, router(http.clone()))
-                .with_graceful_shutdown(stop_server.clone().cancelled_owned())
-                .into_future(),
-        );
+        let server = tokio::spawn(server::serve(
+            listener,
+            router(http.clone()),
+            limits,
+            http.telemetry.clone(),
+            stop_server.clone(),
+            SERVER_DRAIN,
+        ));
         http.started.store(true, Ordering::Release);
         tracing::info!(%listen, "cw-sidecar ready");
 
@@ -143,9 +158,10 @@ impl App {
         stop_publisher.cancel();
         let _ = publishing.await;
         stop_server.cancel();
-        match tokio::time::timeout(Duration::from_secs(1), server).await {
+        // The server drains for SERVER_DRAIN, then closes what is left: this is a safety net.
+        match tokio::time::timeout(SERVER_DRAIN + Duration::from_secs(1), server).await {
             Ok(Ok(result)) => result?,
-            _ => tracing::warn!("HTTP server did not stop within 1s"),
+            _ => tracing::warn!("HTTP server did not stop in time"),
         }
         Ok(report)
     }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use cw_sidecar::app::App;
-use cw_sidecar::config::{Config, ConfigArgs};
+use cw_sidecar::config::{Config, ConfigArgs, LogFormat};
 use cw_sidecar::publish::sink::Sink;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -39,16 +39,15 @@ enum Command {
 }
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
-    // Logs go to stderr: in dry-run, stdout carries only the requests.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
     let result = match cli.command.take() {
         // The generator is a client: it needs none of the sidecar's configuration.
-        Some(Command::Traffic(args)) => runtime.block_on(traffic(*args)),
+        Some(Command::Traffic(args)) => {
+            init_logging(LogFormat::Text);
+            runtime.block_on(traffic(*args))
+        }
+        // Logging is set up once the configuration says how; an invalid configuration is
+        // reported on stderr as it is, before any logging exists.
         command => match Config::load(&cli.config) {
             Err(e) => {
                 eprintln!("cw-sidecar: {e}");
@@ -58,8 +57,13 @@ fn main() -> ExitCode {
                 print!("{}", config.to_toml());
                 return ExitCode::SUCCESS;
             }
-            Ok(config) if matches!(command, Some(Command::Healthcheck)) => runtime.block_on(healthcheck(&config)),
-            Ok(config) => runtime.block_on(serve(config, cli.dry_run)),
+            Ok(config) => {
+                init_logging(config.log_format);
+                match command {
+                    Some(Command::Healthcheck) => runtime.block_on(healthcheck(&config)),
+                    _ => runtime.block_on(serve(config, cli.dry_run)),
+                }
+            }
         },
     };
     match result {
@@ -68,6 +72,19 @@ fn main() -> ExitCode {
             eprintln!("cw-sidecar: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Logs go to stderr (in dry-run, stdout carries only the requests), filtered by `RUST_LOG`
+/// (default `info`): as text, or as one JSON object per line with the event's fields at the
+/// top level. JSON escapes every string; text only neutralises terminal escape sequences, so
+/// anything a client chose is logged with `?` (Debug, quoted and escaped), never with `%`.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
+    match format {
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
     }
 }
 

@@ -25,12 +25,22 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("max_buffered_datums", "Bound on buffered output datums; ingest answers 503 beyond it [default: 100000]"),
     ("max_put_requests_per_second", "Upper bound on PutMetricData calls per second [default: 20]"),
     ("max_body_bytes", "Largest accepted request body, also after decompression [default: 5MiB]"),
+    (
+        "max_body_bytes_in_flight",
+        "Bound on request body bytes held at once, over all requests; 503 beyond [default: 64MiB]",
+    ),
+    ("max_header_bytes", "Largest request head (request line and headers); 431 beyond [default: 16KiB]"),
+    ("max_connections", "Bound on open HTTP connections, capped by the open-files limit [default: 512]"),
+    ("header_read_timeout", "Time a request head may take [default: 10s]"),
+    ("body_read_timeout", "Time a request body may take after its head; 408 beyond [default: 30s]"),
+    ("idle_timeout", "Time a kept-alive connection may wait for its next request [default: 120s]"),
     ("shutdown_timeout", "How long shutdown and /v1/flush wait for publishing [default: 20s]"),
     ("publish_timeout", "Timeout of one PutMetricData attempt [default: 10s]"),
     ("self_metrics_namespace", "Namespace of the sidecar's own metrics; empty disables them [default: CWSidecar]"),
     ("auth_token", "When set, ingest requires `Authorization: Bearer <token>` (must not be empty)"),
     ("auth_token_file", "File holding the auth token (trailing newline trimmed); keeps it out of `ps`"),
     ("integer_timestamps", "Send timestamps as CBOR integers (emulators): auto, true or false [default: auto]"),
+    ("log_format", "Log lines on stderr as text or json (one object per line) [default: text]"),
 ];
 
 /// Keys whose values are never shown, not even in error messages.

@@ -104,7 +104,30 @@ pub(super) fn load(args: &ConfigArgs, var: impl Fn(&str) -> Option<OsString>) ->
     let figment = figment.merge(Layer::env(var)?).merge(Layer::flags(&args.flags));
     let mut config: Config = figment.extract().map_err(|e| from_figment(&figment, e))?;
     read_token_file(&mut config, &figment)?;
+    check_body_budget(&config, &figment)?;
     Ok(config)
+}
+
+/// A body of `max_body_bytes` must fit in `max_body_bytes_in_flight`, or it could never be read.
+fn check_body_budget(config: &Config, figment: &Figment) -> Result<(), ConfigError> {
+    if config.max_body_bytes_in_flight >= config.max_body_bytes {
+        return Ok(());
+    }
+    // Name the key whose layer set it; when both come from the same layer, the budget.
+    let key = match figment.find_metadata("max_body_bytes_in_flight") {
+        Some(_) => "max_body_bytes_in_flight",
+        None => "max_body_bytes",
+    };
+    Err(ConfigError::Invalid {
+        key: key.into(),
+        value: shown(figment, key),
+        layer: layer_of(figment, key),
+        rule: format!(
+            "max_body_bytes_in_flight ({}) must be at least max_body_bytes ({})",
+            bytesize::ByteSize(config.max_body_bytes_in_flight as u64).display().iec(),
+            bytesize::ByteSize(config.max_body_bytes as u64).display().iec()
+        ),
+    })
 }
 
 /// Puts the token from `auth_token_file` into `auth_token`.

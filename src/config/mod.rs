@@ -84,6 +84,29 @@ pub struct Config {
     /// Largest request body accepted, before and after decompression; 1KiB to 1GiB.
     #[serde(serialize_with = "human::print::size", deserialize_with = "rules::max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Bound on the bytes of request bodies held in memory at once, over all requests (bodies
+    /// draw from it as their bytes arrive; ingest answers 503 when it is spent); at least
+    /// `max_body_bytes`, at most 64GiB.
+    #[serde(serialize_with = "human::print::size", deserialize_with = "rules::max_body_bytes_in_flight")]
+    pub max_body_bytes_in_flight: usize,
+    /// Largest request head (request line and headers); 1KiB to 1MiB. Larger is answered 431.
+    #[serde(serialize_with = "human::print::size", deserialize_with = "rules::max_header_bytes")]
+    pub max_header_bytes: usize,
+    /// Bound on open HTTP connections (1 to 1000000); further ones are closed at once. Capped
+    /// at startup to the open-files limit (RLIMIT_NOFILE) minus descriptors kept for publishing.
+    #[serde(deserialize_with = "rules::max_connections")]
+    pub max_connections: usize,
+    /// Time a request head may take, from the connection's start or the first byte of the
+    /// request; at least 100ms.
+    #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::connection_timeout")]
+    pub header_read_timeout: Duration,
+    /// Time a request body may take, from its head; answered 408 beyond; at least 100ms.
+    #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::connection_timeout")]
+    pub body_read_timeout: Duration,
+    /// Time a kept-alive connection may wait for the first byte of its next request; at least
+    /// 100ms.
+    #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::connection_timeout")]
+    pub idle_timeout: Duration,
     /// Upper bound on how long shutdown and `/v1/flush` wait for publishing.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::shutdown_timeout")]
     pub shutdown_timeout: Duration,
@@ -110,6 +133,20 @@ pub struct Config {
     /// when a custom endpoint (an emulator such as LocalStack) is configured.
     #[serde(serialize_with = "human::print::auto_bool", deserialize_with = "rules::integer_timestamps")]
     pub integer_timestamps: Option<bool>,
+    /// Log lines as human text or as one JSON object per line.
+    #[serde(deserialize_with = "rules::log_format")]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human text, one event per line.
+    #[default]
+    Text,
+    /// One JSON object per event and line, for log pipelines.
+    Json,
 }
 
 impl Default for Config {
@@ -123,12 +160,19 @@ impl Default for Config {
             max_buffered_datums: 100_000,
             max_put_requests_per_second: 20,
             max_body_bytes: 5 * 1024 * 1024,
+            max_body_bytes_in_flight: 64 * 1024 * 1024,
+            max_header_bytes: 16 * 1024,
+            max_connections: 512,
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
             shutdown_timeout: Duration::from_secs(20),
             publish_timeout: Duration::from_secs(10),
             self_metrics_namespace: "CWSidecar".to_string(),
             auth_token: None,
             auth_token_file: None,
             integer_timestamps: None,
+            log_format: LogFormat::Text,
         }
     }
 }

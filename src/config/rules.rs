@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, Error};
 
+use super::LogFormat;
 use super::human::{self, Pairs, Text};
 use crate::domain::dimensions::DefaultDimensions;
 use crate::domain::names::Namespace;
@@ -81,6 +82,42 @@ pub fn max_body_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error
     text(d, |s| match human::size(&s)? {
         n if (1024..=1024 * 1024 * 1024).contains(&n) => Ok(n as usize),
         _ => Err("must be between 1KiB and 1GiB".into()),
+    })
+}
+
+pub fn max_body_bytes_in_flight<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| match human::size(&s)? {
+        n if (1024..=64 * 1024 * 1024 * 1024).contains(&n) => {
+            usize::try_from(n).map_err(|_| "too large for this machine".to_string())
+        }
+        _ => Err("must be between 1KiB and 64GiB".into()),
+    })
+}
+
+pub fn max_header_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| match human::size(&s)? {
+        n if (1024..=1024 * 1024).contains(&n) => Ok(n as usize),
+        _ => Err("must be between 1KiB and 1MiB".into()),
+    })
+}
+
+pub fn max_connections<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| Ok(human::count(&s, 1, 1_000_000)? as usize))
+}
+
+/// `header_read_timeout`, `body_read_timeout`, `idle_timeout`.
+pub fn connection_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    text(d, |s| match human::duration(&s)? {
+        d if d < Duration::from_millis(100) => Err("must be at least 100ms".into()),
+        d => Ok(d),
+    })
+}
+
+pub fn log_format<'de, D: Deserializer<'de>>(d: D) -> Result<LogFormat, D::Error> {
+    text(d, |s| match s.trim() {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err("expected text or json".into()),
     })
 }
 

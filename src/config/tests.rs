@@ -332,3 +332,50 @@ fn sections_are_spelled_with_dashes_and_double_underscores() {
     assert_eq!(flag_name("statsd.address"), "--statsd-address");
     assert_eq!(env_name("statsd.address"), "CW_SIDECAR_STATSD__ADDRESS");
 }
+
+#[test]
+fn connection_limits_have_their_documented_defaults_and_bounds() {
+    let c = load(&[], &[]).unwrap();
+    assert_eq!((c.max_connections, c.max_header_bytes), (512, 16 * 1024));
+    assert_eq!(c.max_body_bytes_in_flight, 64 * 1024 * 1024);
+    assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(c.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(c.idle_timeout, Duration::from_secs(120));
+    let env = [("CW_SIDECAR_IDLE_TIMEOUT", "5s"), ("CW_SIDECAR_MAX_HEADER_BYTES", "8KiB")];
+    let c = load(&["--max-connections", "100", "--body-read-timeout", "500ms"], &env).unwrap();
+    assert_eq!((c.max_connections, c.max_header_bytes), (100, 8 * 1024));
+    assert_eq!((c.idle_timeout, c.body_read_timeout), (Duration::from_secs(5), Duration::from_millis(500)));
+    let err = load(&["--header-read-timeout", "10ms"], &[]).unwrap_err().to_string();
+    assert!(err.contains("`header_read_timeout`") && err.contains("at least 100ms"), "{err}");
+    let err = load(&["--max-header-bytes", "2MiB"], &[]).unwrap_err().to_string();
+    assert!(err.contains("`max_header_bytes`") && err.contains("1KiB and 1MiB"), "{err}");
+    let err = load(&["--max-connections", "0"], &[]).unwrap_err().to_string();
+    assert!(err.contains("`max_connections`"), "{err}");
+}
+
+#[test]
+fn the_body_budget_must_hold_one_largest_body() {
+    let err = load(&["--max-body-bytes-in-flight", "1MiB"], &[]).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "invalid value \"1MiB\" for `max_body_bytes_in_flight` (from flag --max-body-bytes-in-flight): \
+         max_body_bytes_in_flight (1.0 MiB) must be at least max_body_bytes (5.0 MiB)"
+    );
+    let err = load(&[], &[("CW_SIDECAR_MAX_BODY_BYTES", "100MiB")]).unwrap_err().to_string();
+    assert!(err.contains("`max_body_bytes` (from environment variable CW_SIDECAR_MAX_BODY_BYTES)"), "{err}");
+    assert!(load(&["--max-body-bytes", "1MiB", "--max-body-bytes-in-flight", "1MiB"], &[]).is_ok());
+}
+
+#[test]
+fn the_log_format_is_text_or_json_in_every_layer() {
+    assert_eq!(load(&[], &[]).unwrap().log_format, LogFormat::Text);
+    assert_eq!(load(&["--log-format", "json"], &[]).unwrap().log_format, LogFormat::Json);
+    assert_eq!(load(&[], &[("CW_SIDECAR_LOG_FORMAT", "json")]).unwrap().log_format, LogFormat::Json);
+    let dir = TempDir::new("log-format");
+    let path = dir.file("c.toml", "log_format = \"json\"\n");
+    let c = load(&["--config", arg(&path), "--log-format", "text"], &[]).unwrap();
+    assert_eq!(c.log_format, LogFormat::Text, "the flag beats the file");
+    assert!(load(&["--config", arg(&path)], &[]).unwrap().to_toml().contains("log_format = \"json\""));
+    let err = load(&["--log-format", "yaml"], &[]).unwrap_err().to_string();
+    assert!(err.contains("`log_format`") && err.contains("expected text or json"), "{err}");
+}

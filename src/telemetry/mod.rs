@@ -13,11 +13,16 @@ use prometheus_client::registry::Registry;
 
 pub mod reasons;
 
-use reasons::{DropReason, PutOutcome, RefuseReason, RejectReason};
+use reasons::{DropReason, PutOutcome, RefuseReason, RejectReason, TimeoutPhase};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
     reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Phase {
+    phase: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -51,6 +56,12 @@ pub(crate) struct Telemetry {
     active_series: Gauge,
     put_rate_limit: Gauge,
     publish_latency: Histogram,
+    connections_active: Gauge,
+    connection_limit: Gauge,
+    connections_refused: Counter,
+    connections_timed_out: Family<Phase, Counter>,
+    accept_errors: Counter,
+    body_bytes_in_flight: Gauge,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -74,6 +85,12 @@ impl Default for Telemetry {
             active_series: Gauge::default(),
             put_rate_limit: Gauge::default(),
             publish_latency: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            connections_active: Gauge::default(),
+            connection_limit: Gauge::default(),
+            connections_refused: Counter::default(),
+            connections_timed_out: Family::default(),
+            accept_errors: Counter::default(),
+            body_bytes_in_flight: Gauge::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -105,12 +122,37 @@ impl Default for Telemetry {
         registry.register("active_series", "Series with an open window", t.active_series.clone());
         registry.register("put_rate_limit", "PutMetricData calls per second now allowed", t.put_rate_limit.clone());
         registry.register("publish_latency_seconds", "Duration of PutMetricData calls", t.publish_latency.clone());
+        registry.register("connections_active", "HTTP connections open now", t.connections_active.clone());
+        registry.register(
+            "connection_limit",
+            "Effective bound on HTTP connections (max_connections, capped by the open-files limit)",
+            t.connection_limit.clone(),
+        );
+        registry.register(
+            "connections_refused",
+            "HTTP connections closed at once because connection_limit were open",
+            t.connections_refused.clone(),
+        );
+        registry.register(
+            "connections_timed_out",
+            "HTTP connections closed for time, by the phase they were in",
+            t.connections_timed_out.clone(),
+        );
+        registry.register("accept_errors", "Failed accepts (such as too many open files)", t.accept_errors.clone());
+        registry.register(
+            "body_bytes_in_flight",
+            "Bytes of request bodies held in memory (bounded by max_body_bytes_in_flight)",
+            t.body_bytes_in_flight.clone(),
+        );
         // Every label value starts at 0, so dashboards and alerts see them before they move.
         for r in RejectReason::ALL {
             drop(t.records_rejected.get_or_create(&Reason { reason: r.label() }));
         }
         for r in RefuseReason::ALL {
             drop(t.requests_refused.get_or_create(&Reason { reason: r.label() }));
+        }
+        for p in TimeoutPhase::ALL {
+            drop(t.connections_timed_out.get_or_create(&Phase { phase: p.label() }));
         }
         for o in PutOutcome::ALL {
             drop(t.put_calls.get_or_create(&Outcome { outcome: o.label() }));
@@ -169,6 +211,34 @@ impl Telemetry {
         self.buffered_datums.set(buffered as i64);
         self.active_series.set(active_series as i64);
         self.put_rate_limit.set(rate as i64);
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections_active.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections_active.dec();
+    }
+
+    pub fn set_connection_limit(&self, limit: usize) {
+        self.connection_limit.set(i64::try_from(limit).unwrap_or(i64::MAX));
+    }
+
+    pub fn connection_refused(&self) {
+        self.connections_refused.inc();
+    }
+
+    pub fn connection_timed_out(&self, phase: TimeoutPhase) {
+        self.connections_timed_out.get_or_create(&Phase { phase: phase.label() }).inc();
+    }
+
+    pub fn accept_error(&self) {
+        self.accept_errors.inc();
+    }
+
+    pub fn set_body_bytes_in_flight(&self, bytes: usize) {
+        self.body_bytes_in_flight.set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     pub fn totals(&self) -> Totals {
@@ -244,5 +314,10 @@ mod tests {
         assert!(text.contains("cw_sidecar_records_rejected_total{reason=\"timestamp\"} 1"), "{text}");
         assert!(text.contains("cw_sidecar_put_metric_data_calls_total{outcome=\"success\"} 1"), "{text}");
         assert!(text.contains("cw_sidecar_publish_latency_seconds_count 1"), "{text}");
+        for phase in ["idle", "header", "body"] {
+            let line = format!("cw_sidecar_connections_timed_out_total{{phase=\"{phase}\"}} 0");
+            assert!(text.contains(&line), "{line} is there before any timeout: {text}");
+        }
+        assert!(text.contains("cw_sidecar_requests_refused_total{reason=\"body_budget\"} 0"), "{text}");
     }
 }

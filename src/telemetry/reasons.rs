@@ -1,6 +1,7 @@
-//! Every reason a record, a request or a datum can be turned away, and every outcome of a
-//! PutMetricData call, as closed lists. `/metrics` pre-creates a label for each, so a new
-//! reason cannot be forgotten there and dashboards see every series from the start.
+//! Every reason a record, a request or a datum can be turned away, every phase in which a
+//! connection can time out, and every outcome of a PutMetricData call, as closed lists.
+//! `/metrics` pre-creates a label for each, so a new reason cannot be forgotten there and
+//! dashboards see every series from the start.
 
 macro_rules! labels {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $label:literal),+ $(,)? }) => {
@@ -45,6 +46,25 @@ labels! {
         MalformedBody => "malformed_body",
         BufferFull => "buffer_full",
         ShuttingDown => "shutting_down",
+        /// The body did not arrive within `body_read_timeout` (408; the connection is closed).
+        BodyTimeout => "body_timeout",
+        /// The bodies being read already hold `max_body_bytes_in_flight` (503).
+        BodyBudget => "body_budget",
+        /// The request head was larger than `max_header_bytes` (431, answered by hyper).
+        HeadersTooLarge => "headers_too_large",
+    }
+}
+
+labels! {
+    /// What a connection was doing when it ran out of time and was closed.
+    TimeoutPhase {
+        /// Kept alive after a response, and no byte of a next request within `idle_timeout`.
+        Idle => "idle",
+        /// The request head not complete within `header_read_timeout` of the connection's
+        /// start or of its first byte.
+        Header => "header",
+        /// The request body not complete within `body_read_timeout`.
+        Body => "body",
     }
 }
 

@@ -1,7 +1,11 @@
 //! Starting the app against the fake, and reading back what CloudWatch would compute.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::io::{ErrorKind, Read, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
 use cw_sidecar::app::{App, ShutdownReport};
@@ -10,6 +14,8 @@ use cw_sidecar::config::Config;
 use cw_sidecar::pipeline::Pipeline;
 use cw_sidecar::publish::sink::Sink;
 use serde_json::Value;
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -259,4 +265,111 @@ pub async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
         assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+// Raw connections, for tests of what clients can hold open.
+
+/// Set in a process that runs one test alone (see [`in_a_process_of_its_own`]).
+const CHILD: &str = "CW_SIDECAR_TEST_CHILD";
+
+/// Whether this process runs one test alone.
+pub fn is_child_process() -> bool {
+    std::env::var_os(CHILD).is_some()
+}
+
+pub async fn connect(addr: &str) -> TcpStream {
+    TcpStream::connect(addr).await.unwrap()
+}
+
+/// Reads until the server closes the connection (EOF or reset), within `within`; returns what
+/// it sent before, or panics naming `what` if the connection is still open.
+pub async fn closed_by_server(mut s: TcpStream, within: Duration, what: &str) -> Vec<u8> {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout_at(deadline, s.read(&mut buf)).await {
+            Err(_) => panic!("{what}: still open after {within:?}"),
+            Ok(Ok(0)) => return got,
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+            Ok(Err(e)) if matches!(e.kind(), ErrorKind::ConnectionReset | ErrorKind::ConnectionAborted) => return got,
+            Ok(Err(e)) => panic!("{what}: {e}"),
+        }
+    }
+}
+
+/// `GET /healthz` on a new connection; the time to the whole answer.
+fn probe(addr: &str) -> Duration {
+    let started = Instant::now();
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: sidecar\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).expect("/healthz answers within 2s");
+    assert!(answer.starts_with(b"HTTP/1.1 200") && answer.ends_with(b"ok\n"), "{}", String::from_utf8_lossy(&answer));
+    started.elapsed()
+}
+
+/// Probes `/healthz` every 10 ms on a thread of its own (so that its measure is the server's
+/// answer, not the test's scheduling) until stopped; returns every latency.
+pub fn start_prober(addr: String) -> (Arc<AtomicBool>, std::thread::JoinHandle<Vec<Duration>>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::spawn(move || {
+        let mut latencies = Vec::new();
+        while !flag.load(Ordering::Relaxed) {
+            latencies.push(probe(&addr));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        latencies
+    });
+    (stop, thread)
+}
+
+/// Resident memory of this process, from /proc/self/status.
+pub fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// Runs the test named `name` again in a process of its own, where it is the only test, so
+/// that the resident memory it measures is its own and the app's, not the other tests'.
+pub fn in_a_process_of_its_own(name: &str) {
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = out.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = err.read_to_string(&mut s);
+        s
+    });
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("{name} did not finish within 120s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let (out, err) = (out.join().unwrap(), err.join().unwrap());
+    print!("{out}");
+    eprint!("{err}");
+    assert!(status.success(), "{name} failed in its own process:\n{out}\n{err}");
+    assert!(out.contains("1 passed"), "{name} did not run in its own process:\n{out}");
 }

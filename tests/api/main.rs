@@ -3,6 +3,7 @@
 //! the suite links once.
 
 mod binary;
+mod connections;
 mod fake_cloudwatch;
 mod fake_outage;
 mod hardening;

@@ -1,6 +1,8 @@
 //! Everything `POST /v1/metrics` can refuse, and the one place that maps it to a status.
 //! Bad input is answered with what was wrong; it is never an internal error.
 
+use std::time::Duration;
+
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -18,6 +20,10 @@ pub enum IngestError {
     UnsupportedEncoding(String),
     #[error("body exceeds max_body_bytes ({max} bytes){}", if *.decoded { " after decompression" } else { "" })]
     BodyTooLarge { max: usize, decoded: bool },
+    #[error("the body did not arrive within body_read_timeout ({})", humantime::format_duration(*.0))]
+    BodyTimeout(Duration),
+    #[error("request bodies in memory already hold max_body_bytes_in_flight ({limit} bytes); retry shortly")]
+    BodiesInFlight { limit: usize },
     #[error("could not read the body: {0}")]
     UnreadableBody(String),
     #[error("{0}")]
@@ -36,6 +42,8 @@ impl IngestError {
                 Some(RefuseReason::UnsupportedMediaType)
             }
             IngestError::BodyTooLarge { .. } => Some(RefuseReason::TooLarge),
+            IngestError::BodyTimeout(_) => Some(RefuseReason::BodyTimeout),
+            IngestError::BodiesInFlight { .. } => Some(RefuseReason::BodyBudget),
             IngestError::UnreadableBody(_) => Some(RefuseReason::UnreadableBody),
             IngestError::MalformedBody(_) => Some(RefuseReason::MalformedBody),
             IngestError::Refused(_) => None,
@@ -51,8 +59,10 @@ impl IngestError {
             IngestError::BodyTooLarge { .. } | IngestError::Refused(Refusal::NeverFits { .. }) => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
+            IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngestError::UnreadableBody(_) | IngestError::MalformedBody(_) => StatusCode::BAD_REQUEST,
-            IngestError::Refused(Refusal::ShuttingDown | Refusal::BufferFull { .. }) => StatusCode::SERVICE_UNAVAILABLE,
+            IngestError::Refused(Refusal::ShuttingDown | Refusal::BufferFull { .. })
+            | IngestError::BodiesInFlight { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -64,6 +74,14 @@ impl IntoResponse for IngestError {
         match &self {
             IngestError::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            // The rest of the body is left unread: the connection cannot carry another request.
+            IngestError::BodyTimeout(_) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            IngestError::BodiesInFlight { .. } => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             IngestError::Refused(refusal) => {
                 if let Some(after) = refusal.retry_after() {

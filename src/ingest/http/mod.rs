@@ -1,11 +1,14 @@
 //! The HTTP input: `POST /v1/metrics` turns JSON and NDJSON bodies into candidates for the
 //! pipeline and maps its answer onto HTTP; `/v1/flush`, health and `/metrics` sit beside it.
+//! [`server`] accepts the connections, bounded in number, time and header size.
 
 pub mod body;
+mod conn;
 mod error;
 mod read;
 #[cfg(test)]
 mod rules_tests;
+pub mod server;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,6 +21,7 @@ use axum::routing::{get, post};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 pub use error::IngestError;
+pub use read::{BodyBudget, BodyLimits};
 
 use crate::domain::error::reject;
 use crate::flush::Flusher;
@@ -25,7 +29,7 @@ use crate::ingest::http::body::{BodyKind, parse_record, split_body};
 use crate::pipeline::candidate::Context;
 use crate::pipeline::{Accepted, Input, Pipeline};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{RefuseReason, RejectReason};
+use crate::telemetry::reasons::{RefuseReason, RejectReason, TimeoutPhase};
 
 /// What the HTTP handlers share.
 pub struct HttpState {
@@ -33,7 +37,9 @@ pub struct HttpState {
     pub flusher: Arc<Flusher>,
     pub telemetry: Arc<Telemetry>,
     pub auth_token: Option<String>,
-    pub max_body_bytes: usize,
+    pub body_limits: BodyLimits,
+    /// Bytes of bodies in memory over all requests (`max_body_bytes_in_flight`).
+    pub bodies: BodyBudget,
     /// Set once the app serves; `/readyz` answers 503 before.
     pub started: AtomicBool,
 }
@@ -87,6 +93,9 @@ async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: a
             if let Some(reason) = e.uncounted_reason() {
                 state.telemetry.request_refused(reason);
             }
+            if let IngestError::BodyTimeout(_) = e {
+                state.telemetry.connection_timed_out(TimeoutPhase::Body);
+            }
             e.into_response()
         }
     }
@@ -99,7 +108,8 @@ async fn submit(state: &HttpState, headers: &HeaderMap, body: axum::body::Body) 
     let kind = body_kind(headers).ok_or(IngestError::UnsupportedMediaType)?;
     let encoding = read::encoding(headers)?;
     state.pipeline.check_open()?;
-    let bytes = read::read_body(body, encoding, state.max_body_bytes).await?;
+    // `_held` keeps the body's share of the budget until its bytes are no longer needed.
+    let (bytes, _held) = read::read_body(body, encoding, state.body_limits, &state.bodies).await?;
     let parsed = split_body(&bytes, kind).map_err(IngestError::MalformedBody)?;
     let envelope_dimensions = parsed.dimensions.map(|d| d.0).unwrap_or_default();
     let context =
@@ -141,5 +151,6 @@ async fn readyz(State(state): State<Arc<HttpState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     state.flusher.update_gauges();
+    state.telemetry.set_body_bytes_in_flight(state.bodies.held());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.telemetry.encode()).into_response()
 }

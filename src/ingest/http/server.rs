@@ -1,0 +1,276 @@
+//! The HTTP server: an accept loop over hyper's HTTP/1 connections, so that what clients can
+//! hold is bounded (`axum::serve` bounds none of it):
+//! - at most `max_connections` open connections, capped at startup to the open-files limit
+//!   less [`RESERVED_FDS`] kept for publishing; one more is answered 503 and closed at once;
+//! - a request head within `header_read_timeout` and of at most `max_header_bytes` (431);
+//! - a kept-alive connection waits at most `idle_timeout` for its next request;
+//! - the body's time and the memory of all bodies are bounded where bodies are read
+//!   (`read.rs`).
+//!
+//! What is closed for time is counted by phase ([`super::conn`]). On stop the loop stops
+//! accepting, lets the requests in flight finish for up to `drain`, and closes the rest.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper::service::Service;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use super::conn::Timeouts;
+use super::conn::{Activity, Watched};
+use crate::telemetry::Telemetry;
+use crate::telemetry::reasons::RefuseReason;
+
+/// File descriptors left out of the connection limit: the listener, the runtime's own, and
+/// above all the HTTPS connections to CloudWatch (a few at a time), credential and DNS
+/// lookups. A flood of clients then runs into the connection limit, never into "too many
+/// open files" while publishing.
+pub const RESERVED_FDS: u64 = 64;
+
+/// hyper's smallest read buffer; `max_header_bytes` below it is enforced by the header size.
+const MIN_BUF_SIZE: usize = 8192;
+
+/// Answer to a connection over the limit, written without reading its request.
+const REFUSED_BODY: &str = r#"{"error":"too many open connections (max_connections); retry shortly"}"#;
+
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    /// Effective bound on open connections (see [`connection_limit`]).
+    pub max_connections: usize,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    pub timeouts: Timeouts,
+}
+
+/// The soft open-files limit (RLIMIT_NOFILE), if there is one.
+pub fn open_files_limit() -> Option<u64> {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit only writes the one struct it is given, which lives on this stack.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
+    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
+}
+
+/// `configured`, but never more than the open-files limit less [`RESERVED_FDS`] (and at
+/// least 1).
+pub fn effective_connection_limit(configured: usize, open_files: Option<u64>) -> usize {
+    match open_files {
+        None => configured,
+        Some(n) => configured.min(usize::try_from(n.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX)).max(1),
+    }
+}
+
+/// The connection limit for this process, logged when the open-files limit lowers it.
+pub fn connection_limit(configured: usize) -> usize {
+    let open_files = open_files_limit();
+    let effective = effective_connection_limit(configured, open_files);
+    if let Some(open_files_limit) = open_files
+        && effective < configured
+    {
+        tracing::warn!(
+            max_connections = effective,
+            configured,
+            open_files_limit,
+            reserved = RESERVED_FDS,
+            "max_connections lowered to the open-files limit (RLIMIT_NOFILE) less the descriptors kept for publishing"
+        );
+    }
+    effective
+}
+
+/// Serves `router` on `listener` within `limits` until `stop`, then drains for up to `drain`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: ServerLimits,
+    telemetry: Arc<Telemetry>,
+    stop: CancellationToken,
+    drain: Duration,
+) -> io::Result<()> {
+    let mut http = http1::Builder::new();
+    // Header time is ours (conn.rs): hyper's would also count a kept-alive connection's idle
+    // time as header time, and would not say which phase ran out.
+    http.header_read_timeout(None)
+        .max_buf_size(limits.max_header_bytes.max(MIN_BUF_SIZE))
+        .max_header_size(limits.max_header_bytes);
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    telemetry.set_connection_limit(limits.max_connections);
+    let connections = TaskTracker::new();
+    let abort = CancellationToken::new();
+    let shared = Shared {
+        router,
+        http,
+        timeouts: limits.timeouts,
+        telemetry: telemetry.clone(),
+        stop: stop.clone(),
+        abort: abort.clone(),
+    };
+    let mut last_warning = None;
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                accept_failed(e, &telemetry, &mut last_warning).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            telemetry.connection_refused();
+            refuse(&stream);
+            continue;
+        };
+        let open = Open::new(permit, telemetry.clone());
+        let task = connection(stream, shared.clone());
+        connections.spawn(async move {
+            task.await;
+            drop(open);
+        });
+    }
+    drop(listener);
+    connections.close();
+    if tokio::time::timeout(drain, connections.wait()).await.is_err() {
+        tracing::warn!(open = connections.len(), "closing the connections still serving {drain:?} after stop");
+        abort.cancel();
+        connections.wait().await;
+    }
+    Ok(())
+}
+
+/// An open connection: its slot and its count in `connections_active`, both given back on drop.
+struct Open {
+    _permit: OwnedSemaphorePermit,
+    telemetry: Arc<Telemetry>,
+}
+
+impl Open {
+    fn new(permit: OwnedSemaphorePermit, telemetry: Arc<Telemetry>) -> Open {
+        telemetry.connection_opened();
+        Open { _permit: permit, telemetry }
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.telemetry.connection_closed();
+    }
+}
+
+/// Best effort: a 503 the client can read if it has not sent much yet; then the stream closes.
+fn refuse(stream: &TcpStream) {
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
+         connection: close\r\ncontent-length: {}\r\n\r\n{REFUSED_BODY}",
+        REFUSED_BODY.len()
+    );
+    let _ = stream.try_write(response.as_bytes());
+}
+
+/// The peer's own failures need nothing; running out of descriptors or memory needs a pause,
+/// or the loop would spin. Warns at most every 10 s.
+async fn accept_failed(e: io::Error, telemetry: &Telemetry, last_warning: &mut Option<Instant>) {
+    telemetry.accept_error();
+    if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) {
+        return;
+    }
+    if last_warning.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(10)) {
+        tracing::warn!(error = %e, "accepting a connection failed; pausing 100ms");
+        *last_warning = Some(Instant::now());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// What a connection needs besides its stream.
+#[derive(Clone)]
+struct Shared {
+    router: Router,
+    http: http1::Builder,
+    timeouts: Timeouts,
+    telemetry: Arc<Telemetry>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+}
+
+/// Drives one connection until it ends, runs out of time (dropping it closes the socket) or
+/// is aborted; on `stop` it finishes what it serves and closes.
+async fn connection(stream: TcpStream, shared: Shared) {
+    let Shared { router, http, timeouts, telemetry, stop, abort } = shared;
+    let activity = Arc::new(Activity::new());
+    let io = TokioIo::new(Watched::new(stream, activity.clone()));
+    let router = TowerToHyperService::new(router);
+    let service = {
+        let activity = activity.clone();
+        hyper::service::service_fn(move |request| {
+            activity.request_started();
+            let response = router.call(request);
+            let activity = activity.clone();
+            async move {
+                let response = response.await;
+                activity.response_ready();
+                response
+            }
+        })
+    };
+    let mut conn = std::pin::pin!(http.serve_connection(io, service));
+    let mut draining = false;
+    loop {
+        let wake = match activity.deadline(&timeouts) {
+            Some((_, at)) => at,
+            None => Instant::now() + timeouts.recheck(),
+        };
+        tokio::select! {
+            ended = conn.as_mut() => {
+                if let Err(e) = ended {
+                    if e.is_parse_too_large() {
+                        telemetry.request_refused(RefuseReason::HeadersTooLarge);
+                    }
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = tokio::time::sleep_until(wake) => {
+                if let Some((phase, at)) = activity.deadline(&timeouts)
+                    && at <= Instant::now()
+                {
+                    telemetry.connection_timed_out(phase);
+                    return;
+                }
+            }
+            _ = stop.cancelled(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = abort.cancelled() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_open_files_limit_caps_the_connections_and_keeps_a_reserve() {
+        assert_eq!(effective_connection_limit(512, None), 512);
+        assert_eq!(effective_connection_limit(512, Some(1 << 20)), 512);
+        assert_eq!(effective_connection_limit(512, Some(256)), 256 - RESERVED_FDS as usize);
+        assert_eq!(effective_connection_limit(512, Some(10)), 1, "never none at all");
+    }
+
+    #[test]
+    fn the_open_files_limit_is_read() {
+        assert!(open_files_limit().is_some_and(|n| n > 0));
+    }
+}
