@@ -5,3 +5,4 @@
 
 pub mod http;
 pub mod self_metrics;
+pub mod statsd;

@@ -1,0 +1,3 @@
+//! StatsD and DogStatsD over UDP and TCP.
+
+pub mod parse;
