@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::domain::dimensions::DefaultDimensions;
 use crate::flush::Flusher;
 use crate::ingest::http::{HttpState, router};
+use crate::ingest::statsd;
 use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
 use crate::publish::outbox::Outbox;
@@ -44,6 +45,7 @@ pub struct App {
     publisher: Arc<Publisher>,
     flush_interval: Duration,
     clock: SharedClock,
+    statsd: Option<statsd::Listeners>,
 }
 
 impl App {
@@ -81,6 +83,9 @@ impl App {
             wait: config.shutdown_timeout,
             clock: clock.clone(),
         });
+        let settings = statsd::Settings::new(&config.statsd, config.namespace.as_ref());
+        let input = statsd::Statsd::new(pipeline.clone(), telemetry.clone(), clock.clone(), settings);
+        let statsd = statsd::Listeners::bind(&config.statsd, input).await?;
         let http = Arc::new(HttpState {
             pipeline,
             flusher: flusher.clone(),
@@ -89,11 +94,16 @@ impl App {
             max_body_bytes: config.max_body_bytes,
             started: AtomicBool::new(false),
         });
-        Ok(App { listener, http, flusher, publisher, flush_interval: config.flush_interval, clock })
+        Ok(App { listener, http, flusher, publisher, flush_interval: config.flush_interval, clock, statsd })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Where StatsD listens, if it does: (UDP, TCP).
+    pub fn statsd_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.statsd.as_ref().map_or((None, None), |s| (s.udp_addr(), s.tcp_addr()))
     }
 
     /// The pipeline every input submits to (tests use it as an input of their own).
@@ -104,7 +114,7 @@ impl App {
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, http, flusher, publisher, flush_interval, clock } = self;
+        let App { listener, http, flusher, publisher, flush_interval, clock, statsd } = self;
         let listen = listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
@@ -118,11 +128,15 @@ impl App {
                 .with_graceful_shutdown(stop_server.clone().cancelled_owned())
                 .into_future(),
         );
+        let statsd = statsd.map(statsd::Listeners::start).transpose()?;
         http.started.store(true, Ordering::Release);
         tracing::info!(%listen, "cw-sidecar ready");
 
         shutdown.await;
         tracing::info!("shutting down: refusing new records, publishing everything buffered");
+        if let Some(statsd) = statsd {
+            statsd.stop().await;
+        }
         http.pipeline.close().await;
         stop_timer.cancel();
         let _ = timer.await;

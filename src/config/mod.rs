@@ -42,6 +42,7 @@ mod error;
 mod human;
 mod load;
 mod rules;
+mod statsd;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +55,7 @@ use serde::{Deserialize, Serialize};
 
 pub use args::ConfigArgs;
 pub use error::ConfigError;
+pub use statsd::StatsdConfig;
 
 /// The effective configuration; also the shape of the TOML file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,6 +112,8 @@ pub struct Config {
     /// when a custom endpoint (an emulator such as LocalStack) is configured.
     #[serde(serialize_with = "human::print::auto_bool", deserialize_with = "rules::integer_timestamps")]
     pub integer_timestamps: Option<bool>,
+    /// The StatsD/DogStatsD listeners.
+    pub statsd: StatsdConfig,
 }
 
 impl Default for Config {
@@ -129,6 +133,7 @@ impl Default for Config {
             auth_token: None,
             auth_token_file: None,
             integer_timestamps: None,
+            statsd: StatsdConfig::default(),
         }
     }
 }

@@ -13,10 +13,25 @@ use prometheus_client::registry::Registry;
 
 pub mod reasons;
 
-use reasons::{DropReason, PutOutcome, RefuseReason, RejectReason};
+use reasons::{DropReason, LineOutcome, LineReject, LineWarning, PutOutcome, RefuseReason, RejectReason, UdpDrop};
+
+/// The line-based inputs, whose labels `/metrics` pre-creates.
+const LINE_INPUTS: &[&str] = &["statsd"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InputOutcome {
+    input: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InputReason {
+    input: &'static str,
     reason: &'static str,
 }
 
@@ -51,6 +66,10 @@ pub(crate) struct Telemetry {
     active_series: Gauge,
     put_rate_limit: Gauge,
     publish_latency: Histogram,
+    input_lines: Family<InputOutcome, Counter>,
+    input_lines_rejected: Family<InputReason, Counter>,
+    input_warnings: Family<InputReason, Counter>,
+    udp_dropped: Family<InputReason, Counter>,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -74,6 +93,10 @@ impl Default for Telemetry {
             active_series: Gauge::default(),
             put_rate_limit: Gauge::default(),
             publish_latency: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
+            input_lines: Family::default(),
+            input_lines_rejected: Family::default(),
+            input_warnings: Family::default(),
+            udp_dropped: Family::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -105,6 +128,36 @@ impl Default for Telemetry {
         registry.register("active_series", "Series with an open window", t.active_series.clone());
         registry.register("put_rate_limit", "PutMetricData calls per second now allowed", t.put_rate_limit.clone());
         registry.register("publish_latency_seconds", "Duration of PutMetricData calls", t.publish_latency.clone());
+        registry.register("input_lines", "Lines of line-based inputs, by input and outcome", t.input_lines.clone());
+        registry.register(
+            "input_lines_rejected",
+            "Lines of line-based inputs rejected, by input and reason",
+            t.input_lines_rejected.clone(),
+        );
+        registry.register(
+            "input_warnings",
+            "Lines taken with a correction, by input and reason",
+            t.input_warnings.clone(),
+        );
+        registry.register(
+            "udp_dropped",
+            "UDP data lost: datagrams the kernel dropped, lines the pipeline refused",
+            t.udp_dropped.clone(),
+        );
+        for &input in LINE_INPUTS {
+            for o in LineOutcome::ALL {
+                drop(t.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));
+            }
+            for r in LineReject::ALL {
+                drop(t.input_lines_rejected.get_or_create(&InputReason { input, reason: r.label() }));
+            }
+            for r in LineWarning::ALL {
+                drop(t.input_warnings.get_or_create(&InputReason { input, reason: r.label() }));
+            }
+            for r in UdpDrop::ALL {
+                drop(t.udp_dropped.get_or_create(&InputReason { input, reason: r.label() }));
+            }
+        }
         // Every label value starts at 0, so dashboards and alerts see them before they move.
         for r in RejectReason::ALL {
             drop(t.records_rejected.get_or_create(&Reason { reason: r.label() }));
@@ -138,6 +191,22 @@ impl Telemetry {
 
     pub fn request_refused(&self, reason: RefuseReason) {
         self.requests_refused.get_or_create(&Reason { reason: reason.label() }).inc();
+    }
+
+    pub fn input_lines(&self, input: &'static str, outcome: LineOutcome, n: usize) {
+        self.input_lines.get_or_create(&InputOutcome { input, outcome: outcome.label() }).inc_by(n as u64);
+    }
+
+    pub fn input_line_rejected(&self, input: &'static str, reason: LineReject) {
+        self.input_lines_rejected.get_or_create(&InputReason { input, reason: reason.label() }).inc();
+    }
+
+    pub fn input_warning(&self, input: &'static str, reason: LineWarning) {
+        self.input_warnings.get_or_create(&InputReason { input, reason: reason.label() }).inc();
+    }
+
+    pub fn udp_dropped(&self, input: &'static str, reason: UdpDrop, n: u64) {
+        self.udp_dropped.get_or_create(&InputReason { input, reason: reason.label() }).inc_by(n);
     }
 
     /// One PutMetricData call finished.

@@ -79,7 +79,7 @@ pub struct Metric<'a> {
 /// What one line is.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Line<'a> {
-    Metric(Metric<'a>),
+    Metric(Box<Metric<'a>>),
     /// A DogStatsD event or service check: accepted and not published.
     Ignored,
 }
@@ -177,7 +177,7 @@ pub fn parse(line: &str) -> Result<Line<'_>, LineError> {
             samples
         }
     };
-    Ok(Line::Metric(Metric { name, kind, samples, rate, rate_clamped, tags, timestamp_ms }))
+    Ok(Line::Metric(Box::new(Metric { name, kind, samples, rate, rate_clamped, tags, timestamp_ms })))
 }
 
 fn sample(kind: Kind, text: &str) -> Result<Sample<'_>, LineError> {
@@ -204,7 +204,7 @@ fn sample_rate(text: &str) -> Result<(f64, bool), LineError> {
         Ok(r) if r.is_nan() || r < 0.0 => {
             fail(LineReject::SampleRate, format!("sample rate `{}` is negative", clip(text)))
         }
-        Ok(r) if r == 0.0 => Ok((1.0, false)),
+        Ok(0.0) => Ok((1.0, false)),
         Ok(r) if r > 1.0 => Ok((1.0, true)),
         Ok(r) => Ok((r, false)),
         Err(_) => fail(LineReject::SampleRate, format!("sample rate `{}` is not a number", clip(text))),
@@ -246,7 +246,7 @@ mod tests {
 
     fn metric(line: &str) -> Metric<'_> {
         match parse(line) {
-            Ok(Line::Metric(m)) => m,
+            Ok(Line::Metric(m)) => *m,
             other => panic!("{line}: {other:?}"),
         }
     }
