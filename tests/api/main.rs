@@ -11,3 +11,4 @@ mod ingest;
 mod inputs;
 mod lifecycle;
 mod publishing;
+mod statsd;
