@@ -16,10 +16,12 @@ mod domain {
     }
 }
 
+#[allow(dead_code)]
+#[path = "../../src/telemetry/reasons.rs"]
+pub mod reasons;
+
 mod telemetry {
-    #[allow(dead_code)]
-    #[path = "../../../src/telemetry/reasons.rs"]
-    pub mod reasons;
+    pub(crate) use super::reasons;
 }
 
 #[allow(dead_code)]

@@ -226,3 +226,46 @@ async fn udp_counts_what_the_full_buffer_refuses() {
     let fake = app.shutdown().await;
     assert_eq!(fake.datums(NAMESPACE).len(), 1);
 }
+
+/// hot-shots, the Node StatsD/DogStatsD client, over UDP and TCP (installed by
+/// `scripts/clients.sh`; without it the test says so and passes, unless
+/// `CW_SIDECAR_REQUIRE_CLIENTS` is set, as `scripts/test.sh` does).
+#[tokio::test]
+async fn hot_shots_from_npm_over_udp_and_tcp() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
+    if !dir.join("node_modules/hot-shots/package.json").exists() {
+        assert!(std::env::var_os("CW_SIDECAR_REQUIRE_CLIENTS").is_none(), "hot-shots missing: run scripts/clients.sh");
+        eprintln!("hot-shots is not installed (scripts/clients.sh): not testing the real client");
+        return;
+    }
+    let app = StatsdApp::spawn(|_| {}).await;
+    for (protocol, port, prefix) in [("udp", app.udp.port(), "u."), ("tcp", app.tcp.port(), "t.")] {
+        let out = tokio::process::Command::new("node")
+            .args(["hot_shots.js", protocol, &port.to_string(), prefix])
+            .current_dir(&dir)
+            .output()
+            .await
+            .expect("node runs");
+        assert!(out.status.success(), "{protocol}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // 11 lines per protocol, all accepted.
+    app.wait_lines("accepted", 22.0).await;
+    assert_eq!(app.counter("input_lines_total", "outcome=\"rejected\"").await, 0.0);
+    let fake = app.shutdown().await;
+    let datums = fake.datums(NAMESPACE);
+    for prefix in ["u.", "t."] {
+        let get = |name: &str| named(&datums, &format!("{prefix}{name}"));
+        let stats = |name: &str| Stats::of_datums(get(name).into_iter());
+        let requests = get("requests");
+        assert_eq!(stats("requests").sum, 7.0, "{prefix}");
+        assert!(requests.iter().all(|d| d.dimensions == dims(&[("env", "prod"), ("route", "/a")])), "{requests:?}");
+        assert_eq!(stats("latency"), Stats { count: 2.0, sum: 100.0, min: 42.0, max: 58.0 });
+        assert!(get("latency").iter().all(|d| d.unit.as_deref() == Some("Milliseconds")));
+        assert_eq!(stats("size").sum, 3.0);
+        assert_eq!(stats("dist").sum, 9.0);
+        assert_eq!((stats("queue").min, stats("queue").max), (7.0, 10.0));
+        let users = get("users");
+        assert_eq!(users.len(), 1, "{prefix}: {users:?}");
+        assert_eq!(users[0].values, vec![2.0]);
+    }
+}
