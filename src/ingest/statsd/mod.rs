@@ -39,6 +39,8 @@ const SET_WINDOW_MS: i64 = 60_000;
 /// Bounds on input-side state: gauge series, and set members over all open set windows.
 const MAX_GAUGES: usize = 100_000;
 const MAX_SET_MEMBERS: usize = 1_000_000;
+/// Candidates per submission: small enough to fit any sensible buffer bound.
+const SUBMIT_CHUNK: usize = 1000;
 
 /// The input's settings, from `[statsd]`.
 #[derive(Debug, Clone)]
@@ -86,6 +88,8 @@ struct OpenSet {
 /// Lines turned into candidates, ready to submit (again, for TCP, until there is room).
 pub struct Prepared<'a> {
     items: Vec<Candidate<'a>>,
+    /// How many of `items` the pipeline has taken.
+    done: usize,
     /// Lines already accepted without the pipeline (set members).
     taken: usize,
 }
@@ -129,7 +133,7 @@ impl Statsd {
     /// Parses lines, applies them to gauge and set state, and returns the candidates.
     pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>) -> Prepared<'a> {
         let now = self.clock.now_ms();
-        let mut prepared = Prepared { items: Vec::new(), taken: 0 };
+        let mut prepared = Prepared { items: Vec::new(), done: 0, taken: 0 };
         for bytes in lines {
             self.count(LineOutcome::Received, 1);
             let metric = match parse::parse_bytes(bytes) {
@@ -158,13 +162,22 @@ impl Statsd {
         prepared
     }
 
-    /// Submits prepared candidates. The pipeline's own rejections are counted here; a refusal
-    /// is the transport's to handle (and count).
-    pub fn submit(&self, prepared: &Prepared<'_>) -> Result<(), Refusal> {
-        if prepared.items.is_empty() {
-            return Ok(());
+    /// Submits prepared candidates, [`SUBMIT_CHUNK`] at a time, so that a big batch is never
+    /// refused as larger than the whole buffer, and a retry after a refusal resumes where it
+    /// stopped. The pipeline's own rejections are counted here; a refusal is the transport's
+    /// to handle (and count): [`Statsd::pending`] says how many candidates it concerns.
+    pub fn submit(&self, prepared: &mut Prepared<'_>) -> Result<(), Refusal> {
+        while prepared.done < prepared.items.len() {
+            let end = (prepared.done + SUBMIT_CHUNK).min(prepared.items.len());
+            let chunk = prepared.items[prepared.done..end].iter().cloned().map(Ok);
+            let answer = self.pipeline.submit(INPUT, &self.context(), chunk)?;
+            prepared.done = end;
+            self.accepted(answer);
         }
-        let answer = self.pipeline.submit(INPUT, &self.context(), prepared.items.iter().cloned().map(Ok))?;
+        Ok(())
+    }
+
+    fn accepted(&self, answer: crate::pipeline::Accepted) {
         self.count(LineOutcome::Accepted, answer.accepted);
         if !answer.rejected.is_empty() {
             self.count(LineOutcome::Rejected, answer.rejected.len());
@@ -173,12 +186,11 @@ impl Statsd {
                 tracing::debug!(error = %r.error, "statsd line rejected");
             }
         }
-        Ok(())
     }
 
-    /// How many candidates a refusal concerns (what UDP loses).
+    /// How many candidates are not submitted yet (what UDP loses on a refusal).
     pub fn pending(prepared: &Prepared<'_>) -> usize {
-        prepared.items.len()
+        prepared.items.len() - prepared.done
     }
 
     fn candidate<'a>(&'a self, m: Metric<'a>, now: i64) -> Result<Option<Candidate<'a>>, LineError> {
@@ -541,8 +553,8 @@ mod tests {
     #[test]
     fn lines_are_counted_by_outcome_and_reason() {
         let (s, _) = statsd(|_| {});
-        let p = s.prepare(parse::lines(b"a:1|c\nb:1|q\n_e{1,1}:a|b\nc:1|c|@5\nu:x|s\nbad:1|ms|T1\n"));
-        s.submit(&p).unwrap();
+        let mut p = s.prepare(parse::lines(b"a:1|c\nb:1|q\n_e{1,1}:a|b\nc:1|c|@5\nu:x|s\nbad:1|ms|T1\n"));
+        s.submit(&mut p).unwrap();
         let text = metric_text(&s);
         for expected in [
             "cw_sidecar_input_lines_total{input=\"statsd\",outcome=\"received\"} 6",
@@ -580,5 +592,40 @@ mod tests {
         assert!(windows.iter().all(|w| w.start_ms == NOW - NOW % 60_000));
         s.tick(true);
         assert_eq!(s.sets.lock().unwrap().members, 0);
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    #[test]
+    fn big_batches_go_in_chunks_and_resume_after_a_refusal() {
+        let clock = crate::clock::ManualClock::new(1_700_000_010_000);
+        let telemetry = Arc::new(Telemetry::default());
+        let pipeline = Arc::new(Pipeline::new(
+            crate::pipeline::Settings {
+                defaults: crate::pipeline::validate::Defaults {
+                    namespace: Some("T".into()),
+                    dimensions: Default::default(),
+                },
+                max_buffered: 1500,
+                window_grace: std::time::Duration::from_secs(2),
+                retry_after: std::time::Duration::from_secs(1),
+            },
+            telemetry.clone(),
+            clock.clone(),
+        ));
+        let s = Statsd::new(pipeline.clone(), telemetry, clock, Settings::new(&StatsdConfig::default(), None));
+        let text: String = (0..2500).map(|i| format!("s{i}:1|c\n")).collect();
+        let mut p = s.prepare(parse::lines(text.as_bytes()));
+        // 2500 series do not fit in 1500 at once; the first chunk does.
+        assert!(matches!(s.submit(&mut p), Err(Refusal::BufferFull { .. })));
+        assert_eq!(Statsd::pending(&p), 1500);
+        let drained = pipeline.drain(true);
+        pipeline.budget().release(drained.len());
+        s.submit(&mut p).unwrap();
+        assert_eq!(Statsd::pending(&p), 0);
+        assert_eq!(pipeline.active_series(), 1500);
     }
 }

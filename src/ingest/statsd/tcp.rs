@@ -75,9 +75,9 @@ async fn submit(statsd: &Statsd, bytes: &[u8], stop: &CancellationToken) -> bool
     if bytes.is_empty() {
         return true;
     }
-    let prepared = statsd.prepare(parse::lines(bytes));
+    let mut prepared = statsd.prepare(parse::lines(bytes));
     loop {
-        match statsd.submit(&prepared) {
+        match statsd.submit(&mut prepared) {
             Ok(()) => return true,
             Err(Refusal::BufferFull { .. }) => {
                 tokio::select! {

@@ -113,6 +113,18 @@ fn read(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, statsd: &
             }
         }
     }
+    // Stopping: what the kernel holds was sent before shutdown, take it too.
+    if socket.set_nonblocking(true).is_ok() {
+        while batch.len() < MAX_BATCH {
+            match socket.recv_from(&mut buf) {
+                Ok((n, _)) => {
+                    batch.extend_from_slice(&buf[..n]);
+                    batch.push(b'\n');
+                }
+                Err(_) => break,
+            }
+        }
+    }
     if !batch.is_empty() {
         let _ = tx.send(batch);
     }
@@ -126,8 +138,8 @@ fn process(rx: Receiver<Vec<u8>>, statsd: &Statsd) {
 
 /// Submits one batch of datagrams; what the pipeline refuses is lost and counted.
 pub fn handle(statsd: &Statsd, batch: &[u8]) {
-    let prepared = statsd.prepare(parse::lines(batch));
-    if let Err(refusal) = statsd.submit(&prepared) {
+    let mut prepared = statsd.prepare(parse::lines(batch));
+    if let Err(refusal) = statsd.submit(&mut prepared) {
         let n = Statsd::pending(&prepared);
         let reason = match refusal {
             Refusal::BufferFull { .. } => UdpDrop::BufferFull,
