@@ -269,3 +269,17 @@ async fn hot_shots_from_npm_over_udp_and_tcp() {
         assert_eq!(users[0].values, vec![2.0]);
     }
 }
+
+#[tokio::test]
+async fn lines_sent_just_before_shutdown_are_published() {
+    let app = StatsdApp::spawn(|_| {}).await;
+    let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
+    tcp.write_all(b"tcp:1|c\ntcp:2|c\n").await.unwrap();
+    app.send_udp("udp:1|c\nudp:2|c").await;
+    // The connection stays open: shutdown reads what was sent without waiting for the end.
+    let fake = app.shutdown().await;
+    let datums = fake.datums(NAMESPACE);
+    assert_eq!(Stats::of_datums(named(&datums, "tcp")).sum, 3.0);
+    assert_eq!(Stats::of_datums(named(&datums, "udp")).sum, 3.0);
+    drop(tcp);
+}

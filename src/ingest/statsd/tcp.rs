@@ -45,10 +45,23 @@ pub async fn serve(listener: TcpListener, statsd: Arc<Statsd>, stop: Cancellatio
 async fn connection(mut stream: TcpStream, statsd: Arc<Statsd>, stop: CancellationToken) {
     let mut lines = Reassembly::default();
     let mut chunk = vec![0u8; READ_CHUNK];
+    // Once stopping, what the client sent before is still read, without waiting for more.
+    let mut stopping = false;
     loop {
-        let n = tokio::select! {
-            read = stream.read(&mut chunk) => read.unwrap_or(0),
-            _ = stop.cancelled() => return,
+        let n = if stopping {
+            match stream.try_read(&mut chunk) {
+                Ok(n) => n,
+                // Nothing more for now: an unfinished last line is left, it may be cut.
+                Err(_) => return,
+            }
+        } else {
+            tokio::select! {
+                read = stream.read(&mut chunk) => read.unwrap_or(0),
+                _ = stop.cancelled() => {
+                    stopping = true;
+                    continue;
+                }
+            }
         };
         let complete = match n {
             0 => lines.finish(),
