@@ -403,6 +403,9 @@ impl Listeners {
             Some(a) => Some(tokio::net::TcpListener::bind(a).await?),
             None => None,
         };
+        if statsd.settings.namespace.is_none() {
+            tracing::warn!("statsd has no namespace (set statsd.namespace or namespace): every line will be rejected");
+        }
         Ok(Some(Listeners { statsd: Arc::new(statsd), udp, tcp }))
     }
 
