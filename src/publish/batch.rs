@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::domain::limits::{MAX_DATUMS_PER_REQUEST, MAX_REQUEST_BYTES};
 use crate::publish::datum::Datum;
 
-pub const MAX_DATUMS_PER_REQUEST: usize = 1000;
-pub const MAX_REQUEST_BYTES: usize = 1_000_000;
 /// Room for the request's own fields around the datums.
 const REQUEST_OVERHEAD: usize = 64;
 

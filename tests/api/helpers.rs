@@ -251,3 +251,12 @@ pub fn mid_window_ms() -> i64 {
     let now = now_ms();
     now - now % 60_000 - 30_000
 }
+
+/// Polls (in real time, bounded) until `done` holds.
+pub async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !done().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}

@@ -6,16 +6,7 @@ use serde_json::json;
 
 use cw_sidecar::clock::{Clock, ManualClock};
 
-use crate::helpers::{TestApp, now_ms};
-
-/// Waits (in real time, bounded) until the fake holds `n` datums in `namespace`.
-async fn until_published(app: &TestApp, namespace: &str, n: usize) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while app.fake.datums(namespace).len() < n {
-        assert!(std::time::Instant::now() < deadline, "{n} datums were not published");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
+use crate::helpers::{TestApp, now_ms, until};
 
 #[tokio::test]
 async fn the_periodic_flush_publishes_closed_windows_only_and_late_data_as_an_extra_datum() {
@@ -39,13 +30,13 @@ async fn the_periodic_flush_publishes_closed_windows_only_and_late_data_as_an_ex
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(app.fake.datums("Test").is_empty(), "nothing goes out before the flush interval");
     clock.advance(Duration::from_secs(1));
-    until_published(&app, "Test", 1).await;
+    until("the closed window", async || !app.fake.datums("Test").is_empty()).await;
     let names: Vec<String> = app.fake.datums("Test").into_iter().map(|d| d.name).collect();
     assert_eq!(names, vec!["Closed"], "only the closed window went out");
     // A straggler for the published window goes out as one more datum for it.
     assert_eq!(app.post_json(json!([{"name": "Closed", "value": 5, "timestamp": closed + 1}])).await.0, 202);
     clock.advance(Duration::from_secs(1));
-    until_published(&app, "Test", 2).await;
+    until("the straggler", async || app.fake.datums("Test").len() >= 2).await;
     let closed_datums: Vec<_> = app.fake.datums("Test").into_iter().filter(|d| d.name == "Closed").collect();
     assert_eq!(closed_datums.len(), 2);
     assert!(closed_datums.iter().all(|d| d.timestamp_ms == closed));

@@ -10,7 +10,7 @@ use crate::fake_cloudwatch::Fault;
 use cw_sidecar::clock::ManualClock;
 
 use crate::helpers::{
-    Stats, TestApp, by_series, mid_window_ms, nearest_rank, now_ms, percentile_of_datums, sdk_config,
+    Stats, TestApp, by_series, mid_window_ms, nearest_rank, now_ms, percentile_of_datums, sdk_config, until,
 };
 
 #[tokio::test]
@@ -174,15 +174,6 @@ async fn throttling_errors_and_access_denied_are_retried_until_published_once() 
     assert_eq!(app.metric("cw_sidecar_publish_retries_total", "").await, 4.0);
     assert!(app.metric("cw_sidecar_put_rate_limit", "").await < 1000.0, "throttling lowered the rate");
     app.shutdown().await;
-}
-
-/// Polls (in real time, bounded) until `done` holds.
-async fn until(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while !done().await {
-        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 #[tokio::test]
