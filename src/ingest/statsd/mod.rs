@@ -134,12 +134,13 @@ impl Statsd {
     pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>) -> Prepared<'a> {
         let now = self.clock.now_ms();
         let mut prepared = Prepared { items: Vec::new(), done: 0, taken: 0 };
+        let (mut received, mut ignored) = (0, 0);
         for bytes in lines {
-            self.count(LineOutcome::Received, 1);
+            received += 1;
             let metric = match parse::parse_bytes(bytes) {
                 Ok(Line::Metric(m)) => *m,
                 Ok(Line::Ignored) => {
-                    self.count(LineOutcome::Ignored, 1);
+                    ignored += 1;
                     continue;
                 }
                 Err(e) => {
@@ -155,6 +156,11 @@ impl Statsd {
                 Ok(None) => prepared.taken += 1,
                 Err(e) => self.rejected(e.reason, &e.message),
             }
+        }
+        // Counted once per batch: a labelled counter costs a lookup.
+        self.count(LineOutcome::Received, received);
+        if ignored > 0 {
+            self.count(LineOutcome::Ignored, ignored);
         }
         if prepared.taken > 0 {
             self.count(LineOutcome::Accepted, prepared.taken);
