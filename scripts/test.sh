@@ -42,6 +42,10 @@ section "cargo fmt --check, cargo clippy"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 
+section "real clients for the integration tests (hot-shots from npm)"
+scripts/clients.sh
+export CW_SIDECAR_REQUIRE_CLIENTS=1
+
 section "cargo test (unit, integration against the in-process CloudWatch, end to end on LocalStack)"
 # --include-ignored runs every #[ignore]d test: only the end-to-end ones may be.
 stray_ignores=$(grep -rnE --include='*.rs' '^[[:space:]]*#\[ignore' src tests | grep -v '^tests/e2e/' || true)

@@ -17,6 +17,7 @@ use crate::domain::dimensions::DefaultDimensions;
 use crate::flush::Flusher;
 use crate::ingest::http::server::{self, ServerLimits, Timeouts};
 use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
+use crate::ingest::statsd;
 use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
 use crate::publish::outbox::Outbox;
@@ -50,6 +51,7 @@ pub struct App {
     publisher: Arc<Publisher>,
     flush_interval: Duration,
     clock: SharedClock,
+    statsd: Option<statsd::Listeners>,
 }
 
 impl App {
@@ -87,6 +89,9 @@ impl App {
             wait: config.shutdown_timeout,
             clock: clock.clone(),
         });
+        let settings = statsd::Settings::new(&config.statsd, config.namespace.as_ref());
+        let input = statsd::Statsd::new(pipeline.clone(), telemetry.clone(), clock.clone(), settings);
+        let statsd = statsd::Listeners::bind(&config.statsd, input).await?;
         let http = Arc::new(HttpState {
             pipeline,
             flusher: flusher.clone(),
@@ -101,11 +106,16 @@ impl App {
             max_header_bytes: config.max_header_bytes,
             timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
         };
-        Ok(App { listener, http, limits, flusher, publisher, flush_interval: config.flush_interval, clock })
+        Ok(App { listener, http, limits, flusher, publisher, flush_interval: config.flush_interval, clock, statsd })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Where StatsD listens, if it does: (UDP, TCP).
+    pub fn statsd_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.statsd.as_ref().map_or((None, None), |s| (s.udp_addr(), s.tcp_addr()))
     }
 
     /// The pipeline every input submits to (tests use it as an input of their own).
@@ -116,7 +126,7 @@ impl App {
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, http, limits, flusher, publisher, flush_interval, clock } = self;
+        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd } = self;
         let listen = listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
@@ -133,11 +143,15 @@ impl App {
             stop_server.clone(),
             SERVER_DRAIN,
         ));
+        let statsd = statsd.map(statsd::Listeners::start).transpose()?;
         http.started.store(true, Ordering::Release);
         tracing::info!(%listen, "cw-sidecar ready");
 
         shutdown.await;
         tracing::info!("shutting down: refusing new records, publishing everything buffered");
+        if let Some(statsd) = statsd {
+            statsd.stop().await;
+        }
         http.pipeline.close().await;
         stop_timer.cancel();
         let _ = timer.await;

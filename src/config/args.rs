@@ -41,6 +41,14 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("auth_token_file", "File holding the auth token (trailing newline trimmed); keeps it out of `ps`"),
     ("integer_timestamps", "Send timestamps as CBOR integers (emulators): auto, true or false [default: auto]"),
     ("log_format", "Log lines on stderr as text or json (one object per line) [default: text]"),
+    ("statsd.enabled", "Listen for StatsD on 127.0.0.1:8125, UDP and TCP, unless addresses are set [default: false]"),
+    ("statsd.udp_address", "StatsD UDP address (off unless set or statsd.enabled)"),
+    ("statsd.tcp_address", "StatsD TCP address (off unless set or statsd.enabled)"),
+    ("statsd.receive_buffer_bytes", "SO_RCVBUF of the StatsD UDP socket [default: the kernel's]"),
+    ("statsd.namespace", "Namespace of StatsD metrics [default: namespace]"),
+    ("statsd.units", "CloudWatch unit per StatsD metric name, as name=Unit,name=Unit"),
+    ("statsd.gauge_idle_timeout", "A StatsD gauge's last value is forgotten after this idle time [default: 1h]"),
+    ("statsd.dots_to_underscores", "Rewrite `.` to `_` in StatsD names, as the CloudWatch agent does [default: false]"),
 ];
 
 /// Keys whose values are never shown, not even in error messages.

@@ -42,6 +42,7 @@ mod error;
 mod human;
 mod load;
 mod rules;
+mod statsd;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +55,7 @@ use serde::{Deserialize, Serialize};
 
 pub use args::ConfigArgs;
 pub use error::ConfigError;
+pub use statsd::StatsdConfig;
 
 /// The effective configuration; also the shape of the TOML file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -136,6 +138,8 @@ pub struct Config {
     /// Log lines as human text or as one JSON object per line.
     #[serde(deserialize_with = "rules::log_format")]
     pub log_format: LogFormat,
+    /// The StatsD/DogStatsD listeners.
+    pub statsd: StatsdConfig,
 }
 
 /// How log lines are written (to stderr).
@@ -173,6 +177,7 @@ impl Default for Config {
             auth_token_file: None,
             integer_timestamps: None,
             log_format: LogFormat::Text,
+            statsd: StatsdConfig::default(),
         }
     }
 }

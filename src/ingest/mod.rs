@@ -1,7 +1,9 @@
 //! The inputs. Each turns its bytes into candidate records for the [`crate::pipeline`] and
 //! maps the pipeline's answer onto its own protocol.
 //! - [`http`]: `POST /v1/metrics` (JSON, NDJSON), answering 202/400/413/415/503.
+//! - [`statsd`]: StatsD and DogStatsD lines over UDP and TCP.
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
 pub mod http;
 pub mod self_metrics;
+pub mod statsd;

@@ -13,7 +13,12 @@ use prometheus_client::registry::Registry;
 
 pub mod reasons;
 
-use reasons::{DropReason, PutOutcome, RefuseReason, RejectReason, TimeoutPhase};
+use reasons::{
+    DropReason, LineOutcome, LineReject, LineWarning, PutOutcome, RefuseReason, RejectReason, TimeoutPhase, UdpDrop,
+};
+
+/// The line-based inputs, whose labels `/metrics` pre-creates.
+const LINE_INPUTS: &[&str] = &["statsd"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
@@ -23,6 +28,18 @@ struct Reason {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Phase {
     phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InputOutcome {
+    input: &'static str,
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct InputReason {
+    input: &'static str,
+    reason: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,6 +79,10 @@ pub(crate) struct Telemetry {
     connections_timed_out: Family<Phase, Counter>,
     accept_errors: Counter,
     body_bytes_in_flight: Gauge,
+    input_lines: Family<InputOutcome, Counter>,
+    input_lines_rejected: Family<InputReason, Counter>,
+    input_warnings: Family<InputReason, Counter>,
+    udp_dropped: Family<InputReason, Counter>,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -91,6 +112,10 @@ impl Default for Telemetry {
             connections_timed_out: Family::default(),
             accept_errors: Counter::default(),
             body_bytes_in_flight: Gauge::default(),
+            input_lines: Family::default(),
+            input_lines_rejected: Family::default(),
+            input_warnings: Family::default(),
+            udp_dropped: Family::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -144,6 +169,36 @@ impl Default for Telemetry {
             "Bytes of request bodies held in memory (bounded by max_body_bytes_in_flight)",
             t.body_bytes_in_flight.clone(),
         );
+        registry.register("input_lines", "Lines of line-based inputs, by input and outcome", t.input_lines.clone());
+        registry.register(
+            "input_lines_rejected",
+            "Lines of line-based inputs rejected, by input and reason",
+            t.input_lines_rejected.clone(),
+        );
+        registry.register(
+            "input_warnings",
+            "Lines taken with a correction, by input and reason",
+            t.input_warnings.clone(),
+        );
+        registry.register(
+            "udp_dropped",
+            "UDP data lost: datagrams the kernel dropped, lines the pipeline refused",
+            t.udp_dropped.clone(),
+        );
+        for &input in LINE_INPUTS {
+            for o in LineOutcome::ALL {
+                drop(t.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));
+            }
+            for r in LineReject::ALL {
+                drop(t.input_lines_rejected.get_or_create(&InputReason { input, reason: r.label() }));
+            }
+            for r in LineWarning::ALL {
+                drop(t.input_warnings.get_or_create(&InputReason { input, reason: r.label() }));
+            }
+            for r in UdpDrop::ALL {
+                drop(t.udp_dropped.get_or_create(&InputReason { input, reason: r.label() }));
+            }
+        }
         // Every label value starts at 0, so dashboards and alerts see them before they move.
         for r in RejectReason::ALL {
             drop(t.records_rejected.get_or_create(&Reason { reason: r.label() }));
@@ -180,6 +235,22 @@ impl Telemetry {
 
     pub fn request_refused(&self, reason: RefuseReason) {
         self.requests_refused.get_or_create(&Reason { reason: reason.label() }).inc();
+    }
+
+    pub fn input_lines(&self, input: &'static str, outcome: LineOutcome, n: usize) {
+        self.input_lines.get_or_create(&InputOutcome { input, outcome: outcome.label() }).inc_by(n as u64);
+    }
+
+    pub fn input_line_rejected(&self, input: &'static str, reason: LineReject) {
+        self.input_lines_rejected.get_or_create(&InputReason { input, reason: reason.label() }).inc();
+    }
+
+    pub fn input_warning(&self, input: &'static str, reason: LineWarning) {
+        self.input_warnings.get_or_create(&InputReason { input, reason: reason.label() }).inc();
+    }
+
+    pub fn udp_dropped(&self, input: &'static str, reason: UdpDrop, n: u64) {
+        self.udp_dropped.get_or_create(&InputReason { input, reason: reason.label() }).inc_by(n);
     }
 
     /// One PutMetricData call finished.

@@ -98,3 +98,59 @@ labels! {
         Expired => "expired",
     }
 }
+
+labels! {
+    /// What became of one line of a line-based input (StatsD).
+    LineOutcome {
+        Received => "received",
+        /// Published, or taken into input-side state (sets).
+        Accepted => "accepted",
+        /// Broke a rule: see `input_lines_rejected_total` for which.
+        Rejected => "rejected",
+        /// DogStatsD events and service checks: not metrics, not errors.
+        Ignored => "ignored",
+        /// Valid, but refused by the pipeline and lost (UDP cannot push back).
+        Dropped => "dropped",
+    }
+}
+
+labels! {
+    /// Why a line of a line-based input was rejected.
+    LineReject {
+        /// Not `name:value|type`, not UTF-8, too many tags.
+        Malformed => "malformed",
+        UnknownType => "unknown_type",
+        SampleRate => "sample_rate",
+        Value => "value",
+        Timestamp => "timestamp",
+        Name => "name",
+        /// Longer than the 64 KiB a line may have.
+        TooLong => "too_long",
+        /// The pipeline's validation refused it (its rule is in `records_rejected_total`).
+        Invalid => "invalid",
+        /// Input-side state (gauges, sets) is at its bound.
+        StateFull => "state_full",
+    }
+}
+
+labels! {
+    /// Lines taken with a correction.
+    LineWarning {
+        /// A sample rate above 1, treated as 1.
+        SampleRateAboveOne => "sample_rate_above_one",
+    }
+}
+
+labels! {
+    /// Why UDP data was lost.
+    UdpDrop {
+        /// Datagrams the kernel dropped because the receive buffer was full.
+        Kernel => "kernel",
+        /// Lines the pipeline refused: the buffer bound was reached.
+        BufferFull => "buffer_full",
+        /// Lines the pipeline refused while shutting down.
+        ShuttingDown => "shutting_down",
+        /// Lines of a datagram whose series-windows exceed the buffer bound.
+        TooLarge => "too_large",
+    }
+}

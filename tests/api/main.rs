@@ -12,3 +12,4 @@ mod ingest;
 mod inputs;
 mod lifecycle;
 mod publishing;
+mod statsd;

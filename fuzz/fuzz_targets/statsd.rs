@@ -1,0 +1,54 @@
+//! The StatsD line parser on arbitrary bytes: it must never panic, and what it accepts must
+//! hold its promises (a name, finite values, a rate in (0, 1], each tag key once).
+//!
+//! The parser is compiled in here from its source file, with the two types it borrows from the
+//! crate (`GivenDimensions`, the reason labels): depending on the whole crate would build the
+//! AWS SDK with sanitizers, minutes of compiling on a small machine for one pure function.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+mod domain {
+    pub mod dimensions {
+        use std::borrow::Cow;
+        /// As in `src/domain/dimensions.rs`.
+        pub type GivenDimensions<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 4]>;
+    }
+}
+
+#[allow(dead_code)]
+#[path = "../../src/telemetry/reasons.rs"]
+pub mod reasons;
+
+mod telemetry {
+    pub(crate) use super::reasons;
+}
+
+#[allow(dead_code)]
+#[path = "../../src/ingest/statsd/parse.rs"]
+mod parse;
+
+use parse::{Line, Sample};
+
+fuzz_target!(|data: &[u8]| {
+    for line in parse::lines(data) {
+        assert!(!line.is_empty() && !line.contains(&b'\n'));
+        let Ok(Line::Metric(m)) = parse::parse_bytes(line) else { continue };
+        assert!(!m.name.is_empty());
+        assert!(m.rate > 0.0 && m.rate <= 1.0, "{}", m.rate);
+        assert!(!m.samples.is_empty());
+        for s in &m.samples {
+            match s {
+                Sample::Number(v) | Sample::Delta(v) => assert!(v.is_finite()),
+                Sample::Member(member) => assert!(!member.is_empty()),
+            }
+        }
+        for (i, (k, v)) in m.tags.iter().enumerate() {
+            assert!(!v.is_empty());
+            assert!(m.tags[..i].iter().all(|(other, _)| other != k), "duplicate tag {k}");
+        }
+        if let Some(ms) = m.timestamp_ms {
+            assert_eq!(ms % 1000, 0);
+        }
+    }
+});

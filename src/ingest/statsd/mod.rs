@@ -1,0 +1,640 @@
+//! StatsD and DogStatsD over UDP ([`udp`]) and TCP ([`tcp`]): lines become candidates for the
+//! pipeline, like any input.
+//!
+//! - Counters: one sample of `sum(values) / rate` (floating point), unit `Count`; they
+//!   aggregate into the same windows as every other input, so the window's Sum is the count.
+//! - Timers, histograms, distributions: `Values` with `Counts` of `1/rate` each.
+//! - Gauges: the value after applying the line (a `+N`/`-N` adjusts the series' last value,
+//!   which is kept here across flushes, bounded, and forgotten after `gauge_idle_timeout`).
+//! - Sets: members are collected here per series and 60 s window (the pipeline's standard
+//!   window), bounded; when the window has ended, its number of distinct members is submitted
+//!   as one sample stamped with the window's start, so it lands in that window before the
+//!   pipeline closes it (end plus grace). At shutdown, open windows are submitted first.
+//!
+//! Each transport maps the pipeline's refusal onto its protocol: UDP counts what it loses,
+//! TCP stops reading until there is room, so that the client's writes block.
+
+pub mod parse;
+pub mod tcp;
+pub mod udp;
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use crate::clock::SharedClock;
+use crate::config::StatsdConfig;
+use crate::domain::payload::GivenValues;
+use crate::domain::timestamp::GivenTime;
+use crate::pipeline::candidate::{Candidate, Context};
+use crate::pipeline::{Admission, Input, Pipeline, Refusal};
+use crate::telemetry::Telemetry;
+use crate::telemetry::reasons::{LineOutcome, LineReject, LineWarning, RejectReason};
+use parse::{Kind, Line, LineError, Metric, Sample};
+
+pub const INPUT: Input = Input { name: "statsd", admission: Admission::Bounded, counted: true };
+
+/// The window sets are counted in: the pipeline's standard resolution.
+const SET_WINDOW_MS: i64 = 60_000;
+/// Bounds on input-side state: gauge series, and set members over all open set windows.
+const MAX_GAUGES: usize = 100_000;
+const MAX_SET_MEMBERS: usize = 1_000_000;
+/// Candidates per submission: small enough to fit any sensible buffer bound.
+const SUBMIT_CHUNK: usize = 1000;
+
+/// The input's settings, from `[statsd]`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub namespace: Option<String>,
+    pub units: HashMap<String, String>,
+    pub gauge_idle_ms: i64,
+    pub dots_to_underscores: bool,
+}
+
+impl Settings {
+    /// `namespace` is the global one, used when `[statsd]` names none.
+    pub fn new(config: &StatsdConfig, namespace: Option<&String>) -> Settings {
+        Settings {
+            namespace: config.namespace.clone().or_else(|| namespace.cloned()),
+            units: config.units.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            gauge_idle_ms: i64::try_from(config.gauge_idle_timeout.as_millis()).unwrap_or(i64::MAX),
+            dots_to_underscores: config.dots_to_underscores,
+        }
+    }
+}
+
+/// A series as input-side state knows it: name, unit and sorted tags, in one string.
+type SeriesKey = String;
+
+struct GaugeState {
+    value: f64,
+    last_ms: i64,
+}
+
+#[derive(Default)]
+struct SetState {
+    /// (series, window start) → members.
+    windows: HashMap<(SeriesKey, i64), OpenSet>,
+    members: usize,
+}
+
+struct OpenSet {
+    name: String,
+    unit: Option<String>,
+    tags: Vec<(String, String)>,
+    members: HashSet<String>,
+}
+
+/// Lines turned into candidates, ready to submit (again, for TCP, until there is room).
+pub struct Prepared<'a> {
+    items: Vec<Candidate<'a>>,
+    /// How many of `items` the pipeline has taken.
+    done: usize,
+    /// Lines already accepted without the pipeline (set members).
+    taken: usize,
+}
+
+/// The StatsD input: its settings and its state, shared by the UDP and TCP listeners.
+pub struct Statsd {
+    pipeline: Arc<Pipeline>,
+    telemetry: Arc<Telemetry>,
+    clock: SharedClock,
+    settings: Settings,
+    gauges: Mutex<HashMap<SeriesKey, GaugeState>>,
+    sets: Mutex<SetState>,
+}
+
+impl Statsd {
+    pub fn new(pipeline: Arc<Pipeline>, telemetry: Arc<Telemetry>, clock: SharedClock, settings: Settings) -> Statsd {
+        Statsd { pipeline, telemetry, clock, settings, gauges: Mutex::default(), sets: Mutex::default() }
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context { namespace: self.settings.namespace.as_deref(), dimensions: &[] }
+    }
+
+    pub(crate) fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn count(&self, outcome: LineOutcome, n: usize) {
+        self.telemetry.input_lines(INPUT.name, outcome, n);
+    }
+
+    /// Counts a line rejected before the pipeline saw it, in the input's and the global counters.
+    pub(crate) fn rejected(&self, reason: LineReject, message: &str) {
+        self.count(LineOutcome::Rejected, 1);
+        self.telemetry.input_line_rejected(INPUT.name, reason);
+        self.telemetry.records_received(1);
+        self.telemetry.record_rejected(record_reason(reason));
+        tracing::debug!(reason = reason.label(), message, "statsd line rejected");
+    }
+
+    /// Parses lines, applies them to gauge and set state, and returns the candidates.
+    pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>) -> Prepared<'a> {
+        let now = self.clock.now_ms();
+        let mut prepared = Prepared { items: Vec::new(), done: 0, taken: 0 };
+        let (mut received, mut ignored) = (0, 0);
+        for bytes in lines {
+            received += 1;
+            let metric = match parse::parse_bytes(bytes) {
+                Ok(Line::Metric(m)) => *m,
+                Ok(Line::Ignored) => {
+                    ignored += 1;
+                    continue;
+                }
+                Err(e) => {
+                    self.rejected(e.reason, &e.message);
+                    continue;
+                }
+            };
+            if metric.rate_clamped {
+                self.telemetry.input_warning(INPUT.name, LineWarning::SampleRateAboveOne);
+            }
+            match self.candidate(metric, now) {
+                Ok(Some(c)) => prepared.items.push(c),
+                Ok(None) => prepared.taken += 1,
+                Err(e) => self.rejected(e.reason, &e.message),
+            }
+        }
+        // Counted once per batch: a labelled counter costs a lookup.
+        self.count(LineOutcome::Received, received);
+        if ignored > 0 {
+            self.count(LineOutcome::Ignored, ignored);
+        }
+        if prepared.taken > 0 {
+            self.count(LineOutcome::Accepted, prepared.taken);
+        }
+        prepared
+    }
+
+    /// Submits prepared candidates, [`SUBMIT_CHUNK`] at a time, so that a big batch is never
+    /// refused as larger than the whole buffer, and a retry after a refusal resumes where it
+    /// stopped. The pipeline's own rejections are counted here; a refusal is the transport's
+    /// to handle (and count): [`Statsd::pending`] says how many candidates it concerns.
+    pub fn submit(&self, prepared: &mut Prepared<'_>) -> Result<(), Refusal> {
+        while prepared.done < prepared.items.len() {
+            let end = (prepared.done + SUBMIT_CHUNK).min(prepared.items.len());
+            let chunk = prepared.items[prepared.done..end].iter().cloned().map(Ok);
+            let answer = self.pipeline.submit(INPUT, &self.context(), chunk)?;
+            prepared.done = end;
+            self.accepted(answer);
+        }
+        Ok(())
+    }
+
+    fn accepted(&self, answer: crate::pipeline::Accepted) {
+        self.count(LineOutcome::Accepted, answer.accepted);
+        if !answer.rejected.is_empty() {
+            self.count(LineOutcome::Rejected, answer.rejected.len());
+            for r in &answer.rejected {
+                self.telemetry.input_line_rejected(INPUT.name, LineReject::Invalid);
+                tracing::debug!(error = %r.error, "statsd line rejected");
+            }
+        }
+    }
+
+    /// How many candidates are not submitted yet (what UDP loses on a refusal).
+    pub fn pending(prepared: &Prepared<'_>) -> usize {
+        prepared.items.len() - prepared.done
+    }
+
+    fn candidate<'a>(&'a self, m: Metric<'a>, now: i64) -> Result<Option<Candidate<'a>>, LineError> {
+        let name: Cow<'a, str> = match self.settings.dots_to_underscores && m.name.contains('.') {
+            true => Cow::Owned(m.name.replace('.', "_")),
+            false => Cow::Borrowed(m.name),
+        };
+        let unit = self.settings.units.get(name.as_ref()).map(String::as_str).or(m.kind.default_unit());
+        let time_ms = m.timestamp_ms;
+        let values = match m.kind {
+            Kind::Counter => {
+                let sum: f64 = m.samples.iter().map(number).sum();
+                GivenValues { value: Some(sum / m.rate), ..GivenValues::default() }
+            }
+            Kind::Timer | Kind::Histogram | Kind::Distribution => {
+                let values: Vec<f64> = m.samples.iter().map(number).collect();
+                let counts = vec![1.0 / m.rate; values.len()];
+                GivenValues { values: Some(values), counts: Some(counts), ..GivenValues::default() }
+            }
+            Kind::Gauge => {
+                let values = self.gauge(&name, unit, &m, now)?;
+                match values.len() {
+                    1 => GivenValues { value: Some(values[0]), ..GivenValues::default() },
+                    _ => GivenValues { values: Some(values), ..GivenValues::default() },
+                }
+            }
+            Kind::Set => {
+                self.set_member(&name, unit, &m, time_ms.unwrap_or(now))?;
+                return Ok(None);
+            }
+        };
+        Ok(Some(Candidate {
+            name: Some(name),
+            unit: unit.map(Cow::Borrowed),
+            dimensions: m.tags,
+            timestamp: time_ms.map(GivenTime::EpochMillis),
+            values,
+            ..Candidate::default()
+        }))
+    }
+
+    /// Applies a gauge line to its series' last value; returns the value after each sample.
+    fn gauge(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, now: i64) -> Result<Vec<f64>, LineError> {
+        let key = series_key(name, unit, &m.tags);
+        let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
+        let known = gauges.contains_key(&key);
+        let has_delta = m.samples.iter().any(|s| matches!(s, Sample::Delta(_)));
+        if !known && gauges.len() >= MAX_GAUGES {
+            if has_delta {
+                return Err(LineError {
+                    reason: LineReject::StateFull,
+                    message: format!("{MAX_GAUGES} gauges are held already: a `+N`/`-N` needs the last value"),
+                });
+            }
+            // Plain values need no state: publish them, remember nothing.
+            return Ok(m.samples.iter().map(number).collect());
+        }
+        let state = gauges.entry(key).or_insert(GaugeState { value: 0.0, last_ms: now });
+        let mut out = Vec::with_capacity(m.samples.len());
+        for s in &m.samples {
+            state.value = match *s {
+                Sample::Delta(d) => state.value + d,
+                Sample::Number(v) => v,
+                Sample::Member(_) => state.value,
+            };
+            out.push(state.value);
+        }
+        state.last_ms = now;
+        Ok(out)
+    }
+
+    fn set_member(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, at_ms: i64) -> Result<(), LineError> {
+        let Some(Sample::Member(member)) = m.samples.first() else { return Ok(()) };
+        let window = at_ms - at_ms.rem_euclid(SET_WINDOW_MS);
+        let key = (series_key(name, unit, &m.tags), window);
+        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        let SetState { windows, members } = &mut *sets;
+        if *members >= MAX_SET_MEMBERS && !windows.get(&key).is_some_and(|s| s.members.contains(*member)) {
+            return Err(LineError {
+                reason: LineReject::StateFull,
+                message: format!("{MAX_SET_MEMBERS} set members are held already"),
+            });
+        }
+        let set = windows.entry(key).or_insert_with(|| OpenSet {
+            name: name.to_string(),
+            unit: unit.map(str::to_string),
+            tags: m.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            members: HashSet::new(),
+        });
+        if set.members.insert((*member).to_string()) {
+            *members += 1;
+        }
+        Ok(())
+    }
+
+    /// Forgets idle gauges and submits the sets whose window has ended (all with `all`). Sets
+    /// refused for a full buffer are kept for the next call, unless shutting down.
+    pub fn tick(&self, all: bool) {
+        let now = self.clock.now_ms();
+        {
+            let idle = self.settings.gauge_idle_ms;
+            let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
+            gauges.retain(|_, g| now.saturating_sub(g.last_ms) < idle);
+        }
+        let ended: Vec<((SeriesKey, i64), OpenSet)> = {
+            let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+            let keys: Vec<(SeriesKey, i64)> =
+                sets.windows.keys().filter(|(_, w)| all || w + SET_WINDOW_MS <= now).cloned().collect();
+            let taken: Vec<_> = keys.into_iter().filter_map(|k| sets.windows.remove_entry(&k)).collect();
+            sets.members -= taken.iter().map(|(_, s)| s.members.len()).sum::<usize>();
+            taken
+        };
+        if ended.is_empty() {
+            return;
+        }
+        let candidates = ended.iter().map(|((_, window), set)| {
+            Ok(Candidate {
+                name: Some(Cow::Borrowed(set.name.as_str())),
+                unit: set.unit.as_deref().map(Cow::Borrowed),
+                dimensions: set
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
+                    .collect(),
+                timestamp: Some(GivenTime::EpochMillis(*window)),
+                values: GivenValues { value: Some(set.members.len() as f64), ..GivenValues::default() },
+                ..Candidate::default()
+            })
+        });
+        match self.pipeline.submit(INPUT, &self.context(), candidates) {
+            Ok(answer) => {
+                for r in &answer.rejected {
+                    self.telemetry.input_line_rejected(INPUT.name, LineReject::Invalid);
+                    tracing::warn!(error = %r.error, "statsd set count rejected");
+                }
+            }
+            Err(Refusal::BufferFull { .. }) if !all => {
+                let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+                for (key, set) in ended {
+                    sets.members += set.members.len();
+                    sets.windows.insert(key, set);
+                }
+            }
+            Err(refusal) => tracing::error!(%refusal, sets = ended.len(), "statsd set counts lost"),
+        }
+    }
+}
+
+fn number(s: &Sample<'_>) -> f64 {
+    match *s {
+        Sample::Number(v) | Sample::Delta(v) => v,
+        Sample::Member(_) => 0.0,
+    }
+}
+
+fn series_key(name: &str, unit: Option<&str>, tags: &[(Cow<'_, str>, Cow<'_, str>)]) -> SeriesKey {
+    let mut sorted: Vec<_> = tags.iter().collect();
+    sorted.sort();
+    let mut key = String::with_capacity(name.len() + 32);
+    key.push_str(name);
+    key.push('\0');
+    key.push_str(unit.unwrap_or(""));
+    for (k, v) in sorted {
+        key.push('\0');
+        key.push_str(k);
+        key.push('\0');
+        key.push_str(v);
+    }
+    key
+}
+
+/// The global counters' reason for a line's.
+fn record_reason(reason: LineReject) -> RejectReason {
+    match reason {
+        LineReject::Value | LineReject::SampleRate | LineReject::StateFull => RejectReason::Value,
+        LineReject::Timestamp => RejectReason::Timestamp,
+        LineReject::Name => RejectReason::Name,
+        _ => RejectReason::Malformed,
+    }
+}
+
+/// The bound sockets, before they serve.
+pub struct Listeners {
+    statsd: Arc<Statsd>,
+    udp: Option<std::net::UdpSocket>,
+    tcp: Option<tokio::net::TcpListener>,
+}
+
+/// The listeners while they serve.
+pub struct Running {
+    statsd: Arc<Statsd>,
+    udp: Option<udp::UdpListener>,
+    tcp: Option<tokio::task::JoinHandle<()>>,
+    ticker: tokio::task::JoinHandle<()>,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Listeners {
+    /// Binds what `[statsd]` turns on; `None` when nothing is.
+    pub async fn bind(config: &StatsdConfig, statsd: Statsd) -> std::io::Result<Option<Listeners>> {
+        let (udp_at, tcp_at) = (config.udp(), config.tcp());
+        if udp_at.is_none() && tcp_at.is_none() {
+            return Ok(None);
+        }
+        let udp = match udp_at {
+            Some(a) => Some(udp::bind(a, config.receive_buffer_bytes)?),
+            None => None,
+        };
+        let tcp = match tcp_at {
+            Some(a) => Some(tokio::net::TcpListener::bind(a).await?),
+            None => None,
+        };
+        if statsd.settings.namespace.is_none() {
+            tracing::warn!("statsd has no namespace (set statsd.namespace or namespace): every line will be rejected");
+        }
+        Ok(Some(Listeners { statsd: Arc::new(statsd), udp, tcp }))
+    }
+
+    pub fn udp_addr(&self) -> Option<std::net::SocketAddr> {
+        self.udp.as_ref().and_then(|s| s.local_addr().ok())
+    }
+
+    pub fn tcp_addr(&self) -> Option<std::net::SocketAddr> {
+        self.tcp.as_ref().and_then(|s| s.local_addr().ok())
+    }
+
+    pub fn start(self) -> std::io::Result<Running> {
+        let (udp_at, tcp_at) = (self.udp_addr(), self.tcp_addr());
+        let stop = tokio_util::sync::CancellationToken::new();
+        let udp = match self.udp {
+            Some(socket) => Some(udp::UdpListener::start(socket, self.statsd.clone())?),
+            None => None,
+        };
+        let tcp = self.tcp.map(|l| tokio::spawn(tcp::serve(l, self.statsd.clone(), stop.clone())));
+        let ticker = {
+            let (statsd, stop) = (self.statsd.clone(), stop.clone());
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => statsd.tick(false),
+                        _ = stop.cancelled() => return,
+                    }
+                }
+            })
+        };
+        tracing::info!(udp = ?udp_at, tcp = ?tcp_at, "statsd listening");
+        Ok(Running { statsd: self.statsd, udp, tcp, ticker, stop })
+    }
+}
+
+impl Running {
+    /// Stops reading, submits what was read and the open set windows; before the pipeline closes.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        if let Some(udp) = self.udp {
+            let _ = tokio::task::spawn_blocking(move || udp.stop()).await;
+        }
+        if let Some(tcp) = self.tcp {
+            let _ = tcp.await;
+        }
+        let _ = self.ticker.await;
+        let statsd = self.statsd;
+        let _ = tokio::task::spawn_blocking(move || statsd.tick(true)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::pipeline::validate::Defaults;
+
+    const NOW: i64 = 1_700_000_010_000;
+
+    fn statsd(tune: impl FnOnce(&mut StatsdConfig)) -> (Statsd, Arc<ManualClock>) {
+        let mut config = StatsdConfig::default();
+        tune(&mut config);
+        let clock = ManualClock::new(NOW);
+        let telemetry = Arc::new(Telemetry::default());
+        let pipeline = Arc::new(Pipeline::new(
+            crate::pipeline::Settings {
+                defaults: Defaults { namespace: Some("Test".into()), dimensions: Default::default() },
+                max_buffered: 1000,
+                window_grace: Duration::from_secs(2),
+                retry_after: Duration::from_secs(1),
+            },
+            telemetry.clone(),
+            clock.clone(),
+        ));
+        let settings = Settings::new(&config, None);
+        (Statsd::new(pipeline, telemetry, clock.clone(), settings), clock)
+    }
+
+    fn prepare<'a>(s: &'a Statsd, text: &'a str) -> Vec<Candidate<'a>> {
+        s.prepare(parse::lines(text.as_bytes())).items
+    }
+
+    fn metric_text(s: &Statsd) -> String {
+        s.telemetry.encode()
+    }
+
+    #[test]
+    fn counters_divide_by_the_rate_in_floating_point() {
+        let (s, _) = statsd(|_| {});
+        let c = prepare(&s, "hits:1|c|@0.25\nhits:2:3|c|@0.5\nhits:1|c|@0");
+        let values: Vec<f64> = c.iter().map(|c| c.values.value.unwrap()).collect();
+        assert_eq!(values, vec![4.0, 10.0, 1.0]);
+        assert_eq!(c[0].unit.as_deref(), Some("Count"));
+        assert_eq!(c[0].name.as_deref(), Some("hits"));
+    }
+
+    #[test]
+    fn timers_keep_values_weighted_by_one_over_the_rate() {
+        let (s, _) = statsd(|_| {});
+        let c = prepare(&s, "t:10:20|ms|@0.1\nh:5|h\nd:7|d|@0.5");
+        assert_eq!(c[0].values.values, Some(vec![10.0, 20.0]));
+        assert_eq!(c[0].values.counts, Some(vec![10.0, 10.0]));
+        assert_eq!(c[0].unit.as_deref(), Some("Milliseconds"));
+        assert_eq!((c[1].values.counts.clone(), c[1].unit.clone()), (Some(vec![1.0]), None));
+        assert_eq!(c[2].values.counts, Some(vec![2.0]));
+    }
+
+    #[test]
+    fn gauges_apply_deltas_to_the_last_value_kept_across_calls() {
+        let (s, clock) = statsd(|c| c.gauge_idle_timeout = Duration::from_secs(60));
+        let value = |s: &Statsd, line: &str| {
+            let c = prepare(s, line);
+            c[0].values.value.or_else(|| c[0].values.values.as_ref().and_then(|v| v.last().copied())).unwrap()
+        };
+        assert_eq!(value(&s, "g:333|g"), 333.0);
+        s.tick(false);
+        assert_eq!(value(&s, "g:-10|g"), 323.0);
+        assert_eq!(value(&s, "g:+4|g"), 327.0);
+        // Per series: tags make another one, whatever their order.
+        assert_eq!(value(&s, "g:+1|g|#a:1,b:2"), 1.0);
+        assert_eq!(value(&s, "g:+1|g|#b:2,a:1"), 2.0);
+        // Packed: each step is a sample.
+        assert_eq!(prepare(&s, "g:+1:-2:10|g")[0].values.values, Some(vec![328.0, 326.0, 10.0]));
+        // Idle state expires.
+        clock.advance(Duration::from_secs(61));
+        s.tick(false);
+        assert_eq!(value(&s, "g:+5|g"), 5.0);
+    }
+
+    #[test]
+    fn units_overrides_names_and_namespace() {
+        let (s, _) = statsd(|c| {
+            c.units = [("db.query".to_string(), "Seconds".to_string())].into();
+            c.dots_to_underscores = false;
+        });
+        assert_eq!(prepare(&s, "db.query:1|ms")[0].unit.as_deref(), Some("Seconds"));
+        assert_eq!(prepare(&s, "db.query:1|ms")[0].name.as_deref(), Some("db.query"));
+        let (s, _) = statsd(|c| c.dots_to_underscores = true);
+        assert_eq!(prepare(&s, "db.query:1|ms")[0].name.as_deref(), Some("db_query"));
+        let settings = Settings::new(&StatsdConfig::default(), Some(&"Global".to_string()));
+        assert_eq!(settings.namespace.as_deref(), Some("Global"));
+        let own = StatsdConfig { namespace: Some("Own".into()), ..StatsdConfig::default() };
+        assert_eq!(Settings::new(&own, Some(&"Global".to_string())).namespace.as_deref(), Some("Own"));
+    }
+
+    #[test]
+    fn lines_are_counted_by_outcome_and_reason() {
+        let (s, _) = statsd(|_| {});
+        let mut p = s.prepare(parse::lines(b"a:1|c\nb:1|q\n_e{1,1}:a|b\nc:1|c|@5\nu:x|s\nbad:1|ms|T1\n"));
+        s.submit(&mut p).unwrap();
+        let text = metric_text(&s);
+        for expected in [
+            "cw_sidecar_input_lines_total{input=\"statsd\",outcome=\"received\"} 6",
+            "cw_sidecar_input_lines_total{input=\"statsd\",outcome=\"accepted\"} 3",
+            "cw_sidecar_input_lines_total{input=\"statsd\",outcome=\"rejected\"} 2",
+            "cw_sidecar_input_lines_total{input=\"statsd\",outcome=\"ignored\"} 1",
+            "cw_sidecar_input_lines_rejected_total{input=\"statsd\",reason=\"unknown_type\"} 1",
+            "cw_sidecar_input_lines_rejected_total{input=\"statsd\",reason=\"invalid\"} 1",
+            "cw_sidecar_input_warnings_total{input=\"statsd\",reason=\"sample_rate_above_one\"} 1",
+            "cw_sidecar_udp_dropped_total{input=\"statsd\",reason=\"kernel\"} 0",
+        ] {
+            assert!(text.contains(expected), "{expected} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn sets_count_distinct_members_per_series_and_window_when_it_ends() {
+        let (s, clock) = statsd(|_| {});
+        assert!(prepare(&s, "u:alice|s\nu:bob|s\nu:alice|s\nu:carol|s|#a:1\nu:x:y|s").is_empty());
+        s.tick(false);
+        assert_eq!(s.pipeline.active_series(), 0, "the window has not ended");
+        clock.advance(Duration::from_secs(60));
+        assert!(prepare(&s, "u:dave|s").is_empty());
+        s.tick(false);
+        assert_eq!(s.pipeline.active_series(), 2, "two series of the first window");
+        assert_eq!(s.sets.lock().unwrap().members, 1);
+        let windows = s.pipeline.drain(true);
+        assert_eq!(windows.len(), 2);
+        let mut counts: Vec<f64> = windows
+            .iter()
+            .map(|w| w.window.distribution.as_ref().unwrap().entries().iter().map(|(v, c)| v * c).sum())
+            .collect();
+        counts.sort_by(f64::total_cmp);
+        assert_eq!(counts, vec![1.0, 3.0]);
+        assert!(windows.iter().all(|w| w.start_ms == NOW - NOW % 60_000));
+        s.tick(true);
+        assert_eq!(s.sets.lock().unwrap().members, 0);
+    }
+}
+
+#[cfg(test)]
+mod chunk_tests {
+    use super::*;
+
+    #[test]
+    fn big_batches_go_in_chunks_and_resume_after_a_refusal() {
+        let clock = crate::clock::ManualClock::new(1_700_000_010_000);
+        let telemetry = Arc::new(Telemetry::default());
+        let pipeline = Arc::new(Pipeline::new(
+            crate::pipeline::Settings {
+                defaults: crate::pipeline::validate::Defaults {
+                    namespace: Some("T".into()),
+                    dimensions: Default::default(),
+                },
+                max_buffered: 1500,
+                window_grace: std::time::Duration::from_secs(2),
+                retry_after: std::time::Duration::from_secs(1),
+            },
+            telemetry.clone(),
+            clock.clone(),
+        ));
+        let s = Statsd::new(pipeline.clone(), telemetry, clock, Settings::new(&StatsdConfig::default(), None));
+        let text: String = (0..2500).map(|i| format!("s{i}:1|c\n")).collect();
+        let mut p = s.prepare(parse::lines(text.as_bytes()));
+        // 2500 series do not fit in 1500 at once; the first chunk does.
+        assert!(matches!(s.submit(&mut p), Err(Refusal::BufferFull { .. })));
+        assert_eq!(Statsd::pending(&p), 1500);
+        let drained = pipeline.drain(true);
+        pipeline.budget().release(drained.len());
+        s.submit(&mut p).unwrap();
+        assert_eq!(Statsd::pending(&p), 0);
+        assert_eq!(pipeline.active_series(), 1500);
+    }
+}

@@ -1,0 +1,198 @@
+//! StatsD over UDP. One thread does nothing but drain the socket into batches (datagrams
+//! joined by `\n`): while the processing thread is busy, datagrams pile up in the batch instead
+//! of the kernel's buffer. UDP cannot push back, so lines the pipeline refuses are counted as
+//! dropped, and so are the datagrams the kernel dropped (read from `/proc/net/udp`).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::{INPUT, Statsd, parse};
+use crate::pipeline::Refusal;
+use crate::telemetry::reasons::{LineOutcome, UdpDrop};
+
+/// Largest UDP payload.
+const MAX_DATAGRAM: usize = 65_535;
+/// A batch is handed over when the processor is free, and blocks the reader beyond this size
+/// (the kernel's buffer then absorbs the burst).
+const MAX_BATCH: usize = 4 * 1024 * 1024;
+/// How often the reader looks at the stop flag and the kernel's drop count.
+const POLL: Duration = Duration::from_millis(200);
+
+/// Binds the socket with the requested `SO_RCVBUF`, warning when the kernel gives less.
+pub fn bind(address: SocketAddr, receive_buffer: Option<usize>) -> std::io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
+    if let Some(wanted) = receive_buffer {
+        socket.set_recv_buffer_size(wanted)?;
+        // Linux reports twice what it grants (the doubling covers its bookkeeping).
+        let granted = socket.recv_buffer_size()? / if cfg!(target_os = "linux") { 2 } else { 1 };
+        if granted < wanted {
+            tracing::warn!(
+                wanted,
+                effective = granted,
+                "statsd.receive_buffer_bytes capped by the kernel: raise net.core.rmem_max to get it"
+            );
+        }
+    }
+    socket.bind(&address.into())?;
+    let socket: UdpSocket = socket.into();
+    socket.set_read_timeout(Some(POLL))?;
+    Ok(socket)
+}
+
+/// The running UDP listener.
+pub struct UdpListener {
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl UdpListener {
+    pub fn start(socket: UdpSocket, statsd: Arc<Statsd>) -> std::io::Result<UdpListener> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = sync_channel::<Vec<u8>>(1);
+        let inode = socket_inode(&socket);
+        let reader = {
+            let (stop, statsd) = (stop.clone(), statsd.clone());
+            std::thread::Builder::new()
+                .name("statsd-udp-read".into())
+                .spawn(move || read(socket, tx, &stop, &statsd, inode))?
+        };
+        let processor = std::thread::Builder::new().name("statsd-udp".into()).spawn(move || process(rx, &statsd))?;
+        Ok(UdpListener { stop, threads: vec![reader, processor] })
+    }
+
+    /// Stops reading, and returns once what was read has been submitted.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn read(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, statsd: &Statsd, inode: Option<u64>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut batch = Vec::new();
+    let mut dropped = inode.and_then(kernel_drops).unwrap_or(0);
+    let mut checked = Instant::now();
+    while !stop.load(Ordering::Acquire) {
+        match socket.recv_from(&mut buf) {
+            Ok((n, _)) => {
+                batch.extend_from_slice(&buf[..n]);
+                batch.push(b'\n');
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "statsd UDP read failed");
+                std::thread::sleep(POLL);
+            }
+        }
+        if !batch.is_empty() {
+            batch = match tx.try_send(batch) {
+                Ok(()) => Vec::new(),
+                Err(TrySendError::Full(b)) if b.len() < MAX_BATCH => b,
+                Err(TrySendError::Full(b)) => match tx.send(b) {
+                    Ok(()) => Vec::new(),
+                    Err(_) => return,
+                },
+                Err(TrySendError::Disconnected(_)) => return,
+            };
+        }
+        if checked.elapsed() >= Duration::from_secs(1) {
+            checked = Instant::now();
+            if let Some(now) = inode.and_then(kernel_drops) {
+                if now > dropped {
+                    statsd.telemetry().udp_dropped(INPUT.name, UdpDrop::Kernel, now - dropped);
+                }
+                dropped = now;
+            }
+        }
+    }
+    // Stopping: what the kernel holds was sent before shutdown, take it too.
+    if socket.set_nonblocking(true).is_ok() {
+        while batch.len() < MAX_BATCH {
+            match socket.recv_from(&mut buf) {
+                Ok((n, _)) => {
+                    batch.extend_from_slice(&buf[..n]);
+                    batch.push(b'\n');
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+}
+
+fn process(rx: Receiver<Vec<u8>>, statsd: &Statsd) {
+    while let Ok(batch) = rx.recv() {
+        handle(statsd, &batch);
+    }
+}
+
+/// Submits one batch of datagrams; what the pipeline refuses is lost and counted.
+pub fn handle(statsd: &Statsd, batch: &[u8]) {
+    let mut prepared = statsd.prepare(parse::lines(batch));
+    if let Err(refusal) = statsd.submit(&mut prepared) {
+        let n = Statsd::pending(&prepared);
+        let reason = match refusal {
+            Refusal::BufferFull { .. } => UdpDrop::BufferFull,
+            Refusal::ShuttingDown => UdpDrop::ShuttingDown,
+            Refusal::NeverFits { .. } => UdpDrop::TooLarge,
+        };
+        statsd.telemetry().udp_dropped(INPUT.name, reason, n as u64);
+        statsd.telemetry().input_lines(INPUT.name, LineOutcome::Dropped, n);
+    }
+}
+
+/// The socket's inode, which names it in `/proc/net/udp`.
+fn socket_inode(socket: &UdpSocket) -> Option<u64> {
+    use std::os::fd::AsRawFd;
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", socket.as_raw_fd())).ok()?;
+    let link = link.to_str()?;
+    link.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// The kernel's drop count for the socket with this inode (`/proc/net/udp` or `udp6`).
+fn kernel_drops(inode: u64) -> Option<u64> {
+    ["/proc/net/udp", "/proc/net/udp6"].iter().find_map(|path| {
+        let text = std::fs::read_to_string(path).ok()?;
+        drops_in(&text, inode)
+    })
+}
+
+/// Finds the line of `inode` in a `/proc/net/udp` table and reads its last column, `drops`.
+fn drops_in(table: &str, inode: u64) -> Option<u64> {
+    table.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols.get(9)?.parse::<u64>().ok()? == inode).then(|| cols.last()?.parse().ok())?
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_drops_column_of_our_socket() {
+        let table = "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n\
+  1: 0100007F:1FBD 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 4242 2 0000000000000000 17\n\
+  2: 0100007F:1FBE 00000000:0000 07 00000000:00000000 00:00000000 00000000  1000        0 4243 2 0000000000000000 3\n";
+        assert_eq!(drops_in(table, 4242), Some(17));
+        assert_eq!(drops_in(table, 4243), Some(3));
+        assert_eq!(drops_in(table, 1), None);
+    }
+
+    #[test]
+    fn finds_a_real_socket_in_proc() {
+        let socket = bind("127.0.0.1:0".parse().unwrap(), Some(1 << 20)).unwrap();
+        let inode = socket_inode(&socket).expect("an inode");
+        assert_eq!(kernel_drops(inode), Some(0));
+    }
+}

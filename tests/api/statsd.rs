@@ -1,0 +1,285 @@
+//! StatsD over real UDP datagrams and TCP connections to the real app, compared exactly with
+//! what reaches the fake CloudWatch.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use cw_sidecar::app::{App, ShutdownReport};
+use cw_sidecar::config::Config;
+use cw_sidecar::publish::sink::Sink;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpStream, UdpSocket};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::fake_cloudwatch::{FakeCloudWatch, ReceivedDatum};
+use crate::helpers::{Stats, sdk_config, test_config};
+
+const NAMESPACE: &str = "StatsD";
+
+/// The app with StatsD on 127.0.0.1:0 (UDP and TCP), and where it listens.
+pub struct StatsdApp {
+    pub udp: SocketAddr,
+    pub tcp: SocketAddr,
+    pub base: String,
+    pub fake: FakeCloudWatch,
+    http: reqwest::Client,
+    stop: oneshot::Sender<()>,
+    running: JoinHandle<std::io::Result<ShutdownReport>>,
+}
+
+impl StatsdApp {
+    pub async fn spawn(tune: impl FnOnce(&mut Config)) -> StatsdApp {
+        let fake = FakeCloudWatch::start().await;
+        let mut config = test_config();
+        config.statsd.udp_address = Some("127.0.0.1:0".parse().unwrap());
+        config.statsd.tcp_address = Some("127.0.0.1:0".parse().unwrap());
+        config.statsd.namespace = Some(NAMESPACE.into());
+        config.statsd.receive_buffer_bytes = Some(1 << 20);
+        tune(&mut config);
+        let sink = Sink::cloudwatch(sdk_config(&fake.url()), config.publish_timeout, false);
+        let app = App::build(config, sink).await.unwrap();
+        let (udp, tcp) = app.statsd_addrs();
+        let base = format!("http://{}", app.local_addr());
+        let (stop, stopped) = oneshot::channel();
+        let running = tokio::spawn(app.run_until_stopped(async {
+            let _ = stopped.await;
+        }));
+        StatsdApp { udp: udp.unwrap(), tcp: tcp.unwrap(), base, fake, http: reqwest::Client::new(), stop, running }
+    }
+
+    pub async fn send_udp(&self, datagram: &str) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket.send_to(datagram.as_bytes(), self.udp).await.unwrap();
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// A counter of the statsd input from `/metrics`, e.g. `input_lines_total`, `outcome="received"`.
+    pub async fn counter(&self, family: &str, label: &str) -> f64 {
+        let wanted = format!("cw_sidecar_{family}{{input=\"statsd\",{label}}} ");
+        let text = self.metrics().await;
+        text.lines().find_map(|l| l.strip_prefix(&wanted)).map_or(0.0, |v| v.parse().unwrap())
+    }
+
+    /// Waits until `n` lines have been received (UDP is processed on its own thread).
+    pub async fn wait_received(&self, n: f64) {
+        self.wait_lines("received", n).await;
+    }
+
+    /// Waits until `n` lines have had `outcome`.
+    pub async fn wait_lines(&self, outcome: &str, n: f64) {
+        let label = format!("outcome=\"{outcome}\"");
+        for _ in 0..200 {
+            if self.counter("input_lines_total", &label).await >= n {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{n} lines not {outcome} in time:\n{}", self.metrics().await);
+    }
+
+    pub async fn flush(&self) {
+        let r = self.http.post(format!("{}/v1/flush", self.base)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+
+    pub async fn shutdown(self) -> FakeCloudWatch {
+        self.stop.send(()).unwrap();
+        assert!(self.running.await.unwrap().unwrap().complete());
+        self.fake.check();
+        self.fake
+    }
+}
+
+fn named<'a>(datums: &'a [ReceivedDatum], name: &str) -> Vec<&'a ReceivedDatum> {
+    datums.iter().filter(|d| d.name == name).collect()
+}
+
+fn dims(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[tokio::test]
+async fn udp_and_tcp_lines_reach_cloudwatch_exactly() {
+    let app = StatsdApp::spawn(|c| c.default_dimensions = [("Host".to_string(), "h1".to_string())].into()).await;
+    app.send_udp(
+        "hits:1|c|@0.1\nhits:2|c\r\nlat:10:20|ms|@0.5\n\nlat:30|ms\ng:333|g\nusers:alice|s\nusers:bob|s\n\
+         users:alice|s\nreq:1|c|#env:prod,canary\nreq,env=prod:2|c|#canary\nbad:1|q\n_e{1,1}:a|b\nneg:-1|ms",
+    )
+    .await;
+    // 13 lines (blank ones are not lines); the gauge's first value must be in before TCP's `-10`.
+    app.wait_received(13.0).await;
+    let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
+    tcp.write_all(b"hits:3|c\ng:").await.unwrap();
+    tcp.write_all(b"-10|g\n").await.unwrap();
+    app.wait_received(15.0).await;
+    app.flush().await;
+    let gauge_before: Vec<f64> =
+        named(&app.fake.datums(NAMESPACE), "g").iter().flat_map(|d| d.values.clone()).collect();
+    // The gauge's last value outlives the flush: +4 adjusts 323.
+    tcp.write_all(b"g:+4|g\n").await.unwrap();
+    app.wait_lines("accepted", 13.0).await;
+    assert_eq!(app.counter("input_lines_total", "outcome=\"received\"").await, 16.0);
+    assert_eq!(app.counter("input_lines_total", "outcome=\"rejected\"").await, 2.0);
+    assert_eq!(app.counter("input_lines_total", "outcome=\"ignored\"").await, 1.0);
+    assert_eq!(app.counter("input_lines_rejected_total", "reason=\"unknown_type\"").await, 1.0);
+    assert_eq!(app.counter("input_lines_rejected_total", "reason=\"value\"").await, 1.0);
+    assert_eq!(app.counter("udp_dropped_total", "reason=\"buffer_full\"").await, 0.0);
+    assert_eq!(app.counter("udp_dropped_total", "reason=\"kernel\"").await, 0.0);
+    app.flush().await;
+    drop(tcp);
+    let fake = app.shutdown().await;
+    let datums = fake.datums(NAMESPACE);
+
+    let hits = named(&datums, "hits");
+    assert_eq!(Stats::of_datums(hits.iter().copied()).sum, 15.0, "1/0.1 + 2 + 3");
+    assert!(hits.iter().all(|d| d.unit.as_deref() == Some("Count") && d.dimensions == dims(&[("Host", "h1")])));
+
+    let lat = named(&datums, "lat");
+    assert_eq!(Stats::of_datums(lat.iter().copied()), Stats { count: 5.0, sum: 90.0, min: 10.0, max: 30.0 });
+    assert!(lat.iter().all(|d| d.unit.as_deref() == Some("Milliseconds")));
+
+    // Gauges: 333 then -10 in the first flush, +4 in the second: etsy's 327.
+    let mut gauge_before = gauge_before;
+    gauge_before.sort_by(f64::total_cmp);
+    assert_eq!(gauge_before, vec![323.0, 333.0]);
+    let g = named(&datums, "g");
+    let last = g.last().unwrap();
+    assert_eq!((last.values.as_slice(), last.unit.as_deref()), ([327.0].as_slice(), Some("None")));
+
+    // Tags are dimensions; Influx-style and DogStatsD tags give the same series.
+    let req = named(&datums, "req");
+    assert_eq!(Stats::of_datums(req.iter().copied()).sum, 3.0);
+    assert!(req.iter().all(|d| d.dimensions == dims(&[("Host", "h1"), ("canary", "<empty>"), ("env", "prod")])));
+
+    // Sets: distinct members of the window, published when it closes (here: at shutdown).
+    let users = named(&datums, "users");
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0].values, vec![2.0]);
+    assert!(named(&datums, "bad").is_empty() && named(&datums, "neg").is_empty());
+}
+
+#[tokio::test]
+async fn an_overlong_tcp_line_is_skipped_and_the_connection_stays_open() {
+    let app = StatsdApp::spawn(|_| {}).await;
+    let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
+    let long = format!("long:{}|c\n", "1".repeat(70 * 1024));
+    tcp.write_all(b"before:1|c\n").await.unwrap();
+    tcp.write_all(long.as_bytes()).await.unwrap();
+    tcp.write_all(b"after:1|c\n").await.unwrap();
+    app.wait_received(3.0).await;
+    // Still open: a later line on the same connection arrives.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    tcp.write_all(b"later:1|c").await.unwrap();
+    tcp.shutdown().await.unwrap();
+    app.wait_lines("accepted", 3.0).await;
+    assert_eq!(app.counter("input_lines_rejected_total", "reason=\"too_long\"").await, 1.0);
+    assert_eq!(app.counter("input_lines_total", "outcome=\"received\"").await, 4.0);
+    let fake = app.shutdown().await;
+    let mut names: Vec<String> = fake.datums(NAMESPACE).into_iter().map(|d| d.name).collect();
+    names.sort();
+    assert_eq!(names, vec!["after", "before", "later"]);
+}
+
+#[tokio::test]
+async fn tcp_pushes_back_while_the_buffer_is_full_and_loses_nothing() {
+    // One series-window fits: the second series waits until a flush makes room.
+    let app = StatsdApp::spawn(|c| c.max_buffered_datums = 1).await;
+    let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
+    tcp.write_all(b"first:1|c\n").await.unwrap();
+    app.wait_lines("accepted", 1.0).await;
+    tcp.write_all(b"second:1|c\n").await.unwrap();
+    app.wait_received(2.0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.counter("input_lines_total", "outcome=\"accepted\"").await, 1.0, "second waits");
+    app.flush().await;
+    for _ in 0..100 {
+        if app.counter("input_lines_total", "outcome=\"accepted\"").await == 2.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.counter("input_lines_total", "outcome=\"dropped\"").await, 0.0);
+    drop(tcp);
+    let fake = app.shutdown().await;
+    let mut names: Vec<String> = fake.datums(NAMESPACE).into_iter().map(|d| d.name).collect();
+    names.sort();
+    assert_eq!(names, vec!["first", "second"]);
+}
+
+#[tokio::test]
+async fn udp_counts_what_the_full_buffer_refuses() {
+    let app = StatsdApp::spawn(|c| c.max_buffered_datums = 1).await;
+    app.send_udp("first:1|c").await;
+    app.wait_lines("accepted", 1.0).await;
+    app.send_udp("second:1|c\nthird:1|c").await;
+    app.wait_lines("dropped", 2.0).await;
+    assert_eq!(app.counter("udp_dropped_total", "reason=\"too_large\"").await, 2.0);
+    app.send_udp("fourth:1|c").await;
+    app.wait_lines("dropped", 3.0).await;
+    assert_eq!(app.counter("udp_dropped_total", "reason=\"buffer_full\"").await, 1.0);
+    assert_eq!(app.counter("input_lines_total", "outcome=\"dropped\"").await, 3.0);
+    let fake = app.shutdown().await;
+    assert_eq!(fake.datums(NAMESPACE).len(), 1);
+}
+
+/// hot-shots, the Node StatsD/DogStatsD client, over UDP and TCP (installed by
+/// `scripts/clients.sh`; without it the test says so and passes, unless
+/// `CW_SIDECAR_REQUIRE_CLIENTS` is set, as `scripts/test.sh` does).
+#[tokio::test]
+async fn hot_shots_from_npm_over_udp_and_tcp() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
+    if !dir.join("node_modules/hot-shots/package.json").exists() {
+        assert!(std::env::var_os("CW_SIDECAR_REQUIRE_CLIENTS").is_none(), "hot-shots missing: run scripts/clients.sh");
+        eprintln!("hot-shots is not installed (scripts/clients.sh): not testing the real client");
+        return;
+    }
+    let app = StatsdApp::spawn(|_| {}).await;
+    for (protocol, port, prefix) in [("udp", app.udp.port(), "u."), ("tcp", app.tcp.port(), "t.")] {
+        let out = tokio::process::Command::new("node")
+            .args(["hot_shots.js", protocol, &port.to_string(), prefix])
+            .current_dir(&dir)
+            .output()
+            .await
+            .expect("node runs");
+        assert!(out.status.success(), "{protocol}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    // 11 lines per protocol, all accepted.
+    app.wait_lines("accepted", 22.0).await;
+    assert_eq!(app.counter("input_lines_total", "outcome=\"rejected\"").await, 0.0);
+    let fake = app.shutdown().await;
+    let datums = fake.datums(NAMESPACE);
+    for prefix in ["u.", "t."] {
+        let get = |name: &str| named(&datums, &format!("{prefix}{name}"));
+        let stats = |name: &str| Stats::of_datums(get(name).into_iter());
+        let requests = get("requests");
+        assert_eq!(stats("requests").sum, 7.0, "{prefix}");
+        assert!(requests.iter().all(|d| d.dimensions == dims(&[("env", "prod"), ("route", "/a")])), "{requests:?}");
+        assert_eq!(stats("latency"), Stats { count: 2.0, sum: 100.0, min: 42.0, max: 58.0 });
+        assert!(get("latency").iter().all(|d| d.unit.as_deref() == Some("Milliseconds")));
+        assert_eq!(stats("size").sum, 3.0);
+        assert_eq!(stats("dist").sum, 9.0);
+        assert_eq!((stats("queue").min, stats("queue").max), (7.0, 10.0));
+        let users = get("users");
+        assert_eq!(users.len(), 1, "{prefix}: {users:?}");
+        assert_eq!(users[0].values, vec![2.0]);
+    }
+}
+
+#[tokio::test]
+async fn lines_sent_just_before_shutdown_are_published() {
+    let app = StatsdApp::spawn(|_| {}).await;
+    let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
+    tcp.write_all(b"tcp:1|c\ntcp:2|c\n").await.unwrap();
+    app.send_udp("udp:1|c\nudp:2|c").await;
+    // The connection stays open: shutdown reads what was sent without waiting for the end.
+    let fake = app.shutdown().await;
+    let datums = fake.datums(NAMESPACE);
+    assert_eq!(Stats::of_datums(named(&datums, "tcp")).sum, 3.0);
+    assert_eq!(Stats::of_datums(named(&datums, "udp")).sum, 3.0);
+    drop(tcp);
+}
