@@ -227,17 +227,17 @@ async fn udp_counts_what_the_full_buffer_refuses() {
     assert_eq!(fake.datums(NAMESPACE).len(), 1);
 }
 
-/// hot-shots, the Node StatsD/DogStatsD client, over UDP and TCP (installed by
-/// `scripts/clients.sh`; without it the test says so and passes, unless
-/// `CW_SIDECAR_REQUIRE_CLIENTS` is set, as `scripts/test.sh` does).
+/// hot-shots, the Node StatsD/DogStatsD client, over UDP and TCP. It needs the client from npm
+/// (`scripts/clients.sh`), so it is ignored by a plain `cargo test`; `scripts/test.sh` installs
+/// the client and runs it, and run without the client it fails.
 #[tokio::test]
+#[ignore = "needs hot-shots from npm (scripts/clients.sh); scripts/test.sh runs it"]
 async fn hot_shots_from_npm_over_udp_and_tcp() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
-    if !dir.join("node_modules/hot-shots/package.json").exists() {
-        assert!(std::env::var_os("CW_SIDECAR_REQUIRE_CLIENTS").is_none(), "hot-shots missing: run scripts/clients.sh");
-        eprintln!("hot-shots is not installed (scripts/clients.sh): not testing the real client");
-        return;
-    }
+    assert!(
+        dir.join("node_modules/hot-shots/package.json").exists(),
+        "hot-shots is not installed: run scripts/clients.sh"
+    );
     let app = StatsdApp::spawn(|_| {}).await;
     for (protocol, port, prefix) in [("udp", app.udp.port(), "u."), ("tcp", app.tcp.port(), "t.")] {
         let out = tokio::process::Command::new("node")
