@@ -3,6 +3,7 @@
 //! the suite links once.
 
 mod binary;
+mod buffer_cost;
 mod fake_cloudwatch;
 mod fake_outage;
 mod hardening;
@@ -10,4 +11,5 @@ mod helpers;
 mod ingest;
 mod inputs;
 mod lifecycle;
+mod overflow;
 mod publishing;
