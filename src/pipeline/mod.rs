@@ -13,7 +13,7 @@ pub(crate) mod validate;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -122,7 +122,11 @@ pub struct Pipeline {
     gate: IngestGate,
     telemetry: Arc<Telemetry>,
     clock: SharedClock,
+    /// Called as each submission starts; see [`Pipeline::on_submit`].
+    submit_hook: OnceLock<SubmitHook>,
 }
+
+type SubmitHook = Box<dyn Fn() + Send + Sync>;
 
 impl Pipeline {
     pub(crate) fn new(settings: Settings, telemetry: Arc<Telemetry>, clock: SharedClock) -> Pipeline {
@@ -135,7 +139,15 @@ impl Pipeline {
             gate: IngestGate::default(),
             telemetry,
             clock,
+            submit_hook: OnceLock::new(),
         }
+    }
+
+    /// For tests: `hook` runs on the submitting thread as each submission starts (at most one
+    /// hook, set once). A test holds a submission there to see what else still runs.
+    #[doc(hidden)]
+    pub fn on_submit(&self, hook: impl Fn() + Send + Sync + 'static) {
+        assert!(self.submit_hook.set(Box::new(hook)).is_ok(), "a submit hook is already set");
     }
 
     /// Validates, enriches, admits and aggregates one submission. Items an input could not
@@ -146,6 +158,9 @@ impl Pipeline {
         context: &Context<'_>,
         items: impl IntoIterator<Item = Result<Candidate<'a>, ValidationError>>,
     ) -> Result<Accepted, Refusal> {
+        if let Some(hook) = self.submit_hook.get() {
+            hook();
+        }
         let t = &self.telemetry;
         let now = self.clock.now_ms();
         // Keys of all valid records back to back; each record knows where its key is.

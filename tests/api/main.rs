@@ -12,4 +12,5 @@ mod ingest;
 mod inputs;
 mod lifecycle;
 mod overflow;
+mod probes;
 mod publishing;
