@@ -314,6 +314,7 @@ mod tests {
         for _ in 0..40 {
             let mut w = Window::default();
             let mut want = (0.0, 0.0);
+            let mut joined: Option<Plan> = None;
             for _ in 0..30 {
                 let n = [1, 2, 10, 149, 150, 151, 400][rng.usize(..7)];
                 let scale = magnitudes[rng.usize(..magnitudes.len())];
@@ -331,7 +332,27 @@ mod tests {
                         })
                     });
                 }
-                add(&mut w, plan);
+                // Half the time joined with the next records, as admission joins a request's
+                // records of one series-window.
+                match joined.take() {
+                    None if rng.bool() => joined = Some(plan),
+                    None => {
+                        add(&mut w, plan);
+                    }
+                    Some(mut j) => {
+                        j.absorb(plan);
+                        if rng.bool() {
+                            joined = Some(j);
+                        } else {
+                            j.refine();
+                            add(&mut w, j);
+                        }
+                    }
+                }
+            }
+            if let Some(mut j) = joined.take() {
+                j.refine();
+                add(&mut w, j);
             }
             let ((count, _sum, _, _), _) = publish(&w);
             assert!(close(count, want.0), "{count} vs {}", want.0);

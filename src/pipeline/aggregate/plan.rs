@@ -173,11 +173,6 @@ impl ValueUnit {
         alone || (self.count <= SEGMENT_LIMIT && self.abs_sum <= SEGMENT_LIMIT)
     }
 
-    /// Whether `other` can join this unit: together they still fit one segment.
-    fn fits_with(&self, other: &ValueUnit) -> bool {
-        self.count + other.count <= SEGMENT_LIMIT && self.abs_sum + other.abs_sum <= SEGMENT_LIMIT
-    }
-
     /// Whether the unit can go into a segment already holding `count` and `abs_sum`.
     pub(crate) fn fits_into(&self, count: f64, abs_sum: f64) -> bool {
         count + self.count <= SEGMENT_LIMIT && abs_sum + self.abs_sum <= SEGMENT_LIMIT
@@ -288,7 +283,8 @@ impl Plan {
     pub(crate) fn absorb(&mut self, other: Plan) {
         for unit in other.values {
             match self.values.last_mut() {
-                Some(last) if last.fits_with(&unit) => last.absorb(unit),
+                // Joined only while together they still fit one segment.
+                Some(last) if unit.fits_into(last.count, last.abs_sum) => last.absorb(unit),
                 _ => self.values.push(unit),
             }
         }
