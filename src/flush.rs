@@ -33,7 +33,8 @@ impl Flusher {
         self_metrics::record(&self.pipeline, &self.telemetry, &self.self_metrics_namespace);
         let closed = self.pipeline.drain(include_open);
         let datums: Vec<Datum> = closed.iter().flat_map(datums_for).collect();
-        self.pipeline.budget().windows_to_datums(closed.len(), datums.len());
+        let slots = closed.iter().map(|c| c.window.slots()).sum();
+        self.pipeline.budget().windows_to_datums(slots, datums.len());
         self.outbox.push(into_batches(datums), tracker);
         self.update_gauges();
     }

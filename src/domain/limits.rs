@@ -21,6 +21,10 @@ pub const MAX_REQUEST_BYTES: usize = 1_000_000;
 /// Magnitude bounds of every number: 2^360 and 2^-360 (zero is allowed).
 pub const MAX_MAGNITUDE: f64 = 2.348_542_582_773_833_2e108;
 pub const MIN_MAGNITUDE: f64 = 4.257_959_840_008_151e-109;
+/// What one record's counts, and separately its |value × count|, may add up to: 2^366
+/// (64 × 2^360). A datum's count and sum stay within 2^360, so a record beyond that is split
+/// over several datums; this keeps it to a few dozen.
+pub const MAX_RECORD_TOTAL: f64 = 64.0 * MAX_MAGNITUDE;
 
 #[cfg(test)]
 mod tests {

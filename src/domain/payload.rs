@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::domain::error::{ValidationError, reject};
-use crate::domain::limits::{MAX_MAGNITUDE, MIN_MAGNITUDE};
+use crate::domain::limits::{MAX_MAGNITUDE, MAX_RECORD_TOTAL, MIN_MAGNITUDE};
 use crate::telemetry::reasons::RejectReason;
 
 const NUMBER_RULE: &str = "must be finite, within ±2^360, and zero or at least 2^-360 in magnitude";
@@ -94,6 +94,7 @@ impl Payload {
                 return Err(fail(format!("counts[{i}]: must be finite and greater than 0, got {c}")));
             }
         }
+        check_totals(&values, counts.as_deref())?;
         Ok(Payload(Measured::Many { values, counts }))
     }
 
@@ -104,6 +105,29 @@ impl Payload {
     pub fn into_measured(self) -> Measured {
         self.0
     }
+}
+
+/// A record's counts, and its |value × count|, each add up to at most [`MAX_RECORD_TOTAL`].
+fn check_totals(values: &[f64], counts: Option<&[f64]>) -> Result<(), ValidationError> {
+    let (mut count, mut abs_sum) = (0.0, 0.0);
+    for (i, v) in values.iter().enumerate() {
+        let w = counts.map_or(1.0, |c| c[i]);
+        count += w;
+        abs_sum += v.abs() * w;
+    }
+    let why =
+        "a datum's SampleCount and Sum stay within ±2^360, and a record may be split over at most 64 datums' worth";
+    if count > MAX_RECORD_TOTAL {
+        return Err(reject(RejectReason::Value, format!("counts: must add up to at most 2^366, got {count} ({why})")));
+    }
+    if abs_sum > MAX_RECORD_TOTAL {
+        let field = if counts.is_some() { "values, counts" } else { "values" };
+        return Err(reject(
+            RejectReason::Value,
+            format!("{field}: |value × count| must add up to at most 2^366, got {abs_sum} ({why})"),
+        ));
+    }
+    Ok(())
 }
 
 fn check_statistics(s: StatSet) -> Result<StatSet, ValidationError> {
@@ -169,6 +193,11 @@ mod tests {
             err(GivenValues { value: Some(1.0), counts: Some(vec![1.0]), ..Default::default() })
                 .contains("only allowed")
         );
+        // Each number valid, but past what a record may add up to.
+        assert!(err(values(&[2e108], Some(&[2e108]))).starts_with("values, counts: |value × count| must add up"));
+        assert!(err(values(&[1.0; 100], Some(&[2e108; 100]))).starts_with("counts: must add up to at most 2^366"));
+        assert!(err(values(&[2e108; 100], None)).starts_with("values: |value × count|"));
+        assert!(Payload::check(&mut values(&[5.0, 6.0], Some(&[2e108, 1.0]))).is_ok());
     }
 
     #[test]

@@ -1,7 +1,11 @@
-//! The bound on memory, in one unit: a *slot* is one open series-window or one unpublished
-//! datum. Ingest reserves slots before it aggregates and gives back what merged into
-//! existing windows; a flush turns window slots into datum slots; the outbox releases a
-//! datum's slot when it is published or dropped.
+//! The bound on memory, in one unit: a *slot* is one datum, unpublished or still to be made.
+//! An open series-window holds as many slots as the datums it can make (one while its values
+//! fit one datum; one more per 150 histogram buckets or per segment past 2^360: see
+//! [`crate::pipeline::aggregate::Window::slots`]), so the bound follows what the buffer really
+//! holds, not how many windows there are. Ingest reserves a bound on what it can add before
+//! it aggregates and keeps what the windows really grew by; a flush turns window slots into
+//! the datums made (never more); the outbox releases a datum's slot when it is published or
+//! dropped.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -27,8 +31,8 @@ pub struct Reservation<'b> {
 }
 
 impl Reservation<'_> {
-    /// Hands `n` of the held slots over to the buffer (a window was opened); they stay used
-    /// until the flush and the outbox account for them.
+    /// Hands `n` of the held slots over to the buffer (windows grew by that much); they stay
+    /// used until the flush and the outbox account for them.
     pub fn keep(&mut self, n: usize) {
         debug_assert!(n <= self.held, "kept more than reserved");
         self.held -= n.min(self.held);
@@ -63,11 +67,11 @@ impl Budget {
         Reservation { budget: self, held: n }
     }
 
-    /// `windows` closed windows became `datums` datums (one or more each).
-    pub fn windows_to_datums(&self, windows: usize, datums: usize) {
-        debug_assert!(datums >= windows, "every window makes at least one datum");
+    /// Closed windows that held `slots` slots became `datums` datums (at most as many).
+    pub fn windows_to_datums(&self, slots: usize, datums: usize) {
+        debug_assert!(datums <= slots, "{datums} datums from windows of {slots} slots");
         self.used.fetch_add(datums, Ordering::AcqRel);
-        self.release(windows);
+        self.release(slots);
     }
 
     /// Datums published or dropped: their slots are free again.
@@ -101,13 +105,14 @@ mod tests {
         let r = b.try_reserve(7).unwrap();
         assert_eq!(b.used(), 10);
         drop(r);
-        b.windows_to_datums(3, 5);
-        assert_eq!(b.used(), 5);
+        b.reserve_past_bound(2).keep(2);
+        b.windows_to_datums(5, 4);
+        assert_eq!(b.used(), 4);
         let mut past = b.reserve_past_bound(8);
         past.keep(8);
         drop(past);
-        assert_eq!(b.used(), 13);
-        b.release(13);
+        assert_eq!(b.used(), 12);
+        b.release(12);
         assert_eq!(b.used(), 0);
     }
 }

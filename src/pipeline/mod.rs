@@ -10,8 +10,10 @@ pub mod candidate;
 pub(crate) mod gate;
 pub(crate) mod validate;
 
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::ops::Range;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -19,6 +21,7 @@ use serde::Serialize;
 use crate::clock::SharedClock;
 use crate::domain::error::ValidationError;
 use crate::domain::payload::Payload;
+use crate::pipeline::aggregate::plan::Plan;
 use crate::pipeline::aggregate::{Aggregator, ClosedWindow};
 use crate::pipeline::budget::{Budget, Full};
 use crate::pipeline::candidate::{Candidate, Context};
@@ -73,7 +76,11 @@ pub enum Refusal {
     ShuttingDown,
     #[error("buffer full: {used} of max_buffered_datums {max} in use; nothing of this request was accepted")]
     BufferFull { used: usize, max: usize, retry_after: Duration },
-    #[error("the request's {windows} series-windows exceed max_buffered_datums ({max}): split the request")]
+    /// Even an empty buffer could not take the request's datums. `windows` counts its
+    /// distinct series-windows.
+    #[error(
+        "the request's {windows} series-windows need more datums of the buffer than max_buffered_datums ({max}): split the request"
+    )]
     NeverFits { windows: usize, max: usize },
 }
 
@@ -115,7 +122,11 @@ pub struct Pipeline {
     gate: IngestGate,
     telemetry: Arc<Telemetry>,
     clock: SharedClock,
+    /// Called as each submission starts; see [`Pipeline::on_submit`].
+    submit_hook: OnceLock<SubmitHook>,
 }
+
+type SubmitHook = Box<dyn Fn() + Send + Sync>;
 
 impl Pipeline {
     pub(crate) fn new(settings: Settings, telemetry: Arc<Telemetry>, clock: SharedClock) -> Pipeline {
@@ -128,7 +139,15 @@ impl Pipeline {
             gate: IngestGate::default(),
             telemetry,
             clock,
+            submit_hook: OnceLock::new(),
         }
+    }
+
+    /// For tests: `hook` runs on the submitting thread as each submission starts (at most one
+    /// hook, set once). A test holds a submission there to see what else still runs.
+    #[doc(hidden)]
+    pub fn on_submit(&self, hook: impl Fn() + Send + Sync + 'static) {
+        assert!(self.submit_hook.set(Box::new(hook)).is_ok(), "a submit hook is already set");
     }
 
     /// Validates, enriches, admits and aggregates one submission. Items an input could not
@@ -139,9 +158,12 @@ impl Pipeline {
         context: &Context<'_>,
         items: impl IntoIterator<Item = Result<Candidate<'a>, ValidationError>>,
     ) -> Result<Accepted, Refusal> {
+        if let Some(hook) = self.submit_hook.get() {
+            hook();
+        }
         let t = &self.telemetry;
         let now = self.clock.now_ms();
-        // Keys of all valid records back to back, and where each one's key ends.
+        // Keys of all valid records back to back; each record knows where its key is.
         let mut keys = Vec::new();
         let mut valid = Vec::new();
         let mut rejected = Vec::new();
@@ -150,8 +172,9 @@ impl Pipeline {
             received += 1;
             let checked = item.and_then(|mut candidate| {
                 let sample = validate(&mut candidate, context, &self.defaults, now)?;
+                let start = keys.len();
                 sample.encode_key(&mut keys);
-                Ok((keys.len(), sample.window_start_ms(), sample.payload))
+                Ok((start..keys.len(), sample.window_start_ms(), sample.payload))
             });
             match checked {
                 Ok(v) => valid.push(v),
@@ -169,6 +192,7 @@ impl Pipeline {
         if valid.is_empty() {
             return Ok(Accepted { accepted: 0, rejected });
         }
+        let accepted = valid.len();
         let refuse = |r: Refusal| {
             t.request_refused(r.reason());
             r
@@ -177,33 +201,40 @@ impl Pipeline {
         if entered.is_none() && input.admission != Admission::Internal {
             return Err(refuse(Refusal::ShuttingDown));
         }
-        // Each record may open a series-window: reserve for all, give back what merged into
-        // windows already open. Only when that does not fit is it worth counting the distinct
-        // series-windows (records of one series-window cost one slot), so that a request is
-        // refused only for what it would really occupy.
-        let mut reservation = match input.admission {
-            Admission::Internal => self.budget.reserve_past_bound(valid.len()),
-            Admission::Bounded => match self.budget.try_reserve(valid.len()) {
-                Ok(r) => r,
+        // A slot is a datum the buffer may come to hold: each record is bounded by what it can
+        // add to any window (its plan's bound; one slot for a plain value). Only when that
+        // does not fit is it worth joining the records of each series-window into one plan,
+        // whose bound is what the request can really occupy (records of one series-window
+        // take one slot together while their values fit one datum).
+        let estimate = valid.iter().map(|(_, _, payload)| Plan::bound_of(payload)).sum();
+        let (mut reservation, joined) = match input.admission {
+            Admission::Internal => (self.budget.reserve_past_bound(estimate), None),
+            Admission::Bounded => match self.budget.try_reserve(estimate) {
+                Ok(r) => (r, None),
                 Err(_) => {
-                    let windows = distinct_windows(&keys, &valid);
-                    if windows > self.budget.max() {
-                        return Err(refuse(Refusal::NeverFits { windows, max: self.budget.max() }));
+                    let joined = per_window(&keys, std::mem::take(&mut valid));
+                    let slots = joined.iter().map(|(_, _, plan)| plan.slots_bound()).sum();
+                    if slots > self.budget.max() {
+                        return Err(refuse(Refusal::NeverFits { windows: joined.len(), max: self.budget.max() }));
                     }
-                    self.budget.try_reserve(windows).map_err(|Full { used, max }| {
+                    let r = self.budget.try_reserve(slots).map_err(|Full { used, max }| {
                         refuse(Refusal::BufferFull { used, max, retry_after: self.retry_after })
-                    })?
+                    })?;
+                    (r, Some(joined))
                 }
             },
         };
-        let accepted = valid.len();
-        let mut start = 0;
-        let mut opened = 0;
-        for (end, window, payload) in valid {
-            opened += self.aggregator.add(&keys[start..end], window, payload) as usize;
-            start = end;
+        // Each add grows its window by at most its plan's bound: keep exactly what was used.
+        let mut grown = 0;
+        match joined {
+            Some(joined) => joined.into_iter().for_each(|(key, window, plan)| {
+                grown += self.aggregator.add(&keys[key], window, plan);
+            }),
+            None => valid.into_iter().for_each(|(key, window, payload)| {
+                grown += self.aggregator.add(&keys[key], window, Plan::of(payload));
+            }),
         }
-        reservation.keep(opened);
+        reservation.keep(grown);
         if input.counted {
             t.records_accepted(accepted);
         }
@@ -243,16 +274,21 @@ impl Pipeline {
     }
 }
 
-/// How many distinct (series, window) pairs the valid records fall in.
-fn distinct_windows(keys: &[u8], valid: &[(usize, i64, Payload)]) -> usize {
-    if valid.len() < 2 {
-        return valid.len();
+/// The plans of one submission joined per series-window, in order of first appearance, with
+/// their bounds tightened.
+fn per_window(keys: &[u8], valid: Vec<(Range<usize>, i64, Payload)>) -> Vec<(Range<usize>, i64, Plan)> {
+    let mut index: HashMap<(&[u8], i64), usize> = HashMap::with_capacity(valid.len());
+    let mut out: Vec<(Range<usize>, i64, Plan)> = Vec::new();
+    for (key, window, payload) in valid {
+        let plan = Plan::of(payload);
+        match index.entry((&keys[key.clone()], window)) {
+            Entry::Occupied(e) => out[*e.get()].2.absorb(plan),
+            Entry::Vacant(e) => {
+                e.insert(out.len());
+                out.push((key, window, plan));
+            }
+        }
     }
-    let mut seen = HashSet::with_capacity(valid.len());
-    let mut start = 0;
-    for (end, window, _) in valid {
-        seen.insert((&keys[start..*end], *window));
-        start = *end;
-    }
-    seen.len()
+    out.iter_mut().for_each(|(_, _, plan)| plan.refine());
+    out
 }

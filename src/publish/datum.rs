@@ -67,8 +67,9 @@ fn rfc3339_millis<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.format(&Rfc3339).map_err(serde::ser::Error::custom)?)
 }
 
-/// The datums of a closed window: values split into datums of at most 150 entries, and
-/// statistic sets in a datum of their own.
+/// The datums of a closed window: each segment's values split into datums of at most 150
+/// entries, and each statistic set in a datum of its own. CloudWatch adds up the datums of a
+/// period, and every segment and set is within its range, so every number here is too.
 pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
     let view = decode_series_key(&closed.key);
     let namespace: Arc<str> = Arc::from(view.namespace);
@@ -86,7 +87,7 @@ pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
         values,
     };
     let mut out = Vec::new();
-    if let Some(dist) = &closed.window.distribution {
+    for dist in &closed.window.values {
         for chunk in dist.entries().chunks(MAX_VALUES_PER_DATUM) {
             out.push(make(DatumValues::Distribution {
                 values: chunk.iter().map(|e| e.0).collect(),
@@ -94,8 +95,8 @@ pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
             }));
         }
     }
-    if let Some(stats) = closed.window.statistics {
-        out.push(make(DatumValues::Statistics { statistic_values: stats }));
+    for stats in &closed.window.statistics {
+        out.push(make(DatumValues::Statistics { statistic_values: *stats }));
     }
     out
 }
@@ -104,6 +105,7 @@ pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
 mod tests {
     use super::*;
     use crate::domain::payload::{GivenValues, Payload};
+    use crate::pipeline::aggregate::plan::Plan;
     use crate::pipeline::aggregate::{Aggregator, encode_series_key};
 
     fn many(values: Vec<f64>) -> Payload {
@@ -120,7 +122,7 @@ mod tests {
         let dims = [("Service", "api")];
         encode_series_key(&mut key, "App", "Latency", dims.into_iter(), Unit::Milliseconds, Resolution::Standard);
         for p in payloads {
-            agg.add(&key, 120_000, p);
+            agg.add(&key, 120_000, Plan::of(p));
         }
         agg.drain(None, 0).pop().unwrap()
     }

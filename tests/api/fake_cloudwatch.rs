@@ -239,7 +239,58 @@ fn decode(headers: &HeaderMap, body: &[u8]) -> Result<Decoded, String> {
         let message = format!("The value for parameter MetricData.member.{} is invalid", bad.name);
         return Ok(Decoded::Refused(error(StatusCode::BAD_REQUEST, "InvalidParameterValue", "Sender", &message)));
     }
+    // So does a number CloudWatch refuses, as it does.
+    if let Some(message) = datums.iter().enumerate().find_map(|(i, d)| out_of_range(i + 1, d)) {
+        return Ok(Decoded::Refused(error(StatusCode::BAD_REQUEST, "InvalidParameterValue", "Sender", &message)));
+    }
     Ok(Decoded::Accepted(ReceivedRequest { namespace, datums, gzipped, body_bytes: raw.len() }))
+}
+
+/// 2^360 and 2^-360: every number of a datum is 0 or within them in magnitude, and finite.
+const MAX_MAGNITUDE: f64 = 2.348_542_582_773_833_2e108;
+const MIN_MAGNITUDE: f64 = 4.257_959_840_008_151e-109;
+
+fn valid_number(v: f64) -> bool {
+    v.is_finite() && (v == 0.0 || (MIN_MAGNITUDE..=MAX_MAGNITUDE).contains(&v.abs()))
+}
+
+/// Why CloudWatch would refuse the `member`th datum's numbers, in its words. `Values`,
+/// `Counts` and `StatisticValues` are documented; the SampleCount and Sum CloudWatch derives
+/// from `Values`/`Counts` (the sum of counts, the sum of value × count) are not, and are held
+/// to the same range here: the sidecar must never depend on how CloudWatch treats them.
+fn out_of_range(member: usize, d: &ReceivedDatum) -> Option<String> {
+    let invalid = |field: String, v: f64| {
+        Some(format!("The value {v} for parameter MetricData.member.{member}.{field} is invalid."))
+    };
+    if d.values.len() > 150 || (!d.counts.is_empty() && d.counts.len() != d.values.len()) {
+        return Some(format!("MetricData.member.{member}: {} values and {} counts", d.values.len(), d.counts.len()));
+    }
+    for (name, numbers) in [("Values", &d.values), ("Counts", &d.counts)] {
+        if let Some((i, v)) = numbers.iter().enumerate().find(|(_, v)| !valid_number(**v)) {
+            return invalid(format!("{name}.member.{}", i + 1), *v);
+        }
+    }
+    if let Some(i) = d.counts.iter().position(|c| *c <= 0.0) {
+        return invalid(format!("Counts.member.{}", i + 1), d.counts[i]);
+    }
+    if let Some(stats) = d.statistics {
+        let names = ["SampleCount", "Sum", "Minimum", "Maximum"];
+        if let Some((name, v)) = names.into_iter().zip(stats).find(|(_, v)| !valid_number(*v)) {
+            return invalid(format!("StatisticValues.{name}"), v);
+        }
+    }
+    if !d.values.is_empty() {
+        let count = |i: usize| d.counts.get(i).copied().unwrap_or(1.0);
+        let sample_count: f64 = (0..d.values.len()).map(count).sum();
+        let sum: f64 = d.values.iter().enumerate().map(|(i, v)| v * count(i)).sum();
+        if sample_count > MAX_MAGNITUDE {
+            return invalid("Counts (their sum, the datum's SampleCount)".into(), sample_count);
+        }
+        if sum.abs() > MAX_MAGNITUDE {
+            return invalid("Values (the sum of value × count, the datum's Sum)".into(), sum);
+        }
+    }
+    None
 }
 
 fn field<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
@@ -369,5 +420,64 @@ mod failures {
         put(&app.fake, b"\xff".to_vec()).await;
         let panic = tokio::spawn(async move { drop(app) }).await.expect_err("drop panics").into_panic();
         assert!(message(panic).contains("body is not CBOR"));
+    }
+}
+
+/// The fake refuses numbers out of CloudWatch's range as CloudWatch does, without counting
+/// it as a failure of its own.
+mod range {
+    use aws_sdk_cloudwatch::config::retry::RetryConfig;
+    use aws_sdk_cloudwatch::error::ProvideErrorMetadata;
+    use aws_sdk_cloudwatch::types::{MetricDatum, StatisticSet};
+
+    use super::FakeCloudWatch;
+    use crate::helpers::sdk_config;
+
+    async fn put(fake: &FakeCloudWatch, datum: MetricDatum) -> Result<(), String> {
+        let client = aws_sdk_cloudwatch::Client::from_conf(
+            sdk_config(&fake.url()).retry_config(RetryConfig::disabled()).build(),
+        );
+        match client.put_metric_data().namespace("Test").metric_data(datum).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                assert_eq!(e.code(), Some("InvalidParameterValue"));
+                Err(e.message().unwrap_or_default().to_string())
+            }
+        }
+    }
+
+    fn values(values: &[f64], counts: &[f64]) -> MetricDatum {
+        MetricDatum::builder()
+            .metric_name("M")
+            .set_values(Some(values.to_vec()))
+            .set_counts((!counts.is_empty()).then(|| counts.to_vec()))
+            .build()
+    }
+
+    #[tokio::test]
+    async fn numbers_out_of_range_are_invalid_parameter_values() {
+        let fake = FakeCloudWatch::start().await;
+        let two_360 = 2f64.powi(360);
+        assert_eq!(put(&fake, values(&[two_360, -two_360, 0.0], &[])).await, Ok(()));
+        let e = put(&fake, values(&[1.0, 3e108], &[])).await.unwrap_err();
+        assert!(e.contains("MetricData.member.1.Values.member.2"), "{e}");
+        let e = put(&fake, values(&[1.0], &[4e108])).await.unwrap_err();
+        assert!(e.contains("Counts.member.1"), "{e}");
+        let e = put(&fake, values(&[1.0, 2.0], &[2e108, 2e108])).await.unwrap_err();
+        assert!(e.contains("SampleCount"), "{e}");
+        let e = put(&fake, values(&[5.0], &[2e108])).await.unwrap_err();
+        assert!(e.contains("the datum's Sum"), "{e}");
+        let e = put(&fake, values(&[1e-110], &[])).await.unwrap_err();
+        assert!(e.contains("Values.member.1"), "{e}");
+        let stats = |sum: f64| {
+            let set = StatisticSet::builder().sample_count(2.0).sum(sum).minimum(1.0).maximum(2e108).build();
+            MetricDatum::builder().metric_name("S").statistic_values(set).build()
+        };
+        assert_eq!(put(&fake, stats(2e108)).await, Ok(()));
+        let e = put(&fake, stats(4e108)).await.unwrap_err();
+        assert!(e.contains("StatisticValues.Sum"), "{e}");
+        fake.check();
+        assert_eq!(fake.requests().len(), 2);
     }
 }

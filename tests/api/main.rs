@@ -3,6 +3,7 @@
 //! the suite links once.
 
 mod binary;
+mod buffer_cost;
 mod connections;
 mod fake_cloudwatch;
 mod fake_outage;
@@ -11,5 +12,7 @@ mod helpers;
 mod ingest;
 mod inputs;
 mod lifecycle;
+mod overflow;
+mod probes;
 mod publishing;
 mod statsd;

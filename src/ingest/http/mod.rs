@@ -115,7 +115,20 @@ async fn submit(state: &HttpState, headers: &HeaderMap, body: axum::body::Body) 
     let context =
         Context { namespace: parsed.namespace.as_ref().map(|n| n.as_str()), dimensions: &envelope_dimensions };
     let candidates = parsed.items.iter().map(|item| parse_record(item).map_err(|e| reject(RejectReason::Malformed, e)));
-    Ok(state.pipeline.submit(Input::HTTP, &context, candidates)?)
+    Ok(off_the_workers(bytes.len(), || state.pipeline.submit(Input::HTTP, &context, candidates))?)
+}
+
+/// Bodies from this size on are parsed into records and aggregated with the runtime told so.
+const LARGE_BODY_BYTES: usize = 64 * 1024;
+
+/// Runs `submit`, for a large body as blocking work ([`tokio::task::block_in_place`]): that
+/// CPU work grows with the body (a single record may carry a huge `values` array), and
+/// meanwhile the worker's other tasks, `/healthz` among them, move to another thread. Inline
+/// on a current-thread runtime, which has no other thread (tests).
+fn off_the_workers<T>(body_bytes: usize, submit: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    let multi_thread = Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
+    if body_bytes >= LARGE_BODY_BYTES && multi_thread { tokio::task::block_in_place(submit) } else { submit() }
 }
 
 /// Every operation needs the token when one is set: a flush costs PutMetricData calls.

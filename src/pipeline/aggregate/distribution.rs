@@ -1,21 +1,28 @@
-//! The samples of one series-window: exact count, sum, min and max, plus either the exact
-//! distinct values (while they fit one datum) or a log-scale histogram whose buckets publish
-//! the exact mean of their samples.
+//! The samples of one segment of a series-window: exact count, sum, min and max, plus either
+//! the exact distinct values (while they fit one datum) or a log-scale histogram whose buckets
+//! publish the exact mean of their samples.
+
+use std::collections::BTreeMap;
 
 use smallvec::SmallVec;
 
-use crate::domain::limits::MAX_VALUES_PER_DATUM;
+use crate::domain::limits::{MAX_VALUES_PER_DATUM, MIN_MAGNITUDE};
 
 /// Relative width of a histogram bucket. A bucket publishes the mean of its samples, which
 /// lies inside the bucket, so any nearest-rank percentile is off by less than `GAMMA - 1`.
 const GAMMA: f64 = 1.0095;
+/// Added to a magnitude's log-bucket so that indexes of each sign stay apart:
+/// ln(2^-360) / ln(GAMMA) is about -26,400, ln(2^360) / ln(GAMMA) about 26,400.
+const INDEX_OFFSET: i32 = 30_000;
 
-/// Samples of one series-window: exact count, sum, min and max, plus either the exact
-/// distinct values (while they fit one datum) or a log-scale histogram.
+/// Samples of one segment: exact count, sum, min and max, plus either the exact distinct
+/// values (while they fit one datum) or a log-scale histogram.
 #[derive(Debug, Clone)]
 pub struct Distribution {
     pub count: f64,
     pub sum: f64,
+    /// Sum of |value| × weight: bounds the sum of every datum made of these samples.
+    pub abs_sum: f64,
     pub min: f64,
     pub max: f64,
     /// Weight of samples equal to `min`/`max`, published as entries of their own.
@@ -28,8 +35,9 @@ pub struct Distribution {
 enum Repr {
     /// Distinct values and their counts, at most [`MAX_VALUES_PER_DATUM`].
     Exact(SmallVec<[(f64, f64); 1]>),
-    /// Buckets sorted by index: (index, count, sum of samples).
-    Histogram(Vec<(i32, f64, f64)>),
+    /// Buckets by index: (count, sum of samples). A map, not a sorted vector: a new bucket
+    /// costs O(log n), not a shift of every bucket after it (quadratic for wide windows).
+    Histogram(BTreeMap<i32, (f64, f64)>),
 }
 
 impl Distribution {
@@ -40,6 +48,7 @@ impl Distribution {
         Distribution {
             count: weight,
             sum: value * weight,
+            abs_sum: value.abs() * weight,
             min: value,
             max: value,
             min_weight: weight,
@@ -52,6 +61,7 @@ impl Distribution {
         let value = if value == 0.0 { 0.0 } else { value };
         self.count += weight;
         self.sum += value * weight;
+        self.abs_sum += value.abs() * weight;
         if value < self.min {
             self.min = value;
             self.min_weight = weight;
@@ -71,7 +81,7 @@ impl Distribution {
                 } else if entries.len() < MAX_VALUES_PER_DATUM {
                     entries.push((value, weight));
                 } else {
-                    let mut buckets = Vec::with_capacity(entries.len() + 1);
+                    let mut buckets = BTreeMap::new();
                     for &(v, w) in entries.iter() {
                         bucket_add(&mut buckets, v, w);
                     }
@@ -83,6 +93,17 @@ impl Distribution {
         }
     }
 
+    /// How many datums [`Distribution::entries`] can make at most: one while exact, else
+    /// one per 150 of its buckets plus the min and max entries. Adding values whose
+    /// buckets number `b` raises it by at most `(b + 2).div_ceil(150)`: an exact
+    /// distribution of at most 150 values turns into at most 150 + b buckets.
+    pub fn datums_bound(&self) -> usize {
+        match &self.repr {
+            Repr::Exact(_) => 1,
+            Repr::Histogram(buckets) => (buckets.len() + 2).div_ceil(MAX_VALUES_PER_DATUM),
+        }
+    }
+
     #[cfg(test)]
     pub fn is_exact(&self) -> bool {
         matches!(self.repr, Repr::Exact(_))
@@ -90,6 +111,7 @@ impl Distribution {
 
     /// The (value, count) entries to publish. Their count, sum, min and max equal the
     /// samples'; each sample is stood for by a value within `GAMMA - 1` of it, in order.
+    /// Every entry is a number CloudWatch accepts.
     pub fn entries(&self) -> Vec<(f64, f64)> {
         match &self.repr {
             Repr::Exact(entries) => entries.to_vec(),
@@ -97,7 +119,8 @@ impl Distribution {
                 let mut out = Vec::with_capacity(buckets.len() + 2);
                 out.push((self.min, self.min_weight));
                 let (min_bucket, max_bucket) = (bucket_index(self.min), bucket_index(self.max));
-                for &(index, mut count, mut sum) in buckets {
+                for (&index, &(all, mut sum)) in buckets {
+                    let mut count = all;
                     if index == min_bucket {
                         count -= self.min_weight;
                         sum -= self.min * self.min_weight;
@@ -106,10 +129,16 @@ impl Distribution {
                         count -= self.max_weight;
                         sum -= self.max * self.max_weight;
                     }
-                    // What is left after taking out min and max may be rounding dust.
-                    if count > 1e-9 * self.count {
-                        out.push(((sum / count).clamp(self.min, self.max), count));
+                    // Only the buckets of min and max lose samples; what is left of them may be
+                    // rounding dust. Every other bucket keeps its samples, whatever their weight.
+                    if count <= 1e-12 * all {
+                        continue;
                     }
+                    let mut mean = (sum / count).clamp(self.min, self.max);
+                    if mean != 0.0 && mean.abs() < MIN_MAGNITUDE {
+                        mean = MIN_MAGNITUDE.copysign(mean); // rounding below CloudWatch's range
+                    }
+                    out.push((mean, count.max(MIN_MAGNITUDE)));
                 }
                 if self.max != self.min {
                     out.push((self.max, self.max_weight));
@@ -125,20 +154,29 @@ fn bucket_index(v: f64) -> i32 {
     if v == 0.0 {
         return 0;
     }
-    // ln(2^-360)/ln(GAMMA) is about -26400: the offset keeps indexes of each sign apart.
-    let i = (v.abs().ln() / GAMMA.ln()).floor() as i32 + 30_000;
+    let i = (v.abs().ln() / GAMMA.ln()).floor() as i32 + INDEX_OFFSET;
     if v > 0.0 { i } else { -i }
 }
 
-fn bucket_add(buckets: &mut Vec<(i32, f64, f64)>, v: f64, w: f64) {
-    let index = bucket_index(v);
-    match buckets.binary_search_by_key(&index, |b| b.0) {
-        Ok(i) => {
-            buckets[i].1 += w;
-            buckets[i].2 += v * w;
-        }
-        Err(i) => buckets.insert(i, (index, w, v * w)),
-    }
+/// How many buckets magnitudes in `[lo, hi]` (both valid, `0 < lo <= hi`) can fall in. Over
+/// CloudWatch's whole range, 2^-360 to 2^360, that is about 52,800 per sign: a
+/// distribution never has more than about 105,600 buckets, whatever it was sent.
+pub fn bucket_span(lo: f64, hi: f64) -> usize {
+    (bucket_index(hi) - bucket_index(lo)).unsigned_abs() as usize + 1
+}
+
+/// How many distinct buckets `values` fall in (what they can add to a histogram).
+pub fn distinct_buckets(values: impl Iterator<Item = f64>) -> usize {
+    let mut indexes: Vec<i32> = values.map(bucket_index).collect();
+    indexes.sort_unstable();
+    indexes.dedup();
+    indexes.len()
+}
+
+fn bucket_add(buckets: &mut BTreeMap<i32, (f64, f64)>, v: f64, w: f64) {
+    let b = buckets.entry(bucket_index(v)).or_insert((0.0, 0.0));
+    b.0 += w;
+    b.1 += v * w;
 }
 
 #[cfg(test)]

@@ -1,0 +1,429 @@
+//! What a submission puts into one series-window, planned before admission so that the
+//! buffer slots it can take are known before anything is aggregated.
+//!
+//! CloudWatch refuses every number beyond 2^360 in magnitude, and a datum's count and sum are
+//! numbers too: `StatisticValues`, or what CloudWatch derives from `Values`/`Counts` (the sum
+//! of the counts, the sum of value × count). So a window keeps its values in *segments*
+//! whose count and sum of |value × count| stay within 2^360, and its statistic sets in as many
+//! sets as their merged sample count and sum need; each is published as datums of its own,
+//! and CloudWatch adds up the datums of a period, so the window's statistics stay exact.
+//! Normally a window has one segment of each kind.
+//!
+//! A plan is a list of units. A unit goes into a window whole: into its last segment when the
+//! totals stay within range, else into a new segment. Because a unit never straddles two
+//! segments, the datums it adds to a window are bounded by the unit alone
+//! ([`ValueUnit::slots_bound`]), whatever the window held: admission reserves that without
+//! looking at the window. Only a record that does not fit one segment by itself is split, into
+//! units that each fit one; how far a record may reach past 2^360 is bounded at validation
+//! ([`crate::domain::limits::MAX_RECORD_TOTAL`]), so that it splits into a few units at most.
+
+use smallvec::{SmallVec, smallvec};
+
+use crate::domain::limits::{MAX_MAGNITUDE, MAX_VALUES_PER_DATUM};
+use crate::domain::payload::{Measured, Payload, StatSet, valid_number};
+use crate::pipeline::aggregate::distribution::{bucket_span, distinct_buckets};
+
+/// What a segment's count and sum of |value × count| may reach when it holds more than one
+/// unit: 2^360 less a margin (one part in a million) for the rounding of sums that CloudWatch
+/// adds up in another order than we do. A unit alone may reach 2^360 itself.
+pub(crate) const SEGMENT_LIMIT: f64 = MAX_MAGNITUDE * (1.0 - 1.0 / 1_048_576.0);
+
+/// Values as a record gave them; a single value needs no vector.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Part {
+    One(f64),
+    Many { values: Vec<f64>, counts: Option<Vec<f64>> },
+}
+
+impl Part {
+    /// Each (value, weight).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(f64, f64)) {
+        match self {
+            Part::One(v) => f(*v, 1.0),
+            Part::Many { values, counts: Some(counts) } => values.iter().zip(counts).for_each(|(v, c)| f(*v, *c)),
+            Part::Many { values, counts: None } => values.iter().for_each(|v| f(*v, 1.0)),
+        }
+    }
+}
+
+/// The smallest and largest magnitude of each sign, and whether zero occurs: the histogram
+/// buckets some values can fall in.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Hull {
+    positive: Option<(f64, f64)>,
+    negative: Option<(f64, f64)>,
+    zero: bool,
+}
+
+impl Hull {
+    fn add(&mut self, v: f64) {
+        let widen = |side: &mut Option<(f64, f64)>, m: f64| {
+            *side = Some(side.map_or((m, m), |(lo, hi)| (lo.min(m), hi.max(m))));
+        };
+        if v > 0.0 {
+            widen(&mut self.positive, v);
+        } else if v < 0.0 {
+            widen(&mut self.negative, -v);
+        } else {
+            self.zero = true;
+        }
+    }
+
+    fn merge(&mut self, other: &Hull) {
+        for (mine, theirs) in [(&mut self.positive, other.positive), (&mut self.negative, other.negative)] {
+            if let Some((lo, hi)) = theirs {
+                *mine = Some(mine.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+            }
+        }
+        self.zero |= other.zero;
+    }
+
+    /// How many buckets values inside the hull can fall in.
+    fn buckets(&self) -> usize {
+        let side = |s: Option<(f64, f64)>| s.map_or(0, |(lo, hi)| bucket_span(lo, hi));
+        side(self.positive) + side(self.negative) + self.zero as usize
+    }
+}
+
+/// Values that go into one segment together.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ValueUnit {
+    pub(crate) parts: SmallVec<[Part; 1]>,
+    /// Sum of the weights.
+    pub(crate) count: f64,
+    /// Sum of |value| × weight.
+    pub(crate) abs_sum: f64,
+    /// Number of (value, weight) pairs.
+    entries: usize,
+    hull: Hull,
+    /// Distinct buckets of the values, once counted ([`ValueUnit::refine`]).
+    distinct: Option<usize>,
+}
+
+impl ValueUnit {
+    fn empty() -> ValueUnit {
+        ValueUnit {
+            parts: SmallVec::new(),
+            count: 0.0,
+            abs_sum: 0.0,
+            entries: 0,
+            hull: Hull::default(),
+            distinct: None,
+        }
+    }
+
+    fn one(v: f64) -> ValueUnit {
+        let mut hull = Hull::default();
+        hull.add(v);
+        ValueUnit { parts: smallvec![Part::One(v)], count: 1.0, abs_sum: v.abs(), entries: 1, hull, distinct: None }
+    }
+
+    /// A record's values: one unit when they fit one segment, else split (counts divided
+    /// where one value times its count alone is too large) into units that each fit one.
+    fn split(values: Vec<f64>, counts: Option<Vec<f64>>) -> SmallVec<[ValueUnit; 1]> {
+        let mut whole = ValueUnit::summary(&values, counts.as_deref());
+        if whole.fits_one_segment() {
+            whole.parts.push(Part::Many { values, counts });
+            return smallvec![whole];
+        }
+        let weight = |i: usize| counts.as_ref().map_or(1.0, |c| c[i]);
+        let mut units = SmallVec::new();
+        let mut current: Option<(ValueUnit, Vec<f64>, Vec<f64>)> = None;
+        for (i, &v) in values.iter().enumerate() {
+            let (pieces, w) = pieces(v, weight(i));
+            for _ in 0..pieces {
+                let full = current
+                    .as_ref()
+                    .is_some_and(|(u, _, _)| u.count + w > SEGMENT_LIMIT || u.abs_sum + v.abs() * w > SEGMENT_LIMIT);
+                if full {
+                    units.push(finish(current.take()));
+                }
+                let (unit, vs, cs) = current.get_or_insert_with(|| (ValueUnit::empty(), Vec::new(), Vec::new()));
+                unit.count += w;
+                unit.abs_sum += v.abs() * w;
+                unit.entries += 1;
+                unit.hull.add(v);
+                vs.push(v);
+                cs.push(w);
+            }
+        }
+        if current.is_some() {
+            units.push(finish(current));
+        }
+        units
+    }
+
+    /// A unit of the values, without them: their totals and hull.
+    fn summary(values: &[f64], counts: Option<&[f64]>) -> ValueUnit {
+        let mut unit = ValueUnit::empty();
+        for (i, v) in values.iter().enumerate() {
+            let w = counts.map_or(1.0, |c| c[i]);
+            unit.count += w;
+            unit.abs_sum += v.abs() * w;
+            unit.hull.add(*v);
+        }
+        unit.entries = values.len();
+        unit
+    }
+
+    /// Whether the values fit one segment together: within the limit, or one value alone
+    /// within 2^360.
+    fn fits_one_segment(&self) -> bool {
+        let alone = self.entries == 1 && self.count <= MAX_MAGNITUDE && self.abs_sum <= MAX_MAGNITUDE;
+        alone || (self.count <= SEGMENT_LIMIT && self.abs_sum <= SEGMENT_LIMIT)
+    }
+
+    /// Whether the unit can go into a segment already holding `count` and `abs_sum`.
+    pub(crate) fn fits_into(&self, count: f64, abs_sum: f64) -> bool {
+        count + self.count <= SEGMENT_LIMIT && abs_sum + self.abs_sum <= SEGMENT_LIMIT
+    }
+
+    fn absorb(&mut self, other: ValueUnit) {
+        self.parts.extend(other.parts);
+        self.count += other.count;
+        self.abs_sum += other.abs_sum;
+        self.entries += other.entries;
+        self.hull.merge(&other.hull);
+        self.distinct = None;
+    }
+
+    /// An upper bound on the buckets the unit's values can add to a histogram.
+    fn new_buckets(&self) -> usize {
+        self.distinct.unwrap_or_else(|| self.entries.min(self.hull.buckets()))
+    }
+
+    /// The most datums this unit can add to any window: a fresh segment makes at most
+    /// `(b + 2).div_ceil(150)` datums for `b` buckets (at least one), and so much at most
+    /// does an existing one grow (see [`super::Distribution::datums_bound`]).
+    pub(crate) fn slots_bound(&self) -> usize {
+        (self.new_buckets() + 2).div_ceil(MAX_VALUES_PER_DATUM)
+    }
+
+    /// Counts the distinct buckets of the values, where that can tighten the bound.
+    fn refine(&mut self) {
+        if self.distinct.is_none() && self.new_buckets() + 2 > MAX_VALUES_PER_DATUM {
+            let mut all = Vec::with_capacity(self.entries);
+            self.parts.iter().for_each(|p| p.for_each(|v, _| all.push(v)));
+            self.distinct = Some(distinct_buckets(all.into_iter()));
+        }
+    }
+}
+
+fn finish(built: Option<(ValueUnit, Vec<f64>, Vec<f64>)>) -> ValueUnit {
+    let (mut unit, values, counts) = built.expect("a unit under construction");
+    unit.parts.push(Part::Many { values, counts: Some(counts) });
+    unit
+}
+
+/// Into how many equal pieces (value, count) must be cut so that each piece's
+/// |value × count| stays within the segment limit, and each piece's count.
+fn pieces(v: f64, c: f64) -> (usize, f64) {
+    if v.abs() * c <= MAX_MAGNITUDE {
+        return (1, c);
+    }
+    let mut k = (v.abs() * c / SEGMENT_LIMIT).ceil();
+    while v.abs() * (c / k) > SEGMENT_LIMIT {
+        k += 1.0;
+    }
+    (k as usize, c / k)
+}
+
+/// Statistic sets merged while the merged set stays valid, else kept apart.
+fn merged(a: &StatSet, b: &StatSet) -> Option<StatSet> {
+    let mut m = *a;
+    m.merge(b);
+    (m.sample_count <= MAX_MAGNITUDE && valid_number(m.sum)).then_some(m)
+}
+
+/// Pushes `s` onto `sets`, merged into the last one where that stays valid.
+pub(crate) fn push_statistics(sets: &mut SmallVec<[StatSet; 1]>, s: StatSet) -> bool {
+    match sets.last_mut().and_then(|last| merged(last, &s).map(|m| (last, m))) {
+        Some((last, m)) => {
+            *last = m;
+            false
+        }
+        None => {
+            sets.push(s);
+            true
+        }
+    }
+}
+
+/// What one record, or all records of one series-window in a submission, add to it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub(crate) struct Plan {
+    pub(crate) values: SmallVec<[ValueUnit; 1]>,
+    pub(crate) statistics: SmallVec<[StatSet; 1]>,
+}
+
+impl Plan {
+    pub(crate) fn of(payload: Payload) -> Plan {
+        match payload.into_measured() {
+            Measured::Single(v) => Plan { values: smallvec![ValueUnit::one(v)], statistics: SmallVec::new() },
+            Measured::Many { values, counts } => {
+                Plan { values: ValueUnit::split(values, counts), statistics: SmallVec::new() }
+            }
+            Measured::Statistics(s) => Plan { values: SmallVec::new(), statistics: smallvec![s] },
+        }
+    }
+
+    /// [`Plan::slots_bound`] of `Plan::of(payload)`, without building the plan for the
+    /// ordinary payloads (one value, a statistic set, values that fit one segment).
+    pub(crate) fn bound_of(payload: &Payload) -> usize {
+        match payload.measured() {
+            Measured::Single(_) | Measured::Statistics(_) => 1,
+            Measured::Many { values, counts } => {
+                let whole = ValueUnit::summary(values, counts.as_deref());
+                if whole.fits_one_segment() { whole.slots_bound() } else { Plan::of(payload.clone()).slots_bound() }
+            }
+        }
+    }
+
+    /// Adds `other` after this plan's units, joining units while they fit one segment.
+    pub(crate) fn absorb(&mut self, other: Plan) {
+        for unit in other.values {
+            match self.values.last_mut() {
+                // Joined only while together they still fit one segment.
+                Some(last) if unit.fits_into(last.count, last.abs_sum) => last.absorb(unit),
+                _ => self.values.push(unit),
+            }
+        }
+        for s in other.statistics {
+            push_statistics(&mut self.statistics, s);
+        }
+    }
+
+    /// The most slots (datums) this plan can add to any window.
+    pub(crate) fn slots_bound(&self) -> usize {
+        self.values.iter().map(ValueUnit::slots_bound).sum::<usize>() + self.statistics.len()
+    }
+
+    /// Tightens [`Plan::slots_bound`] by counting distinct buckets (costs a sort of the values).
+    pub(crate) fn refine(&mut self) {
+        self.values.iter_mut().for_each(ValueUnit::refine);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::payload::GivenValues;
+
+    pub(crate) fn many(values: &[f64], counts: Option<&[f64]>) -> Plan {
+        let mut given =
+            GivenValues { values: Some(values.to_vec()), counts: counts.map(<[f64]>::to_vec), ..Default::default() };
+        Plan::of(Payload::check(&mut given).unwrap())
+    }
+
+    fn totals(unit: &ValueUnit) -> (f64, f64) {
+        let (mut count, mut sum) = (0.0, 0.0);
+        unit.parts.iter().for_each(|p| {
+            p.for_each(|v, w| {
+                count += w;
+                sum += v * w;
+            })
+        });
+        (count, sum)
+    }
+
+    #[test]
+    fn ordinary_records_are_one_unit_of_one_slot() {
+        assert_eq!(Plan::of(Payload::single(3.0).unwrap()).slots_bound(), 1);
+        let plan = many(&[1.0, 2.0, 3.0], Some(&[1.0, 2.0, 3.0]));
+        assert_eq!((plan.values.len(), plan.slots_bound()), (1, 1));
+        // 148 buckets, plus min and max: one datum; 149: maybe two.
+        let wide: Vec<f64> = (0..148).map(|i| 1.02f64.powi(i)).collect();
+        assert_eq!(many(&wide, None).slots_bound(), 1);
+        let wider: Vec<f64> = (0..149).map(|i| 1.02f64.powi(i)).collect();
+        assert_eq!(many(&wider, None).slots_bound(), 2);
+    }
+
+    #[test]
+    fn the_bound_follows_the_log_scale_range_not_the_number_of_values() {
+        // 100,000 distinct values between 1 and 2 fall in about 74 buckets.
+        let narrow: Vec<f64> = (0..100_000).map(|i| 1.0 + i as f64 / 100_000.0).collect();
+        assert_eq!(many(&narrow, None).slots_bound(), 1);
+        // Spread over the whole range, each value has a bucket of its own.
+        let spread: Vec<f64> = (0..50_000).map(|i| 1e-108 * 1.0096f64.powi(i)).collect();
+        assert_eq!(many(&spread, None).slots_bound(), 50_002usize.div_ceil(150));
+        // Everything CloudWatch accepts fits in about 105,600 buckets.
+        let mut hull = Hull::default();
+        [-MAX_MAGNITUDE, -4.3e-109, 0.0, 4.3e-109, MAX_MAGNITUDE].into_iter().for_each(|v| hull.add(v));
+        let range = hull.buckets();
+        assert!((105_000..106_000).contains(&range), "{range}");
+    }
+
+    #[test]
+    fn the_bound_of_a_payload_is_its_plans() {
+        let spread: Vec<f64> = (0..1000).map(|i| 1e-108 * 1.0096f64.powi(i)).collect();
+        let mut givens = vec![
+            GivenValues { value: Some(2.0), ..Default::default() },
+            GivenValues { values: Some(spread.clone()), ..Default::default() },
+            GivenValues { values: Some(vec![5.0, 6.0]), counts: Some(vec![2e108, 1.0]), ..Default::default() },
+            GivenValues { values: Some(vec![1.0; 300]), counts: Some(vec![2e107; 300]), ..Default::default() },
+        ];
+        for given in &mut givens {
+            let payload = Payload::check(given).unwrap();
+            assert_eq!(Plan::bound_of(&payload), Plan::of(payload).slots_bound());
+        }
+    }
+
+    #[test]
+    fn refining_counts_distinct_buckets() {
+        let mut plan = Plan::default();
+        for i in 0..5000 {
+            plan.absorb(Plan::of(Payload::single((i % 7) as f64).unwrap()));
+        }
+        assert_eq!((plan.values.len(), plan.slots_bound()), (1, 2), "hull of 0..6 spans 191 buckets");
+        plan.refine();
+        assert_eq!(plan.slots_bound(), 1, "7 distinct buckets");
+    }
+
+    #[test]
+    fn a_record_past_2_to_the_360_splits_into_units_that_each_fit_and_add_up() {
+        let plan = many(&[5.0, 6.0], Some(&[2e108, 1.0]));
+        assert!(plan.values.len() > 1);
+        let (mut count, mut sum) = (0.0, 0.0);
+        for unit in &plan.values {
+            let (c, s) = totals(unit);
+            assert!(unit.count <= SEGMENT_LIMIT && unit.abs_sum <= SEGMENT_LIMIT, "{unit:?}");
+            assert!(c <= SEGMENT_LIMIT && s.abs() <= SEGMENT_LIMIT);
+            unit.parts.iter().for_each(|p| p.for_each(|v, w| assert!(valid_number(v) && valid_number(w))));
+            count += c;
+            sum += s;
+        }
+        assert!((count - (2e108 + 1.0)).abs() <= 1e-12 * count, "{count}");
+        assert!((sum - (1e109 + 6.0)).abs() <= 1e-12 * sum, "{sum}");
+        // A single value at the edge is published whole.
+        assert_eq!(many(&[MAX_MAGNITUDE], None).values.len(), 1);
+        assert_eq!(Plan::of(Payload::single(-MAX_MAGNITUDE).unwrap()).values.len(), 1);
+        // Counts alone past 2^360: units of whole entries.
+        let plan = many(&[0.0, 0.0, 1.0], Some(&[2e108, 2e108, 1.0]));
+        assert_eq!(plan.values.len(), 2);
+        assert_eq!(plan.values.iter().map(|u| u.count).sum::<f64>(), 4e108 + 1.0);
+    }
+
+    #[test]
+    fn units_join_while_they_fit_and_statistic_sets_merge_while_valid() {
+        let mut plan = many(&[1.0], Some(&[2e108]));
+        plan.absorb(many(&[1.0], Some(&[2e107])));
+        assert_eq!(plan.values.len(), 1);
+        plan.absorb(many(&[1.0], Some(&[2e108])));
+        assert_eq!(plan.values.len(), 2, "4.2e108 would pass 2^360");
+        // Alone, 5 × 2e108 is past 2^360 already: five pieces of 2e108 each.
+        let split = many(&[5.0], Some(&[2e108]));
+        assert_eq!(split.values.iter().map(|u| u.abs_sum).collect::<Vec<_>>(), vec![2e108; 5]);
+
+        let set = |sum: f64| StatSet { sample_count: 2.0, sum, min: sum / 2.0, max: sum / 2.0 };
+        let mut sets = SmallVec::new();
+        assert!(push_statistics(&mut sets, set(2e108)));
+        assert!(push_statistics(&mut sets, set(2e108)), "4e108 would pass 2^360");
+        assert!(!push_statistics(&mut sets, set(-2e108)), "back in range");
+        assert_eq!(sets.iter().map(|s| s.sum).collect::<Vec<_>>(), vec![2e108, 0.0]);
+        // A merged sum that cancels to below 2^-360 (but not zero) is not a valid number.
+        let mut sets = SmallVec::new();
+        push_statistics(&mut sets, StatSet { sample_count: 1.0, sum: 1e-100, min: 1e-100, max: 1e-100 });
+        let almost = -1e-100 * (1.0 - 1e-15);
+        assert!(push_statistics(&mut sets, StatSet { sample_count: 1.0, sum: almost, min: almost, max: almost }));
+    }
+}
