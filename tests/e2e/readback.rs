@@ -37,7 +37,23 @@ type SeriesKey = (&'static str, &'static str, Vec<(&'static str, String)>);
 async fn what_is_posted_is_what_cloudwatch_reports() {
     let endpoint = localstack().await;
     let namespace = format!("E2E/Readback/{}", unique());
-    let sidecar = Sidecar::start(&endpoint, &["--namespace", &namespace, "--self-metrics-namespace", ""]).await;
+    // Delivery is at least once: an attempt that times out after LocalStack stored it is sent
+    // again and counted twice. A loaded machine can make LocalStack take seconds, so give each
+    // attempt ample time: this test checks exact counts, not timeouts.
+    let sidecar = Sidecar::start(
+        &endpoint,
+        &[
+            "--namespace",
+            &namespace,
+            "--self-metrics-namespace",
+            "",
+            "--publish-timeout",
+            "60s",
+            "--shutdown-timeout",
+            "120s",
+        ],
+    )
+    .await;
 
     let now = cw_sidecar::clock::system_now_ms();
     let first_minute = now - now % 60_000 - 5 * 60_000;
