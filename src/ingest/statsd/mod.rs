@@ -594,7 +594,7 @@ mod tests {
         assert_eq!(windows.len(), 2);
         let mut counts: Vec<f64> = windows
             .iter()
-            .map(|w| w.window.distribution.as_ref().unwrap().entries().iter().map(|(v, c)| v * c).sum())
+            .map(|w| w.window.values.iter().flat_map(|d| d.entries()).map(|(v, c)| v * c).sum())
             .collect();
         counts.sort_by(f64::total_cmp);
         assert_eq!(counts, vec![1.0, 3.0]);
