@@ -77,7 +77,7 @@ pub struct Config {
     /// Time a window stays open past its end for late records; at most 60s.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::window_grace")]
     pub window_grace: Duration,
-    /// Bound on series-windows plus unpublished datums held in memory (1 to 100000000).
+    /// Bound on datums in memory: unpublished ones and those open windows will make (1 to 100000000).
     #[serde(deserialize_with = "rules::max_buffered_datums")]
     pub max_buffered_datums: usize,
     /// Rate limit on PutMetricData calls, lowered on throttling, then recovers (1 to 10000).

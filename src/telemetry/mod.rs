@@ -141,7 +141,7 @@ impl Default for Telemetry {
         registry.register("datums_dropped", "Datums given up on, by reason", t.datums_dropped.clone());
         registry.register(
             "buffered_datums",
-            "Series-windows plus unpublished datums in memory",
+            "Datums in memory: unpublished ones and those open windows will make",
             t.buffered_datums.clone(),
         );
         registry.register("active_series", "Series with an open window", t.active_series.clone());
