@@ -100,7 +100,8 @@ labels! {
 }
 
 labels! {
-    /// What became of one line of a line-based input (StatsD; for EMF a line is a document).
+    /// What became of one line of a line-based input (StatsD; EMF counts documents received,
+    /// ignored and rejected, and datums accepted and dropped).
     LineOutcome {
         Received => "received",
         /// Published, or taken into input-side state (sets).

@@ -4,6 +4,7 @@
 
 mod binary;
 mod connections;
+mod emf;
 mod fake_cloudwatch;
 mod fake_outage;
 mod hardening;

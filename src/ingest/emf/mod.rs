@@ -6,10 +6,10 @@
 //! are published with PutMetricData, aggregated, and the log event itself is not kept.
 //!
 //! Counting, in `input_lines_total{input="emf"}`: `received`, `ignored` (JSON that is not
-//! EMF), `rejected` (the whole document, reason in `input_lines_rejected_total`) and
-//! `accepted` count documents; `dropped` counts datums (a document gives one per metric and
-//! dimension set) that the pipeline refused. A skipped metric or dropped dimension set is a
-//! warning in `input_warnings_total`, the document's other metrics publish.
+//! EMF) and `rejected` (the whole document, reason in `input_lines_rejected_total`) count
+//! documents; `accepted` and `dropped` count datums (a document gives one per metric and
+//! dimension set) that the pipeline took, or refused and lost. A skipped metric or dropped
+//! dimension set is a warning in `input_warnings_total`; the document's other metrics publish.
 
 pub mod parse;
 
@@ -60,7 +60,7 @@ impl Emf {
     pub fn prepare<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a> {
         let now = self.clock.now_ms();
         let mut prepared = Prepared::default();
-        let (mut received, mut ignored, mut accepted) = (0, 0, 0);
+        let (mut received, mut ignored) = (0, 0);
         for document in split_lines(batch) {
             received += 1;
             let document = match parse::parse(document) {
@@ -74,7 +74,6 @@ impl Emf {
                     continue;
                 }
             };
-            accepted += 1;
             for (warning, message) in &document.warnings {
                 self.warn(*warning, message);
             }
@@ -96,9 +95,6 @@ impl Emf {
         self.telemetry.input_lines(INPUT.name, LineOutcome::Received, received);
         if ignored > 0 {
             self.telemetry.input_lines(INPUT.name, LineOutcome::Ignored, ignored);
-        }
-        if accepted > 0 {
-            self.telemetry.input_lines(INPUT.name, LineOutcome::Accepted, accepted);
         }
         prepared
     }
@@ -156,6 +152,7 @@ impl LineInput for Emf {
 
     /// Datums the pipeline's validation refused: their metric is skipped, with a warning.
     fn accepted(&self, items: &[Candidate<'_>], answer: Accepted) {
+        self.telemetry.input_lines(INPUT.name, LineOutcome::Accepted, answer.accepted);
         for r in &answer.rejected {
             let name = items.get(r.index).and_then(|c| c.name.as_deref()).unwrap_or("");
             self.warn(LineWarning::DatumInvalid, &format!("metric {name}: {}", r.error));
