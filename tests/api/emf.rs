@@ -92,7 +92,9 @@ fn dims(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 /// What CloudWatch holds per series: (name, dimensions) → (unit, resolution, statistics).
-type Series = BTreeMap<(String, BTreeMap<String, String>), (Option<String>, Option<i64>, Stats)>;
+type Series = BTreeMap<(String, BTreeMap<String, String>), Published>;
+/// Unit, storage resolution and statistics of one series.
+type Published = (Option<String>, Option<i64>, Stats);
 
 fn series(datums: &[ReceivedDatum]) -> Series {
     let mut grouped: BTreeMap<(String, BTreeMap<String, String>), Vec<&ReceivedDatum>> = BTreeMap::new();
@@ -253,7 +255,7 @@ async fn aws_embedded_metrics_from_pypi_over_tcp() {
     let fake = app.shutdown().await;
     let datums = fake.datums("EmfClient");
     let s = series(&datums);
-    let with = |name: &str| -> Vec<(&BTreeMap<String, String>, &(Option<String>, Option<i64>, Stats))> {
+    let with = |name: &str| -> Vec<(&BTreeMap<String, String>, &Published)> {
         s.iter().filter(|((n, _), _)| n == name).map(|((_, d), v)| (d, v)).collect()
     };
     let latency = with("Latency");
