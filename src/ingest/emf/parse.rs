@@ -456,6 +456,33 @@ mod tests {
     }
 
     #[test]
+    fn malformed_values_skip_their_metric() {
+        for (value, warning) in [
+            ("[]", Warning::MetricNotNumeric),
+            ("null", Warning::MetricNotNumeric),
+            ("true", Warning::MetricNotNumeric),
+            (r#"{"Values":[1,2],"Counts":[1]}"#, Warning::MetricNotNumeric),
+            (r#"{"Values":"1"}"#, Warning::MetricNotNumeric),
+            (r#"{"Other":1}"#, Warning::MetricNotNumeric),
+            (r#"{"Max":1,"Min":1,"Count":"1","Sum":1}"#, Warning::StatisticSet),
+            (r#"{"Max":1,"Min":1,"Sum":1}"#, Warning::StatisticSet),
+        ] {
+            let text = format!(r#"{{{DIRECTIVE}"Metrics":[{{"Name":"M"}},{{"Name":"Ok"}}]}}]}},"M":{value},"Ok":1}}"#);
+            let d = emf(&text);
+            assert_eq!(reasons(&d), vec![warning], "{value}");
+            assert_eq!(d.datums.iter().map(|d| d.name.as_ref()).collect::<Vec<_>>(), vec!["Ok"], "{value}");
+        }
+        // Resolutions and units as CloudWatch has them, null as absent.
+        let text = format!(
+            r#"{{{DIRECTIVE}"Metrics":[{{"Name":"A","StorageResolution":60,"Unit":"Count/Second"}},{{"Name":"B","StorageResolution":null,"Unit":null}},{{"Name":"C","StorageResolution":"1"}},{{"Name":"D","Unit":3}}]}}]}},"A":1,"B":1,"C":1,"D":1}}"#
+        );
+        let d = emf(&text);
+        assert_eq!(reasons(&d), vec![Warning::StorageResolution, Warning::Unit]);
+        assert_eq!((d.datums[0].storage_resolution, d.datums[0].unit.as_deref()), (Some(60), Some("Count/Second")));
+        assert_eq!((d.datums[1].storage_resolution, d.datums[1].unit.as_deref()), (None, None));
+    }
+
+    #[test]
     fn a_dimension_set_with_a_bad_member_is_dropped() {
         let text = format!(
             r#"{{{DIRECTIVE}"Dimensions":[["Service"],["Nope"],["Count"],["Empty"]],"Metrics":[{{"Name":"M"}}]}}]}},"Service":"cart","Count":3,"Empty":"","M":1}}"#
