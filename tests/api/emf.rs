@@ -202,11 +202,7 @@ async fn a_directive_without_namespace_takes_the_configured_one() {
 async fn tcp_pushes_back_while_the_buffer_is_full_and_loses_nothing() {
     // One series-window fits: the second document waits until a flush makes room.
     let app = EmfApp::spawn(|c| c.max_buffered_datums = 1).await;
-    let doc = |name: &str| {
-        format!(
-            r#"{{"_aws":{{"CloudWatchMetrics":[{{"Namespace":"N","Metrics":[{{"Name":"{name}"}}]}}]}},"{name}":1}}"#
-        )
-    };
+    let doc = |name: &str| document(&[name]);
     let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
     tcp.write_all(format!("{}\n", doc("first")).as_bytes()).await.unwrap();
     app.wait_documents("accepted", 1.0).await;
@@ -222,6 +218,51 @@ async fn tcp_pushes_back_while_the_buffer_is_full_and_loses_nothing() {
     let mut names: Vec<String> = fake.datums("N").into_iter().map(|d| d.name).collect();
     names.sort();
     assert_eq!(names, vec!["first", "second"]);
+}
+
+fn document(names: &[&str]) -> String {
+    let metrics: Vec<String> = names.iter().map(|n| format!(r#"{{"Name":"{n}"}}"#)).collect();
+    let values: Vec<String> = names.iter().map(|n| format!(r#""{n}":1"#)).collect();
+    format!(
+        r#"{{"_aws":{{"CloudWatchMetrics":[{{"Namespace":"N","Metrics":[{}]}}]}},{}}}"#,
+        metrics.join(","),
+        values.join(",")
+    )
+}
+
+#[tokio::test]
+async fn udp_counts_the_datums_the_full_buffer_refuses() {
+    let app = EmfApp::spawn(|c| c.max_buffered_datums = 1).await;
+    app.send_udp(&document(&["first"])).await;
+    app.wait_documents("accepted", 1.0).await;
+    app.send_udp(&document(&["second", "third"])).await;
+    app.wait_documents("dropped", 2.0).await;
+    assert_eq!(app.counter("udp_dropped_total", "reason=\"too_large\"").await, 2.0);
+    app.send_udp(&document(&["fourth"])).await;
+    app.wait_documents("dropped", 3.0).await;
+    assert_eq!(app.counter("udp_dropped_total", "reason=\"buffer_full\"").await, 1.0);
+    let fake = app.shutdown().await;
+    assert_eq!(fake.datums("N").len(), 1);
+}
+
+#[tokio::test]
+async fn an_overlong_tcp_document_is_skipped_and_the_connection_stays_open() {
+    let app = EmfApp::spawn(|_| {}).await;
+    let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
+    let long = format!(r#"{{"pad":"{}"}}"#, "x".repeat(70 * 1024));
+    let text = format!("{}\n{long}\n{}\n", document(&["before"]), document(&["after"]));
+    tcp.write_all(text.as_bytes()).await.unwrap();
+    app.wait_documents("received", 3.0).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // Still open; the last document needs no newline before the end of the stream.
+    tcp.write_all(document(&["later"]).as_bytes()).await.unwrap();
+    tcp.shutdown().await.unwrap();
+    app.wait_documents("accepted", 3.0).await;
+    assert_eq!(app.counter("input_lines_rejected_total", "reason=\"too_long\"").await, 1.0);
+    let fake = app.shutdown().await;
+    let mut names: Vec<String> = fake.datums("N").into_iter().map(|d| d.name).collect();
+    names.sort();
+    assert_eq!(names, vec!["after", "before", "later"]);
 }
 
 /// aws-embedded-metrics, AWS's own Python client, in its `Agent` environment over TCP. It
