@@ -17,7 +17,7 @@ use crate::domain::dimensions::DefaultDimensions;
 use crate::flush::Flusher;
 use crate::ingest::http::server::{self, ServerLimits, Timeouts};
 use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
-use crate::ingest::statsd;
+use crate::ingest::{emf, statsd};
 use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
 use crate::publish::outbox::Outbox;
@@ -52,6 +52,7 @@ pub struct App {
     flush_interval: Duration,
     clock: SharedClock,
     statsd: Option<statsd::Listeners>,
+    emf: Option<emf::Listeners>,
 }
 
 impl App {
@@ -92,6 +93,9 @@ impl App {
         let settings = statsd::Settings::new(&config.statsd, config.namespace.as_ref());
         let input = statsd::Statsd::new(pipeline.clone(), telemetry.clone(), clock.clone(), settings);
         let statsd = statsd::Listeners::bind(&config.statsd, input).await?;
+        let input =
+            emf::Emf::new(pipeline.clone(), telemetry.clone(), clock.clone(), &config.emf, config.namespace.as_ref());
+        let emf = emf::bind(&config.emf, input).await?;
         let http = Arc::new(HttpState {
             pipeline,
             flusher: flusher.clone(),
@@ -106,7 +110,8 @@ impl App {
             max_header_bytes: config.max_header_bytes,
             timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
         };
-        Ok(App { listener, http, limits, flusher, publisher, flush_interval: config.flush_interval, clock, statsd })
+        let flush_interval = config.flush_interval;
+        Ok(App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -118,6 +123,11 @@ impl App {
         self.statsd.as_ref().map_or((None, None), |s| (s.udp_addr(), s.tcp_addr()))
     }
 
+    /// Where EMF listens, if it does: (UDP, TCP).
+    pub fn emf_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
+        self.emf.as_ref().map_or((None, None), |s| (s.udp_addr(), s.tcp_addr()))
+    }
+
     /// The pipeline every input submits to (tests use it as an input of their own).
     pub fn pipeline(&self) -> Arc<Pipeline> {
         self.http.pipeline.clone()
@@ -126,7 +136,7 @@ impl App {
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd } = self;
+        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf } = self;
         let listen = listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
@@ -144,6 +154,7 @@ impl App {
             SERVER_DRAIN,
         ));
         let statsd = statsd.map(statsd::Listeners::start).transpose()?;
+        let emf = emf.map(emf::Listeners::start).transpose()?;
         http.started.store(true, Ordering::Release);
         tracing::info!(%listen, "cw-sidecar ready");
 
@@ -151,6 +162,9 @@ impl App {
         tracing::info!("shutting down: refusing new records, publishing everything buffered");
         if let Some(statsd) = statsd {
             statsd.stop().await;
+        }
+        if let Some(emf) = emf {
+            emf.stop().await;
         }
         http.pipeline.close().await;
         stop_timer.cancel();

@@ -49,6 +49,11 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("statsd.units", "CloudWatch unit per StatsD metric name, as name=Unit,name=Unit"),
     ("statsd.gauge_idle_timeout", "A StatsD gauge's last value is forgotten after this idle time [default: 1h]"),
     ("statsd.dots_to_underscores", "Rewrite `.` to `_` in StatsD names, as the CloudWatch agent does [default: false]"),
+    ("emf.enabled", "Listen for EMF on 127.0.0.1:25888, UDP and TCP, unless addresses are set [default: false]"),
+    ("emf.udp_address", "EMF UDP address (off unless set or emf.enabled)"),
+    ("emf.tcp_address", "EMF TCP address (off unless set or emf.enabled)"),
+    ("emf.receive_buffer_bytes", "SO_RCVBUF of the EMF UDP socket [default: the kernel's]"),
+    ("emf.namespace", "Namespace of EMF directives that name none [default: namespace]"),
 ];
 
 /// Keys whose values are never shown, not even in error messages.

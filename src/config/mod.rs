@@ -38,6 +38,7 @@
 //! (`("statsd.address", "help text")`), which gives the key its flag and variable.
 
 mod args;
+mod emf;
 mod error;
 mod human;
 mod load;
@@ -54,6 +55,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use args::ConfigArgs;
+pub use emf::EmfConfig;
 pub use error::ConfigError;
 pub use statsd::StatsdConfig;
 
@@ -140,6 +142,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The StatsD/DogStatsD listeners.
     pub statsd: StatsdConfig,
+    /// The EMF (CloudWatch embedded metric format) listeners.
+    pub emf: EmfConfig,
 }
 
 /// How log lines are written (to stderr).
@@ -178,6 +182,7 @@ impl Default for Config {
             integer_timestamps: None,
             log_format: LogFormat::Text,
             statsd: StatsdConfig::default(),
+            emf: EmfConfig::default(),
         }
     }
 }

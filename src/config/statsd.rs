@@ -83,7 +83,7 @@ fn text<'de, D: Deserializer<'de>, T>(d: D, parse: impl FnOnce(String) -> Result
     parse(s).map_err(D::Error::custom)
 }
 
-fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+pub(super) fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     text(d, |s| match s.trim() {
         "true" => Ok(true),
         "false" => Ok(false),
@@ -92,21 +92,21 @@ fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 }
 
 /// Empty means off.
-fn address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+pub(super) fn address<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
     text(d, |s| match s.trim() {
         "" => Ok(None),
         s => s.parse().map(Some).map_err(|_| "expected an address such as 127.0.0.1:8125".to_string()),
     })
 }
 
-fn receive_buffer_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+pub(super) fn receive_buffer_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
     text(d, |s| match human::size(&s)? {
         n if (4096..=1024 * 1024 * 1024).contains(&n) => Ok(Some(n as usize)),
         _ => Err("must be between 4KiB and 1GiB".into()),
     })
 }
 
-fn namespace<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+pub(super) fn namespace<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     text(d, |s| match s.is_empty() {
         true => Ok(None),
         false => match Namespace::parse(&s) {
@@ -137,7 +137,7 @@ fn print_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> 
     human::print::duration(d, s)
 }
 
-fn print_size<S: Serializer>(n: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn print_size<S: Serializer>(n: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
     human::print::size(&n.unwrap_or(0), s)
 }
 

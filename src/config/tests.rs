@@ -172,9 +172,9 @@ fn an_unknown_key_in_the_file_is_named() {
     assert!(err.starts_with(&format!("unknown key `nmespace` (from config file {})", path.display())), "{err}");
     assert!(err.contains("namespace") && err.contains("flush_interval"), "lists the allowed keys: {err}");
     // A section that does not exist (yet) is an unknown key too.
-    let path = dir.file("d.toml", "[emf]\naddress = \"127.0.0.1:25888\"\n");
+    let path = dir.file("d.toml", "[nosuch]\naddress = \"127.0.0.1:4318\"\n");
     let err = load(&["--config", arg(&path)], &[]).unwrap_err().to_string();
-    assert!(err.starts_with("unknown key `emf` (from config file"), "{err}");
+    assert!(err.starts_with("unknown key `nosuch` (from config file"), "{err}");
     // And so is an unknown key of a section, listing the section's keys.
     let path = dir.file("e.toml", "[statsd]\naddress = \"127.0.0.1:8125\"\n");
     let err = load(&["--config", arg(&path)], &[]).unwrap_err().to_string();
@@ -309,6 +309,13 @@ fn every_key_has_a_flag_and_a_variable() {
             tcp_address: Some("127.0.0.1:8125".parse().unwrap()),
             receive_buffer_bytes: Some(1 << 20),
             namespace: Some("S".into()),
+            ..Default::default()
+        },
+        emf: crate::config::EmfConfig {
+            udp_address: Some("127.0.0.1:25888".parse().unwrap()),
+            tcp_address: Some("127.0.0.1:25888".parse().unwrap()),
+            receive_buffer_bytes: Some(1 << 20),
+            namespace: Some("E".into()),
             ..Default::default()
         },
         ..Config::default()

@@ -2,8 +2,12 @@
 //! maps the pipeline's answer onto its own protocol.
 //! - [`http`]: `POST /v1/metrics` (JSON, NDJSON), answering 202/400/413/415/503.
 //! - [`statsd`]: StatsD and DogStatsD lines over UDP and TCP.
+//! - [`emf`]: CloudWatch embedded metric format documents over UDP and TCP.
+//! - [`lines`]: the UDP and TCP listeners both line-based inputs share.
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
+pub mod emf;
 pub mod http;
+pub mod lines;
 pub mod self_metrics;
 pub mod statsd;

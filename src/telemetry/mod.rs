@@ -18,7 +18,7 @@ use reasons::{
 };
 
 /// The line-based inputs, whose labels `/metrics` pre-creates.
-const LINE_INPUTS: &[&str] = &["statsd"];
+const LINE_INPUTS: &[&str] = &["statsd", "emf"];
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {

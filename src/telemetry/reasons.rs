@@ -100,14 +100,15 @@ labels! {
 }
 
 labels! {
-    /// What became of one line of a line-based input (StatsD).
+    /// What became of one line of a line-based input (StatsD; EMF counts documents received,
+    /// ignored and rejected, and datums accepted and dropped).
     LineOutcome {
         Received => "received",
         /// Published, or taken into input-side state (sets).
         Accepted => "accepted",
         /// Broke a rule: see `input_lines_rejected_total` for which.
         Rejected => "rejected",
-        /// DogStatsD events and service checks: not metrics, not errors.
+        /// DogStatsD events and service checks, JSON that is not EMF: not metrics, not errors.
         Ignored => "ignored",
         /// Valid, but refused by the pipeline and lost (UDP cannot push back).
         Dropped => "dropped",
@@ -130,14 +131,43 @@ labels! {
         Invalid => "invalid",
         /// Input-side state (gauges, sets) is at its bound.
         StateFull => "state_full",
+        /// EMF: not JSON.
+        InvalidJson => "invalid_json",
+        /// EMF: more than 100 metrics in a directive.
+        TooManyMetrics => "too_many_metrics",
+        /// EMF: more than 30 dimensions in a dimension set.
+        TooManyDimensions => "too_many_dimensions",
+        /// EMF: more than 100 values for one metric.
+        TooManyValues => "too_many_values",
     }
 }
 
 labels! {
-    /// Lines taken with a correction.
+    /// Lines taken with a correction, or with a part skipped (EMF metrics and dimension sets).
     LineWarning {
         /// A sample rate above 1, treated as 1.
         SampleRateAboveOne => "sample_rate_above_one",
+        /// EMF, metric skipped: a metric definition without a `Name` string.
+        MetricName => "metric_name",
+        /// EMF, metric skipped: no top-level member of the metric's name.
+        MetricMissing => "metric_missing",
+        /// EMF, metric skipped: its member is not a number, an array of numbers or a value object.
+        MetricNotNumeric => "metric_not_numeric",
+        /// EMF, metric skipped: `Unit` is not a CloudWatch standard unit.
+        Unit => "unit",
+        /// EMF, metric skipped: `StorageResolution` is not 1 or 60.
+        StorageResolution => "storage_resolution",
+        /// EMF, metric skipped: a statistic set incomplete or impossible (min above max, ...).
+        StatisticSet => "statistic_set",
+        /// EMF, metric skipped: the pipeline's validation refused the datum (its rule is in
+        /// `records_rejected_total`).
+        DatumInvalid => "datum_invalid",
+        /// EMF, dimension set dropped: it names a member the document does not have.
+        DimensionMissing => "dimension_missing",
+        /// EMF, dimension set dropped: it names a member that is not a string.
+        DimensionNotString => "dimension_not_string",
+        /// EMF, dimension set dropped: it names a member that is an empty string.
+        DimensionEmpty => "dimension_empty",
     }
 }
 

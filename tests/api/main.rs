@@ -5,6 +5,7 @@
 mod binary;
 mod buffer_cost;
 mod connections;
+mod emf;
 mod fake_cloudwatch;
 mod fake_outage;
 mod hardening;

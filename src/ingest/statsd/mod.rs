@@ -11,12 +11,11 @@
 //!   as one sample stamped with the window's start, so it lands in that window before the
 //!   pipeline closes it (end plus grace). At shutdown, open windows are submitted first.
 //!
-//! Each transport maps the pipeline's refusal onto its protocol: UDP counts what it loses,
-//! TCP stops reading until there is room, so that the client's writes block.
+//! The transports are the shared ones of [`crate::ingest::lines`]: each maps the pipeline's
+//! refusal onto its protocol: UDP counts what it loses, TCP stops reading until there is
+//! room, so that the client's writes block.
 
 pub mod parse;
-pub mod tcp;
-pub mod udp;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -26,10 +25,11 @@ use crate::clock::SharedClock;
 use crate::config::StatsdConfig;
 use crate::domain::payload::GivenValues;
 use crate::domain::timestamp::GivenTime;
+use crate::ingest::lines::{self, LineInput, Prepared};
 use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::{Admission, Input, Pipeline, Refusal};
+use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{LineOutcome, LineReject, LineWarning, RejectReason};
+use crate::telemetry::reasons::{LineOutcome, LineReject, LineWarning};
 use parse::{Kind, Line, LineError, Metric, Sample};
 
 pub const INPUT: Input = Input { name: "statsd", admission: Admission::Bounded, counted: true };
@@ -39,8 +39,6 @@ const SET_WINDOW_MS: i64 = 60_000;
 /// Bounds on input-side state: gauge series, and set members over all open set windows.
 const MAX_GAUGES: usize = 100_000;
 const MAX_SET_MEMBERS: usize = 1_000_000;
-/// Candidates per submission: small enough to fit any sensible buffer bound.
-const SUBMIT_CHUNK: usize = 1000;
 
 /// The input's settings, from `[statsd]`.
 #[derive(Debug, Clone)]
@@ -85,15 +83,6 @@ struct OpenSet {
     members: HashSet<String>,
 }
 
-/// Lines turned into candidates, ready to submit (again, for TCP, until there is room).
-pub struct Prepared<'a> {
-    items: Vec<Candidate<'a>>,
-    /// How many of `items` the pipeline has taken.
-    done: usize,
-    /// Lines already accepted without the pipeline (set members).
-    taken: usize,
-}
-
 /// The StatsD input: its settings and its state, shared by the UDP and TCP listeners.
 pub struct Statsd {
     pipeline: Arc<Pipeline>,
@@ -109,32 +98,16 @@ impl Statsd {
         Statsd { pipeline, telemetry, clock, settings, gauges: Mutex::default(), sets: Mutex::default() }
     }
 
-    fn context(&self) -> Context<'_> {
-        Context { namespace: self.settings.namespace.as_deref(), dimensions: &[] }
-    }
-
-    pub(crate) fn telemetry(&self) -> &Telemetry {
-        &self.telemetry
-    }
-
     fn count(&self, outcome: LineOutcome, n: usize) {
         self.telemetry.input_lines(INPUT.name, outcome, n);
-    }
-
-    /// Counts a line rejected before the pipeline saw it, in the input's and the global counters.
-    pub(crate) fn rejected(&self, reason: LineReject, message: &str) {
-        self.count(LineOutcome::Rejected, 1);
-        self.telemetry.input_line_rejected(INPUT.name, reason);
-        self.telemetry.records_received(1);
-        self.telemetry.record_rejected(record_reason(reason));
-        tracing::debug!(reason = reason.label(), message, "statsd line rejected");
     }
 
     /// Parses lines, applies them to gauge and set state, and returns the candidates.
     pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>) -> Prepared<'a> {
         let now = self.clock.now_ms();
-        let mut prepared = Prepared { items: Vec::new(), done: 0, taken: 0 };
-        let (mut received, mut ignored) = (0, 0);
+        let mut prepared = Prepared::default();
+        // Lines accepted without the pipeline (set members).
+        let (mut received, mut ignored, mut taken) = (0, 0, 0);
         for bytes in lines {
             received += 1;
             let metric = match parse::parse_bytes(bytes) {
@@ -153,7 +126,7 @@ impl Statsd {
             }
             match self.candidate(metric, now) {
                 Ok(Some(c)) => prepared.items.push(c),
-                Ok(None) => prepared.taken += 1,
+                Ok(None) => taken += 1,
                 Err(e) => self.rejected(e.reason, &e.message),
             }
         }
@@ -162,41 +135,22 @@ impl Statsd {
         if ignored > 0 {
             self.count(LineOutcome::Ignored, ignored);
         }
-        if prepared.taken > 0 {
-            self.count(LineOutcome::Accepted, prepared.taken);
+        if taken > 0 {
+            self.count(LineOutcome::Accepted, taken);
         }
         prepared
     }
 
-    /// Submits prepared candidates, [`SUBMIT_CHUNK`] at a time, so that a big batch is never
-    /// refused as larger than the whole buffer, and a retry after a refusal resumes where it
-    /// stopped. The pipeline's own rejections are counted here; a refusal is the transport's
-    /// to handle (and count): [`Statsd::pending`] says how many candidates it concerns.
+    /// Submits prepared candidates: [`lines::submit`].
+    #[cfg(test)]
     pub fn submit(&self, prepared: &mut Prepared<'_>) -> Result<(), Refusal> {
-        while prepared.done < prepared.items.len() {
-            let end = (prepared.done + SUBMIT_CHUNK).min(prepared.items.len());
-            let chunk = prepared.items[prepared.done..end].iter().cloned().map(Ok);
-            let answer = self.pipeline.submit(INPUT, &self.context(), chunk)?;
-            prepared.done = end;
-            self.accepted(answer);
-        }
-        Ok(())
-    }
-
-    fn accepted(&self, answer: crate::pipeline::Accepted) {
-        self.count(LineOutcome::Accepted, answer.accepted);
-        if !answer.rejected.is_empty() {
-            self.count(LineOutcome::Rejected, answer.rejected.len());
-            for r in &answer.rejected {
-                self.telemetry.input_line_rejected(INPUT.name, LineReject::Invalid);
-                tracing::debug!(error = %r.error, "statsd line rejected");
-            }
-        }
+        lines::submit(self, prepared)
     }
 
     /// How many candidates are not submitted yet (what UDP loses on a refusal).
+    #[cfg(test)]
     pub fn pending(prepared: &Prepared<'_>) -> usize {
-        prepared.items.len() - prepared.done
+        prepared.pending()
     }
 
     fn candidate<'a>(&'a self, m: Metric<'a>, now: i64) -> Result<Option<Candidate<'a>>, LineError> {
@@ -368,28 +322,46 @@ fn series_key(name: &str, unit: Option<&str>, tags: &[(Cow<'_, str>, Cow<'_, str
     key
 }
 
-/// The global counters' reason for a line's.
-fn record_reason(reason: LineReject) -> RejectReason {
-    match reason {
-        LineReject::Value | LineReject::SampleRate | LineReject::StateFull => RejectReason::Value,
-        LineReject::Timestamp => RejectReason::Timestamp,
-        LineReject::Name => RejectReason::Name,
-        _ => RejectReason::Malformed,
+impl LineInput for Statsd {
+    const INPUT: Input = INPUT;
+
+    fn telemetry(&self) -> &Telemetry {
+        &self.telemetry
+    }
+
+    fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
+    fn context(&self) -> Context<'_> {
+        Context { namespace: self.settings.namespace.as_deref(), dimensions: &[] }
+    }
+
+    fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a> {
+        self.prepare(parse::lines(batch))
+    }
+
+    fn accepted(&self, _: &[Candidate<'_>], answer: Accepted) {
+        self.count(LineOutcome::Accepted, answer.accepted);
+        if !answer.rejected.is_empty() {
+            self.count(LineOutcome::Rejected, answer.rejected.len());
+            for r in &answer.rejected {
+                self.telemetry.input_line_rejected(INPUT.name, LineReject::Invalid);
+                tracing::debug!(error = %r.error, "statsd line rejected");
+            }
+        }
     }
 }
 
 /// The bound sockets, before they serve.
 pub struct Listeners {
-    statsd: Arc<Statsd>,
-    udp: Option<std::net::UdpSocket>,
-    tcp: Option<tokio::net::TcpListener>,
+    lines: lines::Listeners<Statsd>,
 }
 
 /// The listeners while they serve.
 pub struct Running {
     statsd: Arc<Statsd>,
-    udp: Option<udp::UdpListener>,
-    tcp: Option<tokio::task::JoinHandle<()>>,
+    lines: lines::Running<Statsd>,
     ticker: tokio::task::JoinHandle<()>,
     stop: tokio_util::sync::CancellationToken,
 }
@@ -398,41 +370,31 @@ impl Listeners {
     /// Binds what `[statsd]` turns on; `None` when nothing is.
     pub async fn bind(config: &StatsdConfig, statsd: Statsd) -> std::io::Result<Option<Listeners>> {
         let (udp_at, tcp_at) = (config.udp(), config.tcp());
-        if udp_at.is_none() && tcp_at.is_none() {
-            return Ok(None);
-        }
-        let udp = match udp_at {
-            Some(a) => Some(udp::bind(a, config.receive_buffer_bytes)?),
-            None => None,
-        };
-        let tcp = match tcp_at {
-            Some(a) => Some(tokio::net::TcpListener::bind(a).await?),
-            None => None,
-        };
-        if statsd.settings.namespace.is_none() {
+        let statsd = Arc::new(statsd);
+        let bound =
+            lines::Listeners::bind(udp_at, tcp_at, config.receive_buffer_bytes, "statsd.receive_buffer_bytes", statsd)
+                .await?;
+        let Some(lines) = bound else { return Ok(None) };
+        if lines.input().settings.namespace.is_none() {
             tracing::warn!("statsd has no namespace (set statsd.namespace or namespace): every line will be rejected");
         }
-        Ok(Some(Listeners { statsd: Arc::new(statsd), udp, tcp }))
+        Ok(Some(Listeners { lines }))
     }
 
     pub fn udp_addr(&self) -> Option<std::net::SocketAddr> {
-        self.udp.as_ref().and_then(|s| s.local_addr().ok())
+        self.lines.udp_addr()
     }
 
     pub fn tcp_addr(&self) -> Option<std::net::SocketAddr> {
-        self.tcp.as_ref().and_then(|s| s.local_addr().ok())
+        self.lines.tcp_addr()
     }
 
     pub fn start(self) -> std::io::Result<Running> {
-        let (udp_at, tcp_at) = (self.udp_addr(), self.tcp_addr());
+        let statsd = self.lines.input().clone();
+        let lines = self.lines.start()?;
         let stop = tokio_util::sync::CancellationToken::new();
-        let udp = match self.udp {
-            Some(socket) => Some(udp::UdpListener::start(socket, self.statsd.clone())?),
-            None => None,
-        };
-        let tcp = self.tcp.map(|l| tokio::spawn(tcp::serve(l, self.statsd.clone(), stop.clone())));
         let ticker = {
-            let (statsd, stop) = (self.statsd.clone(), stop.clone());
+            let (statsd, stop) = (statsd.clone(), stop.clone());
             tokio::spawn(async move {
                 loop {
                     tokio::select! {
@@ -442,21 +404,15 @@ impl Listeners {
                 }
             })
         };
-        tracing::info!(udp = ?udp_at, tcp = ?tcp_at, "statsd listening");
-        Ok(Running { statsd: self.statsd, udp, tcp, ticker, stop })
+        Ok(Running { statsd, lines, ticker, stop })
     }
 }
 
 impl Running {
     /// Stops reading, submits what was read and the open set windows; before the pipeline closes.
     pub async fn stop(self) {
+        self.lines.stop().await;
         self.stop.cancel();
-        if let Some(udp) = self.udp {
-            let _ = tokio::task::spawn_blocking(move || udp.stop()).await;
-        }
-        if let Some(tcp) = self.tcp {
-            let _ = tcp.await;
-        }
         let _ = self.ticker.await;
         let statsd = self.statsd;
         let _ = tokio::task::spawn_blocking(move || statsd.tick(true)).await;

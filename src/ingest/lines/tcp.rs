@@ -1,4 +1,4 @@
-//! StatsD over TCP: lines reassembled across reads; a line over 64 KiB is skipped and counted
+//! A line-based input over TCP: lines reassembled across reads; a line over 64 KiB is skipped and counted
 //! without closing the connection. When the pipeline's buffer is full the connection stops
 //! reading and retries the same lines shortly, so the client's writes block: nothing is
 //! accepted and then lost.
@@ -11,9 +11,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{INPUT, Statsd, parse};
+use super::{LineInput, submit as submit_all, too_long};
 use crate::pipeline::Refusal;
-use crate::telemetry::reasons::{LineOutcome, LineReject};
+use crate::telemetry::reasons::LineOutcome;
 
 /// The longest line kept.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -22,16 +22,16 @@ const READ_CHUNK: usize = 64 * 1024;
 const RETRY: Duration = Duration::from_millis(100);
 
 /// Accepts connections until `stop`, then waits for them to finish.
-pub async fn serve(listener: TcpListener, statsd: Arc<Statsd>, stop: CancellationToken) {
+pub async fn serve<I: LineInput>(listener: TcpListener, input: Arc<I>, stop: CancellationToken) {
     let connections = TaskTracker::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(connection(stream, statsd.clone(), stop.clone()));
+                    connections.spawn(connection(stream, input.clone(), stop.clone()));
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "statsd TCP accept failed");
+                    tracing::warn!(input = I::INPUT.name, error = %e, "TCP accept failed");
                     tokio::time::sleep(RETRY).await;
                 }
             },
@@ -42,7 +42,7 @@ pub async fn serve(listener: TcpListener, statsd: Arc<Statsd>, stop: Cancellatio
     connections.wait().await;
 }
 
-async fn connection(mut stream: TcpStream, statsd: Arc<Statsd>, stop: CancellationToken) {
+async fn connection<I: LineInput>(mut stream: TcpStream, input: Arc<I>, stop: CancellationToken) {
     let mut lines = Reassembly::default();
     let mut chunk = vec![0u8; READ_CHUNK];
     // Once stopping, what the client sent before is still read, without waiting for more.
@@ -67,13 +67,10 @@ async fn connection(mut stream: TcpStream, statsd: Arc<Statsd>, stop: Cancellati
             0 => lines.finish(),
             _ => lines.push(&chunk[..n]),
         };
-        if complete.too_long > 0 {
-            for _ in 0..complete.too_long {
-                statsd.telemetry().input_lines(INPUT.name, LineOutcome::Received, 1);
-                statsd.rejected(LineReject::TooLong, "line longer than 64 KiB");
-            }
+        for _ in 0..complete.too_long {
+            too_long(&*input);
         }
-        if !submit(&statsd, &lines.buffer[..complete.end], &stop).await {
+        if !submit(&*input, &lines.buffer[..complete.end], &stop).await {
             return;
         }
         lines.consume(complete.end);
@@ -84,13 +81,13 @@ async fn connection(mut stream: TcpStream, statsd: Arc<Statsd>, stop: Cancellati
 }
 
 /// Submits complete lines, waiting while the buffer is full; false when the input must stop.
-async fn submit(statsd: &Statsd, bytes: &[u8], stop: &CancellationToken) -> bool {
+async fn submit<I: LineInput>(input: &I, bytes: &[u8], stop: &CancellationToken) -> bool {
     if bytes.is_empty() {
         return true;
     }
-    let mut prepared = statsd.prepare(parse::lines(bytes));
+    let mut prepared = input.prepare_batch(bytes);
     loop {
-        match statsd.submit(&mut prepared) {
+        match submit_all(input, &mut prepared) {
             Ok(()) => return true,
             Err(Refusal::BufferFull { .. }) => {
                 tokio::select! {
@@ -100,9 +97,9 @@ async fn submit(statsd: &Statsd, bytes: &[u8], stop: &CancellationToken) -> bool
             }
             Err(refusal) => {
                 // Shutting down, or more series-windows than the whole buffer holds.
-                let n = super::Statsd::pending(&prepared);
-                statsd.telemetry().input_lines(INPUT.name, LineOutcome::Dropped, n);
-                tracing::warn!(%refusal, lines = n, "statsd TCP lines refused");
+                let n = prepared.pending();
+                input.telemetry().input_lines(I::INPUT.name, LineOutcome::Dropped, n);
+                tracing::warn!(input = I::INPUT.name, %refusal, lines = n, "TCP lines refused");
                 return !matches!(refusal, Refusal::ShuttingDown);
             }
         }
@@ -186,7 +183,9 @@ mod tests {
 
     fn complete_lines(r: &mut Reassembly, bytes: &[u8]) -> (Vec<String>, usize) {
         let c = r.push(bytes);
-        let lines = parse::lines(&r.buffer[..c.end]).map(|l| String::from_utf8(l.to_vec()).unwrap()).collect();
+        let lines = crate::ingest::statsd::parse::lines(&r.buffer[..c.end])
+            .map(|l| String::from_utf8(l.to_vec()).unwrap())
+            .collect();
         r.consume(c.end);
         (lines, c.too_long)
     }

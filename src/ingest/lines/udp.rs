@@ -1,4 +1,4 @@
-//! StatsD over UDP. One thread does nothing but drain the socket into batches (datagrams
+//! A line-based input over UDP. One thread does nothing but drain the socket into batches (datagrams
 //! joined by `\n`): while the processing thread is busy, datagrams pile up in the batch instead
 //! of the kernel's buffer. UDP cannot push back, so lines the pipeline refuses are counted as
 //! dropped, and so are the datagrams the kernel dropped (read from `/proc/net/udp`).
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{INPUT, Statsd, parse};
+use super::{LineInput, submit};
 use crate::pipeline::Refusal;
 use crate::telemetry::reasons::{LineOutcome, UdpDrop};
 
@@ -25,7 +25,8 @@ const MAX_BATCH: usize = 4 * 1024 * 1024;
 const POLL: Duration = Duration::from_millis(200);
 
 /// Binds the socket with the requested `SO_RCVBUF`, warning when the kernel gives less.
-pub fn bind(address: SocketAddr, receive_buffer: Option<usize>) -> std::io::Result<UdpSocket> {
+/// `key` names the setting in the warning.
+pub fn bind(address: SocketAddr, receive_buffer: Option<usize>, key: &str) -> std::io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
     if let Some(wanted) = receive_buffer {
         socket.set_recv_buffer_size(wanted)?;
@@ -35,7 +36,7 @@ pub fn bind(address: SocketAddr, receive_buffer: Option<usize>) -> std::io::Resu
             tracing::warn!(
                 wanted,
                 effective = granted,
-                "statsd.receive_buffer_bytes capped by the kernel: raise net.core.rmem_max to get it"
+                "{key} capped by the kernel: raise net.core.rmem_max to get it"
             );
         }
     }
@@ -52,17 +53,18 @@ pub struct UdpListener {
 }
 
 impl UdpListener {
-    pub fn start(socket: UdpSocket, statsd: Arc<Statsd>) -> std::io::Result<UdpListener> {
+    pub fn start<I: LineInput>(socket: UdpSocket, input: Arc<I>) -> std::io::Result<UdpListener> {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = sync_channel::<Vec<u8>>(1);
         let inode = socket_inode(&socket);
+        let name = I::INPUT.name;
         let reader = {
-            let (stop, statsd) = (stop.clone(), statsd.clone());
+            let (stop, input) = (stop.clone(), input.clone());
             std::thread::Builder::new()
-                .name("statsd-udp-read".into())
-                .spawn(move || read(socket, tx, &stop, &statsd, inode))?
+                .name(format!("{name}-udp-read"))
+                .spawn(move || read(socket, tx, &stop, &*input, inode))?
         };
-        let processor = std::thread::Builder::new().name("statsd-udp".into()).spawn(move || process(rx, &statsd))?;
+        let processor = std::thread::Builder::new().name(format!("{name}-udp")).spawn(move || process(rx, &*input))?;
         Ok(UdpListener { stop, threads: vec![reader, processor] })
     }
 
@@ -75,7 +77,7 @@ impl UdpListener {
     }
 }
 
-fn read(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, statsd: &Statsd, inode: Option<u64>) {
+fn read<I: LineInput>(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, input: &I, inode: Option<u64>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut batch = Vec::new();
     let mut dropped = inode.and_then(kernel_drops).unwrap_or(0);
@@ -88,7 +90,7 @@ fn read(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, statsd: &
             }
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "statsd UDP read failed");
+                tracing::warn!(input = I::INPUT.name, error = %e, "UDP read failed");
                 std::thread::sleep(POLL);
             }
         }
@@ -107,7 +109,7 @@ fn read(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, statsd: &
             checked = Instant::now();
             if let Some(now) = inode.and_then(kernel_drops) {
                 if now > dropped {
-                    statsd.telemetry().udp_dropped(INPUT.name, UdpDrop::Kernel, now - dropped);
+                    input.telemetry().udp_dropped(I::INPUT.name, UdpDrop::Kernel, now - dropped);
                 }
                 dropped = now;
             }
@@ -130,24 +132,24 @@ fn read(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, statsd: &
     }
 }
 
-fn process(rx: Receiver<Vec<u8>>, statsd: &Statsd) {
+fn process<I: LineInput>(rx: Receiver<Vec<u8>>, input: &I) {
     while let Ok(batch) = rx.recv() {
-        handle(statsd, &batch);
+        handle(input, &batch);
     }
 }
 
 /// Submits one batch of datagrams; what the pipeline refuses is lost and counted.
-pub fn handle(statsd: &Statsd, batch: &[u8]) {
-    let mut prepared = statsd.prepare(parse::lines(batch));
-    if let Err(refusal) = statsd.submit(&mut prepared) {
-        let n = Statsd::pending(&prepared);
+pub fn handle<I: LineInput>(input: &I, batch: &[u8]) {
+    let mut prepared = input.prepare_batch(batch);
+    if let Err(refusal) = submit(input, &mut prepared) {
+        let n = prepared.pending();
         let reason = match refusal {
             Refusal::BufferFull { .. } => UdpDrop::BufferFull,
             Refusal::ShuttingDown => UdpDrop::ShuttingDown,
             Refusal::NeverFits { .. } => UdpDrop::TooLarge,
         };
-        statsd.telemetry().udp_dropped(INPUT.name, reason, n as u64);
-        statsd.telemetry().input_lines(INPUT.name, LineOutcome::Dropped, n);
+        input.telemetry().udp_dropped(I::INPUT.name, reason, n as u64);
+        input.telemetry().input_lines(I::INPUT.name, LineOutcome::Dropped, n);
     }
 }
 
@@ -191,7 +193,7 @@ mod tests {
 
     #[test]
     fn finds_a_real_socket_in_proc() {
-        let socket = bind("127.0.0.1:0".parse().unwrap(), Some(1 << 20)).unwrap();
+        let socket = bind("127.0.0.1:0".parse().unwrap(), Some(1 << 20), "test.receive_buffer_bytes").unwrap();
         let inode = socket_inode(&socket).expect("an inode");
         assert_eq!(kernel_drops(inode), Some(0));
     }
