@@ -4,7 +4,7 @@
 # pinned to core 1. Prints one table: datagrams sent, lines received and accepted, the
 # drops by reason from /metrics (`kernel` = the socket's receive buffer overflowed), what was
 # lost in total (sent - received) and the sidecar's CPU time per datagram (utime + stime from
-# /proc/<pid>/stat, before and after the load).
+# /proc/<pid>/stat, before and after the load), split by thread with its context switches.
 #
 #   scripts/bench-udp.sh                          # the kernel's default SO_RCVBUF
 #   RCVBUF=8MiB scripts/bench-udp.sh              # with --statsd-receive-buffer-bytes
@@ -50,15 +50,23 @@ for _ in $(seq 100); do curl -sf "127.0.0.1:$http_port/healthz" >/dev/null && br
 curl -sf "127.0.0.1:$http_port/healthz" >/dev/null || { echo "the sidecar did not start:" >&2; cat "$work/sidecar.log" >&2; exit 1; }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
+thread_ticks() { # pid -> "name ticks" per thread (the UDP reader, the processor, the runtime)
+  for t in /proc/"$1"/task/*; do
+    printf '%s %s %s\n' "$(tr ' ' '_' <"$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")" \
+      "$(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status")"
+  done
+}
 metric() { # family label -> value (0 when absent)
   awk -v want="cw_sidecar_$1{input=\"statsd\",$2}" '$1 == want {v = $2} END {print v + 0}' "$work/metrics"
 }
 
 before=$(cpu_ticks "$sidecar")
+thread_ticks "$sidecar" >"$work/threads.before"
 sent_line=$(taskset -c 1 "$release/examples/statsd_blast" "127.0.0.1:$udp_port" "$rate" "$burst" "$seconds")
 # The reader counts the kernel's drops once a second: let it catch up and drain.
 sleep 2
 after=$(cpu_ticks "$sidecar")
+thread_ticks "$sidecar" >"$work/threads.after"
 curl -sf "127.0.0.1:$http_port/metrics" >"$work/metrics"
 kill -INT "$sidecar"
 wait "$sidecar" || true
@@ -83,3 +91,8 @@ row "dropped: kernel / buffer_full / too_large / shut" "$kernel / $buffer_full /
 awk -v s="$sent" -v r="$received" 'BEGIN { printf "%-50s %18s\n", "lost (sent - received)", sprintf("%d (%.2f%%)", s - r, s ? 100 * (s - r) / s : 0) }'
 awk -v t="$((after - before))" -v hz="$hz" -v s="$sent" \
   'BEGIN { printf "%-50s %18s\n", "sidecar CPU per datagram", sprintf("%.2f us", s ? t / hz * 1e6 / s : 0) }'
+# Per thread: the socket reader (one recvfrom per datagram), the processor (parse, pipeline).
+awk -v hz="$hz" -v s="$sent" 'NR == FNR { b[$1] += $2; bc[$1] += $3; next } { a[$1] += $2; ac[$1] += $3 }
+  END { for (n in a) { d = a[n] - b[n]; if (d > 0) printf "%-50s %18s\n", "  thread " n " (context switches)",
+    sprintf("%.2f us (%.2f)", d / hz * 1e6 / s, (ac[n] - bc[n]) / s) } }' \
+  "$work/threads.before" "$work/threads.after" | sort
