@@ -1,14 +1,36 @@
 #!/usr/bin/env bash
 # Installs the real clients the integration tests drive into tests/clients (ignored by git):
-# hot-shots from npm. Needs node and npm; run by scripts/test.sh before `cargo test`.
+#   hot-shots from npm into tests/clients/node_modules (needs node and npm);
+#   statsd, datadog and aws-embedded-metrics from PyPI into the venv tests/clients/.venv
+#   (needs python3 with venv; the tests run tests/clients/.venv/bin/python).
+# Run by scripts/test.sh before `cargo test`; idempotent, and quick when all is installed.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/clients"
-if ! command -v npm >/dev/null 2>&1; then
-  echo "npm is not installed: the real-client tests need node and npm" >&2
-  exit 1
-fi
+
+# Python packages and the versions tested with.
+py_packages=(statsd==4.0.1 datadog==0.56.0 aws-embedded-metrics==3.5.0)
+
 if [ -f node_modules/hot-shots/package.json ]; then
-  echo "client test dependencies already installed"
+  echo "hot-shots already installed"
+else
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "npm is not installed: the real-client tests need node and npm" >&2
+    exit 1
+  fi
+  npm install --no-audit --no-fund --no-save --loglevel=error
+fi
+
+# The venv's marker records what was installed: a change to the list reinstalls.
+marker=.venv/installed.txt
+if [ -x .venv/bin/python ] && [ "$(cat "$marker" 2>/dev/null)" = "${py_packages[*]}" ]; then
+  echo "Python clients already installed (${py_packages[*]})"
   exit 0
 fi
-npm install --no-audit --no-fund --no-save --loglevel=error
+if ! command -v python3 >/dev/null 2>&1; then
+  echo "python3 is not installed: the real-client tests need Python 3 with venv" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || python3 -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check "${py_packages[@]}"
+echo "${py_packages[*]}" > "$marker"
+echo "Python clients installed into tests/clients/.venv"

@@ -270,6 +270,99 @@ async fn hot_shots_from_npm_over_udp_and_tcp() {
     }
 }
 
+/// The venv `scripts/clients.sh` makes for the Python clients; a test that needs it fails
+/// without it.
+fn python_clients() -> (std::path::PathBuf, std::path::PathBuf) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
+    let python = dir.join(".venv/bin/python");
+    assert!(python.exists(), "the Python clients are not installed: run scripts/clients.sh");
+    (dir, python)
+}
+
+async fn run_python(dir: &std::path::Path, python: &std::path::Path, args: &[&str]) {
+    let out = tokio::process::Command::new(python).args(args).current_dir(dir).output().await.expect("python runs");
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The gauge values of a series in the order they were published.
+fn gauge_values(datums: &[&ReceivedDatum]) -> Vec<f64> {
+    datums.iter().flat_map(|d| d.values.clone()).collect()
+}
+
+/// `statsd` from PyPI (StatsClient over UDP, TCPStatsClient over TCP): counters with a sample
+/// rate, timers, gauges with deltas, sets and a pipeline. The client's sampling is made
+/// deterministic (tests/clients/statsd_client.py) so every `|@0.5` line arrives.
+#[tokio::test]
+#[ignore = "needs statsd from PyPI (scripts/clients.sh); scripts/test.sh runs it"]
+async fn python_statsd_from_pypi_over_udp_and_tcp() {
+    let (dir, python) = python_clients();
+    let app = StatsdApp::spawn(|_| {}).await;
+    for (protocol, port, prefix) in [("udp", app.udp.port(), "u"), ("tcp", app.tcp.port(), "t")] {
+        run_python(&dir, &python, &["statsd_client.py", protocol, &port.to_string(), prefix]).await;
+        // The gauge lines of the second protocol must not race the first's.
+        let lines = if protocol == "udp" { 18.0 } else { 36.0 };
+        app.wait_lines("accepted", lines).await;
+    }
+    assert_eq!(app.counter("input_lines_total", "outcome=\"received\"").await, 36.0);
+    assert_eq!(app.counter("input_lines_total", "outcome=\"rejected\"").await, 0.0);
+    let fake = app.shutdown().await;
+    let datums = fake.datums(NAMESPACE);
+    for prefix in ["u.", "t."] {
+        let get = |name: &str| named(&datums, &format!("{prefix}{name}"));
+        let stats = |name: &str| Stats::of_datums(get(name).into_iter());
+        // 1 + 1 + 1 + 5/0.5 - 2
+        assert_eq!(stats("requests").sum, 11.0, "{prefix}");
+        assert!(get("requests").iter().all(|d| d.unit.as_deref() == Some("Count") && d.dimensions.is_empty()));
+        // 42, and 58 weighted 2 by its rate
+        assert_eq!(stats("latency"), Stats { count: 3.0, sum: 158.0, min: 42.0, max: 58.0 }, "{prefix}");
+        assert!(get("latency").iter().all(|d| d.unit.as_deref() == Some("Milliseconds")));
+        // 7, +3, -4, then `-2` sent by the client as `0` and `-2`
+        assert_eq!(gauge_values(&get("queue")), vec![7.0, 10.0, 6.0, 0.0, -2.0], "{prefix}");
+        assert!(get("queue").iter().all(|d| d.unit.as_deref() == Some("None")));
+        let users = get("users");
+        assert_eq!(users.len(), 1, "{prefix}: {users:?}");
+        assert_eq!(users[0].values, vec![2.0]);
+        assert_eq!(stats("piped").sum, 4.0);
+        assert_eq!(stats("piped_latency"), Stats { count: 1.0, sum: 7.0, min: 7.0, max: 7.0 });
+        assert_eq!(gauge_values(&get("piped_gauge")), vec![1.5]);
+    }
+}
+
+/// `datadog` from PyPI (DogStatsd, buffered: several lines per datagram) over UDP: DogStatsD
+/// tags and constant tags become dimensions, sample rates weight counters and timers, and the
+/// `|card:` field it appends is ignored. Sampling is made deterministic as above.
+#[tokio::test]
+#[ignore = "needs datadog from PyPI (scripts/clients.sh); scripts/test.sh runs it"]
+async fn python_datadog_from_pypi_over_udp() {
+    let (dir, python) = python_clients();
+    let app = StatsdApp::spawn(|_| {}).await;
+    run_python(&dir, &python, &["datadog_client.py", &app.udp.port().to_string(), "dd"]).await;
+    app.wait_lines("accepted", 14.0).await;
+    assert_eq!(app.counter("input_lines_total", "outcome=\"received\"").await, 14.0);
+    assert_eq!(app.counter("input_lines_total", "outcome=\"rejected\"").await, 0.0);
+    let fake = app.shutdown().await;
+    let datums = fake.datums(NAMESPACE);
+    let get = |name: &str, tags: &[(&str, &str)]| -> Vec<&ReceivedDatum> {
+        named(&datums, &format!("dd.{name}")).into_iter().filter(|d| d.dimensions == dims(tags)).collect()
+    };
+    let prod = [("env", "prod")];
+    let route_a = [("env", "prod"), ("route", "/a")];
+    // 1 + 2/0.25 - 1 for /a; /b carries the bare tag `canary`
+    assert_eq!(Stats::of_datums(get("requests", &route_a)).sum, 8.0);
+    let route_b = get("requests", &[("canary", "<empty>"), ("env", "prod"), ("route", "/b")]);
+    assert_eq!(Stats::of_datums(route_b).sum, 4.0);
+    assert_eq!(named(&datums, "dd.requests").len(), 2, "two series, nothing else");
+    let latency = get("latency", &route_a);
+    assert_eq!(Stats::of_datums(latency.iter().copied()), Stats { count: 3.0, sum: 80.0, min: 20.0, max: 30.0 });
+    assert!(latency.iter().all(|d| d.unit.as_deref() == Some("Milliseconds")));
+    assert_eq!(Stats::of_datums(get("size", &prod)), Stats { count: 2.0, sum: 8.0, min: 3.0, max: 5.0 });
+    assert_eq!(Stats::of_datums(get("dist", &prod)), Stats { count: 1.0, sum: 9.0, min: 9.0, max: 9.0 });
+    assert_eq!(gauge_values(&get("queue", &prod)), vec![7.0, 10.0]);
+    let users = get("users", &prod);
+    assert_eq!(users.len(), 1, "{users:?}");
+    assert_eq!(users[0].values, vec![2.0]);
+}
+
 #[tokio::test]
 async fn lines_sent_just_before_shutdown_are_published() {
     let app = StatsdApp::spawn(|_| {}).await;

@@ -19,6 +19,11 @@ locals {
   # The sidecar adds these to every record and to its own metrics.
   sidecar_dimensions = { Environment = var.environment }
   sidecar_listen     = "127.0.0.1:25889"
+  # The CloudWatch agent's listeners, served by the sidecar on the same ports: StatsD and
+  # DogStatsD on 8125 (UDP and TCP), EMF on 25888 (TCP and UDP), both on 127.0.0.1, which
+  # the containers share under awsvpc (no portMappings: nothing outside the task reaches them).
+  statsd_port = 8125
+  emf_port    = 25888
 }
 
 module "alerting" {
@@ -105,10 +110,22 @@ resource "aws_ecs_task_definition" "this" {
       image                  = var.app_image
       essential              = true
       readonlyRootFilesystem = true
-      # Placeholder workload: replace with your service, which POSTs its metrics to the sidecar.
+      # Placeholder workload: replace with your service, which POSTs its metrics to the
+      # sidecar, or sends them with a StatsD/DogStatsD client or an aws-embedded-metrics logger.
       command = ["sh", "-c", "while true; do sleep 3600; done"]
       environment = [
         { name = "CW_SIDECAR_URL", value = "http://${local.sidecar_listen}" },
+        # StatsD and DogStatsD clients (hot-shots, statsd, datadog, ...): host and port. Write
+        # the address, not `localhost` (Node resolves it to ::1 first).
+        { name = "STATSD_HOST", value = "127.0.0.1" },
+        { name = "STATSD_PORT", value = tostring(local.statsd_port) },
+        { name = "DD_AGENT_HOST", value = "127.0.0.1" },
+        { name = "DD_DOGSTATSD_PORT", value = tostring(local.statsd_port) },
+        # aws-embedded-metrics (Python, Node, Java): send EMF to the sidecar's listener.
+        { name = "AWS_EMF_AGENT_ENDPOINT", value = "tcp://127.0.0.1:${local.emf_port}" },
+        { name = "AWS_EMF_ENVIRONMENT", value = "Agent" },
+        { name = "AWS_EMF_SERVICE_NAME", value = var.service_name },
+        { name = "AWS_EMF_NAMESPACE", value = var.namespace },
       ]
       # Start sending only once the sidecar answers its health check.
       dependsOn = [{ containerName = "cw-sidecar", condition = "HEALTHY" }]
@@ -135,6 +152,9 @@ resource "aws_ecs_task_definition" "this" {
         { name = "CW_SIDECAR_FLUSH_INTERVAL", value = "${var.sidecar_flush_interval_seconds}s" },
         { name = "CW_SIDECAR_SELF_METRICS_NAMESPACE", value = local.sidecar_namespace },
         { name = "AWS_REGION", value = data.aws_region.current.name },
+        # StatsD/DogStatsD on 127.0.0.1:8125, UDP and TCP; EMF on 127.0.0.1:25888, TCP and UDP.
+        { name = "CW_SIDECAR_STATSD__ENABLED", value = "true" },
+        { name = "CW_SIDECAR_EMF__ENABLED", value = "true" },
       ]
       healthCheck = {
         command     = ["CMD", "cw-sidecar", "healthcheck"]

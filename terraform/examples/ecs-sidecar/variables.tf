@@ -23,7 +23,7 @@ variable "environment" {
 }
 
 variable "app_image" {
-  description = "Image of the application container. It sends its metrics to the sidecar at http://127.0.0.1:25889 (same task, awsvpc network)."
+  description = "Image of the application container. It sends its metrics to the sidecar at http://127.0.0.1:25889, or with StatsD to 127.0.0.1:8125 and EMF to tcp://127.0.0.1:25888 (same task, awsvpc network)."
   type        = string
   default     = "public.ecr.aws/docker/library/busybox:stable"
 }
