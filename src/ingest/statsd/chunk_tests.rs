@@ -1,0 +1,31 @@
+use super::*;
+
+#[test]
+fn big_batches_go_in_chunks_and_resume_after_a_refusal() {
+    let clock = crate::clock::ManualClock::new(1_700_000_010_000);
+    let telemetry = Arc::new(Telemetry::default());
+    let pipeline = Arc::new(Pipeline::new(
+        crate::pipeline::Settings {
+            defaults: crate::pipeline::validate::Defaults {
+                namespace: Some("T".into()),
+                dimensions: Default::default(),
+            },
+            max_buffered: 1500,
+            window_grace: std::time::Duration::from_secs(2),
+            retry_after: std::time::Duration::from_secs(1),
+        },
+        telemetry.clone(),
+        clock.clone(),
+    ));
+    let s = Statsd::new(pipeline.clone(), telemetry, clock, Settings::new(&StatsdConfig::default(), None));
+    let text: String = (0..2500).map(|i| format!("s{i}:1|c\n")).collect();
+    let mut p = s.prepare(parse::lines(text.as_bytes()));
+    // 2500 series do not fit in 1500 at once; the first chunk does.
+    assert!(matches!(s.submit(&mut p), Err(Refusal::BufferFull { .. })));
+    assert_eq!(Statsd::pending(&p), 1500);
+    let drained = pipeline.drain(true);
+    pipeline.budget().release(drained.len());
+    s.submit(&mut p).unwrap();
+    assert_eq!(Statsd::pending(&p), 0);
+    assert_eq!(pipeline.active_series(), 1500);
+}
