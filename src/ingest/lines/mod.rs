@@ -7,6 +7,7 @@
 //! counts what happens to them. The transports do the rest, the same for every input: UDP
 //! counts what the pipeline refuses as dropped, TCP retries it.
 
+mod recv;
 pub mod tcp;
 pub mod udp;
 

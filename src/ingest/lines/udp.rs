@@ -12,12 +12,11 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::recv::{Datagrams, SLOTS};
 use super::{LineInput, submit};
 use crate::pipeline::Refusal;
 use crate::telemetry::reasons::{LineOutcome, UdpDrop};
 
-/// Largest UDP payload.
-const MAX_DATAGRAM: usize = 65_535;
 /// A batch is handed over when the processor is free, and blocks the reader beyond this size
 /// (the kernel's buffer then absorbs the burst).
 const MAX_BATCH: usize = 4 * 1024 * 1024;
@@ -78,15 +77,21 @@ impl UdpListener {
 }
 
 fn read<I: LineInput>(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, input: &I, inode: Option<u64>) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut datagrams = Datagrams::new();
     let mut batch = Vec::new();
     let mut dropped = inode.and_then(kernel_drops).unwrap_or(0);
     let mut checked = Instant::now();
     while !stop.load(Ordering::Acquire) {
-        match socket.recv_from(&mut buf) {
-            Ok((n, _)) => {
-                batch.extend_from_slice(&buf[..n]);
-                batch.push(b'\n');
+        match datagrams.recv(&socket, true) {
+            // Then whatever else is queued, so a burst is handed over in one batch.
+            Ok(n) => {
+                append(&mut batch, &datagrams, n);
+                let mut more = n == SLOTS;
+                while more && batch.len() < MAX_BATCH {
+                    let m = datagrams.recv(&socket, false).unwrap_or(0);
+                    append(&mut batch, &datagrams, m);
+                    more = m == SLOTS;
+                }
             }
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
             Err(e) => {
@@ -116,19 +121,22 @@ fn read<I: LineInput>(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicB
         }
     }
     // Stopping: what the kernel holds was sent before shutdown, take it too.
-    if socket.set_nonblocking(true).is_ok() {
-        while batch.len() < MAX_BATCH {
-            match socket.recv_from(&mut buf) {
-                Ok((n, _)) => {
-                    batch.extend_from_slice(&buf[..n]);
-                    batch.push(b'\n');
-                }
-                Err(_) => break,
-            }
+    while batch.len() < MAX_BATCH {
+        match datagrams.recv(&socket, false) {
+            Ok(n) if n > 0 => append(&mut batch, &datagrams, n),
+            _ => break,
         }
     }
     if !batch.is_empty() {
         let _ = tx.send(batch);
+    }
+}
+
+/// Appends the first `n` datagrams of the last receive, each ending a line.
+fn append(batch: &mut Vec<u8>, datagrams: &Datagrams, n: usize) {
+    for i in 0..n {
+        batch.extend_from_slice(datagrams.get(i));
+        batch.push(b'\n');
     }
 }
 
