@@ -44,7 +44,7 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("statsd.enabled", "Listen for StatsD on 127.0.0.1:8125, UDP and TCP, unless addresses are set [default: false]"),
     ("statsd.udp_address", "StatsD UDP address (off unless set or statsd.enabled)"),
     ("statsd.tcp_address", "StatsD TCP address (off unless set or statsd.enabled)"),
-    ("statsd.receive_buffer_bytes", "SO_RCVBUF of the StatsD UDP socket [default: the kernel's]"),
+    ("statsd.receive_buffer_bytes", "SO_RCVBUF of the StatsD UDP socket [default: 4MiB, capped by net.core.rmem_max]"),
     ("statsd.namespace", "Namespace of StatsD metrics [default: namespace]"),
     ("statsd.units", "CloudWatch unit per StatsD metric name, as name=Unit,name=Unit"),
     ("statsd.gauge_idle_timeout", "A StatsD gauge's last value is forgotten after this idle time [default: 1h]"),
@@ -52,7 +52,7 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("emf.enabled", "Listen for EMF on 127.0.0.1:25888, UDP and TCP, unless addresses are set [default: false]"),
     ("emf.udp_address", "EMF UDP address (off unless set or emf.enabled)"),
     ("emf.tcp_address", "EMF TCP address (off unless set or emf.enabled)"),
-    ("emf.receive_buffer_bytes", "SO_RCVBUF of the EMF UDP socket [default: the kernel's]"),
+    ("emf.receive_buffer_bytes", "SO_RCVBUF of the EMF UDP socket [default: 4MiB, capped by net.core.rmem_max]"),
     ("emf.namespace", "Namespace of EMF directives that name none [default: namespace]"),
 ];
 

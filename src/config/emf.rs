@@ -24,7 +24,7 @@ pub struct EmfConfig {
     /// TCP address; off unless set (or `enabled`).
     #[serde(deserialize_with = "address", skip_serializing_if = "Option::is_none")]
     pub tcp_address: Option<SocketAddr>,
-    /// `SO_RCVBUF` of the UDP socket; the kernel's default when unset.
+    /// `SO_RCVBUF` of the UDP socket; 4 MiB when unset, capped by `net.core.rmem_max`.
     #[serde(
         serialize_with = "print_size",
         deserialize_with = "receive_buffer_bytes",

@@ -28,8 +28,8 @@ pub struct StatsdConfig {
     /// TCP address; off unless set (or `enabled`).
     #[serde(deserialize_with = "address", skip_serializing_if = "Option::is_none")]
     pub tcp_address: Option<SocketAddr>,
-    /// `SO_RCVBUF` of the UDP socket; the kernel's default when unset (a warning says when
-    /// the kernel gives less: raise `net.core.rmem_max`).
+    /// `SO_RCVBUF` of the UDP socket; 4 MiB when unset, capped by the kernel's
+    /// `net.core.rmem_max` (a log line gives the size granted).
     #[serde(
         serialize_with = "print_size",
         deserialize_with = "receive_buffer_bytes",

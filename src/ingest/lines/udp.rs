@@ -29,21 +29,27 @@ const LINGER_BUFFER: usize = 2 * 1024 * 1024;
 /// How often the reader looks at the stop flag and the kernel's drop count.
 const POLL: Duration = Duration::from_millis(200);
 
-/// Binds the socket with the requested `SO_RCVBUF`, warning when the kernel gives less.
-/// `key` names the setting in the warning.
+/// What the UDP sockets ask the kernel for when `receive_buffer_bytes` is not set: enough for
+/// bursts of thousands of datagrams (a small datagram costs the queue about 1 KiB).
+pub const DEFAULT_RECEIVE_BUFFER: usize = 4 * 1024 * 1024;
+
+/// Binds the socket with the requested `SO_RCVBUF` (or [`DEFAULT_RECEIVE_BUFFER`]), saying
+/// what the kernel granted when it gives less: a warning when the size was configured, an
+/// info line for the default. `key` names the setting.
 pub fn bind(address: SocketAddr, receive_buffer: Option<usize>, key: &str) -> std::io::Result<UdpSocket> {
     let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
-    if let Some(wanted) = receive_buffer {
-        socket.set_recv_buffer_size(wanted)?;
-        // Linux reports twice what it grants (the doubling covers its bookkeeping).
-        let granted = socket.recv_buffer_size()? / if cfg!(target_os = "linux") { 2 } else { 1 };
-        if granted < wanted {
-            tracing::warn!(
-                wanted,
-                effective = granted,
-                "{key} capped by the kernel: raise net.core.rmem_max to get it"
-            );
-        }
+    let wanted = receive_buffer.unwrap_or(DEFAULT_RECEIVE_BUFFER);
+    socket.set_recv_buffer_size(wanted)?;
+    // Linux reports twice what it grants (the doubling covers its bookkeeping).
+    let granted = socket.recv_buffer_size()? / if cfg!(target_os = "linux") { 2 } else { 1 };
+    if granted < wanted && receive_buffer.is_some() {
+        tracing::warn!(wanted, effective = granted, "{key} capped by the kernel: raise net.core.rmem_max to get it");
+    } else if granted < wanted {
+        tracing::info!(
+            wanted,
+            effective = granted,
+            "UDP receive buffer capped by the kernel (raise net.core.rmem_max, or set {key})"
+        );
     }
     socket.bind(&address.into())?;
     let socket: UdpSocket = socket.into();
