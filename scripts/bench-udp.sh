@@ -83,7 +83,7 @@ hz=$(getconf CLK_TCK)
 
 row() { printf '%-50s %18s\n' "$1" "$2"; }
 echo
-row "StatsD over UDP, SO_RCVBUF" "${rcvbuf:-kernel default ($(cat /proc/sys/net/core/rmem_default) B)}"
+row "StatsD over UDP, SO_RCVBUF" "${rcvbuf:-default (4MiB asked, rmem_max $(cat /proc/sys/net/core/rmem_max) B)}"
 row "load (sender on core 1, sidecar on core 0)" "$rate/s, bursts of $burst, ${elapsed}s"
 row "datagrams sent (send errors)" "$sent ($failed)"
 row "lines received / accepted" "$received / $accepted"

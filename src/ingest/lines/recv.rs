@@ -4,7 +4,7 @@
 use std::net::UdpSocket;
 
 /// Datagrams one call can return.
-pub const SLOTS: usize = 64;
+pub const SLOTS: usize = 256;
 /// Room for the largest UDP payload (65,507 bytes) in each slot.
 const SLOT: usize = 65_536;
 
