@@ -22,6 +22,7 @@ pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
         ("RecordsRejected", d.records_rejected),
         ("DatumsPublished", d.datums_published),
         ("DatumsDropped", d.datums_dropped),
+        ("UdpDropped", d.udp_dropped),
         ("PublishFailures", d.publish_failures),
         ("ThrottledRequests", d.throttled_requests),
         ("BufferedDatums", pipeline.budget().used() as u64),

@@ -56,6 +56,8 @@ pub(crate) struct Totals {
     pub datums_dropped: u64,
     pub publish_failures: u64,
     pub throttled_requests: u64,
+    /// Datagrams and lines the UDP inputs lost, for every reason (the kernel's drops included).
+    pub udp_dropped: u64,
 }
 
 pub(crate) struct Telemetry {
@@ -86,6 +88,7 @@ pub(crate) struct Telemetry {
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
+    udp_dropped_total: AtomicU64,
     last_reported: Mutex<Totals>,
 }
 
@@ -119,6 +122,7 @@ impl Default for Telemetry {
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
+            udp_dropped_total: AtomicU64::new(0),
             last_reported: Mutex::new(Totals::default()),
             registry: Registry::default(),
         };
@@ -251,6 +255,7 @@ impl Telemetry {
 
     pub fn udp_dropped(&self, input: &'static str, reason: UdpDrop, n: u64) {
         self.udp_dropped.get_or_create(&InputReason { input, reason: reason.label() }).inc_by(n);
+        self.udp_dropped_total.fetch_add(n, Ordering::Relaxed);
     }
 
     /// One PutMetricData call finished.
@@ -320,6 +325,7 @@ impl Telemetry {
             datums_dropped: self.dropped_total.load(Ordering::Relaxed),
             publish_failures: self.failures_total.load(Ordering::Relaxed),
             throttled_requests: self.throttles.get(),
+            udp_dropped: self.udp_dropped_total.load(Ordering::Relaxed),
         }
     }
 
@@ -334,6 +340,7 @@ impl Telemetry {
             datums_dropped: now.datums_dropped - last.datums_dropped,
             publish_failures: now.publish_failures - last.publish_failures,
             throttled_requests: now.throttled_requests - last.throttled_requests,
+            udp_dropped: now.udp_dropped - last.udp_dropped,
         };
         *last = now;
         delta
@@ -368,7 +375,8 @@ mod tests {
                 datums_published: 3,
                 datums_dropped: 0,
                 publish_failures: 1,
-                throttled_requests: 1
+                throttled_requests: 1,
+                udp_dropped: 0,
             }
         );
         t.datums_dropped(DropReason::Invalid, 2);

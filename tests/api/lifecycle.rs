@@ -103,6 +103,7 @@ async fn shutdown_publishes_open_windows_and_refuses_new_records() {
         "DatumsDropped",
         "PublishFailures",
         "ThrottledRequests",
+        "UdpDropped",
         "BufferedDatums",
     ] {
         assert!(self_metrics.iter().any(|n| n == name), "{name} missing from {self_metrics:?}");
