@@ -217,7 +217,8 @@ async fn the_5xx_alarm_fires_notifies_and_recovers_and_the_sidecar_alarms_evalua
             "PublishFailures",
             "RecordsAccepted",
             "RecordsRejected",
-            "ThrottledRequests"
+            "ThrottledRequests",
+            "UdpDropped"
         ]
     );
     for m in self_metrics.metrics() {
