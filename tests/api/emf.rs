@@ -2,89 +2,19 @@
 //! with what reaches the fake CloudWatch.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use cw_sidecar::app::{App, ShutdownReport};
 use cw_sidecar::config::Config;
-use cw_sidecar::publish::sink::Sink;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 
-use crate::fake_cloudwatch::{FakeCloudWatch, ReceivedDatum};
-use crate::helpers::{Stats, mid_window_ms, now_ms, sdk_config, test_config};
+use crate::fake_cloudwatch::ReceivedDatum;
+use crate::helpers::{Stats, mid_window_ms, now_ms};
+use crate::line_app::LineApp;
 
-/// The app with EMF on 127.0.0.1:0 (UDP and TCP), and where it listens.
-struct EmfApp {
-    udp: SocketAddr,
-    tcp: SocketAddr,
-    base: String,
-    fake: FakeCloudWatch,
-    http: reqwest::Client,
-    stop: oneshot::Sender<()>,
-    running: JoinHandle<std::io::Result<ShutdownReport>>,
-}
-
-impl EmfApp {
-    async fn spawn(tune: impl FnOnce(&mut Config)) -> EmfApp {
-        let fake = FakeCloudWatch::start().await;
-        let mut config = test_config();
-        config.emf.udp_address = Some("127.0.0.1:0".parse().unwrap());
-        config.emf.tcp_address = Some("127.0.0.1:0".parse().unwrap());
-        tune(&mut config);
-        let sink = Sink::cloudwatch(sdk_config(&fake.url()), config.publish_timeout, false);
-        let app = App::build(config, sink).await.unwrap();
-        let (udp, tcp) = app.emf_addrs();
-        let base = format!("http://{}", app.local_addr());
-        let (stop, stopped) = oneshot::channel();
-        let running = tokio::spawn(app.run_until_stopped(async {
-            let _ = stopped.await;
-        }));
-        EmfApp { udp: udp.unwrap(), tcp: tcp.unwrap(), base, fake, http: reqwest::Client::new(), stop, running }
-    }
-
-    async fn send_udp(&self, datagram: &str) {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        socket.send_to(datagram.as_bytes(), self.udp).await.unwrap();
-    }
-
-    async fn metrics(&self) -> String {
-        self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
-    }
-
-    /// A counter of the emf input from `/metrics`, e.g. `input_lines_total`, `outcome="received"`.
-    async fn counter(&self, family: &str, label: &str) -> f64 {
-        let wanted = format!("cw_sidecar_{family}{{input=\"emf\",{label}}} ");
-        let text = self.metrics().await;
-        text.lines().find_map(|l| l.strip_prefix(&wanted)).map_or(0.0, |v| v.parse().unwrap())
-    }
-
-    /// Waits until `n` documents (received, ignored, rejected) or datums (accepted, dropped)
-    /// have had `outcome`.
-    async fn wait_documents(&self, outcome: &str, n: f64) {
-        let label = format!("outcome=\"{outcome}\"");
-        for _ in 0..400 {
-            if self.counter("input_lines_total", &label).await >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("{n} documents not {outcome} in time:\n{}", self.metrics().await);
-    }
-
-    async fn flush(&self) {
-        let r = self.http.post(format!("{}/v1/flush", self.base)).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-    }
-
-    async fn shutdown(self) -> FakeCloudWatch {
-        self.stop.send(()).unwrap();
-        assert!(self.running.await.unwrap().unwrap().complete());
-        self.fake.check();
-        self.fake
-    }
+/// The app with EMF on 127.0.0.1:0 (UDP and TCP).
+async fn spawn(tune: impl FnOnce(&mut Config)) -> LineApp {
+    LineApp::spawn("emf", tune).await
 }
 
 fn dims(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -118,14 +48,14 @@ fn stats(count: f64, sum: f64, min: f64, max: f64) -> Stats {
 
 #[tokio::test]
 async fn udp_and_tcp_documents_reach_cloudwatch_exactly() {
-    let app = EmfApp::spawn(|c| c.default_dimensions = [("Host".to_string(), "h1".to_string())].into()).await;
+    let app = spawn(|c| c.default_dimensions = [("Host".to_string(), "h1".to_string())].into()).await;
     let ts = mid_window_ms();
     // UDP: one document per datagram; one metric under two dimension sets, an array of values.
     app.send_udp(&format!(
         r#"{{"_aws":{{"Timestamp":{ts},"CloudWatchMetrics":[{{"Namespace":"Shop","Dimensions":[["Service"],["Service","Op"]],"Metrics":[{{"Name":"Latency","Unit":"Milliseconds"}}]}}]}},"Service":"cart","Op":"add","Latency":[10,20,30],"RequestId":"r-1"}}"#
     ))
     .await;
-    app.wait_documents("accepted", 2.0).await;
+    app.wait_lines("accepted", 2.0).await;
     let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
     let documents = [
         // Value objects, a high-resolution metric, no timestamp (the time it arrives).
@@ -146,8 +76,8 @@ async fn udp_and_tcp_documents_reach_cloudwatch_exactly() {
     tcp.write_all(a.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     tcp.write_all(b.as_bytes()).await.unwrap();
-    app.wait_documents("received", 5.0).await;
-    app.wait_documents("accepted", 6.0).await;
+    app.wait_lines("received", 5.0).await;
+    app.wait_lines("accepted", 6.0).await;
     let sent_at = now_ms();
     assert_eq!(app.counter("input_lines_total", "outcome=\"ignored\"").await, 1.0);
     assert_eq!(app.counter("input_lines_total", "outcome=\"rejected\"").await, 1.0);
@@ -189,9 +119,9 @@ async fn udp_and_tcp_documents_reach_cloudwatch_exactly() {
 
 #[tokio::test]
 async fn a_directive_without_namespace_takes_the_configured_one() {
-    let app = EmfApp::spawn(|c| c.emf.namespace = Some("Fallback".into())).await;
+    let app = spawn(|c| c.emf.namespace = Some("Fallback".into())).await;
     app.send_udp(r#"{"_aws":{"CloudWatchMetrics":[{"Dimensions":[[]],"Metrics":[{"Name":"M"}]}]},"M":1}"#).await;
-    app.wait_documents("accepted", 1.0).await;
+    app.wait_lines("accepted", 1.0).await;
     let fake = app.shutdown().await;
     let datums = fake.datums("Fallback");
     assert_eq!(datums.len(), 1, "{datums:?}");
@@ -201,17 +131,17 @@ async fn a_directive_without_namespace_takes_the_configured_one() {
 #[tokio::test]
 async fn tcp_pushes_back_while_the_buffer_is_full_and_loses_nothing() {
     // One series-window fits: the second document waits until a flush makes room.
-    let app = EmfApp::spawn(|c| c.max_buffered_datums = 1).await;
+    let app = spawn(|c| c.max_buffered_datums = 1).await;
     let doc = |name: &str| document(&[name]);
     let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
     tcp.write_all(format!("{}\n", doc("first")).as_bytes()).await.unwrap();
-    app.wait_documents("accepted", 1.0).await;
+    app.wait_lines("accepted", 1.0).await;
     tcp.write_all(format!("{}\n", doc("second")).as_bytes()).await.unwrap();
-    app.wait_documents("received", 2.0).await;
+    app.wait_lines("received", 2.0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.counter("input_lines_total", "outcome=\"accepted\"").await, 1.0, "second waits");
     app.flush().await;
-    app.wait_documents("accepted", 2.0).await;
+    app.wait_lines("accepted", 2.0).await;
     assert_eq!(app.counter("input_lines_total", "outcome=\"dropped\"").await, 0.0);
     drop(tcp);
     let fake = app.shutdown().await;
@@ -232,14 +162,14 @@ fn document(names: &[&str]) -> String {
 
 #[tokio::test]
 async fn udp_counts_the_datums_the_full_buffer_refuses() {
-    let app = EmfApp::spawn(|c| c.max_buffered_datums = 1).await;
+    let app = spawn(|c| c.max_buffered_datums = 1).await;
     app.send_udp(&document(&["first"])).await;
-    app.wait_documents("accepted", 1.0).await;
+    app.wait_lines("accepted", 1.0).await;
     app.send_udp(&document(&["second", "third"])).await;
-    app.wait_documents("dropped", 2.0).await;
+    app.wait_lines("dropped", 2.0).await;
     assert_eq!(app.counter("udp_dropped_total", "reason=\"too_large\"").await, 2.0);
     app.send_udp(&document(&["fourth"])).await;
-    app.wait_documents("dropped", 3.0).await;
+    app.wait_lines("dropped", 3.0).await;
     assert_eq!(app.counter("udp_dropped_total", "reason=\"buffer_full\"").await, 1.0);
     let fake = app.shutdown().await;
     assert_eq!(fake.datums("N").len(), 1);
@@ -247,17 +177,17 @@ async fn udp_counts_the_datums_the_full_buffer_refuses() {
 
 #[tokio::test]
 async fn an_overlong_tcp_document_is_skipped_and_the_connection_stays_open() {
-    let app = EmfApp::spawn(|_| {}).await;
+    let app = spawn(|_| {}).await;
     let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
     let long = format!(r#"{{"pad":"{}"}}"#, "x".repeat(70 * 1024));
     let text = format!("{}\n{long}\n{}\n", document(&["before"]), document(&["after"]));
     tcp.write_all(text.as_bytes()).await.unwrap();
-    app.wait_documents("received", 3.0).await;
+    app.wait_lines("received", 3.0).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     // Still open; the last document needs no newline before the end of the stream.
     tcp.write_all(document(&["later"]).as_bytes()).await.unwrap();
     tcp.shutdown().await.unwrap();
-    app.wait_documents("accepted", 3.0).await;
+    app.wait_lines("accepted", 3.0).await;
     assert_eq!(app.counter("input_lines_rejected_total", "reason=\"too_long\"").await, 1.0);
     let fake = app.shutdown().await;
     let mut names: Vec<String> = fake.datums("N").into_iter().map(|d| d.name).collect();
@@ -275,7 +205,7 @@ async fn aws_embedded_metrics_from_pypi_over_tcp() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
     let python = dir.join(".venv/bin/python");
     assert!(python.exists(), "no {}: run scripts/clients.sh", python.display());
-    let app = EmfApp::spawn(|_| {}).await;
+    let app = spawn(|_| {}).await;
     let out = tokio::process::Command::new(&python)
         .arg("emf_client.py")
         .env("AWS_EMF_AGENT_ENDPOINT", format!("tcp://127.0.0.1:{}", app.tcp.port()))
@@ -289,8 +219,8 @@ async fn aws_embedded_metrics_from_pypi_over_tcp() {
         .expect("python runs");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // Two documents: Latency and Hot, then Orders.
-    app.wait_documents("received", 2.0).await;
-    app.wait_documents("accepted", 3.0).await;
+    app.wait_lines("received", 2.0).await;
+    app.wait_lines("accepted", 3.0).await;
     assert_eq!(app.counter("input_lines_total", "outcome=\"rejected\"").await, 0.0);
     assert_eq!(app.counter("input_lines_total", "outcome=\"ignored\"").await, 0.0);
     let fake = app.shutdown().await;

@@ -27,6 +27,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The pipeline every input submits to, for tests that are an input of their own.
     pub pipeline: std::sync::Arc<Pipeline>,
+    /// Where StatsD and EMF listen when configured: (UDP, TCP).
+    pub statsd: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+    pub emf: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<std::io::Result<ShutdownReport>>>,
 }
@@ -91,12 +94,22 @@ impl TestApp {
         );
         let app = App::build_with_clock(config, sink, clock).await.unwrap();
         let pipeline = app.pipeline();
+        let (statsd, emf) = (app.statsd_addrs(), app.emf_addrs());
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = oneshot::channel();
         let running = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        TestApp { base, fake, http: reqwest::Client::new(), pipeline, stop: Some(stop), running: Some(running) }
+        TestApp {
+            base,
+            fake,
+            http: reqwest::Client::new(),
+            pipeline,
+            statsd,
+            emf,
+            stop: Some(stop),
+            running: Some(running),
+        }
     }
 
     pub async fn post(

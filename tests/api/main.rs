@@ -13,6 +13,7 @@ mod helpers;
 mod ingest;
 mod inputs;
 mod lifecycle;
+mod line_app;
 mod overflow;
 mod probes;
 mod publishing;

@@ -2,97 +2,26 @@
 //! what reaches the fake CloudWatch.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use cw_sidecar::app::{App, ShutdownReport};
 use cw_sidecar::config::Config;
-use cw_sidecar::publish::sink::Sink;
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
+use tokio::net::TcpStream;
 
-use crate::fake_cloudwatch::{FakeCloudWatch, ReceivedDatum};
-use crate::helpers::{Stats, sdk_config, test_config};
+use crate::fake_cloudwatch::ReceivedDatum;
+use crate::helpers::Stats;
+use crate::line_app::LineApp;
 
 const NAMESPACE: &str = "StatsD";
 
-/// The app with StatsD on 127.0.0.1:0 (UDP and TCP), and where it listens.
-pub struct StatsdApp {
-    pub udp: SocketAddr,
-    pub tcp: SocketAddr,
-    pub base: String,
-    pub fake: FakeCloudWatch,
-    http: reqwest::Client,
-    stop: oneshot::Sender<()>,
-    running: JoinHandle<std::io::Result<ShutdownReport>>,
-}
-
-impl StatsdApp {
-    pub async fn spawn(tune: impl FnOnce(&mut Config)) -> StatsdApp {
-        let fake = FakeCloudWatch::start().await;
-        let mut config = test_config();
-        config.statsd.udp_address = Some("127.0.0.1:0".parse().unwrap());
-        config.statsd.tcp_address = Some("127.0.0.1:0".parse().unwrap());
-        config.statsd.namespace = Some(NAMESPACE.into());
-        config.statsd.receive_buffer_bytes = Some(1 << 20);
-        tune(&mut config);
-        let sink = Sink::cloudwatch(sdk_config(&fake.url()), config.publish_timeout, false);
-        let app = App::build(config, sink).await.unwrap();
-        let (udp, tcp) = app.statsd_addrs();
-        let base = format!("http://{}", app.local_addr());
-        let (stop, stopped) = oneshot::channel();
-        let running = tokio::spawn(app.run_until_stopped(async {
-            let _ = stopped.await;
-        }));
-        StatsdApp { udp: udp.unwrap(), tcp: tcp.unwrap(), base, fake, http: reqwest::Client::new(), stop, running }
-    }
-
-    pub async fn send_udp(&self, datagram: &str) {
-        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-        socket.send_to(datagram.as_bytes(), self.udp).await.unwrap();
-    }
-
-    pub async fn metrics(&self) -> String {
-        self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
-    }
-
-    /// A counter of the statsd input from `/metrics`, e.g. `input_lines_total`, `outcome="received"`.
-    pub async fn counter(&self, family: &str, label: &str) -> f64 {
-        let wanted = format!("cw_sidecar_{family}{{input=\"statsd\",{label}}} ");
-        let text = self.metrics().await;
-        text.lines().find_map(|l| l.strip_prefix(&wanted)).map_or(0.0, |v| v.parse().unwrap())
-    }
-
-    /// Waits until `n` lines have been received (UDP is processed on its own thread).
-    pub async fn wait_received(&self, n: f64) {
-        self.wait_lines("received", n).await;
-    }
-
-    /// Waits until `n` lines have had `outcome`.
-    pub async fn wait_lines(&self, outcome: &str, n: f64) {
-        let label = format!("outcome=\"{outcome}\"");
-        for _ in 0..200 {
-            if self.counter("input_lines_total", &label).await >= n {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("{n} lines not {outcome} in time:\n{}", self.metrics().await);
-    }
-
-    pub async fn flush(&self) {
-        let r = self.http.post(format!("{}/v1/flush", self.base)).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-    }
-
-    pub async fn shutdown(self) -> FakeCloudWatch {
-        self.stop.send(()).unwrap();
-        assert!(self.running.await.unwrap().unwrap().complete());
-        self.fake.check();
-        self.fake
-    }
+/// The app with StatsD on 127.0.0.1:0 (UDP and TCP), publishing under [`NAMESPACE`].
+async fn spawn(tune: impl FnOnce(&mut Config)) -> LineApp {
+    LineApp::spawn("statsd", |c| {
+        c.statsd.namespace = Some(NAMESPACE.into());
+        c.statsd.receive_buffer_bytes = Some(1 << 20);
+        tune(c);
+    })
+    .await
 }
 
 fn named<'a>(datums: &'a [ReceivedDatum], name: &str) -> Vec<&'a ReceivedDatum> {
@@ -105,7 +34,7 @@ fn dims(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 
 #[tokio::test]
 async fn udp_and_tcp_lines_reach_cloudwatch_exactly() {
-    let app = StatsdApp::spawn(|c| c.default_dimensions = [("Host".to_string(), "h1".to_string())].into()).await;
+    let app = spawn(|c| c.default_dimensions = [("Host".to_string(), "h1".to_string())].into()).await;
     app.send_udp(
         "hits:1|c|@0.1\nhits:2|c\r\nlat:10:20|ms|@0.5\n\nlat:30|ms\ng:333|g\nusers:alice|s\nusers:bob|s\n\
          users:alice|s\nreq:1|c|#env:prod,canary\nreq,env=prod:2|c|#canary\nbad:1|q\n_e{1,1}:a|b\nneg:-1|ms",
@@ -165,7 +94,7 @@ async fn udp_and_tcp_lines_reach_cloudwatch_exactly() {
 
 #[tokio::test]
 async fn an_overlong_tcp_line_is_skipped_and_the_connection_stays_open() {
-    let app = StatsdApp::spawn(|_| {}).await;
+    let app = spawn(|_| {}).await;
     let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
     let long = format!("long:{}|c\n", "1".repeat(70 * 1024));
     tcp.write_all(b"before:1|c\n").await.unwrap();
@@ -188,7 +117,7 @@ async fn an_overlong_tcp_line_is_skipped_and_the_connection_stays_open() {
 #[tokio::test]
 async fn tcp_pushes_back_while_the_buffer_is_full_and_loses_nothing() {
     // One series-window fits: the second series waits until a flush makes room.
-    let app = StatsdApp::spawn(|c| c.max_buffered_datums = 1).await;
+    let app = spawn(|c| c.max_buffered_datums = 1).await;
     let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
     tcp.write_all(b"first:1|c\n").await.unwrap();
     app.wait_lines("accepted", 1.0).await;
@@ -213,7 +142,7 @@ async fn tcp_pushes_back_while_the_buffer_is_full_and_loses_nothing() {
 
 #[tokio::test]
 async fn udp_counts_what_the_full_buffer_refuses() {
-    let app = StatsdApp::spawn(|c| c.max_buffered_datums = 1).await;
+    let app = spawn(|c| c.max_buffered_datums = 1).await;
     app.send_udp("first:1|c").await;
     app.wait_lines("accepted", 1.0).await;
     app.send_udp("second:1|c\nthird:1|c").await;
@@ -238,7 +167,7 @@ async fn hot_shots_from_npm_over_udp_and_tcp() {
         dir.join("node_modules/hot-shots/package.json").exists(),
         "hot-shots is not installed: run scripts/clients.sh"
     );
-    let app = StatsdApp::spawn(|_| {}).await;
+    let app = spawn(|_| {}).await;
     for (protocol, port, prefix) in [("udp", app.udp.port(), "u."), ("tcp", app.tcp.port(), "t.")] {
         let out = tokio::process::Command::new("node")
             .args(["hot_shots.js", protocol, &port.to_string(), prefix])
@@ -296,7 +225,7 @@ fn gauge_values(datums: &[&ReceivedDatum]) -> Vec<f64> {
 #[ignore = "needs statsd from PyPI (scripts/clients.sh); scripts/test.sh runs it"]
 async fn python_statsd_from_pypi_over_udp_and_tcp() {
     let (dir, python) = python_clients();
-    let app = StatsdApp::spawn(|_| {}).await;
+    let app = spawn(|_| {}).await;
     for (protocol, port, prefix) in [("udp", app.udp.port(), "u"), ("tcp", app.tcp.port(), "t")] {
         run_python(&dir, &python, &["statsd_client.py", protocol, &port.to_string(), prefix]).await;
         // The gauge lines of the second protocol must not race the first's.
@@ -335,7 +264,7 @@ async fn python_statsd_from_pypi_over_udp_and_tcp() {
 #[ignore = "needs datadog from PyPI (scripts/clients.sh); scripts/test.sh runs it"]
 async fn python_datadog_from_pypi_over_udp() {
     let (dir, python) = python_clients();
-    let app = StatsdApp::spawn(|_| {}).await;
+    let app = spawn(|_| {}).await;
     run_python(&dir, &python, &["datadog_client.py", &app.udp.port().to_string(), "dd"]).await;
     app.wait_lines("accepted", 14.0).await;
     assert_eq!(app.counter("input_lines_total", "outcome=\"received\"").await, 14.0);
@@ -365,7 +294,7 @@ async fn python_datadog_from_pypi_over_udp() {
 
 #[tokio::test]
 async fn lines_sent_just_before_shutdown_are_published() {
-    let app = StatsdApp::spawn(|_| {}).await;
+    let app = spawn(|_| {}).await;
     let mut tcp = TcpStream::connect(app.tcp).await.unwrap();
     tcp.write_all(b"tcp:1|c\ntcp:2|c\n").await.unwrap();
     app.send_udp("udp:1|c\nudp:2|c").await;
