@@ -4,8 +4,12 @@
 //! - [`statsd`]: StatsD and DogStatsD lines over UDP and TCP.
 //! - [`emf`]: CloudWatch embedded metric format documents over UDP and TCP.
 //! - [`lines`]: the UDP and TCP listeners both line-based inputs share.
+//! - [`cumulative`], [`buckets`]: cumulative readings as increases, histogram buckets as
+//!   CloudWatch values and counts, for the inputs that scrape or receive cumulative data.
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
+pub mod buckets;
+pub mod cumulative;
 pub mod emf;
 pub mod http;
 pub mod lines;
