@@ -176,7 +176,7 @@ fn start(b: &Bucket) -> f64 {
 fn raise(buckets: &[Bucket], reps: &mut [f64], missing: f64) {
     let open: f64 = buckets.iter().filter(|b| b.hi.is_infinite()).map(|b| b.count).sum();
     if open > 0.0 {
-        for (r, b) in reps.iter_mut().zip(buckets).filter(|(_, b)| b.hi.is_infinite()) {
+        for (r, _) in reps.iter_mut().zip(buckets).filter(|(_, b)| b.hi.is_infinite()) {
             *r += missing / open;
         }
     } else {
@@ -192,7 +192,7 @@ fn lower(buckets: &[Bucket], reps: &mut [f64], missing: f64) {
     let left = share(buckets, reps, -missing, soft);
     let open: f64 = buckets.iter().filter(|b| b.lo.is_infinite()).map(|b| b.count).sum();
     if left < 0.0 && open > 0.0 {
-        for (r, b) in reps.iter_mut().zip(buckets).filter(|(_, b)| b.lo.is_infinite()) {
+        for (r, _) in reps.iter_mut().zip(buckets).filter(|(_, b)| b.lo.is_infinite()) {
             *r += left / open;
         }
     }
