@@ -155,7 +155,8 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                 continue;
             }
             family_keys.extend(keys.iter().cloned());
-            // The cap: a series keeps its place while it is scraped; new ones take free places.
+            // The cap: a series keeps its place while it is scraped; new ones take free places
+            // (a place frees at the end of the first scrape its series is missing from).
             let mut admitted = true;
             for key in &keys {
                 if !state.admitted.contains(key) && state.admitted.len() >= rules.max_series {
