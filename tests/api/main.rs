@@ -17,4 +17,5 @@ mod line_app;
 mod overflow;
 mod probes;
 mod publishing;
+mod scrape;
 mod statsd;
