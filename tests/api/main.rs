@@ -18,4 +18,5 @@ mod overflow;
 mod probes;
 mod publishing;
 mod scrape;
+mod scrape_client;
 mod statsd;
