@@ -12,7 +12,8 @@ Then it reads commands on stdin, one per line:
   step    records the next part of a seeded workload and prints, as one JSON line, what it
           counted in that part: counter increases and raw observations per series, and the
           gauges' values after it;
-  errors  (with database_errors) counts 3 database errors and prints {"database_errors": 3};
+  errors  (with database_errors) counts 3 database errors (db_errors_total) and prints
+          {"db_errors": 3};
   quit    exits.
 """
 import json
@@ -37,7 +38,7 @@ websockets = Gauge("websocket_connections_active", "Open WebSocket connections."
 memory = Gauge("app_memory_usage_bytes", "Resident memory.")
 cpu = Gauge("app_cpu_usage_percent", "CPU use.")
 sessions = Histogram("session_duration_seconds", "Playback session duration.", ["device_id"])
-db_errors = Counter("database_errors", "Database errors.") if with_db else None
+db_errors = Counter("db_errors", "Database errors.") if with_db else None
 
 # Every series exists before the first scrape, so that the first scrape is its baseline.
 for m in METHODS:
@@ -88,7 +89,7 @@ for line in sys.stdin:
         print(json.dumps(step()), flush=True)
     elif command == "errors" and db_errors is not None:
         db_errors.inc(3)
-        print(json.dumps({"database_errors": 3}), flush=True)
+        print(json.dumps({"db_errors": 3}), flush=True)
     elif command == "quit":
         break
 server.shutdown()
