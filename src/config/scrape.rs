@@ -81,9 +81,19 @@ pub struct TargetConfig {
     /// `http://host:port/path` (plain HTTP: targets are local).
     #[serde(deserialize_with = "url")]
     pub url: String,
-    #[serde(default, deserialize_with = "opt_interval", serialize_with = "print_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_interval",
+        serialize_with = "print_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub interval: Option<Duration>,
-    #[serde(default, deserialize_with = "opt_timeout", serialize_with = "print_opt", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "opt_timeout",
+        serialize_with = "print_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timeout: Option<Duration>,
 }
 

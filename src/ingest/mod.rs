@@ -14,9 +14,9 @@
 pub mod buckets;
 #[allow(dead_code)]
 pub mod cumulative;
-pub mod scrape;
 pub mod emf;
 pub mod http;
 pub mod lines;
+pub mod scrape;
 pub mod self_metrics;
 pub mod statsd;

@@ -39,7 +39,7 @@ pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
         })
         .collect();
     // Each scrape target's health, with a `Target` dimension.
-    for (target, h) in telemetry.scrape_health() {
+    for (target, h) in telemetry.scrape.health() {
         let health = [
             ("ScrapeUp", "Count", h.up as u8 as f64),
             ("ScrapeDuration", "Seconds", h.duration_seconds),

@@ -12,10 +12,10 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 pub mod reasons;
+pub mod scrape;
 
 use reasons::{
-    DropReason, LineOutcome, LineReject, LineWarning, PutOutcome, RefuseReason, RejectReason, ScrapeOutcome,
-    ScrapeRefusal, TimeoutPhase, UdpDrop,
+    DropReason, LineOutcome, LineReject, LineWarning, PutOutcome, RefuseReason, RejectReason, TimeoutPhase, UdpDrop,
 };
 
 /// The line-based inputs, whose labels `/metrics` pre-creates.
@@ -41,34 +41,6 @@ struct InputOutcome {
 struct InputReason {
     input: &'static str,
     reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Target {
-    target: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TargetOutcome {
-    target: String,
-    outcome: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TargetReason {
-    target: String,
-    reason: &'static str,
-}
-
-/// A scrape target's health after its last scrape: what `/metrics` and the self metrics show.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct TargetHealth {
-    pub up: bool,
-    pub duration_seconds: f64,
-    /// Series published by the last successful scrape.
-    pub series_published: u64,
-    /// Series the cap refused in the last successful scrape.
-    pub series_capped: u64,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -114,13 +86,8 @@ pub(crate) struct Telemetry {
     input_lines_rejected: Family<InputReason, Counter>,
     input_warnings: Family<InputReason, Counter>,
     udp_dropped: Family<InputReason, Counter>,
-    scrape_up: Family<Target, Gauge>,
-    scrape_duration: Family<Target, Gauge<f64, AtomicU64>>,
-    scrape_series_published: Family<Target, Gauge>,
-    scrape_series_capped: Family<Target, Gauge>,
-    scrapes: Family<TargetOutcome, Counter>,
-    scrape_series_refused: Family<TargetReason, Counter>,
-    scrape_health: Mutex<std::collections::BTreeMap<String, TargetHealth>>,
+    /// Per scrape target.
+    pub scrape: scrape::Scrapes,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -155,13 +122,7 @@ impl Default for Telemetry {
             input_lines_rejected: Family::default(),
             input_warnings: Family::default(),
             udp_dropped: Family::default(),
-            scrape_up: Family::default(),
-            scrape_duration: Family::default(),
-            scrape_series_published: Family::default(),
-            scrape_series_capped: Family::default(),
-            scrapes: Family::default(),
-            scrape_series_refused: Family::default(),
-            scrape_health: Mutex::default(),
+            scrape: scrape::Scrapes::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -232,28 +193,7 @@ impl Default for Telemetry {
             "UDP data lost: datagrams the kernel dropped, lines the pipeline refused",
             t.udp_dropped.clone(),
         );
-        registry.register("scrape_up", "1 when the target's last scrape succeeded, by target", t.scrape_up.clone());
-        registry.register(
-            "scrape_duration_seconds",
-            "Duration of the target's last scrape, by target",
-            t.scrape_duration.clone(),
-        );
-        registry.register(
-            "scrape_series_published",
-            "Series the target's last scrape published, by target",
-            t.scrape_series_published.clone(),
-        );
-        registry.register(
-            "scrape_series_capped",
-            "Series max_series_per_target refused in the target's last scrape, by target",
-            t.scrape_series_capped.clone(),
-        );
-        registry.register("scrapes", "Scrapes, by target and outcome", t.scrapes.clone());
-        registry.register(
-            "scrape_series_refused",
-            "Scraped series (or lines) not published, by target and reason",
-            t.scrape_series_refused.clone(),
-        );
+        t.scrape.register(&mut registry);
         for &input in LINE_INPUTS {
             for o in LineOutcome::ALL {
                 drop(t.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));
@@ -321,51 +261,6 @@ impl Telemetry {
     pub fn udp_dropped(&self, input: &'static str, reason: UdpDrop, n: u64) {
         self.udp_dropped.get_or_create(&InputReason { input, reason: reason.label() }).inc_by(n);
         self.udp_dropped_total.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// Makes a scrape target's series, so that they show before its first scrape.
-    pub fn scrape_target(&self, target: &str) {
-        let t = || target.to_string();
-        drop(self.scrape_up.get_or_create(&Target { target: t() }));
-        drop(self.scrape_duration.get_or_create(&Target { target: t() }));
-        drop(self.scrape_series_published.get_or_create(&Target { target: t() }));
-        drop(self.scrape_series_capped.get_or_create(&Target { target: t() }));
-        for o in ScrapeOutcome::ALL {
-            drop(self.scrapes.get_or_create(&TargetOutcome { target: t(), outcome: o.label() }));
-        }
-        for r in ScrapeRefusal::ALL {
-            drop(self.scrape_series_refused.get_or_create(&TargetReason { target: t(), reason: r.label() }));
-        }
-        let mut health = self.scrape_health.lock().unwrap_or_else(|e| e.into_inner());
-        health.entry(t()).or_default();
-    }
-
-    /// One scrape ended; `series` (published, capped) when it was submitted.
-    pub fn scrape(&self, target: &str, outcome: ScrapeOutcome, seconds: f64, series: Option<(usize, usize)>) {
-        let t = || Target { target: target.to_string() };
-        self.scrapes.get_or_create(&TargetOutcome { target: target.to_string(), outcome: outcome.label() }).inc();
-        let up = outcome == ScrapeOutcome::Success;
-        self.scrape_up.get_or_create(&t()).set(up as i64);
-        self.scrape_duration.get_or_create(&t()).set(seconds);
-        let mut health = self.scrape_health.lock().unwrap_or_else(|e| e.into_inner());
-        let h = health.entry(target.to_string()).or_default();
-        (h.up, h.duration_seconds) = (up, seconds);
-        if let Some((published, capped)) = series {
-            self.scrape_series_published.get_or_create(&t()).set(published as i64);
-            self.scrape_series_capped.get_or_create(&t()).set(capped as i64);
-            (h.series_published, h.series_capped) = (published as u64, capped as u64);
-        }
-    }
-
-    pub fn scrape_refused(&self, target: &str, reason: ScrapeRefusal, n: usize) {
-        let labels = TargetReason { target: target.to_string(), reason: reason.label() };
-        self.scrape_series_refused.get_or_create(&labels).inc_by(n as u64);
-    }
-
-    /// Every scrape target's health, by target.
-    pub fn scrape_health(&self) -> Vec<(String, TargetHealth)> {
-        let health = self.scrape_health.lock().unwrap_or_else(|e| e.into_inner());
-        health.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
     }
 
     /// One PutMetricData call finished.

@@ -45,7 +45,8 @@ impl FakeTarget {
                     let n = count.fetch_add(1, Ordering::SeqCst) + 1;
                     tokio::time::sleep(delay).await;
                     let (headers, body) = answer(n);
-                    let mut response = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+                    let mut response =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
                     for (k, v) in headers {
                         response.push_str(&format!("{k}: {v}\r\n"));
                     }
@@ -115,7 +116,10 @@ async fn a_down_a_slow_and_a_garbage_target_never_stop_the_good_ones() {
         Duration::ZERO,
         Box::new(|n| {
             let text = format!("# TYPE hits_total counter\nhits_total {}\n", 3 * n);
-            (vec![("content-type", "text/plain; version=0.0.4".into()), ("content-encoding", "gzip".into())], gzip(&text))
+            (
+                vec![("content-type", "text/plain; version=0.0.4".into()), ("content-encoding", "gzip".into())],
+                gzip(&text),
+            )
         }),
     )
     .await;

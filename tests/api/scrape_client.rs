@@ -134,7 +134,9 @@ async fn run(tune: impl FnOnce(&mut Config)) -> (TestApp, Expected, Vec<Received
         }
     }
     // The gauges' values as the first scrape read them (all zero).
-    for name in ["http_requests_in_flight", "websocket_connections_active", "app_memory_usage_bytes", "app_cpu_usage_percent"] {
+    for name in
+        ["http_requests_in_flight", "websocket_connections_active", "app_memory_usage_bytes", "app_cpu_usage_percent"]
+    {
         expected.gauges.entry((name.into(), t0)).or_default().push(0.0);
     }
     let (status, _) = app.flush().await;
@@ -162,7 +164,8 @@ fn compare(expected: &Expected, datums: &[ReceivedDatum], sessions: impl Fn(&str
     ];
     assert_eq!(names, wanted.into_iter().collect(), "runtime families and `_created` are not published");
     for ((name, dims, minute), sum) in &expected.sums {
-        let got = by.get(&(name.clone(), dims.clone(), *minute)).unwrap_or_else(|| panic!("no {name}{{{dims}}} at {minute}"));
+        let got =
+            by.get(&(name.clone(), dims.clone(), *minute)).unwrap_or_else(|| panic!("no {name}{{{dims}}} at {minute}"));
         let stats = Stats::of_datums(got.iter().copied());
         assert_eq!(stats.sum, *sum, "{name}{{{dims}}} at {minute}");
         assert!(got.iter().all(|d| d.unit.as_deref() == Some("Count")));
@@ -183,8 +186,7 @@ fn compare(expected: &Expected, datums: &[ReceivedDatum], sessions: impl Fn(&str
         };
         observed.entry((name.clone(), dims, *minute)).or_default().extend(values);
     }
-    let histogram_keys: BTreeSet<_> =
-        by.keys().filter(|(n, _, _)| n.ends_with("_duration_seconds")).cloned().collect();
+    let histogram_keys: BTreeSet<_> = by.keys().filter(|(n, _, _)| n.ends_with("_duration_seconds")).cloned().collect();
     assert_eq!(histogram_keys, observed.keys().cloned().collect(), "the histogram series and minutes published");
     for (key, values) in &observed {
         let got = &by[key];
@@ -203,16 +205,20 @@ fn compare(expected: &Expected, datums: &[ReceivedDatum], sessions: impl Fn(&str
         let got = &by[&(name.clone(), String::new(), *minute)];
         let mut published: Vec<f64> = got
             .iter()
-            .flat_map(|d| d.values.iter().enumerate().flat_map(|(i, v)| {
-                std::iter::repeat_n(*v, d.counts.get(i).copied().unwrap_or(1.0) as usize)
-            }))
+            .flat_map(|d| {
+                d.values
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, v)| std::iter::repeat_n(*v, d.counts.get(i).copied().unwrap_or(1.0) as usize))
+            })
             .collect();
         let mut values = values.clone();
         published.sort_by(f64::total_cmp);
         values.sort_by(f64::total_cmp);
         assert_eq!(published, values, "{name} at {minute}");
     }
-    let units: BTreeMap<&str, &str> = datums.iter().map(|d| (d.name.as_str(), d.unit.as_deref().unwrap_or(""))).collect();
+    let units: BTreeMap<&str, &str> =
+        datums.iter().map(|d| (d.name.as_str(), d.unit.as_deref().unwrap_or(""))).collect();
     assert_eq!(units["app_memory_usage_bytes"], "Bytes");
     assert_eq!(units["app_cpu_usage_percent"], "Percent");
     assert_eq!(units["http_requests_in_flight"], "None");

@@ -57,7 +57,10 @@ fn counters_first_scrape_is_the_baseline_then_increases_and_resets() {
     assert!(out.is_empty(), "the first scrape only sets the baseline: {out:?}");
     assert_eq!(c.published, 1);
     let (out, _) = scrape(&mut s, &r, &page(14.0), T0 + 15_000);
-    assert_eq!(out, vec![Out { name: "req_total".into(), dims: "code=200".into(), unit: "Count".into(), pairs: vec![(4.0, 1.0)] }]);
+    assert_eq!(
+        out,
+        vec![Out { name: "req_total".into(), dims: "code=200".into(), unit: "Count".into(), pairs: vec![(4.0, 1.0)] }]
+    );
     // No change is a zero increase, still published (alarms see data).
     assert_eq!(one(&scrape(&mut s, &r, &page(14.0), T0 + 30_000).0, "req_total").pairs, [(0.0, 1.0)]);
     // A decrease is a reset: the new value is what was counted since.
@@ -90,7 +93,9 @@ fn a_new_created_is_a_reset_and_a_new_series_created_since_the_last_scrape_count
 fn created_gauges_of_the_0_0_4_format_belong_to_their_counter() {
     let (mut s, r) = (TargetState::default(), Rules::default());
     let page = |v: f64| {
-        format!("# TYPE req_total counter\nreq_total 1{v}\n# TYPE req_created gauge\nreq_created 1.6e9\n# TYPE g gauge\ng 2\n")
+        format!(
+            "# TYPE req_total counter\nreq_total 1{v}\n# TYPE req_created gauge\nreq_created 1.6e9\n# TYPE g gauge\ng 2\n"
+        )
     };
     let (out, _) = scrape(&mut s, &r, &page(0.0), T0);
     assert_eq!(out.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), ["g"], "req_created is not a gauge here");
@@ -101,7 +106,10 @@ const HIST: &str = "# TYPE lat_seconds histogram\n\
     lat_seconds_bucket{path=\"/\",le=\"+Inf\"} {c}\nlat_seconds_sum{path=\"/\"} {sum}\nlat_seconds_count{path=\"/\"} {c}\n";
 
 fn hist(a: u32, b: u32, c: u32, sum: f64) -> String {
-    HIST.replace("{a}", &a.to_string()).replace("{b}", &b.to_string()).replace("{c}", &c.to_string()).replace("{sum}", &sum.to_string())
+    HIST.replace("{a}", &a.to_string())
+        .replace("{b}", &b.to_string())
+        .replace("{c}", &c.to_string())
+        .replace("{sum}", &sum.to_string())
 }
 
 #[test]
@@ -133,7 +141,9 @@ fn histograms_become_per_bucket_increases_with_exact_count_and_sum() {
 fn summaries_publish_count_and_sum_increases_and_no_quantiles() {
     let (mut s, r) = (TargetState::default(), Rules::default());
     let page = |n: u32, sum: f64| {
-        format!("# TYPE rpc_seconds summary\nrpc_seconds{{quantile=\"0.5\"}} 0.2\nrpc_seconds_sum {sum}\nrpc_seconds_count {n}\n")
+        format!(
+            "# TYPE rpc_seconds summary\nrpc_seconds{{quantile=\"0.5\"}} 0.2\nrpc_seconds_sum {sum}\nrpc_seconds_count {n}\n"
+        )
     };
     scrape(&mut s, &r, &page(10, 2.0), T0);
     let (out, c) = scrape(&mut s, &r, &page(14, 3.5), T0 + 15_000);
@@ -164,7 +174,10 @@ fn a_series_that_disappears_stops_being_published_and_its_state_goes() {
 fn gauges_and_untyped_are_samples_and_non_finite_ones_are_refused() {
     let (mut s, r) = (TargetState::default(), Rules::default());
     let (out, c) = scrape(&mut s, &r, "# TYPE mem_bytes gauge\nmem_bytes 1024\nratio NaN\nup +Inf\nplain 3\n", T0);
-    assert_eq!(one(&out, "mem_bytes"), Out { name: "mem_bytes".into(), dims: "".into(), unit: "Bytes".into(), pairs: vec![(1024.0, 1.0)] });
+    assert_eq!(
+        one(&out, "mem_bytes"),
+        Out { name: "mem_bytes".into(), dims: "".into(), unit: "Bytes".into(), pairs: vec![(1024.0, 1.0)] }
+    );
     assert_eq!(one(&out, "plain").unit, "None");
     assert_eq!(c.refused(ScrapeRefusal::Value), 2);
 }
@@ -244,10 +257,17 @@ fn a_family_over_the_warning_is_reported_once_with_its_widest_label() {
 fn dropped_labels_merge_series_and_their_increases_add_up() {
     let r = Rules { drop_labels: vec!["device_id".into()], ..Rules::default() };
     let mut s = TargetState::default();
-    let page = |a: u32, b: u32| format!("# TYPE s counter\ns_total{{device_id=\"1\",app=\"x\"}} {a}\ns_total{{device_id=\"2\",app=\"x\"}} {b}\n");
+    let page = |a: u32, b: u32| {
+        format!(
+            "# TYPE s counter\ns_total{{device_id=\"1\",app=\"x\"}} {a}\ns_total{{device_id=\"2\",app=\"x\"}} {b}\n"
+        )
+    };
     scrape(&mut s, &r, &page(1, 1), T0);
     let (out, c) = scrape(&mut s, &r, &page(3, 6), T0 + 15_000);
-    assert_eq!(out, vec![Out { name: "s_total".into(), dims: "app=x".into(), unit: "Count".into(), pairs: vec![(7.0, 1.0)] }]);
+    assert_eq!(
+        out,
+        vec![Out { name: "s_total".into(), dims: "app=x".into(), unit: "Count".into(), pairs: vec![(7.0, 1.0)] }]
+    );
     assert_eq!(c.published, 1);
     // keep_labels keeps only those named; empty label values are no dimension.
     let r = Rules { keep_labels: vec!["app".into()], ..Rules::default() };
@@ -264,10 +284,22 @@ fn runtime_families_are_excluded_by_default_and_globs_choose_the_rest() {
     };
     assert_eq!(names(&Rules::default()), ["app_requests", "debug_x"]);
     let r = Rules { exclude: vec!["debug_*".into()], ..Rules::default() };
-    assert_eq!(names(&r), ["go_goroutines", "process_cpu_seconds_total", "python_gc_objects_collected_total", "python_info", "promhttp_metric_handler_requests_total", "app_requests"]);
+    assert_eq!(
+        names(&r),
+        [
+            "go_goroutines",
+            "process_cpu_seconds_total",
+            "python_gc_objects_collected_total",
+            "python_info",
+            "promhttp_metric_handler_requests_total",
+            "app_requests"
+        ]
+    );
     let r = Rules { include: vec!["app_*".into()], ..Rules::default() };
     assert_eq!(names(&r), ["app_requests"]);
     // A counter family is matched by its name with `_total` too.
     assert!(Rules { include: vec!["req_total".into()], ..Rules::default() }.wants("req", Kind::Counter));
-    assert!(glob("a*b?c", "axxbyc") && !glob("a*b?c", "axxbc") && glob("*", "") && glob("**x", "x") && !glob("x", "xy"));
+    assert!(
+        glob("a*b?c", "axxbyc") && !glob("a*b?c", "axxbc") && glob("*", "") && glob("**x", "x") && !glob("x", "xy")
+    );
 }

@@ -82,7 +82,9 @@ impl Fetcher {
         };
         let body = Limited::new(response.into_body(), self.max_bytes).collect().await.map_err(|e| {
             match e.downcast_ref::<http_body_util::LengthLimitError>() {
-                Some(_) => fail(ScrapeOutcome::TooLarge, format!("answer over max_response_bytes ({})", self.max_bytes)),
+                Some(_) => {
+                    fail(ScrapeOutcome::TooLarge, format!("answer over max_response_bytes ({})", self.max_bytes))
+                }
                 None => fail(ScrapeOutcome::Down, format!("answer broken off: {e}")),
             }
         })?;

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod fetch;
 pub mod parse;
 pub mod rules;
+pub mod series;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -88,7 +89,7 @@ impl Scraper {
             .iter()
             .map(|t| {
                 let (interval, timeout) = config.timing(t);
-                telemetry.scrape_target(&t.url);
+                telemetry.scrape.target(&t.url);
                 Arc::new(Target {
                     url: t.url.clone(),
                     uri: t.url.parse().expect("checked by the config"),
@@ -100,7 +101,9 @@ impl Scraper {
             .collect();
         let namespace = config.namespace.clone().or_else(|| namespace.cloned());
         if namespace.is_none() {
-            tracing::warn!("scrape has no namespace (set scrape.namespace or namespace): every series will be rejected");
+            tracing::warn!(
+                "scrape has no namespace (set scrape.namespace or namespace): every series will be rejected"
+            );
         }
         let fetcher = Fetcher::new(config.max_response_bytes, clock.clone());
         Some(Scraper { pipeline, telemetry, clock, rules, namespace, fetcher, targets })
@@ -110,11 +113,8 @@ impl Scraper {
     pub fn start(self) -> Running {
         let stop = CancellationToken::new();
         let scraper = Arc::new(self);
-        let tasks = scraper
-            .targets
-            .iter()
-            .map(|t| tokio::spawn(scraper.clone().run(t.clone(), stop.clone())))
-            .collect();
+        let tasks =
+            scraper.targets.iter().map(|t| tokio::spawn(scraper.clone().run(t.clone(), stop.clone()))).collect();
         Running { tasks, stop }
     }
 
@@ -147,7 +147,8 @@ impl Scraper {
         };
         let this = self.clone();
         let t = target.clone();
-        let done = tokio::task::spawn_blocking(move || this.publish(&t, &answer.body, answer.openmetrics, now_ms)).await;
+        let done =
+            tokio::task::spawn_blocking(move || this.publish(&t, &answer.body, answer.openmetrics, now_ms)).await;
         let seconds = seconds(&self.clock);
         match done {
             Ok(Ok(series)) => {
@@ -156,15 +157,17 @@ impl Scraper {
                     tracing::info!(target = %target.url, "target is up again");
                 }
                 drop(watch);
-                self.telemetry.scrape(&target.url, ScrapeOutcome::Success, seconds, Some(series));
+                self.telemetry.scrape.scraped(&target.url, ScrapeOutcome::Success, seconds, Some(series));
             }
             Ok(Err(f)) => self.failed(&target, f, seconds),
-            Err(e) => self.failed(&target, Failure { outcome: ScrapeOutcome::Malformed, message: e.to_string() }, seconds),
+            Err(e) => {
+                self.failed(&target, Failure { outcome: ScrapeOutcome::Malformed, message: e.to_string() }, seconds)
+            }
         }
     }
 
     fn failed(&self, target: &Target, f: Failure, seconds: f64) {
-        self.telemetry.scrape(&target.url, f.outcome, seconds, None);
+        self.telemetry.scrape.scraped(&target.url, f.outcome, seconds, None);
         let mut watch = target.state.lock().unwrap_or_else(|e| e.into_inner());
         if watch.down.replace(true) != Some(true) {
             tracing::warn!(target = %target.url, outcome = f.outcome.label(), error = %f.message, "scrape failed");
@@ -182,7 +185,7 @@ impl Scraper {
         let mut watch = target.state.lock().unwrap_or_else(|e| e.into_inner());
         let errors = exposition.errors.len();
         if errors > 0 {
-            self.telemetry.scrape_refused(url, ScrapeRefusal::Malformed, errors);
+            self.telemetry.scrape.refused(url, ScrapeRefusal::Malformed, errors);
         }
         if openmetrics && !exposition.eof {
             return Err(malformed("OpenMetrics answer without `# EOF` (cut short?)".into()));
@@ -198,7 +201,7 @@ impl Scraper {
         watch.line_errors = errors;
         let converted = convert::convert(&mut watch.convert, &self.rules, &exposition, now_ms);
         for (reason, n) in &converted.refused {
-            self.telemetry.scrape_refused(url, *reason, *n);
+            self.telemetry.scrape.refused(url, *reason, *n);
             if *reason != ScrapeRefusal::Capped && watch.logged.insert(*reason) {
                 let example = converted.problems.first().map(String::as_str).unwrap_or("");
                 tracing::warn!(target = url, reason = reason.label(), series = n, example, "series not published");
@@ -233,7 +236,7 @@ impl Scraper {
         match self.pipeline.submit(INPUT, &context, converted.candidates.into_iter().map(Ok)) {
             Ok(answer) => {
                 if let Some(r) = answer.rejected.first() {
-                    self.telemetry.scrape_refused(url, ScrapeRefusal::Invalid, answer.rejected.len());
+                    self.telemetry.scrape.refused(url, ScrapeRefusal::Invalid, answer.rejected.len());
                     tracing::debug!(target = url, rejected = answer.rejected.len(), error = %r.error, "scraped datums rejected");
                 }
                 Ok((published, capped))

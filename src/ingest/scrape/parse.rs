@@ -177,10 +177,7 @@ pub fn parse(text: &str, openmetrics: bool) -> Exposition<'_> {
         };
         let belongs = |f: &Family<'_>| {
             sample.name == f.name
-                || sample
-                    .name
-                    .strip_prefix(f.name)
-                    .is_some_and(|suffix| f.kind.suffixes().contains(&suffix))
+                || sample.name.strip_prefix(f.name).is_some_and(|suffix| f.kind.suffixes().contains(&suffix))
         };
         let f = match current.filter(|&f| belongs(&out.families[f])) {
             Some(f) => f,
@@ -277,7 +274,9 @@ fn sample_line(line: &str, openmetrics: bool) -> Result<Sample<'_>, String> {
     let value = parse_value(value).ok_or_else(|| format!("`{name}`: `{}` is not a number", snippet(value)))?;
     let timestamp_ms = match fields.next() {
         None => None,
-        Some(t) => Some(parse_timestamp(t, openmetrics).ok_or_else(|| format!("`{name}`: bad timestamp `{}`", snippet(t)))?),
+        Some(t) => {
+            Some(parse_timestamp(t, openmetrics).ok_or_else(|| format!("`{name}`: bad timestamp `{}`", snippet(t)))?)
+        }
     };
     if let Some(extra) = fields.next() {
         return Err(format!("`{name}`: unexpected `{}` after the value", snippet(extra)));
