@@ -269,4 +269,26 @@ mod tests {
         assert_eq!(c.timing(&c.targets[0]).1, Duration::from_secs(15));
         assert!(parse("[scrape]\nexclude_runtime = false").is_ok());
     }
+
+    #[test]
+    fn environment_variables_and_flags_set_targets_and_lists() {
+        let env = [
+            ("CW_SIDECAR_SCRAPE__TARGETS", "http://127.0.0.1:9100/metrics,http://127.0.0.1:8000/metrics"),
+            ("CW_SIDECAR_SCRAPE__DROP_LABELS", "device_id,session_id"),
+            ("CW_SIDECAR_SCRAPE__EXCLUDE_RUNTIME", "false"),
+            ("CW_SIDECAR_SCRAPE__INTERVAL", "30s"),
+        ];
+        let var = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v));
+        let mut args = crate::config::ConfigArgs::default();
+        args.flags.insert("scrape.max_series_per_target".into(), "50".into());
+        let c = crate::config::load::load(&args, var).unwrap().scrape;
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.targets[1].url, "http://127.0.0.1:8000/metrics");
+        assert_eq!(c.drop_labels, ["device_id", "session_id"]);
+        assert!(!c.exclude_runtime);
+        assert_eq!((c.interval, c.max_series_per_target), (Duration::from_secs(30), 50));
+        let bad = |name: &str| (name == "CW_SIDECAR_SCRAPE__TARGETS").then(|| "https://x/metrics".into());
+        let err = crate::config::load::load(&crate::config::ConfigArgs::default(), bad).unwrap_err().to_string();
+        assert!(err.contains("CW_SIDECAR_SCRAPE__TARGETS") && err.contains("http://"), "{err}");
+    }
 }
