@@ -10,6 +10,7 @@ pub mod candidate;
 pub(crate) mod gate;
 pub(crate) mod validate;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::ops::Range;
@@ -60,6 +61,9 @@ pub enum Admission {
 pub struct Rejection {
     pub index: usize,
     pub error: String,
+    /// The record's metric name, when it had one (for an input's log lines; not answered).
+    #[serde(skip)]
+    pub name: Option<String>,
 }
 
 /// The answer to a submission that was not refused as a whole.
@@ -170,19 +174,24 @@ impl Pipeline {
         let mut received = 0;
         for (index, item) in items.into_iter().enumerate() {
             received += 1;
-            let checked = item.and_then(|mut candidate| {
-                let sample = validate(&mut candidate, context, &self.defaults, now)?;
-                let start = keys.len();
-                sample.encode_key(&mut keys);
-                Ok((start..keys.len(), sample.window_start_ms(), sample.payload))
-            });
+            let checked = match item {
+                Ok(mut candidate) => {
+                    let checked = validate(&mut candidate, context, &self.defaults, now).map(|sample| {
+                        let start = keys.len();
+                        sample.encode_key(&mut keys);
+                        (start..keys.len(), sample.window_start_ms(), sample.payload)
+                    });
+                    checked.map_err(|e| (e, candidate.name.map(Cow::into_owned)))
+                }
+                Err(e) => Err((e, None)),
+            };
             match checked {
                 Ok(v) => valid.push(v),
-                Err(e) => {
+                Err((e, name)) => {
                     if input.counted {
                         t.record_rejected(e.reason);
                     }
-                    rejected.push(Rejection { index, error: e.message });
+                    rejected.push(Rejection { index, error: e.message, name });
                 }
             }
         }
