@@ -214,8 +214,8 @@ labels! {
         TooManyDimensions => "too_many_dimensions",
         /// A gauge that is NaN or infinite, a counter that is negative or not finite.
         Value => "value",
-        /// A line the grammar refuses, a histogram whose buckets are not cumulative or
-        /// disagree with `_count`, a sample that is not its family's.
+        /// A line the grammar refuses, a histogram whose buckets are not cumulative (or
+        /// without `_sum`), a sample that is not its family's.
         Malformed => "malformed",
         /// OpenMetrics `gaugehistogram`, `info` and `stateset` samples: not published.
         Unsupported => "unsupported",

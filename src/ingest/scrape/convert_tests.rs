@@ -129,12 +129,26 @@ fn histograms_become_per_bucket_increases_with_exact_count_and_sum() {
     assert!(h.pairs[0].0 <= 0.1 && h.pairs[1].0 > 0.1 && h.pairs[1].0 <= 0.5 && h.pairs[2].0 > 0.5, "{h:?}");
     // Nothing observed since: nothing to publish.
     assert!(scrape(&mut s, &r, &hist(3, 7, 9, 3.2), T0 + 30_000).0.is_empty());
-    // Buckets that are not cumulative, or disagree with _count, are refused.
+    // Buckets that are not cumulative are refused.
     let (out, c) = scrape(&mut s, &r, &hist(5, 4, 9, 3.2), T0 + 45_000);
     assert!(out.is_empty());
     assert_eq!(c.refused(ScrapeRefusal::Malformed), 1);
-    let bad = hist(3, 7, 9, 3.2).replace("lat_seconds_count{path=\"/\"} 9", "lat_seconds_count{path=\"/\"} 8");
-    assert_eq!(scrape(&mut s, &r, &bad, T0 + 60_000).1.refused(ScrapeRefusal::Malformed), 1);
+    // (Its state went with the refused reading: this one is a baseline again.)
+    assert!(scrape(&mut s, &r, &hist(3, 7, 9, 3.2), T0 + 50_000).0.is_empty());
+    // A `_count` read apart from the buckets: the `+Inf` bucket is the count.
+    let apart = hist(4, 8, 10, 3.5).replace("lat_seconds_count{path=\"/\"} 10", "lat_seconds_count{path=\"/\"} 11");
+    let (out, c) = scrape(&mut s, &r, &apart, T0 + 60_000);
+    assert_eq!(c.refused(ScrapeRefusal::Malformed), 0);
+    assert_eq!(one(&out, "lat_seconds").pairs.iter().map(|p| p.1).sum::<f64>(), 1.0);
+    // Without `+Inf` bucket, `_count` gives it; without either, or without `_sum`, refused.
+    let no_inf = "# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_sum 9\nh_count 3\n";
+    let (mut s2, r2) = (TargetState::default(), Rules::default());
+    scrape(&mut s2, &r2, no_inf, T0);
+    let (out, _) =
+        scrape(&mut s2, &r2, &no_inf.replace("h_count 3", "h_count 5").replace("h_sum 9", "h_sum 19"), T0 + 15_000);
+    assert_eq!(one(&out, "h").pairs.iter().map(|p| p.1).sum::<f64>(), 2.0);
+    let no_sum = "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_count 1\n";
+    assert_eq!(scrape(&mut TargetState::default(), &r2, no_sum, T0).1.refused(ScrapeRefusal::Malformed), 1);
 }
 
 #[test]

@@ -68,15 +68,18 @@ pub(super) fn group<'a, 's>(family: &'s Family<'a>, out: &mut Converted<'a>) -> 
 }
 
 /// A histogram series as finite bounds and a reading `[count, per-bucket counts...]`; none
-/// when its buckets are not cumulative or disagree with `_count`.
+/// when its buckets are not cumulative, or it has neither `+Inf` bucket nor `_count`, or no
+/// `_sum`.
 pub(super) fn histogram(series: &Series<'_, '_>, created_ms: Option<i64>) -> Option<(Vec<f64>, Reading)> {
     let mut buckets = series.buckets.clone();
     buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
     if buckets.windows(2).any(|w| w[0].0 == w[1].0) || buckets.iter().any(|b| b.0.is_nan()) {
         return None;
     }
+    // The `+Inf` bucket is the count. A `_count` read a moment apart from the buckets (a client
+    // that does not snapshot them together) may differ from it: the buckets win, and the
+    // difference is made up by the next scrape's increase.
     match (buckets.last(), series.count) {
-        (Some(&(le, v)), Some(count)) if le == f64::INFINITY && v != count => return None,
         (Some(&(le, _)), _) if le == f64::INFINITY => {}
         (_, Some(count)) => buckets.push((f64::INFINITY, count)),
         (_, None) => return None,
