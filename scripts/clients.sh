@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the real clients the integration tests drive into tests/clients (ignored by git):
 #   hot-shots from npm into tests/clients/node_modules (needs node and npm);
-#   statsd, datadog and aws-embedded-metrics from PyPI into the venv tests/clients/.venv
+#   statsd, datadog, aws-embedded-metrics and prometheus-client from PyPI into the venv tests/clients/.venv
 #   (needs python3 with venv; the tests run tests/clients/.venv/bin/python).
 # Run by scripts/test.sh before `cargo test`; idempotent, and quick when all is installed.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/clients"
 
 # Python packages and the versions tested with.
-py_packages=(statsd==4.0.1 datadog==0.56.0 aws-embedded-metrics==3.5.0)
+py_packages=(statsd==4.0.1 datadog==0.56.0 aws-embedded-metrics==3.5.0 prometheus-client==0.26.0)
 
 if [ -f node_modules/hot-shots/package.json ]; then
   echo "hot-shots already installed"

@@ -17,7 +17,7 @@ use crate::domain::dimensions::DefaultDimensions;
 use crate::flush::Flusher;
 use crate::ingest::http::server::{self, ServerLimits, Timeouts};
 use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
-use crate::ingest::{emf, statsd};
+use crate::ingest::{emf, scrape, statsd};
 use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
 use crate::publish::outbox::Outbox;
@@ -53,6 +53,7 @@ pub struct App {
     clock: SharedClock,
     statsd: Option<statsd::Listeners>,
     emf: Option<emf::Listeners>,
+    scrape: Option<scrape::Scraper>,
 }
 
 impl App {
@@ -96,6 +97,13 @@ impl App {
         let input =
             emf::Emf::new(pipeline.clone(), telemetry.clone(), clock.clone(), &config.emf, config.namespace.as_ref());
         let emf = emf::bind(&config.emf, input).await?;
+        let scrape = scrape::Scraper::new(
+            &config.scrape,
+            config.namespace.as_ref(),
+            pipeline.clone(),
+            telemetry.clone(),
+            clock.clone(),
+        );
         let http = Arc::new(HttpState {
             pipeline,
             flusher: flusher.clone(),
@@ -111,7 +119,7 @@ impl App {
             timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
         };
         let flush_interval = config.flush_interval;
-        Ok(App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf })
+        Ok(App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, scrape })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -136,7 +144,7 @@ impl App {
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf } = self;
+        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, scrape } = self;
         let listen = listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
@@ -155,6 +163,7 @@ impl App {
         ));
         let statsd = statsd.map(statsd::Listeners::start).transpose()?;
         let emf = emf.map(emf::Listeners::start).transpose()?;
+        let scrape = scrape.map(scrape::Scraper::start);
         http.started.store(true, Ordering::Release);
         tracing::info!(%listen, "cw-sidecar ready");
 
@@ -165,6 +174,9 @@ impl App {
         }
         if let Some(emf) = emf {
             emf.stop().await;
+        }
+        if let Some(scrape) = scrape {
+            scrape.stop().await;
         }
         http.pipeline.close().await;
         stop_timer.cancel();

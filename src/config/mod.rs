@@ -43,6 +43,7 @@ mod error;
 mod human;
 mod load;
 mod rules;
+mod scrape;
 mod statsd;
 #[cfg(test)]
 mod tests;
@@ -57,6 +58,7 @@ use serde::{Deserialize, Serialize};
 pub use args::ConfigArgs;
 pub use emf::EmfConfig;
 pub use error::ConfigError;
+pub use scrape::{ScrapeConfig, TargetConfig};
 pub use statsd::StatsdConfig;
 
 /// The effective configuration; also the shape of the TOML file.
@@ -144,6 +146,8 @@ pub struct Config {
     pub statsd: StatsdConfig,
     /// The EMF (CloudWatch embedded metric format) listeners.
     pub emf: EmfConfig,
+    /// Prometheus targets to scrape.
+    pub scrape: ScrapeConfig,
 }
 
 /// How log lines are written (to stderr).
@@ -183,6 +187,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             statsd: StatsdConfig::default(),
             emf: EmfConfig::default(),
+            scrape: ScrapeConfig::default(),
         }
     }
 }

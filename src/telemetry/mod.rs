@@ -12,6 +12,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 pub mod reasons;
+pub mod scrape;
 
 use reasons::{
     DropReason, LineOutcome, LineReject, LineWarning, PutOutcome, RefuseReason, RejectReason, TimeoutPhase, UdpDrop,
@@ -85,6 +86,8 @@ pub(crate) struct Telemetry {
     input_lines_rejected: Family<InputReason, Counter>,
     input_warnings: Family<InputReason, Counter>,
     udp_dropped: Family<InputReason, Counter>,
+    /// Per scrape target.
+    pub scrape: scrape::Scrapes,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -119,6 +122,7 @@ impl Default for Telemetry {
             input_lines_rejected: Family::default(),
             input_warnings: Family::default(),
             udp_dropped: Family::default(),
+            scrape: scrape::Scrapes::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -189,6 +193,7 @@ impl Default for Telemetry {
             "UDP data lost: datagrams the kernel dropped, lines the pipeline refused",
             t.udp_dropped.clone(),
         );
+        t.scrape.register(&mut registry);
         for &input in LINE_INPUTS {
             for o in LineOutcome::ALL {
                 drop(t.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));

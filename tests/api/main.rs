@@ -17,4 +17,6 @@ mod line_app;
 mod overflow;
 mod probes;
 mod publishing;
+mod scrape;
+mod scrape_client;
 mod statsd;
