@@ -285,11 +285,5 @@ fn startup(runs: u64, port: u16, program: &str, args: &[String]) {
         let _ = child.wait();
     }
     ms.sort_by(f64::total_cmp);
-    println!(
-        "runs {} median_ms {:.2} min_ms {:.2} max_ms {:.2}",
-        ms.len(),
-        ms[ms.len() / 2],
-        ms[0],
-        ms[ms.len() - 1]
-    );
+    println!("runs {} median_ms {:.2} min_ms {:.2} max_ms {:.2}", ms.len(), ms[ms.len() / 2], ms[0], ms[ms.len() - 1]);
 }

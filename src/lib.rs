@@ -23,6 +23,8 @@
 //! - [`clock`]: time, injected, so tests move it instead of sleeping.
 
 pub mod app;
+#[doc(hidden)]
+pub mod bench_support;
 pub mod clock;
 pub mod config;
 pub mod domain;
