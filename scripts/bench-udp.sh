@@ -35,8 +35,9 @@ if [ "$(nproc)" -lt 2 ]; then
   exit 1
 fi
 
-cargo build --release --locked --bin cw-sidecar --example statsd_blast >&2
-release="${CARGO_TARGET_DIR:-target}/release"
+profile="${BENCH_PROFILE:-release}" # scripts/bench.sh's quick mode passes dev
+cargo build --profile "$profile" --locked --bin cw-sidecar --example statsd_blast >&2
+if [ "$profile" = dev ]; then release="${CARGO_TARGET_DIR:-target}/debug"; else release="${CARGO_TARGET_DIR:-target}/$profile"; fi
 
 http_port=26201
 udp_port=26202

@@ -5,18 +5,40 @@
 #               (examples/bench_parse_only.rs): the physical limit for this work
 #   cw-sidecar  --dry-run, 60 s flush, no self metrics
 # Each server is pinned to core 0 (so its runtime has one worker) and wrk to core 1, with
-# 32 connections; figures are ratios within this run, never absolute claims. Then valgrind's
-# callgrind counts instructions per record on the 1000-record path: that count is stable from
-# run to run and is what a change to the hot path is judged by.
+# 32 connections; figures are ratios within this run, never absolute claims. For each server
+# and body, examples/bench_load.rs (core 1, 32 connections) then sends half of the req/s wrk
+# measured, at a fixed rate, and reports p50 and p99 latency from each request's scheduled
+# time. Then, on cw-sidecar alone: its RSS idle and with many active series, its startup time
+# to ready, and its PutMetricData calls over their lower bound for 25,000 series-windows.
+# valgrind's callgrind counts instructions per record on the 1000-record path: that count is
+# stable from run to run and is what a change to the hot path is judged by. Last, the UDP
+# figures of scripts/bench-udp.sh. docs/performance.md says how each figure is measured.
 #
-#   scripts/bench.sh                 # full run (about 2 minutes after the release build)
-#   BENCH_SECONDS=2 scripts/bench.sh # shorter
+#   scripts/bench.sh                 # full run (about 5 minutes after the release build)
+#   BENCH_SECONDS=2 scripts/bench.sh # shorter loads
+#   BENCH_QUICK=1 scripts/bench.sh   # smoke run: 1 s loads, 10k series instead of 1M, a dev
+#                                    # build (BENCH_PROFILE=release to override), short UDP
 # Needs 2 cores; installs wrk and valgrind from Debian's packages when missing. Targets only
 # 127.0.0.1 and stops every server it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds="${BENCH_SECONDS:-8}"
+quick="${BENCH_QUICK:-0}"
+if [ "$quick" = 1 ]; then
+  seconds="${BENCH_SECONDS:-1}"
+  profile="${BENCH_PROFILE:-dev}"
+  series_sizes=(10000 100000) # RSS at these many active series (ascending)
+  callgrind_requests=2
+  startup_runs=3
+else
+  seconds="${BENCH_SECONDS:-8}"
+  profile="${BENCH_PROFILE:-release}"
+  series_sizes=(100000 1000000)
+  callgrind_requests=20
+  startup_runs=7
+fi
+values_per_series=20
+pmd_series=25000
 work="$(mktemp -d)"
 pids=()
 cleanup() {
@@ -39,9 +61,11 @@ if [ "$(nproc)" -lt 2 ]; then
   exit 1
 fi
 
-cargo build --release --locked --bin cw-sidecar --example bench_bare --example bench_parse_only >&2
-release="${CARGO_TARGET_DIR:-target}/release"
+cargo build --profile "$profile" --locked --bin cw-sidecar --example bench_bare --example bench_parse_only \
+  --example bench_load >&2
+if [ "$profile" = dev ]; then release="${CARGO_TARGET_DIR:-target}/debug"; else release="${CARGO_TARGET_DIR:-target}/$profile"; fi
 sidecar="$release/cw-sidecar"
+bench_load="$release/examples/bench_load"
 
 # Bodies: one record, and 1000 records over 60 series with long-tailed values.
 python3 - "$work" <<'EOF'
@@ -104,7 +128,20 @@ load() { # url body
   echo "$rps $p99"
 }
 
-declare -A rps p99
+# p50, p99 and the rate achieved at half of the measured req/s, open loop (bench_load)
+half_load() { # url body req/s -> "rate p50_us p99_us"
+  local half out
+  half=$(awk -v r="$3" 'BEGIN { h = int(r / 2); print (h < 1 ? 1 : h) }')
+  out=$(taskset -c 1 "$bench_load" rate "$1" "$work/$2.json" 32 "$half" "$seconds")
+  read -r _ _ _ errors _ non2xx _ achieved _ p50 _ p99 _ _ <<<"$out"
+  if [ "$errors" != 0 ] || [ "$non2xx" != 0 ]; then
+    echo "errors or non-2xx answers at half load: $out" >&2
+    exit 1
+  fi
+  echo "$half $achieved $p50 $p99"
+}
+
+declare -A rps p99 half achieved p50h p99h
 for server in bare parse sidecar; do
   case "$server" in
     bare) start_server bare "$release/examples/bench_bare" ;;
@@ -116,6 +153,11 @@ for server in bare parse sidecar; do
     read -r r l < <(load "$url" "$body")
     rps[$server-$body]=$r
     p99[$server-$body]=$l
+    read -r h a p50 p99_ < <(half_load "$url" "$body" "$r")
+    half[$server-$body]=$h
+    achieved[$server-$body]=$a
+    p50h[$server-$body]=$p50
+    p99h[$server-$body]=$p99_
   done
   stop_server
 done
@@ -136,21 +178,121 @@ callgrind_total() { # requests -> instructions
   wait "$pid" || true
   awk '/^summary:/ {print $2}' "$out"
 }
-requests=20
+requests=$callgrind_requests
 idle=$(callgrind_total 0)
 busy=$(callgrind_total "$requests")
 per_record=$(( (busy - idle) / (requests * 1000) ))
 
+metric_sum() { # family -> the sum of its samples on /metrics
+  curl -sf "$1/metrics" | awk -v f="cw_sidecar_$2" 'index($1, f) == 1 && substr($1, length(f) + 1, 1) ~ /[{ ]|^$/ {v += $2} END {print v + 0}'
+}
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+
+# RSS: idle, then with series_sizes active series of 20 distinct values each, all in one
+# window (a 1 h flush; nothing leaves before the measurement). Filled by bench_load on core 1
+# in 1000-record bodies over 4 connections.
+max_series=${series_sizes[-1]}
+port=$((port + 1))
+taskset -c 0 "$sidecar" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 1h \
+  --self-metrics-namespace "" --max-buffered-datums $((max_series * 2)) >/dev/null 2>"$work/rss.log" &
+rss_pid=$!
+pids+=("$rss_pid")
+base="http://127.0.0.1:$port"
+for _ in $(seq 200); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.05; done
+sleep 1
+declare -A rss
+rss[idle]=$(rss_kb "$rss_pid")
+filled=0
+for n in "${series_sizes[@]}"; do
+  out=$(taskset -c 1 "$bench_load" fill "$base/v1/metrics" "$filled" $((n - filled)) "$values_per_series" 4)
+  read -r _ records _ _ _ errors _ non2xx _ _ <<<"$out"
+  if [ "$errors" != 0 ] || [ "$non2xx" != 0 ] || [ "$records" != $(((n - filled) * values_per_series)) ]; then
+    echo "filling $n series failed: $out" >&2
+    cat "$work/rss.log" >&2
+    exit 1
+  fi
+  filled=$n
+  active=$(metric_sum "$base" active_series)
+  [ "$active" = "$n" ] || { echo "expected $n active series, /metrics says $active" >&2; exit 1; }
+  rss[$n]=$(rss_kb "$rss_pid")
+done
+stop_server
+
+# Startup to ready: from the spawn to the first GET /readyz answered 200, polled in a tight
+# loop from core 1; the sidecar on core 0 (through taskset's exec).
+port=$((port + 1))
+read -r _ _ _ startup_median _ startup_min _ startup_max < <(taskset -c 1 "$bench_load" startup "$startup_runs" "$port" \
+  taskset -c 0 "$sidecar" --dry-run --namespace Bench --self-metrics-namespace "")
+port=$((port + startup_runs))
+
+# PutMetricData calls for 25,000 series-windows (20 distinct values each), flushed once by
+# POST /v1/flush; the calls are counted on /metrics, and the dry-run output (one request per
+# line) gives the datums and their sizes for the lower bound.
+port=$((port + 1))
+taskset -c 0 "$sidecar" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 1h \
+  --self-metrics-namespace "" --max-put-requests-per-second 1000 >"$work/pmd.out" 2>"$work/pmd.log" &
+pids+=($!)
+base="http://127.0.0.1:$port"
+for _ in $(seq 200); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.05; done
+out=$(taskset -c 1 "$bench_load" fill "$base/v1/metrics" 0 "$pmd_series" "$values_per_series" 4)
+read -r _ records _ _ _ errors _ non2xx _ _ <<<"$out"
+[ "$errors" = 0 ] && [ "$non2xx" = 0 ] || { echo "filling $pmd_series series failed: $out" >&2; exit 1; }
+curl -sf -X POST "$base/v1/flush" >/dev/null || { echo "POST /v1/flush failed" >&2; cat "$work/pmd.log" >&2; exit 1; }
+pmd_calls=$(metric_sum "$base" put_metric_data_calls_total)
+stop_server
+# The lower bound: each series-window needs a datum; a request holds at most 1000 datums and
+# 1,000,000 bytes. The datums' bytes are taken from their JSON (the dry-run's), which is larger
+# than the SDK's CBOR: when even that bound is below the count's, the count's is exact.
+read -r pmd_bound pmd_detail < <(python3 - "$work/pmd.out" "$pmd_series" <<'EOF'
+import json, math, sys
+datums, size, lines = 0, 0, 0
+for line in open(sys.argv[1]):
+    request = json.loads(line)
+    lines += 1
+    for d in request["MetricData"]:
+        datums += 1
+        size += len(json.dumps(d, separators=(",", ":")))
+windows = int(sys.argv[2])
+by_count = math.ceil(max(windows, 1) / 1000)
+by_bytes = math.ceil(size / 1_000_000)
+print(max(by_count, by_bytes), f"{windows}_windows,{datums}_datums,{size}_JSON_bytes,{lines}_requests_printed")
+EOF
+)
+
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f%%", 100 * a / b }'; }
 records() { awk -v a="$1" 'BEGIN { printf "%.0f", a * 1000 }'; }
-printf '\n%-40s %14s %10s %10s\n' "load (server on core 0, wrk on core 1)" "per second" "p99" "ratio"
-printf '%-40s %14s %10s %10s\n' "one record per POST: bare axum" "${rps[bare-one]} req" "${p99[bare-one]}" ""
-printf '%-40s %14s %10s %10s\n' "one record per POST: parse-only" "${rps[parse-one]} req" "${p99[parse-one]}" \
-  "$(ratio "${rps[parse-one]}" "${rps[bare-one]}")"
-printf '%-40s %14s %10s %10s\n' "one record per POST: cw-sidecar" "${rps[sidecar-one]} req" "${p99[sidecar-one]}" \
-  "$(ratio "${rps[sidecar-one]}" "${rps[bare-one]}") of bare"
-printf '%-40s %14s %10s %10s\n' "1000 records per POST: parse-only" "$(records "${rps[parse-batch]}") rec" \
-  "${p99[parse-batch]}" ""
-printf '%-40s %14s %10s %10s\n' "1000 records per POST: cw-sidecar" "$(records "${rps[sidecar-batch]}") rec" \
-  "${p99[sidecar-batch]}" "$(ratio "${rps[sidecar-batch]}" "${rps[parse-batch]}") of parse-only"
-printf '%-40s %14s\n' "instructions per record (callgrind)" "$per_record"
+ms() { awk -v us="$1" 'BEGIN { printf "%.2fms", us / 1000 }'; }
+mb() { awk -v kb="$1" 'BEGIN { printf "%.1f MB", kb * 1.024 / 1000 }'; }
+row() { # label per-second p99 ratio key
+  printf '%-42s %14s %10s %20s %14s %10s %10s\n' "$1" "$2" "$3" "$4" \
+    "${half[$5]} (${achieved[$5]})" "$(ms "${p50h[$5]}")" "$(ms "${p99h[$5]}")"
+}
+printf '\n%-42s %14s %10s %20s %14s %10s %10s\n' "load (server on core 0, load on core 1)" "per second" "p99" \
+  "ratio" "half (got) req/s" "p50 @half" "p99 @half"
+row "one record per POST: bare axum" "${rps[bare-one]} req" "${p99[bare-one]}" "" bare-one
+row "one record per POST: parse-only" "${rps[parse-one]} req" "${p99[parse-one]}" \
+  "$(ratio "${rps[parse-one]}" "${rps[bare-one]}") of bare" parse-one
+row "one record per POST: cw-sidecar" "${rps[sidecar-one]} req" "${p99[sidecar-one]}" \
+  "$(ratio "${rps[sidecar-one]}" "${rps[bare-one]}") of bare" sidecar-one
+row "1000 records per POST: parse-only" "$(records "${rps[parse-batch]}") rec" "${p99[parse-batch]}" "" parse-batch
+row "1000 records per POST: cw-sidecar" "$(records "${rps[sidecar-batch]}") rec" "${p99[sidecar-batch]}" \
+  "$(ratio "${rps[sidecar-batch]}" "${rps[parse-batch]}") of parse-only" sidecar-batch
+printf '%-42s %14s\n' "instructions per record (callgrind)" "$per_record"
+printf '%-42s %14s %10s %20s\n' "RSS idle (VmRSS after start)" "$(mb "${rss[idle]}")" "" "goal <= 15 MB"
+for n in "${series_sizes[@]}"; do
+  goal=""
+  [ "$n" = 100000 ] && goal="goal <= 100 MB"
+  printf '%-42s %14s %10s %20s\n' "RSS at $n active series x $values_per_series values" "$(mb "${rss[$n]}")" "" "$goal"
+done
+printf '%-42s %14s %10s %20s\n' "startup to ready (median of $startup_runs)" "${startup_median} ms" "" \
+  "min $startup_min, max $startup_max"
+printf '%-42s %14s %10s %20s\n' "PutMetricData calls / lower bound" "$pmd_calls / $pmd_bound" "" \
+  "$(awk -v a="$pmd_calls" -v b="$pmd_bound" 'BEGIN { printf "%.2f", a / b }') (goal <= 1.05)"
+echo "  (PutMetricData: ${pmd_detail//_/ })"
+
+# The UDP figures (StatsD): scripts/bench-udp.sh, its own table.
+if [ "$quick" = 1 ]; then
+  BENCH_PROFILE="$profile" RATE=20000 SECONDS_=1 scripts/bench-udp.sh
+else
+  BENCH_PROFILE="$profile" scripts/bench-udp.sh
+fi
