@@ -56,5 +56,8 @@ if [ -n "$stray_ignores" ]; then
 fi
 cargo test --locked --all-targets -- --include-ignored
 
+section "scripts/bench.sh smoke run (quick mode: every row printed with its numbers; no figure is judged)"
+scripts/bench-smoke.sh
+
 section "Terraform (fmt, validate, terraform test, checkov, apply to LocalStack)"
 scripts/test-terraform.sh
