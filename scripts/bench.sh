@@ -216,7 +216,10 @@ for n in "${series_sizes[@]}"; do
   [ "$active" = "$n" ] || { echo "expected $n active series, /metrics says $active" >&2; exit 1; }
   rss[$n]=$(rss_kb "$rss_pid")
 done
-stop_server
+# SIGKILL: a graceful stop would publish every buffered window to /dev/null first.
+kill -KILL "$rss_pid" 2>/dev/null || true
+wait "$rss_pid" 2>/dev/null || true
+unset 'pids[-1]'
 
 # Startup to ready: from the spawn to the first GET /readyz answered 200, polled in a tight
 # loop from core 1; the sidecar on core 0 (through taskset's exec).
