@@ -270,7 +270,7 @@ row() { # label per-second p99 ratio key
   printf '%-42s %14s %10s %20s %14s %10s %10s\n' "$1" "$2" "$3" "$4" \
     "${half[$5]} (${achieved[$5]})" "$(ms "${p50h[$5]}")" "$(ms "${p99h[$5]}")"
 }
-printf '\n%-42s %14s %10s %20s %14s %10s %10s\n' "load (server on core 0, load on core 1)" "per second" "p99" \
+printf '\n%-42s %14s %10s %20s %14s %10s %10s\n' "load (server on core 0, load on core 1)" "per second" "p99 @max" \
   "ratio" "half (got) req/s" "p50 @half" "p99 @half"
 row "one record per POST: bare axum" "${rps[bare-one]} req" "${p99[bare-one]}" "" bare-one
 row "one record per POST: parse-only" "${rps[parse-one]} req" "${p99[parse-one]}" \
