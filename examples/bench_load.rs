@@ -100,12 +100,13 @@ struct Tally {
     non2xx: u64,
 }
 
-/// Waits until `at`: a timer for the bulk of the wait (tokio's has a millisecond's
-/// granularity), then yields to the other connections until the instant itself.
+/// Waits until `at`: a timer for the bulk of the wait (tokio's rounds up to the next
+/// millisecond and may wake a little later still), then yields to the other connections
+/// until the instant itself.
 async fn wait_until(at: Instant) {
-    let now = Instant::now();
-    if at > now + Duration::from_millis(2) {
-        tokio::time::sleep_until((at - Duration::from_millis(1)).into()).await;
+    const MARGIN: Duration = Duration::from_millis(3);
+    if at > Instant::now() + MARGIN + MARGIN {
+        tokio::time::sleep_until((at - MARGIN).into()).await;
     }
     while Instant::now() < at {
         tokio::task::yield_now().await;
