@@ -50,9 +50,13 @@ pids+=("$sidecar")
 for _ in $(seq 100); do curl -sf "127.0.0.1:$http_port/healthz" >/dev/null && break; sleep 0.05; done
 curl -sf "127.0.0.1:$http_port/healthz" >/dev/null || { echo "the sidecar did not start:" >&2; cat "$work/sidecar.log" >&2; exit 1; }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # utime + stime, in clock ticks
+cpu_ticks() { # utime + stime, in clock ticks
+  [ -r "/proc/$1/stat" ] || { echo "the sidecar is gone; its log:" >&2; cat "$work/sidecar.log" >&2; exit 1; }
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
 thread_ticks() { # pid -> "name ticks" per thread (the UDP reader, the processor, the runtime)
   for t in /proc/"$1"/task/*; do
+    [ -r "$t/stat" ] || continue # a thread that ended meanwhile
     printf '%s %s %s\n' "$(tr ' ' '_' <"$t/comm")" "$(awk '{print $14 + $15}' "$t/stat")" \
       "$(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status")"
   done
