@@ -203,9 +203,11 @@ sleep 1
 declare -A rss
 rss[idle]=$(rss_kb "$rss_pid")
 filled=0
+fills=""
 for n in "${series_sizes[@]}"; do
   out=$(taskset -c 1 "$bench_load" fill "$base/v1/metrics" "$filled" $((n - filled)) "$values_per_series" 4)
-  read -r _ records _ _ _ errors _ non2xx _ _ <<<"$out"
+  read -r _ records _ _ _ errors _ non2xx _ fill_seconds <<<"$out"
+  fills+="${fills:+, }$((n - filled)) series in ${fill_seconds} s"
   if [ "$errors" != 0 ] || [ "$non2xx" != 0 ] || [ "$records" != $(((n - filled) * values_per_series)) ]; then
     echo "filling $n series failed: $out" >&2
     cat "$work/rss.log" >&2
@@ -287,6 +289,7 @@ for n in "${series_sizes[@]}"; do
   [ "$n" = 100000 ] && goal="goal <= 100 MB"
   printf '%-42s %14s %10s %20s\n' "RSS at $n active series x $values_per_series values" "$(mb "${rss[$n]}")" "" "$goal"
 done
+echo "  (RSS fills, $values_per_series values per series in 1000-record bodies: $fills)"
 printf '%-42s %14s %10s %20s\n' "startup to ready (median of $startup_runs)" "${startup_median} ms" "" \
   "min $startup_min, max $startup_max"
 printf '%-42s %14s %10s %20s\n' "PutMetricData calls / lower bound" "$pmd_calls / $pmd_bound" "" \
