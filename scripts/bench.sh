@@ -141,6 +141,7 @@ half_load() { # url body req/s -> "rate p50_us p99_us"
   echo "$half $achieved $p50 $p99"
 }
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A rps p99 half achieved p50h p99h
 for server in bare parse sidecar; do
   case "$server" in
@@ -272,7 +273,9 @@ row() { # label per-second p99 ratio key
   printf '%-42s %14s %10s %20s %14s %10s %10s\n' "$1" "$2" "$3" "$4" \
     "${half[$5]} (${achieved[$5]})" "$(ms "${p50h[$5]}")" "$(ms "${p99h[$5]}")"
 }
-printf '\n%-42s %14s %10s %20s %14s %10s %10s\n' "load (server on core 0, load on core 1)" "per second" "p99 @max" \
+echo
+echo "load average (1, 5, 15 min) before the loads: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-42s %14s %10s %20s %14s %10s %10s\n' "load (server on core 0, load on core 1)" "per second" "p99 @max" \
   "ratio" "half (got) req/s" "p50 @half" "p99 @half"
 row "one record per POST: bare axum" "${rps[bare-one]} req" "${p99[bare-one]}" "" bare-one
 row "one record per POST: parse-only" "${rps[parse-one]} req" "${p99[parse-one]}" \
