@@ -14,13 +14,15 @@
 //!     1000-record bodies, all with one timestamp (the start of the current minute) so that
 //!     every series has one window. Prints `records N requests R errors E non2xx X seconds S`.
 //!
-//!   bench_load startup <runs> <port> <program> [args...]
-//!     Starts `program args... --listen 127.0.0.1:<port>` `runs` times; each time measures
-//!     from the spawn to the first `GET /readyz` answered 200 (polled in a tight loop), then
-//!     stops it with SIGINT. Prints `runs N median_ms M min_ms A max_ms B`.
+//!   bench_load startup <runs> <port> <cpu> <program> [args...]
+//!     Starts `program args... --listen 127.0.0.1:<port + run>` `runs` times, pinned to core
+//!     `cpu`; each time measures from the spawn to the first `GET /readyz` answered 200
+//!     (polled in a tight loop), then stops it with SIGINT. Prints
+//!     `runs N median_ms M min_ms A max_ms B`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -35,7 +37,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: bench_load rate <url> <body-file> <connections> <rate> <seconds>\n\
                  \x20      bench_load fill <url> <first-series> <series> <values> <connections>\n\
-                 \x20      bench_load startup <runs> <port> <program> [args...]";
+                 \x20      bench_load startup <runs> <port> <cpu> <program> [args...]";
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     match args.first().map(String::as_str) {
         Some("rate") if args.len() == 6 => {
@@ -45,7 +47,9 @@ fn main() {
         Some("fill") if args.len() == 6 => {
             rt.block_on(fill(uri(&args[1]), num(&args[2]), num(&args[3]), num(&args[4]), num(&args[5])));
         }
-        Some("startup") if args.len() >= 4 => startup(num(&args[1]), num(&args[2]) as u16, &args[3], &args[4..]),
+        Some("startup") if args.len() >= 5 => {
+            startup(num(&args[1]), num(&args[2]) as u16, num(&args[3]) as usize, &args[4], &args[5..])
+        }
         _ => {
             eprintln!("{usage}");
             std::process::exit(2);
@@ -257,21 +261,34 @@ fn ready(port: u16) -> bool {
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
 }
 
-fn startup(runs: u64, port: u16, program: &str, args: &[String]) {
+fn startup(runs: u64, port: u16, cpu: usize, program: &str, args: &[String]) {
     assert!((1..=50).contains(&runs));
+    // The child's affinity, set between fork and exec (no taskset in the measured time).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    unsafe { libc::CPU_SET(cpu, &mut set) };
     let mut ms = Vec::new();
     for run in 0..runs {
         let port = port + run as u16;
         let start = Instant::now();
-        let mut child = Command::new(program)
+        let mut command = Command::new(program);
+        command
             .args(args)
             .arg("--listen")
             .arg(format!("127.0.0.1:{port}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
+            .stderr(Stdio::null());
+        // SAFETY: sched_setaffinity is async-signal-safe and touches only the child.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+        let mut child = command.spawn().expect("spawn");
         let deadline = start + Duration::from_secs(10);
         while !ready(port) {
             if Instant::now() > deadline {

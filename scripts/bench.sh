@@ -225,10 +225,10 @@ wait "$rss_pid" 2>/dev/null || true
 unset 'pids[-1]'
 
 # Startup to ready: from the spawn to the first GET /readyz answered 200, polled in a tight
-# loop from core 1; the sidecar on core 0 (through taskset's exec).
+# loop from core 1; the sidecar pinned to core 0 between fork and exec.
 port=$((port + 1))
 read -r _ _ _ startup_median _ startup_min _ startup_max < <(taskset -c 1 "$bench_load" startup "$startup_runs" "$port" \
-  taskset -c 0 "$sidecar" --dry-run --namespace Bench --self-metrics-namespace "")
+  0 "$sidecar" --dry-run --namespace Bench --self-metrics-namespace "")
 port=$((port + startup_runs))
 
 # PutMetricData calls for 25,000 series-windows (20 distinct values each), flushed once by
