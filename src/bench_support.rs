@@ -183,3 +183,35 @@ impl HttpPipeline {
         closed.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The benches never run in CI: this runs each wrapper once, so that a change to the
+    /// internals that breaks one is caught by `cargo test`.
+    #[test]
+    fn every_stage_runs_on_a_small_body() {
+        let body = br#"[{"name":"Latency","value":1.5,"unit":"Milliseconds","dimensions":{"Route":"/a"}},
+                        {"name":"Latency","value":2.5,"unit":"Milliseconds","dimensions":{"Route":"/b"}},
+                        {"name":"Latency","value":3.5,"unit":"Milliseconds","dimensions":{"Route":"/a"}}]"#;
+        let mut candidates: Vec<_> = split(body).into_iter().map(parse).collect();
+        assert_eq!(candidates.len(), 3);
+        let validator = Validator::default();
+        assert!(validator.check(&mut candidates[0].clone()));
+        let samples = validator.samples(&mut candidates);
+        let mut key = Vec::new();
+        samples.encode_key(0, &mut key);
+        assert!(!key.is_empty());
+        let keyed = samples.keyed();
+        let aggregation = Aggregation::default();
+        let grown: usize = (0..keyed.len()).map(|i| aggregation.add(&keyed, i)).sum();
+        assert_eq!((grown, aggregation.active_series()), (2, 2));
+        let closed = aggregation.drain();
+        assert_eq!((closed.len(), closed.batches()), (2, (1, 2)));
+
+        let pipeline = HttpPipeline::new(1000);
+        assert_eq!(pipeline.submit(body), 3);
+        assert_eq!(pipeline.drain(), 2);
+    }
+}
