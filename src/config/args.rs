@@ -54,6 +54,12 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("emf.tcp_address", "EMF TCP address (off unless set or emf.enabled)"),
     ("emf.receive_buffer_bytes", "SO_RCVBUF of the EMF UDP socket [default: 4MiB, capped by net.core.rmem_max]"),
     ("emf.namespace", "Namespace of EMF directives that name none [default: namespace]"),
+    ("otlp.enabled", "Listen for OTLP/HTTP on 127.0.0.1:4318 unless otlp.listen is set [default: false]"),
+    ("otlp.listen", "Address of the OTLP/HTTP listener (off unless set or otlp.enabled)"),
+    ("otlp.namespace", "Namespace of OTLP metrics [default: namespace]"),
+    ("otlp.resource_dimensions", "Resource attributes kept as dimensions, as a,b [default: service.name]"),
+    ("otlp.max_streams", "Bound on cumulative OTLP streams remembered [default: 100000]"),
+    ("otlp.stream_idle_timeout", "A cumulative OTLP stream is forgotten after this idle time [default: 1h]"),
 ];
 
 /// Keys whose values are never shown, not even in error messages.

@@ -42,6 +42,7 @@ mod emf;
 mod error;
 mod human;
 mod load;
+mod otlp;
 mod rules;
 mod statsd;
 #[cfg(test)]
@@ -57,6 +58,7 @@ use serde::{Deserialize, Serialize};
 pub use args::ConfigArgs;
 pub use emf::EmfConfig;
 pub use error::ConfigError;
+pub use otlp::OtlpConfig;
 pub use statsd::StatsdConfig;
 
 /// The effective configuration; also the shape of the TOML file.
@@ -144,6 +146,8 @@ pub struct Config {
     pub statsd: StatsdConfig,
     /// The EMF (CloudWatch embedded metric format) listeners.
     pub emf: EmfConfig,
+    /// OpenTelemetry metrics over OTLP/HTTP.
+    pub otlp: OtlpConfig,
 }
 
 /// How log lines are written (to stderr).
@@ -183,6 +187,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             statsd: StatsdConfig::default(),
             emf: EmfConfig::default(),
+            otlp: OtlpConfig::default(),
         }
     }
 }
