@@ -14,7 +14,8 @@ use prometheus_client::registry::Registry;
 pub mod reasons;
 
 use reasons::{
-    DropReason, LineOutcome, LineReject, LineWarning, PutOutcome, RefuseReason, RejectReason, TimeoutPhase, UdpDrop,
+    DropReason, LineOutcome, LineReject, LineWarning, OtlpOutcome, OtlpReject, PutOutcome, RefuseReason, RejectReason,
+    TimeoutPhase, UdpDrop,
 };
 
 /// The line-based inputs, whose labels `/metrics` pre-creates.
@@ -85,6 +86,8 @@ pub(crate) struct Telemetry {
     input_lines_rejected: Family<InputReason, Counter>,
     input_warnings: Family<InputReason, Counter>,
     udp_dropped: Family<InputReason, Counter>,
+    otlp_points: Family<Outcome, Counter>,
+    otlp_points_rejected: Family<Reason, Counter>,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -119,6 +122,8 @@ impl Default for Telemetry {
             input_lines_rejected: Family::default(),
             input_warnings: Family::default(),
             udp_dropped: Family::default(),
+            otlp_points: Family::default(),
+            otlp_points_rejected: Family::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -189,6 +194,18 @@ impl Default for Telemetry {
             "UDP data lost: datagrams the kernel dropped, lines the pipeline refused",
             t.udp_dropped.clone(),
         );
+        registry.register("otlp_points", "OTLP data points, by outcome", t.otlp_points.clone());
+        registry.register(
+            "otlp_points_rejected",
+            "OTLP data points rejected (reported in partial_success), by reason",
+            t.otlp_points_rejected.clone(),
+        );
+        for o in OtlpOutcome::ALL {
+            drop(t.otlp_points.get_or_create(&Outcome { outcome: o.label() }));
+        }
+        for r in OtlpReject::ALL {
+            drop(t.otlp_points_rejected.get_or_create(&Reason { reason: r.label() }));
+        }
         for &input in LINE_INPUTS {
             for o in LineOutcome::ALL {
                 drop(t.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));
@@ -256,6 +273,16 @@ impl Telemetry {
     pub fn udp_dropped(&self, input: &'static str, reason: UdpDrop, n: u64) {
         self.udp_dropped.get_or_create(&InputReason { input, reason: reason.label() }).inc_by(n);
         self.udp_dropped_total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn otlp_points(&self, outcome: OtlpOutcome, n: usize) {
+        if n > 0 {
+            self.otlp_points.get_or_create(&Outcome { outcome: outcome.label() }).inc_by(n as u64);
+        }
+    }
+
+    pub fn otlp_point_rejected(&self, reason: OtlpReject) {
+        self.otlp_points_rejected.get_or_create(&Reason { reason: reason.label() }).inc();
     }
 
     /// One PutMetricData call finished.
