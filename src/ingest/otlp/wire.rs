@@ -88,7 +88,11 @@ pub fn response(rejected: i64, message: String, encoding: Encoding) -> Vec<u8> {
     let response = ExportMetricsServiceResponse { partial_success };
     match encoding {
         Encoding::Protobuf => response.encode_to_vec(),
-        Encoding::Json => serde_json::to_vec(&response).expect("a response serializes"),
+        // The crate's serde writes an absent partial success as `null`: leave it out instead.
+        Encoding::Json => match &response.partial_success {
+            None => b"{}".to_vec(),
+            Some(p) => serde_json::to_vec(&serde_json::json!({ "partialSuccess": p })).expect("a response serializes"),
+        },
     }
 }
 
@@ -114,5 +118,86 @@ pub fn status(code: i32, message: String, encoding: Encoding) -> Vec<u8> {
     match encoding {
         Encoding::Protobuf => status.encode_to_vec(),
         Encoding::Json => serde_json::to_vec(&status).expect("a status serializes"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::metrics::v1::{metric::Data, number_data_point};
+
+    use super::*;
+
+    /// OTLP JSON as the JavaScript exporter writes it: 64-bit integers as strings or
+    /// numbers, enums as numbers, lowerCamelCase keys, unknown keys ignored.
+    const JSON: &str = r#"{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"api"}}]},
+      "scopeMetrics":[{"scope":{"name":"s"},"metrics":[
+        {"name":"hits","unit":"1","sum":{"aggregationTemporality":2,"isMonotonic":true,
+          "dataPoints":[{"attributes":[{"key":"n","value":{"intValue":"7"}}],"startTimeUnixNano":"1700000000000000000",
+                         "timeUnixNano":1700000001000000000,"asInt":"9007199254740993"}]}},
+        {"name":"lat","unit":"ms","histogram":{"aggregationTemporality":1,
+          "dataPoints":[{"timeUnixNano":"1700000001000000000","count":"3","sum":12.5,"bucketCounts":["1",2],
+                         "explicitBounds":[5],"min":1,"max":9,"someFutureField":true}]}}]}]}]}"#;
+
+    #[test]
+    fn otlp_json_int64_as_strings_and_enums_as_numbers() {
+        let r = decode(JSON.as_bytes(), Encoding::Json).unwrap();
+        let metrics = &r.resource_metrics[0].scope_metrics[0].metrics;
+        let Some(Data::Sum(sum)) = &metrics[0].data else { panic!("{:?}", metrics[0]) };
+        assert_eq!((sum.aggregation_temporality, sum.is_monotonic), (2, true));
+        let p = &sum.data_points[0];
+        assert_eq!(p.start_time_unix_nano, 1_700_000_000_000_000_000);
+        assert_eq!(p.time_unix_nano, 1_700_000_001_000_000_000);
+        assert_eq!(p.value, Some(number_data_point::Value::AsInt(9_007_199_254_740_993)), "exact beyond 2^53");
+        let Some(Data::Histogram(h)) = &metrics[1].data else { panic!() };
+        let p = &h.data_points[0];
+        assert_eq!((p.count, p.bucket_counts.clone(), p.min, p.max), (3, vec![1, 2], Some(1.0), Some(9.0)));
+        // The same request as protobuf decodes to the same value.
+        let bytes = r.encode_to_vec();
+        assert_eq!(decode(&bytes, Encoding::Protobuf).unwrap(), r);
+    }
+
+    #[test]
+    fn undecodable_bodies_say_where() {
+        let err = decode(br#"{"resourceMetrics":[{"scopeMetrics":3}]}"#, Encoding::Json).unwrap_err();
+        assert!(err.contains("resourceMetrics[0].scopeMetrics"), "{err}");
+        assert!(decode(b"\xff\xff\xff", Encoding::Protobuf).unwrap_err().starts_with("body is not a protobuf"));
+        assert!(decode(b"{} x", Encoding::Json).unwrap_err().contains("trailing"));
+    }
+
+    #[test]
+    fn otlp_json_is_told_apart_from_our_records_by_its_shape() {
+        assert!(is_otlp_json(JSON.as_bytes()));
+        assert!(is_otlp_json(br#" {"resource_metrics": []}"#));
+        assert!(is_otlp_json(br#"{"metrics": [], "resourceMetrics": []}"#), "a key of ours does not make it ours");
+        // Our formats: an array, an envelope; and what is neither stays ours to refuse.
+        assert!(!is_otlp_json(br#"[{"name":"a","value":1}]"#));
+        assert!(!is_otlp_json(br#"{"namespace":"N","metrics":[{"name":"a","value":1}]}"#));
+        assert!(!is_otlp_json(br#"{"metrics":[{"resourceMetrics":1}]}"#), "only top-level keys count");
+        assert!(!is_otlp_json(br#"{"resourceMetrics""#), "not JSON");
+        assert!(!is_otlp_json(b"{}"));
+    }
+
+    #[test]
+    fn our_envelope_refuses_an_otlp_document_rather_than_taking_it() {
+        use crate::ingest::http::body::{BodyKind, split_body};
+        let err = split_body(JSON.as_bytes(), BodyKind::Json).unwrap_err();
+        assert!(err.contains("unknown field `resourceMetrics`"), "{err}");
+    }
+
+    #[test]
+    fn answers_in_the_requests_encoding() {
+        let json = response(2, "metric `x` (sum) dataPoints[0]: why".into(), Encoding::Json);
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["partialSuccess"]["rejectedDataPoints"], 2);
+        assert_eq!(v["partialSuccess"]["errorMessage"], "metric `x` (sum) dataPoints[0]: why");
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&response(0, String::new(), Encoding::Json)).unwrap(), serde_json::json!({}));
+        let proto = response(2, "why".into(), Encoding::Protobuf);
+        let decoded = ExportMetricsServiceResponse::decode(proto.as_slice()).unwrap();
+        assert_eq!(decoded.partial_success, Some(ExportMetricsPartialSuccess { rejected_data_points: 2, error_message: "why".into() }));
+        assert!(response(0, String::new(), Encoding::Protobuf).is_empty());
+        let s = Status::decode(status(code::UNAVAILABLE, "full".into(), Encoding::Protobuf).as_slice()).unwrap();
+        assert_eq!((s.code, s.message.as_str()), (14, "full"));
+        let s: serde_json::Value = serde_json::from_slice(&status(3, "bad".into(), Encoding::Json)).unwrap();
+        assert_eq!(s, serde_json::json!({"code": 3, "message": "bad"}));
     }
 }
