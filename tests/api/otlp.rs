@@ -68,7 +68,12 @@ fn request(metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
     }
 }
 
-async fn post(app: &TestApp, url: &str, content_type: &str, body: Vec<u8>) -> (u16, Vec<u8>, reqwest::header::HeaderMap) {
+async fn post(
+    app: &TestApp,
+    url: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Vec<u8>, reqwest::header::HeaderMap) {
     let r = app.http.post(url).header("content-type", content_type).body(body).send().await.unwrap();
     let (status, headers) = (r.status().as_u16(), r.headers().clone());
     (status, r.bytes().await.unwrap().to_vec(), headers)
@@ -89,7 +94,8 @@ async fn protobuf_on_both_ports_with_partial_success_and_our_json_unchanged() {
     let listener = format!("http://{}/v1/metrics", app.otlp.unwrap());
     let main = format!("{}/v1/metrics", app.base);
     let wide: Vec<KeyValue> = (0..30).map(|i| kv(&format!("k{i}"), "v")).collect();
-    let first = request(vec![counter("orders", 5.0, start, vec![kv("route", "/a")]), counter("wide", 1.0, start, wide)]);
+    let first =
+        request(vec![counter("orders", 5.0, start, vec![kv("route", "/a")]), counter("wide", 1.0, start, wide)]);
     let (status, body, headers) = post(&app, &listener, "application/x-protobuf", first.encode_to_vec()).await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/x-protobuf");
@@ -127,7 +133,8 @@ async fn protobuf_on_both_ports_with_partial_success_and_our_json_unchanged() {
     let orders: Vec<ReceivedDatum> = fake.datums(NAMESPACE).into_iter().filter(|d| d.name == "orders").collect();
     let s = Stats::of_datums(&orders);
     assert_eq!((s.count, s.sum), (2.0, 12.0), "5 from zero, then 7: {orders:?}");
-    let dims: BTreeMap<String, String> = [("route", "/a"), ("service.name", "shop")].map(|(k, v)| (k.into(), v.into())).into();
+    let dims: BTreeMap<String, String> =
+        [("route", "/a"), ("service.name", "shop")].map(|(k, v)| (k.into(), v.into())).into();
     assert!(orders.iter().all(|d| d.dimensions == dims && d.unit.as_deref() == Some("Count")), "{orders:?}");
     assert!(fake.datums(NAMESPACE).iter().all(|d| d.name != "wide"));
 }
@@ -142,7 +149,10 @@ async fn otlp_json_is_told_apart_from_our_records_at_the_api() {
             {"timeUnixNano": t, "asInt": "42"},
             {"timeUnixNano": t, "asDouble": 1.0, "attributes": [{"key": "", "value": {"stringValue": "x"}}]}]}}]}]}]});
     let (status, body, headers) = post(&app, &main, "application/json", doc.to_string().into_bytes()).await;
-    assert_eq!((status, &headers["content-type"]), (200, &"application/json".parse::<reqwest::header::HeaderValue>().unwrap()));
+    assert_eq!(
+        (status, &headers["content-type"]),
+        (200, &"application/json".parse::<reqwest::header::HeaderValue>().unwrap())
+    );
     let answer: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(answer["partialSuccess"]["rejectedDataPoints"], 1, "{answer}");
     let message = answer["partialSuccess"]["errorMessage"].as_str().unwrap();

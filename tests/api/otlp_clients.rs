@@ -24,7 +24,8 @@ use crate::helpers::{Stats, TestApp, nearest_rank, percentile_of_datums};
 const NAMESPACE: &str = "Otel";
 const ROUNDS: usize = 3;
 /// The SDKs' default explicit bounds (the same in Python and Node).
-const BOUNDS: [f64; 15] = [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0];
+const BOUNDS: [f64; 15] =
+    [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0];
 
 fn clients() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
@@ -32,7 +33,11 @@ fn clients() -> PathBuf {
 
 /// Runs a client with OTEL_* variables; returns its rounds.
 async fn run(program: PathBuf, script: &str, env: &[(&str, String)]) -> Vec<Value> {
-    let needed = if script.ends_with(".js") { clients().join("node_modules/@opentelemetry/sdk-metrics") } else { program.clone() };
+    let needed = if script.ends_with(".js") {
+        clients().join("node_modules/@opentelemetry/sdk-metrics")
+    } else {
+        program.clone()
+    };
     assert!(needed.exists(), "no {}: run scripts/clients.sh", needed.display());
     let out = tokio::process::Command::new(&program)
         .args([script, &ROUNDS.to_string()])

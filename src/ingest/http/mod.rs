@@ -88,7 +88,7 @@ fn authorized(token: Option<&str>, headers: &HeaderMap) -> bool {
 
 async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: axum::body::Body) -> Response {
     // OTLP protobuf is told by its content type; OTLP JSON by the document's shape.
-    let protobuf = otlp::wire::content_encoding(&headers) == Some(otlp::wire::Encoding::Protobuf);
+    let protobuf = otlp::http::content_encoding(&headers) == Some(otlp::wire::Encoding::Protobuf);
     let kind = body_kind(&headers);
     let (bytes, _held) = match read_request(&state, &headers, body, protobuf || kind.is_some()).await {
         Ok(read) => read,

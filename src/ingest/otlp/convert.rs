@@ -17,15 +17,15 @@
 //! point's attributes. A point needing more than 30 dimensions is refused, never truncated.
 
 use std::borrow::Cow;
-use std::hash::{Hash, Hasher};
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::{
     ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint, SummaryDataPoint, metric::Data,
     number_data_point,
 };
 
+use super::attributes::{encode_attributes, hash_of, push_str, text};
 use super::units::{self, Mapped};
 use crate::domain::dimensions::GivenDimensions;
 use crate::domain::limits::MAX_DIMENSIONS;
@@ -135,7 +135,8 @@ pub fn convert<'a>(
             for metric in &sm.metrics {
                 let mut identity = scope_id.clone();
                 push_str(&mut identity, &metric.name);
-                let common = Common { name: &metric.name, unit: units::map(&metric.unit), kept: &kept, identity: &identity };
+                let common =
+                    Common { name: &metric.name, unit: units::map(&metric.unit), kept: &kept, identity: &identity };
                 let mut c = Converter { common, settings, streams, now_ms, out: &mut out };
                 match &metric.data {
                     Some(Data::Gauge(g)) => c.numbers("gauge", &g.data_points, None, false),
@@ -168,7 +169,13 @@ enum Outcome {
 }
 
 impl<'a> Converter<'_, 'a> {
-    fn numbers(&mut self, kind: &'static str, points: &'a [NumberDataPoint], temporality: Option<i32>, monotonic: bool) {
+    fn numbers(
+        &mut self,
+        kind: &'static str,
+        points: &'a [NumberDataPoint],
+        temporality: Option<i32>,
+        monotonic: bool,
+    ) {
         for (index, p) in points.iter().enumerate() {
             let outcome = self.number(p, temporality, monotonic);
             self.finish(kind, index, &p.attributes, p.time_unix_nano, p.flags, outcome);
@@ -275,7 +282,8 @@ impl<'a> Converter<'_, 'a> {
                 let mut counts = vec![p.count as f64, p.zero_count as f64];
                 counts.extend(&pos);
                 counts.extend(&neg);
-                let shape = hash_of(&(p.scale, pos_offset, pos.len(), neg_offset, neg.len(), p.zero_threshold.to_bits()));
+                let shape =
+                    hash_of(&(p.scale, pos_offset, pos.len(), neg_offset, neg.len(), p.zero_threshold.to_bits()));
                 let reading = Reading { start_ms: ms(p.start_time_unix_nano), shape, counts, sum: sum_or_zero(sum) };
                 match self.observe(&p.attributes, reading)? {
                     Some((c, delta_sum)) => {
@@ -323,9 +331,9 @@ impl<'a> Converter<'_, 'a> {
         let reading =
             Reading { start_ms: ms(p.start_time_unix_nano), shape: 0, counts: vec![p.count as f64], sum: p.sum * f };
         match self.observe(&p.attributes, reading)? {
-            Some((counts, sum)) if counts[0] > 0.0 => Ok(Outcome::Publish(
-                buckets::given_values(&[(sum / counts[0], counts[0])]).collect(),
-            )),
+            Some((counts, sum)) if counts[0] > 0.0 => {
+                Ok(Outcome::Publish(buckets::given_values(&[(sum / counts[0], counts[0])]).collect()))
+            }
             _ => Ok(Outcome::Empty),
         }
     }
@@ -333,12 +341,7 @@ impl<'a> Converter<'_, 'a> {
     /// The increase of a cumulative stream, or `None` when the reading only sets a baseline.
     fn observe(&mut self, attributes: &[KeyValue], reading: Reading) -> Result<Option<(Vec<f64>, f64)>, Refused> {
         let mut key = self.common.identity.to_vec();
-        let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
-        sorted.sort_by(|a, b| a.key.cmp(&b.key));
-        for kv in sorted {
-            push_str(&mut key, &kv.key);
-            push_str(&mut key, &text(kv.value.as_ref()));
-        }
+        encode_attributes(attributes, &mut key);
         let first = match reading.start_ms {
             Some(start) if start >= self.settings.started_ms => First::FromZero,
             _ => First::Baseline,
@@ -441,54 +444,11 @@ fn temporality_error(t: i32) -> Refused {
 
 /// Nanoseconds since the epoch as milliseconds; 0 (unset) is `None`.
 fn ms(ns: u64) -> Option<i64> {
-    (ns > 0).then(|| (ns / 1_000_000) as i64)
+    (ns > 0).then_some((ns / 1_000_000) as i64)
 }
 
 fn sum_or_zero(sum: f64) -> f64 {
     if sum.is_finite() { sum } else { 0.0 }
-}
-
-fn hash_of(v: &impl Hash) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
-    v.hash(&mut h);
-    h.finish()
-}
-
-fn push_str(key: &mut Vec<u8>, s: &str) {
-    key.extend_from_slice(&(s.len() as u64).to_le_bytes());
-    key.extend_from_slice(s.as_bytes());
-}
-
-fn encode_attributes(attributes: &[KeyValue], out: &mut Vec<u8>) {
-    let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for kv in sorted {
-        push_str(out, &kv.key);
-        push_str(out, &text(kv.value.as_ref()));
-    }
-}
-
-/// An attribute's value as a dimension value. An empty string is `<empty>` as for StatsD's
-/// bare tags (CloudWatch refuses empty values, and dropping the attribute would merge series).
-pub fn text(value: Option<&AnyValue>) -> Cow<'_, str> {
-    use any_value::Value;
-    match value.and_then(|v| v.value.as_ref()) {
-        Some(Value::StringValue(s)) if !s.is_empty() => Cow::Borrowed(s),
-        None | Some(Value::StringValue(_)) => Cow::Borrowed("<empty>"),
-        Some(Value::BoolValue(b)) => Cow::Borrowed(if *b { "true" } else { "false" }),
-        Some(Value::IntValue(i)) => Cow::Owned(i.to_string()),
-        // An index into a profile's string table: metrics have none, so the index is all there is.
-        Some(Value::StringValueStrindex(i)) => Cow::Owned(i.to_string()),
-        Some(Value::DoubleValue(d)) => Cow::Owned(d.to_string()),
-        Some(Value::BytesValue(b)) => Cow::Owned(b.iter().map(|x| format!("{x:02x}")).collect()),
-        Some(Value::ArrayValue(a)) => {
-            Cow::Owned(format!("[{}]", a.values.iter().map(|v| text(Some(v))).collect::<Vec<_>>().join(",")))
-        }
-        Some(Value::KvlistValue(l)) => Cow::Owned(format!(
-            "{{{}}}",
-            l.values.iter().map(|kv| format!("{}={}", kv.key, text(kv.value.as_ref()))).collect::<Vec<_>>().join(",")
-        )),
-    }
 }
 
 #[cfg(test)]

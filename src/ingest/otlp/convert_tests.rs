@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::*;
+use crate::ingest::otlp::attributes::text;
 
 const STARTED_MS: i64 = 1_000_000;
 const NOW_MS: i64 = 2_000_000;
@@ -93,7 +94,9 @@ fn gauges_and_delta_sums_are_samples_in_the_mapped_unit() {
 #[test]
 fn a_cumulative_counter_baselines_then_publishes_increases_and_resets() {
     let mut s = streams();
-    let counter = |start: u64, v: f64| request(vec![], vec![metric("hits", "1", sum(vec![number(start, v, vec![])], CUMULATIVE, true))]);
+    let counter = |start: u64, v: f64| {
+        request(vec![], vec![metric("hits", "1", sum(vec![number(start, v, vec![])], CUMULATIVE, true))])
+    };
     // Started before the sidecar: the first point only sets the baseline.
     assert_eq!(run(&counter(10, 100.0), &mut s), vec![]);
     assert_eq!(run(&counter(10, 103.0), &mut s), vec![single(3.0)]);
@@ -108,7 +111,8 @@ fn a_cumulative_counter_baselines_then_publishes_increases_and_resets() {
 #[test]
 fn a_stream_started_after_the_sidecar_counts_from_zero() {
     let mut s = streams();
-    let req = request(vec![], vec![metric("hits", "", sum(vec![number(STARTED_MS as u64, 4.0, vec![])], CUMULATIVE, true))]);
+    let req =
+        request(vec![], vec![metric("hits", "", sum(vec![number(STARTED_MS as u64, 4.0, vec![])], CUMULATIVE, true))]);
     assert_eq!(run(&req, &mut s), vec![single(4.0)]);
     // A stream without a start time cannot say: baseline.
     let req = request(vec![], vec![metric("other", "", sum(vec![number(0, 4.0, vec![])], CUMULATIVE, true))]);
@@ -119,7 +123,10 @@ fn a_stream_started_after_the_sidecar_counts_from_zero() {
 fn streams_are_told_apart_by_attributes_and_resource() {
     let mut s = streams();
     let req = |host: &str, route: &str, v: f64| {
-        request(vec![kv("host.name", host)], vec![metric("hits", "", sum(vec![number(10, v, vec![kv("route", route)])], CUMULATIVE, true))])
+        request(
+            vec![kv("host.name", host)],
+            vec![metric("hits", "", sum(vec![number(10, v, vec![kv("route", route)])], CUMULATIVE, true))],
+        )
     };
     for (host, route) in [("a", "/x"), ("a", "/y"), ("b", "/x")] {
         assert_eq!(run(&req(host, route, 10.0), &mut s), vec![]);
@@ -163,10 +170,8 @@ fn histogram(start_ms: u64, counts: &[u64], bounds: &[f64], sum: f64, min: f64, 
 
 /// (SampleCount, Sum, Min, Max) of what the candidates carry.
 fn stats(values: &[GivenValues]) -> (f64, f64, f64, f64) {
-    let pairs: Vec<(f64, f64)> = values
-        .iter()
-        .flat_map(|v| v.values.clone().unwrap().into_iter().zip(v.counts.clone().unwrap()))
-        .collect();
+    let pairs: Vec<(f64, f64)> =
+        values.iter().flat_map(|v| v.values.clone().unwrap().into_iter().zip(v.counts.clone().unwrap())).collect();
     let n = pairs.iter().map(|p| p.1).sum();
     let s = pairs.iter().map(|p| p.0 * p.1).sum();
     let min = pairs.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
@@ -177,7 +182,10 @@ fn stats(values: &[GivenValues]) -> (f64, f64, f64, f64) {
 #[test]
 fn a_delta_histogram_keeps_count_sum_min_and_max() {
     let p = histogram(10, &[1, 2, 0, 1], &[10.0, 100.0, 1000.0], 1350.0, 5.0, 1200.0);
-    let req = request(vec![], vec![metric("lat", "ms", Data::Histogram(Histogram { data_points: vec![p], aggregation_temporality: DELTA }))]);
+    let req = request(
+        vec![],
+        vec![metric("lat", "ms", Data::Histogram(Histogram { data_points: vec![p], aggregation_temporality: DELTA }))],
+    );
     let v = run(&req, &mut streams());
     assert_eq!(stats(&v), (4.0, 1350.0, 5.0, 1200.0));
 }
@@ -187,7 +195,14 @@ fn a_cumulative_histogram_publishes_bucket_increases_without_the_points_min_and_
     let mut s = streams();
     let h = |counts: &[u64], sum: f64| {
         let p = histogram(10, counts, &[10.0, 100.0], sum, 1.0, 500.0);
-        request(vec![], vec![metric("lat", "s", Data::Histogram(Histogram { data_points: vec![p], aggregation_temporality: CUMULATIVE }))])
+        request(
+            vec![],
+            vec![metric(
+                "lat",
+                "s",
+                Data::Histogram(Histogram { data_points: vec![p], aggregation_temporality: CUMULATIVE }),
+            )],
+        )
     };
     assert_eq!(run(&h(&[1, 1, 1], 560.0), &mut s), vec![], "the baseline");
     // Two more in (10, 100], summing 100: min and max (1, 500) are the lifetime's, not these.
@@ -203,7 +218,10 @@ fn inconsistent_buckets_are_refused() {
     let mut p = histogram(10, &[1, 2], &[10.0], 30.0, 1.0, 20.0);
     p.count = 5;
     let q = histogram(10, &[1, 2, 3], &[10.0], 30.0, 1.0, 20.0);
-    let req = request(vec![], vec![metric("h", "", Data::Histogram(Histogram { data_points: vec![p, q], aggregation_temporality: DELTA }))]);
+    let req = request(
+        vec![],
+        vec![metric("h", "", Data::Histogram(Histogram { data_points: vec![p, q], aggregation_temporality: DELTA }))],
+    );
     let c = convert(&req, &settings(), &mut streams(), NOW_MS);
     assert_eq!(c.refused.iter().map(|r| r.1.reason).collect::<Vec<_>>(), vec![OtlpReject::Buckets; 2]);
     assert!(c.refused[0].1.message.starts_with("count: 5 is not the sum"), "{:?}", c.refused);
@@ -224,7 +242,8 @@ fn an_exponential_histogram_of_many_buckets_spreads_over_candidates() {
         positive: Some(exponential_histogram_data_point::Buckets { offset: 0, bucket_counts: counts }),
         ..Default::default()
     };
-    let data = Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![p], aggregation_temporality: DELTA });
+    let data =
+        Data::ExponentialHistogram(ExponentialHistogram { data_points: vec![p], aggregation_temporality: DELTA });
     let v = run(&request(vec![], vec![metric("e", "ms", data)]), &mut streams());
     assert_eq!(v.len(), 2, "200 buckets: 150 and 50");
     assert!(v.iter().all(|g| g.values.as_ref().unwrap().len() <= 150));
@@ -237,7 +256,13 @@ fn an_exponential_histogram_of_many_buckets_spreads_over_candidates() {
 fn a_summary_publishes_count_and_sum_increases() {
     let mut s = streams();
     let summary = |count: u64, sum: f64| {
-        let p = SummaryDataPoint { start_time_unix_nano: 10_000_000, time_unix_nano: 1_500_000_000_000, count, sum, ..Default::default() };
+        let p = SummaryDataPoint {
+            start_time_unix_nano: 10_000_000,
+            time_unix_nano: 1_500_000_000_000,
+            count,
+            sum,
+            ..Default::default()
+        };
         request(vec![], vec![metric("rpc", "ms", Data::Summary(Summary { data_points: vec![p] }))])
     };
     assert!(run(&summary(10, 100.0), &mut s).is_empty());
@@ -250,7 +275,13 @@ fn more_than_30_dimensions_are_refused_never_truncated() {
     let attrs: Vec<KeyValue> = (0..30).map(|i| kv(&format!("k{i}"), "v")).collect();
     let req = request(
         vec![kv("service.name", "api")],
-        vec![metric("g", "", Data::Gauge(Gauge { data_points: vec![number(0, 1.0, attrs.clone()), number(0, 1.0, attrs[..29].to_vec())] }))],
+        vec![metric(
+            "g",
+            "",
+            Data::Gauge(Gauge {
+                data_points: vec![number(0, 1.0, attrs.clone()), number(0, 1.0, attrs[..29].to_vec())],
+            }),
+        )],
     );
     let c = convert(&req, &settings(), &mut streams(), NOW_MS);
     assert_eq!(c.refused.len(), 1);
@@ -264,7 +295,9 @@ fn more_than_30_dimensions_are_refused_never_truncated() {
 #[test]
 fn the_bound_on_streams_refuses_new_ones() {
     let mut s = Streams::new(1, 3_600_000);
-    let req = |route: &str| request(vec![], vec![metric("hits", "", sum(vec![number(10, 1.0, vec![kv("r", route)])], CUMULATIVE, true))]);
+    let req = |route: &str| {
+        request(vec![], vec![metric("hits", "", sum(vec![number(10, 1.0, vec![kv("r", route)])], CUMULATIVE, true))])
+    };
     assert!(convert(&req("/a"), &settings(), &mut s, NOW_MS).refused.is_empty());
     let b = req("/b");
     let c = convert(&b, &settings(), &mut s, NOW_MS);
@@ -274,7 +307,8 @@ fn the_bound_on_streams_refuses_new_ones() {
 #[test]
 fn undo_takes_a_request_back() {
     let mut s = streams();
-    let counter = |v: f64| request(vec![], vec![metric("hits", "", sum(vec![number(10, v, vec![])], CUMULATIVE, true))]);
+    let counter =
+        |v: f64| request(vec![], vec![metric("hits", "", sum(vec![number(10, v, vec![])], CUMULATIVE, true))]);
     let _ = convert(&counter(100.0), &settings(), &mut s, NOW_MS);
     let second = counter(110.0);
     let refused = convert(&second, &settings(), &mut s, NOW_MS);

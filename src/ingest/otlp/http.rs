@@ -24,6 +24,17 @@ use super::wire::{self, Encoding, code};
 use crate::ingest::http::{HttpState, IngestError, off_the_workers, read_request, refused};
 use crate::pipeline::Refusal;
 
+/// The encoding named by `Content-Type`, if it is one OTLP uses (`application/x-protobuf`,
+/// also spelled `application/protobuf`; `application/json`).
+pub fn content_encoding(headers: &HeaderMap) -> Option<Encoding> {
+    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    match ct.split(';').next()?.trim().to_ascii_lowercase().as_str() {
+        "application/x-protobuf" | "application/protobuf" => Some(Encoding::Protobuf),
+        "application/json" => Some(Encoding::Json),
+        _ => None,
+    }
+}
+
 /// The OTLP listener: `POST /v1/metrics` only, every JSON body taken as OTLP.
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
@@ -33,7 +44,7 @@ pub fn router(state: Arc<HttpState>) -> Router {
 }
 
 async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
-    let encoding = wire::content_encoding(&headers);
+    let encoding = content_encoding(&headers);
     match read_request(&state, &headers, body, encoding.is_some()).await {
         Ok((bytes, _held)) => export(&state, &bytes, encoding.unwrap_or(Encoding::Json)),
         Err(e) => refused(&state, e, Some(encoding.unwrap_or(Encoding::Json))),
@@ -60,12 +71,9 @@ pub fn export(state: &HttpState, bytes: &[u8], encoding: Encoding) -> Response {
 pub fn error_response(e: IngestError, encoding: Encoding) -> Response {
     let grpc = match &e {
         IngestError::Unauthorized => code::UNAUTHENTICATED,
-        IngestError::Refused(Refusal::ShuttingDown | Refusal::BufferFull { .. }) | IngestError::BodiesInFlight { .. } => {
-            code::UNAVAILABLE
-        }
-        IngestError::Refused(Refusal::NeverFits { .. }) | IngestError::BodyTooLarge { .. } => {
-            code::RESOURCE_EXHAUSTED
-        }
+        IngestError::Refused(Refusal::ShuttingDown | Refusal::BufferFull { .. })
+        | IngestError::BodiesInFlight { .. } => code::UNAVAILABLE,
+        IngestError::Refused(Refusal::NeverFits { .. }) | IngestError::BodyTooLarge { .. } => code::RESOURCE_EXHAUSTED,
         _ => code::INVALID_ARGUMENT,
     };
     let body = wire::status(grpc, e.to_string(), encoding);

@@ -12,6 +12,7 @@
 //! submission, and what the request did to it is taken back when the pipeline refuses the
 //! request, so that the client's retry publishes the same increases.
 
+mod attributes;
 mod convert;
 pub mod http;
 mod units;

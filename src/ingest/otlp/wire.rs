@@ -1,10 +1,10 @@
-//! OTLP on the wire: which bodies are OTLP, decoding `ExportMetricsServiceRequest` from
+//! OTLP on the wire: which JSON bodies are OTLP, decoding `ExportMetricsServiceRequest` from
 //! protobuf or the OTLP JSON mapping, and encoding the answers (`ExportMetricsServiceResponse`,
-//! or a `google.rpc.Status` for a failure) in the request's own encoding.
+//! or a `google.rpc.Status` for a failure) in the request's own encoding. No HTTP types here,
+//! so that the fuzz target can compile it in.
 
 use std::fmt;
 
-use axum::http::{HeaderMap, header};
 use opentelemetry_proto::tonic::collector::metrics::v1::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
 };
@@ -24,17 +24,6 @@ impl Encoding {
             Encoding::Protobuf => "application/x-protobuf",
             Encoding::Json => "application/json",
         }
-    }
-}
-
-/// The encoding named by `Content-Type`, if it is one OTLP uses (`application/x-protobuf`,
-/// also spelled `application/protobuf`; `application/json`).
-pub fn content_encoding(headers: &HeaderMap) -> Option<Encoding> {
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    match ct.split(';').next()?.trim().to_ascii_lowercase().as_str() {
-        "application/x-protobuf" | "application/protobuf" => Some(Encoding::Protobuf),
-        "application/json" => Some(Encoding::Json),
-        _ => None,
     }
 }
 
@@ -83,8 +72,8 @@ pub fn decode(body: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceReq
 
 /// `ExportMetricsServiceResponse`: a partial success when points were rejected.
 pub fn response(rejected: i64, message: String, encoding: Encoding) -> Vec<u8> {
-    let partial_success =
-        (rejected > 0 || !message.is_empty()).then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message: message });
+    let partial_success = (rejected > 0 || !message.is_empty())
+        .then_some(ExportMetricsPartialSuccess { rejected_data_points: rejected, error_message: message });
     let response = ExportMetricsServiceResponse { partial_success };
     match encoding {
         Encoding::Protobuf => response.encode_to_vec(),
@@ -190,10 +179,16 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["partialSuccess"]["rejectedDataPoints"], 2);
         assert_eq!(v["partialSuccess"]["errorMessage"], "metric `x` (sum) dataPoints[0]: why");
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&response(0, String::new(), Encoding::Json)).unwrap(), serde_json::json!({}));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&response(0, String::new(), Encoding::Json)).unwrap(),
+            serde_json::json!({})
+        );
         let proto = response(2, "why".into(), Encoding::Protobuf);
         let decoded = ExportMetricsServiceResponse::decode(proto.as_slice()).unwrap();
-        assert_eq!(decoded.partial_success, Some(ExportMetricsPartialSuccess { rejected_data_points: 2, error_message: "why".into() }));
+        assert_eq!(
+            decoded.partial_success,
+            Some(ExportMetricsPartialSuccess { rejected_data_points: 2, error_message: "why".into() })
+        );
         assert!(response(0, String::new(), Encoding::Protobuf).is_empty());
         let s = Status::decode(status(code::UNAVAILABLE, "full".into(), Encoding::Protobuf).as_slice()).unwrap();
         assert_eq!((s.code, s.message.as_str()), (14, "full"));
