@@ -207,3 +207,36 @@ async fn a_full_buffer_is_503_with_retry_after_and_the_retry_publishes_the_same_
         .collect();
     assert_eq!(sums, [("a", 10.0), ("b", 4.0), ("c", 5.0)].map(|(k, v)| (k.to_string(), v)).into());
 }
+
+#[tokio::test]
+async fn gzip_is_read_and_a_request_that_never_fits_is_413_not_retryable() {
+    use std::io::Write;
+    let app = spawn(|c| c.max_buffered_datums = 1).await;
+    let url = format!("http://{}/v1/metrics", app.otlp.unwrap());
+    let start = now_ms();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&request(vec![counter("zipped", 2.0, start, vec![])]).encode_to_vec()).unwrap();
+    let r = app
+        .http
+        .post(&url)
+        .header("content-type", "application/x-protobuf")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(app.flush().await.0, 200);
+    // Two series-windows can never fit a buffer of one: 413, no Retry-After.
+    let two = request(vec![counter("x", 1.0, start, vec![]), counter("y", 1.0, start, vec![])]);
+    let (status, body, headers) = post(&app, &url, "application/x-protobuf", two.encode_to_vec()).await;
+    assert_eq!(status, 413);
+    assert!(!headers.contains_key("retry-after"));
+    let s = Status::decode(body.as_slice()).unwrap();
+    assert_eq!(s.code, 8);
+    assert!(s.message.contains("max_buffered_datums"), "{}", s.message);
+    let fake = app.fake.clone();
+    assert!(app.shutdown().await.complete());
+    let names: Vec<String> = fake.datums(NAMESPACE).into_iter().map(|d| d.name).collect();
+    assert_eq!(names, vec!["zipped"]);
+}
