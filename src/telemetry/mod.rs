@@ -88,6 +88,7 @@ pub(crate) struct Telemetry {
     udp_dropped: Family<InputReason, Counter>,
     otlp_points: Family<Outcome, Counter>,
     otlp_points_rejected: Family<Reason, Counter>,
+    otlp_streams: Gauge,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -124,6 +125,7 @@ impl Default for Telemetry {
             udp_dropped: Family::default(),
             otlp_points: Family::default(),
             otlp_points_rejected: Family::default(),
+            otlp_streams: Gauge::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -199,6 +201,11 @@ impl Default for Telemetry {
             "otlp_points_rejected",
             "OTLP data points rejected (reported in partial_success), by reason",
             t.otlp_points_rejected.clone(),
+        );
+        registry.register(
+            "otlp_streams",
+            "Cumulative OTLP streams remembered (bounded by otlp.max_streams)",
+            t.otlp_streams.clone(),
         );
         for o in OtlpOutcome::ALL {
             drop(t.otlp_points.get_or_create(&Outcome { outcome: o.label() }));
@@ -279,6 +286,10 @@ impl Telemetry {
         if n > 0 {
             self.otlp_points.get_or_create(&Outcome { outcome: outcome.label() }).inc_by(n as u64);
         }
+    }
+
+    pub fn set_otlp_streams(&self, n: usize) {
+        self.otlp_streams.set(n as i64);
     }
 
     pub fn otlp_point_rejected(&self, reason: OtlpReject) {

@@ -128,6 +128,7 @@ async fn protobuf_on_both_ports_with_partial_success_and_our_json_unchanged() {
     assert_eq!(app.metric("cw_sidecar_otlp_points_total", "outcome=\"accepted\"").await, 2.0);
     assert_eq!(app.metric("cw_sidecar_otlp_points_total", "outcome=\"rejected\"").await, 1.0);
     assert_eq!(app.metric("cw_sidecar_otlp_points_rejected_total", "reason=\"too_many_dimensions\"").await, 1.0);
+    assert_eq!(app.metric("cw_sidecar_otlp_streams", "").await, 1.0, "orders; wide was refused before its stream");
     let fake = app.fake.clone();
     assert!(app.shutdown().await.complete());
     let orders: Vec<ReceivedDatum> = fake.datums(NAMESPACE).into_iter().filter(|d| d.name == "orders").collect();

@@ -177,8 +177,9 @@ impl<'a> Converter<'_, 'a> {
         monotonic: bool,
     ) {
         for (index, p) in points.iter().enumerate() {
-            let outcome = self.number(p, temporality, monotonic);
-            self.finish(kind, index, &p.attributes, p.time_unix_nano, p.flags, outcome);
+            // Dimensions first: a point refused for them leaves no cumulative state behind.
+            let outcome = self.dimensions(&p.attributes).and_then(|d| Ok((d, self.number(p, temporality, monotonic)?)));
+            self.finish(kind, index, p.time_unix_nano, outcome);
         }
     }
 
@@ -208,8 +209,8 @@ impl<'a> Converter<'_, 'a> {
 
     fn histograms(&mut self, points: &'a [HistogramDataPoint], temporality: i32) {
         for (index, p) in points.iter().enumerate() {
-            let outcome = self.histogram(p, temporality);
-            self.finish("histogram", index, &p.attributes, p.time_unix_nano, p.flags, outcome);
+            let outcome = self.dimensions(&p.attributes).and_then(|d| Ok((d, self.histogram(p, temporality)?)));
+            self.finish("histogram", index, p.time_unix_nano, outcome);
         }
     }
 
@@ -255,8 +256,8 @@ impl<'a> Converter<'_, 'a> {
 
     fn exponentials(&mut self, points: &'a [ExponentialHistogramDataPoint], temporality: i32) {
         for (index, p) in points.iter().enumerate() {
-            let outcome = self.exponential(p, temporality);
-            self.finish("exponentialHistogram", index, &p.attributes, p.time_unix_nano, p.flags, outcome);
+            let outcome = self.dimensions(&p.attributes).and_then(|d| Ok((d, self.exponential(p, temporality)?)));
+            self.finish("exponentialHistogram", index, p.time_unix_nano, outcome);
         }
     }
 
@@ -318,8 +319,8 @@ impl<'a> Converter<'_, 'a> {
 
     fn summaries(&mut self, points: &'a [SummaryDataPoint]) {
         for (index, p) in points.iter().enumerate() {
-            let outcome = self.summary(p);
-            self.finish("summary", index, &p.attributes, p.time_unix_nano, p.flags, outcome);
+            let outcome = self.dimensions(&p.attributes).and_then(|d| Ok((d, self.summary(p)?)));
+            self.finish("summary", index, p.time_unix_nano, outcome);
         }
     }
 
@@ -385,14 +386,12 @@ impl<'a> Converter<'_, 'a> {
         &mut self,
         kind: &'static str,
         index: usize,
-        attributes: &'a [KeyValue],
         time_unix_nano: u64,
-        _flags: u32,
-        outcome: Result<Outcome, Refused>,
+        outcome: Result<(GivenDimensions<'a>, Outcome), Refused>,
     ) {
         let point = self.out.points.len();
         self.out.points.push(PointRef { metric: self.common.name, kind, index });
-        let values = match self.dimensions(attributes).and_then(|d| outcome.map(|o| (d, o))) {
+        let (dimensions, values) = match outcome {
             Err(refused) => return self.out.refused.push((point, refused)),
             Ok((_, Outcome::Empty)) => {
                 self.out.empty += 1;
@@ -400,7 +399,6 @@ impl<'a> Converter<'_, 'a> {
             }
             Ok((dimensions, Outcome::Publish(values))) => (dimensions, values),
         };
-        let (dimensions, values) = values;
         let timestamp = ms(time_unix_nano).map(GivenTime::EpochMillis);
         for v in values {
             self.out.candidates.push(Candidate {

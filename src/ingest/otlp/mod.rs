@@ -112,6 +112,7 @@ impl Otlp {
                 return Err(refusal);
             }
         };
+        t.set_otlp_streams(state.streams.len());
         drop(state);
         // Points refused here, and points with a candidate the pipeline rejected.
         let mut bad: BTreeMap<usize, (OtlpReject, String)> =
