@@ -134,3 +134,7 @@ impl Otlp {
         Ok(Answer { rejected: bad.len(), message: message.join("; ") })
     }
 }
+
+#[cfg(test)]
+#[path = "mod_tests.rs"]
+mod tests;
