@@ -17,7 +17,7 @@ use crate::domain::dimensions::DefaultDimensions;
 use crate::flush::Flusher;
 use crate::ingest::http::server::{self, ServerLimits, Timeouts};
 use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
-use crate::ingest::{emf, otlp, statsd};
+use crate::ingest::{emf, otlp, scrape, statsd};
 use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
 use crate::publish::outbox::Outbox;
@@ -55,6 +55,7 @@ pub struct App {
     emf: Option<emf::Listeners>,
     /// The OTLP listener, when configured.
     otlp: Option<TcpListener>,
+    scrape: Option<scrape::Scraper>,
 }
 
 impl App {
@@ -109,6 +110,13 @@ impl App {
             Some(address) => Some(TcpListener::bind(address).await?),
             None => None,
         };
+        let scrape = scrape::Scraper::new(
+            &config.scrape,
+            config.namespace.as_ref(),
+            pipeline.clone(),
+            telemetry.clone(),
+            clock.clone(),
+        );
         let http = Arc::new(HttpState {
             pipeline,
             flusher: flusher.clone(),
@@ -125,7 +133,7 @@ impl App {
             timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
         };
         let flush_interval = config.flush_interval;
-        Ok(App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, otlp })
+        Ok(App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, otlp, scrape })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -155,7 +163,7 @@ impl App {
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, otlp } = self;
+        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, otlp, scrape } = self;
         let listen = listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
@@ -185,6 +193,7 @@ impl App {
         });
         let statsd = statsd.map(statsd::Listeners::start).transpose()?;
         let emf = emf.map(emf::Listeners::start).transpose()?;
+        let scrape = scrape.map(scrape::Scraper::start);
         http.started.store(true, Ordering::Release);
         tracing::info!(%listen, "cw-sidecar ready");
 
@@ -195,6 +204,9 @@ impl App {
         }
         if let Some(emf) = emf {
             emf.stop().await;
+        }
+        if let Some(scrape) = scrape {
+            scrape.stop().await;
         }
         http.pipeline.close().await;
         stop_timer.cancel();

@@ -5,8 +5,9 @@
 //! - [`ingest`]: the inputs. Each turns its bytes into candidate records and maps the
 //!   pipeline's answer onto its own protocol: [`ingest::http`] (`POST /v1/metrics`, served
 //!   by our own accept loop within connection limits and timeouts), [`ingest::statsd`]
-//!   (StatsD and DogStatsD over UDP and TCP), `ingest::otlp` (OpenTelemetry metrics over
-//!   OTLP/HTTP) and [`ingest::self_metrics`] (the sidecar's own counters).
+//!   (StatsD and DogStatsD over UDP and TCP), `ingest::emf`, `ingest::scrape` (Prometheus
+//!   targets scraped), `ingest::otlp` (OpenTelemetry metrics over OTLP/HTTP) and
+//!   [`ingest::self_metrics`] (the sidecar's own counters).
 //! - [`pipeline`]: the one path every input takes, [`pipeline::Pipeline::submit`]:
 //!   [`pipeline::validate`] (CloudWatch's rules, from [`domain`]), the default dimensions,
 //!   admission against the buffer bound ([`pipeline::budget`]), and aggregation per series

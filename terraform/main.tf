@@ -210,10 +210,105 @@ locals {
     for k, a in var.extra_alarms : k => merge(a, { alarm_name = coalesce(a.alarm_name, "${var.name}-${k}") })
   }
 
+  ##############################################################################
+  # Alarms on scraped and OTLP metrics. CloudWatch alarms cannot use SEARCH and
+  # match dimensions exactly, so a ratio alarm names each (label set, status)
+  # series: Sum of the error statuses / Sum of every listed status, read as 0
+  # below the request-count guard.
+  ##############################################################################
+  ratio_alarms = {
+    for k, a in var.ratio_alarms : "ratio.${k}" => merge(
+      {
+        alarm_name = coalesce(a.alarm_name, "${var.name}-${k}")
+        description = coalesce(a.description, format(
+          "%s: share of %s in %s (%s) above %v of the requests, when at least %v requests in %ds (status not listed: in neither sum).",
+          k, a.metric_name, a.namespace, join(",", a.error_statuses), a.threshold, a.min_requests, a.period,
+        ))
+        severity            = a.severity
+        namespace           = null
+        metric_name         = null
+        dimensions          = {}
+        statistic           = null
+        extended_statistic  = null
+        unit                = null
+        comparison_operator = "GreaterThanThreshold"
+        threshold           = a.threshold
+        period              = a.period
+        high_resolution     = a.high_resolution
+        evaluation_periods  = a.evaluation_periods
+        datapoints_to_alarm = a.datapoints_to_alarm
+        treat_missing_data  = a.treat_missing_data
+        actions_enabled     = a.actions_enabled
+      },
+      {
+        # e0.. (error statuses) and o0.. (other statuses), label set by label set.
+        metric_queries = concat(
+          [
+            for i, m in flatten([for ls in a.label_sets : [for st in a.error_statuses : merge(coalesce(a.dimensions, var.sidecar_dimensions), ls, { (a.status_dimension) = st })]]) : {
+              id     = "e${i}", expression = null, label = "${a.status_dimension}=${m[a.status_dimension]}", return_data = false
+              metric = { namespace = a.namespace, metric_name = a.metric_name, dimensions = m, stat = "Sum", unit = null }
+            }
+          ],
+          [
+            for i, m in flatten([for ls in a.label_sets : [for st in a.other_statuses : merge(coalesce(a.dimensions, var.sidecar_dimensions), ls, { (a.status_dimension) = st })]]) : {
+              id     = "o${i}", expression = null, label = "${a.status_dimension}=${m[a.status_dimension]}", return_data = false
+              metric = { namespace = a.namespace, metric_name = a.metric_name, dimensions = m, stat = "Sum", unit = null }
+            }
+          ],
+          [
+            {
+              id         = "errors"
+              expression = "SUM(FILL([${join(", ", [for i in range(length(a.label_sets) * length(a.error_statuses)) : "e${i}"])}], 0))"
+              label      = "error requests", return_data = false, metric = null
+            },
+            {
+              id         = "requests"
+              expression = "SUM(FILL([${join(", ", concat([for i in range(length(a.label_sets) * length(a.error_statuses)) : "e${i}"], [for i in range(length(a.label_sets) * length(a.other_statuses)) : "o${i}"]))}], 0))"
+              label      = "requests", return_data = false, metric = null
+            },
+            {
+              id         = "ratio"
+              expression = "IF(requests >= ${a.min_requests}, errors / requests, 0)"
+              label      = "error share (0 under ${a.min_requests} requests)", return_data = true, metric = null
+            },
+          ],
+        )
+      },
+    )
+  }
+
+  nonzero_alarms = {
+    for k, a in var.nonzero_alarms : "nonzero.${k}" => {
+      alarm_name = coalesce(a.alarm_name, "${var.name}-${k}")
+      description = coalesce(a.description, format(
+        "%s: %s %s of %s above %v in %ds (missing data: %s).",
+        k, a.namespace, a.statistic, a.metric_name, a.threshold, a.period, a.treat_missing_data,
+      ))
+      severity            = a.severity
+      namespace           = a.namespace
+      metric_name         = a.metric_name
+      dimensions          = coalesce(a.dimensions, var.sidecar_dimensions)
+      statistic           = a.statistic
+      extended_statistic  = null
+      unit                = null
+      metric_queries      = []
+      comparison_operator = "GreaterThanThreshold"
+      threshold           = a.threshold
+      period              = a.period
+      high_resolution     = a.high_resolution
+      evaluation_periods  = a.evaluation_periods
+      datapoints_to_alarm = a.datapoints_to_alarm
+      treat_missing_data  = a.treat_missing_data
+      actions_enabled     = a.actions_enabled
+    }
+  }
+
   # One map for the metric-alarms module; every value has the same shape.
   all_alarms = merge(
     { for k, a in local.service_alarms : k => merge(a, { unit = null, actions_enabled = true }) },
     { for k, a in local.sidecar_alarms : k => merge(a, { unit = null, actions_enabled = true }) },
+    local.ratio_alarms,
+    local.nonzero_alarms,
     local.extra_alarms,
   )
 
@@ -247,6 +342,8 @@ locals {
   sidecar_policy_namespaces = distinct(concat(
     [for s in local.services : s.namespace],
     [var.sidecar_namespace],
+    [for a in values(var.ratio_alarms) : a.namespace],
+    [for a in values(var.nonzero_alarms) : a.namespace],
     var.sidecar_policy_extra_namespaces,
   ))
 }

@@ -27,7 +27,7 @@ output "kms_key_arn" {
 ################################################################################
 
 output "alarm_names" {
-  description = "Every metric alarm's name by key: \"<service>.<contract alarm>\", \"sidecar.<alarm>\" and the extra_alarms keys."
+  description = "Every metric alarm's name by key: \"<service>.<contract alarm>\", \"sidecar.<alarm>\", \"ratio.<key>\", \"nonzero.<key>\" and the extra_alarms keys."
   value       = module.alarms.alarm_names
 }
 
@@ -48,6 +48,16 @@ output "service_alarm_names" {
 output "sidecar_alarm_names" {
   description = "The sidecar's alarm names by alarm (heartbeat, datums_dropped, publish_failures, heartbeat_replicas)."
   value       = { for k, a in local.sidecar_alarms : trimprefix(k, "sidecar.") => a.alarm_name }
+}
+
+output "ratio_alarm_names" {
+  description = "Ratio alarm names (ratio_alarms) by key."
+  value       = { for k, a in local.ratio_alarms : trimprefix(k, "ratio.") => a.alarm_name }
+}
+
+output "nonzero_alarm_names" {
+  description = "\"Greater than zero\" alarm names (nonzero_alarms) by key."
+  value       = { for k, a in local.nonzero_alarms : trimprefix(k, "nonzero.") => a.alarm_name }
 }
 
 output "composite_alarm_names" {

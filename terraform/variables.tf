@@ -212,6 +212,219 @@ variable "service_composite_alarms" {
 }
 
 ################################################################################
+# Alarms on scraped (Prometheus) and OTLP metrics
+################################################################################
+
+variable "ratio_alarms" {
+  description = <<-EOT
+    Ratio alarms on a counter split by a status dimension, as scraped from Prometheus or received
+    over OTLP (e.g. http_requests_total{method,path,status}): Sum of the error statuses divided by
+    the Sum of all listed statuses, above `threshold`, only when at least `min_requests` requests
+    were counted in the period. CloudWatch alarms cannot use SEARCH, and match dimensions exactly,
+    so every series is named: one metric per (label set, status), at most 10 per alarm
+    (CloudWatch's hard limit for metric-math alarms). A status that is not listed is in neither
+    sum.
+    - `namespace`, `metric_name`: where the sidecar publishes the counter (the Prometheus family or
+      OTLP metric name, e.g. "http_requests_total").
+    - `dimensions`: exactly the dimensions every series carries besides the status dimension and
+      `label_sets`. Default: sidecar_dimensions (the sidecar adds its default_dimensions to every
+      record).
+    - `label_sets`: the combinations of the other labels to add up, each merged into `dimensions`
+      (e.g. [{ method = "GET", path = "/rooms" }, ...]). Default [{}]: the series carry no other
+      labels (drop them in the sidecar's scrape config, or keep them and list the combinations).
+    - `status_dimension` (default "status"), `error_statuses` (e.g. ["500", "502", "503", "504"]),
+      `other_statuses` (the rest of the denominator, e.g. ["200", "201", "204", "400", "404"]).
+    - `threshold`: the error share, strictly between 0 and 1 (0.05 = 5%).
+    - `min_requests`: the request-count guard (at least 1): below it the ratio reads 0, so that
+      1 failure in 2 requests at night does not page. Default 20.
+    - `period` (60; 10, 20 or 30 with `high_resolution = true`), `evaluation_periods` (5),
+      `datapoints_to_alarm` (default evaluation_periods), `treat_missing_data` ("notBreaching"),
+      `severity` ("critical"), `alarm_name` (default "<name>-<key>"), `description`.
+  EOT
+  type = map(object({
+    alarm_name          = optional(string)
+    description         = optional(string)
+    severity            = optional(string, "critical")
+    namespace           = string
+    metric_name         = string
+    dimensions          = optional(map(string))
+    label_sets          = optional(list(map(string)), [{}])
+    status_dimension    = optional(string, "status")
+    error_statuses      = list(string)
+    other_statuses      = list(string)
+    threshold           = number
+    min_requests        = optional(number, 20)
+    period              = optional(number, 60)
+    high_resolution     = optional(bool, false)
+    evaluation_periods  = optional(number, 5)
+    datapoints_to_alarm = optional(number)
+    treat_missing_data  = optional(string, "notBreaching")
+    actions_enabled     = optional(bool, true)
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for k in keys(var.ratio_alarms) : can(regex("^[A-Za-z0-9_-]{1,100}$", k)) && !contains(["http_5xx_rate", "latency_p99", "job_failed_rate", "queue_depth"], k)
+    ])
+    error_message = "ratio_alarms keys must be 1-100 letters, digits, hyphens or underscores, and not a contract alarm key (http_5xx_rate, latency_p99, job_failed_rate, queue_depth)."
+  }
+
+  validation {
+    condition = alltrue([
+      for a in values(var.ratio_alarms) : (
+        length(trimspace(a.namespace)) > 0 && length(a.namespace) <= 255 && !startswith(a.namespace, "AWS/") &&
+        length(trimspace(a.metric_name)) > 0 && length(a.metric_name) <= 255 &&
+        (a.alarm_name == null ? true : length(trimspace(coalesce(a.alarm_name, " "))) > 0 && length(coalesce(a.alarm_name, " ")) <= 255)
+      )
+    ])
+    error_message = "ratio_alarms: namespace (not AWS/...) and metric_name must be 1-255 characters; alarm_name, when set, 1-255 characters."
+  }
+
+  validation {
+    condition = alltrue([
+      for a in values(var.ratio_alarms) : (
+        length(a.error_statuses) > 0 && length(a.other_statuses) > 0 &&
+        length(distinct(concat(a.error_statuses, a.other_statuses))) == length(a.error_statuses) + length(a.other_statuses) &&
+        alltrue([for s in concat(a.error_statuses, a.other_statuses) : length(trimspace(s)) > 0 && length(s) <= 1024])
+      )
+    ])
+    error_message = "ratio_alarms: error_statuses and other_statuses must both be non-empty, without blanks, and no status may appear twice (in one list or in both)."
+  }
+
+  validation {
+    condition = alltrue([
+      for a in values(var.ratio_alarms) : length(a.label_sets) >= 1 && length(a.label_sets) * (length(a.error_statuses) + length(a.other_statuses)) <= 10
+    ])
+    error_message = "ratio_alarms: at least one label set, and at most 10 series per alarm (label_sets × statuses): CloudWatch's hard limit for a metric-math alarm, which cannot use SEARCH. Drop labels in the sidecar's scrape config, or split the alarm."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for a in values(var.ratio_alarms) : concat(
+        [length(trimspace(a.status_dimension)) > 0 && length(a.status_dimension) <= 255 && !startswith(a.status_dimension, ":")],
+        [!contains(keys(coalesce(a.dimensions, {})), a.status_dimension)],
+        [for n, v in coalesce(a.dimensions, {}) : length(trimspace(n)) > 0 && length(n) <= 255 && !startswith(n, ":") && length(trimspace(v)) > 0 && length(v) <= 1024],
+        [for ls in a.label_sets : (
+          !contains(keys(ls), a.status_dimension) &&
+          length(setintersection(keys(ls), keys(coalesce(a.dimensions, {})))) == 0 &&
+          length(ls) + length(coalesce(a.dimensions, {})) + 1 <= 30 &&
+          alltrue([for n, v in ls : length(trimspace(n)) > 0 && length(n) <= 255 && !startswith(n, ":") && length(trimspace(v)) > 0 && length(v) <= 1024])
+        )],
+      )
+    ]))
+    error_message = "ratio_alarms: status_dimension must be a dimension name that is in neither dimensions nor a label set; label sets must not repeat names of dimensions; at most 30 dimensions per series; names 1-255 characters not starting with ':', values 1-1024 characters, neither blank."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.ratio_alarms) : a.threshold > 0 && a.threshold < 1 && a.min_requests >= 1])
+    error_message = "ratio_alarms: threshold is a share of requests, strictly between 0 and 1 (0.05 = 5%); min_requests must be at least 1."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for a in values(var.ratio_alarms) : [
+        a.period > 0 && floor(a.period) == a.period && (a.period % 60 == 0 || (a.high_resolution && contains([10, 20, 30], a.period))),
+        a.evaluation_periods >= 1 && floor(a.evaluation_periods) == a.evaluation_periods,
+        a.period * a.evaluation_periods <= (a.period < 3600 ? 86400 : 604800),
+        a.datapoints_to_alarm == null ? true : (coalesce(a.datapoints_to_alarm, 1) >= 1 && coalesce(a.datapoints_to_alarm, 1) <= a.evaluation_periods && floor(coalesce(a.datapoints_to_alarm, 1)) == a.datapoints_to_alarm),
+        contains(["missing", "ignore", "breaching", "notBreaching"], a.treat_missing_data),
+        contains(["critical", "warning"], a.severity),
+      ]
+    ]))
+    error_message = <<-EOT
+      ratio_alarms: period must be a multiple of 60 s, or 10, 20 or 30 with high_resolution = true; evaluation_periods a whole
+      number >= 1; period × evaluation_periods at most 86400 s (604800 s for periods of an hour or more); datapoints_to_alarm
+      between 1 and evaluation_periods; treat_missing_data one of missing, ignore, breaching, notBreaching; severity critical or warning.
+    EOT
+  }
+}
+
+variable "nonzero_alarms" {
+  description = <<-EOT
+    "Greater than zero" alarms on a counter, as scraped from Prometheus or received over OTLP (e.g.
+    db_errors_total, "any database error"): the alarm fires when the counter's `statistic`
+    (default Sum of the published increases) is above `threshold` (default 0) in a period.
+    Missing data (no series yet, or no increase published) is not breaching unless
+    treat_missing_data says otherwise.
+    - `namespace`, `metric_name`: where the sidecar publishes the counter.
+    - `dimensions`: exactly the series' dimensions. Default: sidecar_dimensions.
+    - `statistic`: Sum (default), SampleCount or Maximum.
+    - `period` (60; 10, 20 or 30 with `high_resolution = true`), `evaluation_periods` (1),
+      `datapoints_to_alarm` (default evaluation_periods), `treat_missing_data` ("notBreaching"),
+      `severity` ("critical"), `alarm_name` (default "<name>-<key>"), `description`.
+  EOT
+  type = map(object({
+    alarm_name          = optional(string)
+    description         = optional(string)
+    severity            = optional(string, "critical")
+    namespace           = string
+    metric_name         = string
+    dimensions          = optional(map(string))
+    statistic           = optional(string, "Sum")
+    threshold           = optional(number, 0)
+    period              = optional(number, 60)
+    high_resolution     = optional(bool, false)
+    evaluation_periods  = optional(number, 1)
+    datapoints_to_alarm = optional(number)
+    treat_missing_data  = optional(string, "notBreaching")
+    actions_enabled     = optional(bool, true)
+  }))
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for k in keys(var.nonzero_alarms) : can(regex("^[A-Za-z0-9_-]{1,100}$", k)) && !contains(["http_5xx_rate", "latency_p99", "job_failed_rate", "queue_depth"], k)
+    ])
+    error_message = "nonzero_alarms keys must be 1-100 letters, digits, hyphens or underscores, and not a contract alarm key (http_5xx_rate, latency_p99, job_failed_rate, queue_depth)."
+  }
+
+  validation {
+    condition = alltrue([
+      for a in values(var.nonzero_alarms) : (
+        length(trimspace(a.namespace)) > 0 && length(a.namespace) <= 255 && !startswith(a.namespace, "AWS/") &&
+        length(trimspace(a.metric_name)) > 0 && length(a.metric_name) <= 255 &&
+        (a.alarm_name == null ? true : length(trimspace(coalesce(a.alarm_name, " "))) > 0 && length(coalesce(a.alarm_name, " ")) <= 255)
+      )
+    ])
+    error_message = "nonzero_alarms: namespace (not AWS/...) and metric_name must be 1-255 characters; alarm_name, when set, 1-255 characters."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for a in values(var.nonzero_alarms) : concat(
+        [length(coalesce(a.dimensions, {})) <= 30],
+        [for n, v in coalesce(a.dimensions, {}) : length(trimspace(n)) > 0 && length(n) <= 255 && !startswith(n, ":") && length(trimspace(v)) > 0 && length(v) <= 1024],
+      )
+    ]))
+    error_message = "nonzero_alarms: at most 30 dimensions, names 1-255 characters not starting with ':', values 1-1024 characters, neither blank."
+  }
+
+  validation {
+    condition     = alltrue([for a in values(var.nonzero_alarms) : contains(["Sum", "SampleCount", "Maximum"], a.statistic) && a.threshold >= 0])
+    error_message = "nonzero_alarms: statistic must be Sum, SampleCount or Maximum, and threshold must not be negative (the alarm is statistic > threshold)."
+  }
+
+  validation {
+    condition = alltrue(flatten([
+      for a in values(var.nonzero_alarms) : [
+        a.period > 0 && floor(a.period) == a.period && (a.period % 60 == 0 || (a.high_resolution && contains([10, 20, 30], a.period))),
+        a.evaluation_periods >= 1 && floor(a.evaluation_periods) == a.evaluation_periods,
+        a.period * a.evaluation_periods <= (a.period < 3600 ? 86400 : 604800),
+        a.datapoints_to_alarm == null ? true : (coalesce(a.datapoints_to_alarm, 1) >= 1 && coalesce(a.datapoints_to_alarm, 1) <= a.evaluation_periods && floor(coalesce(a.datapoints_to_alarm, 1)) == a.datapoints_to_alarm),
+        contains(["missing", "ignore", "breaching", "notBreaching"], a.treat_missing_data),
+        contains(["critical", "warning"], a.severity),
+      ]
+    ]))
+    error_message = <<-EOT
+      nonzero_alarms: period must be a multiple of 60 s, or 10, 20 or 30 with high_resolution = true; evaluation_periods a whole
+      number >= 1; period × evaluation_periods at most 86400 s (604800 s for periods of an hour or more); datapoints_to_alarm
+      between 1 and evaluation_periods; treat_missing_data one of missing, ignore, breaching, notBreaching; severity critical or warning.
+    EOT
+  }
+}
+
+################################################################################
 # The sidecar's own metrics and alarms
 ################################################################################
 

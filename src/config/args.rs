@@ -60,6 +60,18 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("otlp.resource_dimensions", "Resource attributes kept as dimensions, as a,b [default: service.name]"),
     ("otlp.max_streams", "Bound on cumulative OTLP streams remembered [default: 100000]"),
     ("otlp.stream_idle_timeout", "A cumulative OTLP stream is forgotten after this idle time [default: 1h]"),
+    ("scrape.targets", "Prometheus targets to scrape, as http://host:port/path,... (off unless set)"),
+    ("scrape.interval", "Time between scrapes of a target [default: 15s]"),
+    ("scrape.timeout", "Time a scrape may take, at most the interval [default: 5s]"),
+    ("scrape.namespace", "Namespace of scraped metrics [default: namespace]"),
+    ("scrape.include", "Glob patterns of the families to publish, as a,b [default: *]"),
+    ("scrape.exclude", "Glob patterns of families not to publish, as a,b (added to the runtime ones)"),
+    ("scrape.exclude_runtime", "Exclude go_*, process_*, python_gc_*, python_info, promhttp_* [default: true]"),
+    ("scrape.drop_labels", "Labels never published as dimensions (their series merge), as a,b"),
+    ("scrape.keep_labels", "When set, the only labels published as dimensions, as a,b"),
+    ("scrape.max_series_per_target", "Bound on the series one target publishes [default: 1000]"),
+    ("scrape.family_series_warning", "Log once when a family has more series than this [default: 100]"),
+    ("scrape.max_response_bytes", "Largest answer of a target, also after decompression [default: 10MiB]"),
 ];
 
 /// Keys whose values are never shown, not even in error messages.

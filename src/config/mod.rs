@@ -44,6 +44,7 @@ mod human;
 mod load;
 mod otlp;
 mod rules;
+mod scrape;
 mod statsd;
 #[cfg(test)]
 mod tests;
@@ -59,6 +60,7 @@ pub use args::ConfigArgs;
 pub use emf::EmfConfig;
 pub use error::ConfigError;
 pub use otlp::OtlpConfig;
+pub use scrape::{ScrapeConfig, TargetConfig};
 pub use statsd::StatsdConfig;
 
 /// The effective configuration; also the shape of the TOML file.
@@ -148,6 +150,8 @@ pub struct Config {
     pub emf: EmfConfig,
     /// OpenTelemetry metrics over OTLP/HTTP.
     pub otlp: OtlpConfig,
+    /// Prometheus targets to scrape.
+    pub scrape: ScrapeConfig,
 }
 
 /// How log lines are written (to stderr).
@@ -188,6 +192,7 @@ impl Default for Config {
             statsd: StatsdConfig::default(),
             emf: EmfConfig::default(),
             otlp: OtlpConfig::default(),
+            scrape: ScrapeConfig::default(),
         }
     }
 }

@@ -323,6 +323,7 @@ fn every_key_has_a_flag_and_a_variable() {
             namespace: Some("O".into()),
             ..Default::default()
         },
+        scrape: crate::config::ScrapeConfig { namespace: Some("P".into()), ..Default::default() },
         ..Config::default()
     };
     let listed: BTreeSet<&str> = KEYS.iter().map(|&(key, _)| key).collect();

@@ -80,7 +80,17 @@ impl Problem {
 
 /// 1..=max characters, not only whitespace, ASCII without control characters.
 fn check_text(s: &str, max: usize) -> Result<(), Problem> {
-    // ASCII text, the usual case, is checked byte by byte in one pass.
+    // The usual case, printable ASCII not all blank, in one pass over the bytes; anything
+    // else is looked at again below to say what is wrong.
+    let (mut printable, mut blank) = (true, true);
+    for &b in s.as_bytes() {
+        printable &= (0x20..0x7f).contains(&b);
+        blank &= b == b' ';
+    }
+    if printable && !blank && s.len() <= max {
+        return Ok(());
+    }
+    // ASCII text is counted byte by byte.
     let len = if s.is_ascii() { s.len() } else { s.chars().count() };
     if len == 0 || len > max {
         return Err(Problem::Length(len, max));

@@ -8,6 +8,7 @@
 //! - [`lines`]: the UDP and TCP listeners both line-based inputs share.
 //! - [`cumulative`], [`buckets`]: cumulative readings as increases, histogram buckets as
 //!   CloudWatch values and counts, for the inputs that scrape or receive cumulative data.
+//! - [`scrape`]: Prometheus targets scraped (text 0.0.4 and OpenMetrics).
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
 // Used by the OTLP and Prometheus inputs, which are being built on their own branches.
@@ -19,5 +20,6 @@ pub mod emf;
 pub mod http;
 pub mod lines;
 pub mod otlp;
+pub mod scrape;
 pub mod self_metrics;
 pub mod statsd;

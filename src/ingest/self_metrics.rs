@@ -27,14 +27,35 @@ pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
         ("ThrottledRequests", d.throttled_requests),
         ("BufferedDatums", pipeline.budget().used() as u64),
     ];
-    let candidates = metrics.into_iter().map(|(name, value)| {
-        Ok(Candidate {
-            name: Some(Cow::Borrowed(name)),
-            unit: Some(Cow::Borrowed("Count")),
-            values: GivenValues { value: Some(value as f64), ..GivenValues::default() },
-            ..Candidate::default()
+    let mut candidates: Vec<_> = metrics
+        .into_iter()
+        .map(|(name, value)| {
+            Ok(Candidate {
+                name: Some(Cow::Borrowed(name)),
+                unit: Some(Cow::Borrowed("Count")),
+                values: GivenValues { value: Some(value as f64), ..GivenValues::default() },
+                ..Candidate::default()
+            })
         })
-    });
+        .collect();
+    // Each scrape target's health, with a `Target` dimension.
+    for (target, h) in telemetry.scrape.health() {
+        let health = [
+            ("ScrapeUp", "Count", h.up as u8 as f64),
+            ("ScrapeDuration", "Seconds", h.duration_seconds),
+            ("ScrapeSeriesPublished", "Count", h.series_published as f64),
+            ("ScrapeSeriesCapped", "Count", h.series_capped as f64),
+        ];
+        candidates.extend(health.into_iter().map(|(name, unit, value)| {
+            Ok(Candidate {
+                name: Some(Cow::Borrowed(name)),
+                unit: Some(Cow::Borrowed(unit)),
+                dimensions: [(Cow::Borrowed("Target"), Cow::Owned(target.clone()))].into_iter().collect(),
+                values: GivenValues { value: Some(value), ..GivenValues::default() },
+                ..Candidate::default()
+            })
+        }));
+    }
     let context = Context { namespace: Some(namespace), dimensions: &[] };
     match pipeline.submit(Input::SELF_METRICS, &context, candidates) {
         Ok(report) if report.rejected.is_empty() => {}

@@ -8,6 +8,7 @@ pub(crate) mod aggregate;
 pub(crate) mod budget;
 pub mod candidate;
 pub(crate) mod gate;
+pub mod submission;
 pub(crate) mod validate;
 
 use std::collections::HashMap;
@@ -23,12 +24,14 @@ use crate::domain::error::ValidationError;
 use crate::domain::payload::Payload;
 use crate::pipeline::aggregate::plan::Plan;
 use crate::pipeline::aggregate::{Aggregator, ClosedWindow};
-use crate::pipeline::budget::{Budget, Full};
+use crate::pipeline::budget::Budget;
 use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::gate::IngestGate;
-use crate::pipeline::validate::{Defaults, validate};
+use crate::pipeline::validate::Defaults;
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::RefuseReason;
+use crate::telemetry::reasons::{RefuseReason, RejectReason};
+
+pub use submission::Submission;
 
 /// Who is submitting, and under which rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +63,11 @@ pub enum Admission {
 pub struct Rejection {
     pub index: usize,
     pub error: String,
+    /// The record's metric name, when it had one (for an input's log lines; not answered).
+    #[serde(skip)]
+    pub name: Option<String>,
+    #[serde(skip)]
+    pub reason: RejectReason,
 }
 
 /// The answer to a submission that was not refused as a whole.
@@ -158,87 +166,18 @@ impl Pipeline {
         context: &Context<'_>,
         items: impl IntoIterator<Item = Result<Candidate<'a>, ValidationError>>,
     ) -> Result<Accepted, Refusal> {
-        if let Some(hook) = self.submit_hook.get() {
-            hook();
-        }
-        let t = &self.telemetry;
-        let now = self.clock.now_ms();
-        // Keys of all valid records back to back; each record knows where its key is.
-        let mut keys = Vec::new();
-        let mut valid = Vec::new();
-        let mut rejected = Vec::new();
-        let mut received = 0;
-        for (index, item) in items.into_iter().enumerate() {
-            received += 1;
-            let checked = item.and_then(|mut candidate| {
-                let sample = validate(&mut candidate, context, &self.defaults, now)?;
-                let start = keys.len();
-                sample.encode_key(&mut keys);
-                Ok((start..keys.len(), sample.window_start_ms(), sample.payload))
-            });
-            match checked {
-                Ok(v) => valid.push(v),
-                Err(e) => {
-                    if input.counted {
-                        t.record_rejected(e.reason);
-                    }
-                    rejected.push(Rejection { index, error: e.message });
-                }
-            }
-        }
-        if input.counted {
-            t.records_received(received);
-        }
-        if valid.is_empty() {
-            return Ok(Accepted { accepted: 0, rejected });
-        }
-        let accepted = valid.len();
-        let refuse = |r: Refusal| {
-            t.request_refused(r.reason());
-            r
-        };
-        let entered = self.gate.enter();
-        if entered.is_none() && input.admission != Admission::Internal {
-            return Err(refuse(Refusal::ShuttingDown));
-        }
-        // A slot is a datum the buffer may come to hold: each record is bounded by what it can
-        // add to any window (its plan's bound; one slot for a plain value). Only when that
-        // does not fit is it worth joining the records of each series-window into one plan,
-        // whose bound is what the request can really occupy (records of one series-window
-        // take one slot together while their values fit one datum).
-        let estimate = valid.iter().map(|(_, _, payload)| Plan::bound_of(payload)).sum();
-        let (mut reservation, joined) = match input.admission {
-            Admission::Internal => (self.budget.reserve_past_bound(estimate), None),
-            Admission::Bounded => match self.budget.try_reserve(estimate) {
-                Ok(r) => (r, None),
-                Err(_) => {
-                    let joined = per_window(&keys, std::mem::take(&mut valid));
-                    let slots = joined.iter().map(|(_, _, plan)| plan.slots_bound()).sum();
-                    if slots > self.budget.max() {
-                        return Err(refuse(Refusal::NeverFits { windows: joined.len(), max: self.budget.max() }));
-                    }
-                    let r = self.budget.try_reserve(slots).map_err(|Full { used, max }| {
-                        refuse(Refusal::BufferFull { used, max, retry_after: self.retry_after })
-                    })?;
-                    (r, Some(joined))
-                }
-            },
-        };
-        // Each add grows its window by at most its plan's bound: keep exactly what was used.
-        let mut grown = 0;
-        match joined {
-            Some(joined) => joined.into_iter().for_each(|(key, window, plan)| {
-                grown += self.aggregator.add(&keys[key], window, plan);
-            }),
-            None => valid.into_iter().for_each(|(key, window, payload)| {
-                grown += self.aggregator.add(&keys[key], window, Plan::of(payload));
-            }),
-        }
-        reservation.keep(grown);
-        if input.counted {
-            t.records_accepted(accepted);
-        }
-        Ok(Accepted { accepted, rejected })
+        let items = items.into_iter();
+        let mut submission = self.submission(input, *context, items.size_hint().0);
+        items.for_each(|item| submission.push(item));
+        submission.finish()
+    }
+
+    /// A submission fed one item at a time, for an input that parses and submits in one pass
+    /// ([`Pipeline::submit`] is this with an iterator). `expected` items are room made ahead.
+    /// Nothing is counted or admitted before [`Submission::finish`]: a submission dropped
+    /// before it leaves no trace.
+    pub fn submission<'c>(&self, input: Input, context: Context<'c>, expected: usize) -> Submission<'_, 'c> {
+        Submission::new(self, input, context, expected)
     }
 
     /// Refuses early, before an input reads a body it could not submit.

@@ -12,6 +12,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 pub mod reasons;
+pub mod scrape;
 
 use reasons::{
     DropReason, LineOutcome, LineReject, LineWarning, OtlpOutcome, OtlpReject, PutOutcome, RefuseReason, RejectReason,
@@ -89,6 +90,8 @@ pub(crate) struct Telemetry {
     otlp_points: Family<Outcome, Counter>,
     otlp_points_rejected: Family<Reason, Counter>,
     otlp_streams: Gauge,
+    /// Per scrape target.
+    pub scrape: scrape::Scrapes,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -126,6 +129,7 @@ impl Default for Telemetry {
             otlp_points: Family::default(),
             otlp_points_rejected: Family::default(),
             otlp_streams: Gauge::default(),
+            scrape: scrape::Scrapes::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -213,6 +217,7 @@ impl Default for Telemetry {
         for r in OtlpReject::ALL {
             drop(t.otlp_points_rejected.get_or_create(&Reason { reason: r.label() }));
         }
+        t.scrape.register(&mut registry);
         for &input in LINE_INPUTS {
             for o in LineOutcome::ALL {
                 drop(t.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));

@@ -203,6 +203,26 @@ labels! {
 }
 
 labels! {
+    /// How one scrape of a Prometheus target ended.
+    ScrapeOutcome {
+        /// Parsed and submitted.
+        Success => "success",
+        /// No connection, or it broke before the answer was complete.
+        Down => "down",
+        /// No complete answer within the target's timeout.
+        Timeout => "timeout",
+        /// An HTTP status other than 200.
+        HttpStatus => "http_status",
+        /// The body, or its decompression, over `max_response_bytes`.
+        TooLarge => "too_large",
+        /// Not an exposition: bad gzip, not UTF-8, no valid sample, or OpenMetrics without `# EOF`.
+        Malformed => "malformed",
+        /// The pipeline refused the scrape as a whole (buffer full, shutting down).
+        Refused => "refused",
+    }
+}
+
+labels! {
     /// Why an OTLP data point was rejected (and reported in `partial_success`).
     OtlpReject {
         /// More than 30 dimensions from its attributes and the kept resource attributes.
@@ -216,6 +236,27 @@ labels! {
         /// A new cumulative stream while `max_streams` are tracked.
         TooManyStreams => "too_many_streams",
         /// The pipeline's validation refused it (its rule is in `records_rejected_total`).
+        Invalid => "invalid",
+    }
+}
+
+labels! {
+    /// Why a scraped series (or line) was not published.
+    ScrapeRefusal {
+        /// The target's `max_series_per_target` series are published already.
+        Capped => "capped",
+        /// More than 30 labels would become dimensions: refused, never truncated.
+        TooManyDimensions => "too_many_dimensions",
+        /// A gauge that is NaN or infinite, a counter that is negative or not finite.
+        Value => "value",
+        /// A line the grammar refuses, a histogram whose buckets are not cumulative (or
+        /// without `_sum`), a sample that is not its family's.
+        Malformed => "malformed",
+        /// OpenMetrics `gaugehistogram`, `info` and `stateset` samples: not published.
+        Unsupported => "unsupported",
+        /// The target's cumulative state holds its bound of streams already.
+        StateFull => "state_full",
+        /// The pipeline's validation refused the datum (its rule is in `records_rejected_total`).
         Invalid => "invalid",
     }
 }

@@ -19,4 +19,6 @@ mod otlp_clients;
 mod overflow;
 mod probes;
 mod publishing;
+mod scrape;
+mod scrape_client;
 mod statsd;

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::support::{Sidecar, alarm_state, cloudwatch, eventually, localstack, sqs, unique};
 
 /// A copy of `terraform/` applied to LocalStack; destroyed and removed on drop.
-struct Stack {
+pub struct Stack {
     dir: PathBuf,
     example: PathBuf,
     vars: Vec<String>,
@@ -40,7 +40,7 @@ fn must(output: std::process::Output, what: &str) -> String {
 }
 
 impl Stack {
-    fn apply(vars: Vec<String>) -> Stack {
+    pub fn apply(vars: Vec<String>) -> Stack {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let dir = std::env::temp_dir().join(format!("cw-sidecar-e2e-{}", unique()));
         let copy = Command::new(root.join("scripts/localstack.sh")).arg("terraform-copy").arg(&dir).output().unwrap();
@@ -57,7 +57,7 @@ impl Stack {
         stack
     }
 
-    fn outputs(&self) -> Value {
+    pub fn outputs(&self) -> Value {
         serde_json::from_str(&must(terraform(&self.example, &["output", "-json", "-no-color"]), "terraform output"))
             .unwrap()
     }

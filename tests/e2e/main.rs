@@ -8,4 +8,5 @@
 
 mod alarms;
 mod readback;
+mod scrape;
 mod support;

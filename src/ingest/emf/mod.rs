@@ -59,7 +59,7 @@ impl Emf {
     /// Parses documents (one per line) into candidates, counting what is skipped.
     pub fn prepare<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a> {
         let now = self.clock.now_ms();
-        let mut prepared = Prepared::default();
+        let mut prepared = Prepared { items: Vec::with_capacity(lines::count_lines(batch)), done: 0 };
         let (mut received, mut ignored) = (0, 0);
         for document in split_lines(batch) {
             received += 1;
@@ -151,10 +151,10 @@ impl LineInput for Emf {
     }
 
     /// Datums the pipeline's validation refused: their metric is skipped, with a warning.
-    fn accepted(&self, items: &[Candidate<'_>], answer: Accepted) {
+    fn accepted(&self, answer: Accepted) {
         self.telemetry.input_lines(INPUT.name, LineOutcome::Accepted, answer.accepted);
         for r in &answer.rejected {
-            let name = items.get(r.index).and_then(|c| c.name.as_deref()).unwrap_or("");
+            let name = r.name.as_deref().unwrap_or("");
             self.warn(LineWarning::DatumInvalid, &format!("metric {name}: {}", r.error));
         }
     }

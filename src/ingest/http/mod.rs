@@ -23,14 +23,12 @@ use tower_http::trace::{DefaultOnFailure, TraceLayer};
 pub use error::IngestError;
 pub use read::{BodyBudget, BodyLimits};
 
-use crate::domain::error::reject;
 use crate::flush::Flusher;
-use crate::ingest::http::body::{BodyKind, parse_record, split_body};
+use crate::ingest::http::body::{BodyKind, submit_body};
 use crate::ingest::otlp::{self, Otlp};
-use crate::pipeline::candidate::Context;
 use crate::pipeline::{Accepted, Input, Pipeline};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{RefuseReason, RejectReason, TimeoutPhase};
+use crate::telemetry::reasons::{RefuseReason, TimeoutPhase};
 
 /// What the HTTP handlers share.
 pub struct HttpState {
@@ -146,12 +144,8 @@ pub(crate) async fn read_request<'s>(
 }
 
 fn submit(state: &HttpState, bytes: &[u8], kind: BodyKind) -> Result<Accepted, IngestError> {
-    let parsed = split_body(bytes, kind).map_err(IngestError::MalformedBody)?;
-    let envelope_dimensions = parsed.dimensions.map(|d| d.0).unwrap_or_default();
-    let context =
-        Context { namespace: parsed.namespace.as_ref().map(|n| n.as_str()), dimensions: &envelope_dimensions };
-    let candidates = parsed.items.iter().map(|item| parse_record(item).map_err(|e| reject(RejectReason::Malformed, e)));
-    Ok(off_the_workers(bytes.len(), || state.pipeline.submit(Input::HTTP, &context, candidates))?)
+    let answer = off_the_workers(bytes.len(), || submit_body(&state.pipeline, Input::HTTP, bytes, kind));
+    Ok(answer.map_err(IngestError::MalformedBody)??)
 }
 
 /// Bodies from this size on are parsed into records and aggregated with the runtime told so.

@@ -36,8 +36,8 @@ pub trait LineInput: Send + Sync + 'static {
     /// Turns a batch of lines (`\n`-separated) into candidates, counting what it skips.
     fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a>;
 
-    /// Counts what the pipeline took of one submission of `items`.
-    fn accepted(&self, items: &[Candidate<'_>], answer: Accepted);
+    /// Counts what the pipeline took of one submission.
+    fn accepted(&self, answer: Accepted);
 
     /// Counts a line rejected before the pipeline saw it, in the input's and the global counters.
     fn rejected(&self, reason: LineReject, message: &str) {
@@ -80,17 +80,41 @@ impl Prepared<'_> {
 
 /// Submits prepared candidates, [`SUBMIT_CHUNK`] at a time, so that a big batch is never
 /// refused as larger than the whole buffer, and a retry after a refusal resumes where it
-/// stopped. The pipeline's own rejections are the input's to count; a refusal is the
-/// transport's to handle (and count): [`Prepared::pending`] says how many candidates it concerns.
+/// stopped (the candidates are kept for it: TCP). The pipeline's own rejections are the
+/// input's to count; a refusal is the transport's to handle (and count):
+/// [`Prepared::pending`] says how many candidates it concerns.
 pub fn submit<I: LineInput>(input: &I, prepared: &mut Prepared<'_>) -> Result<(), Refusal> {
     while prepared.done < prepared.items.len() {
         let end = (prepared.done + SUBMIT_CHUNK).min(prepared.items.len());
         let chunk = &prepared.items[prepared.done..end];
         let answer = input.pipeline().submit(I::INPUT, &input.context(), chunk.iter().cloned().map(Ok))?;
         prepared.done = end;
-        input.accepted(chunk, answer);
+        input.accepted(answer);
     }
     Ok(())
+}
+
+/// Like [`submit`], for a transport that does not retry (UDP): the candidates are handed
+/// over, not copied. A refusal comes with how many candidates it lost.
+pub fn submit_once<I: LineInput>(input: &I, prepared: Prepared<'_>) -> Result<(), (Refusal, usize)> {
+    let total = prepared.items.len();
+    let mut items = prepared.items.into_iter().skip(prepared.done);
+    let mut done = prepared.done;
+    while done < total {
+        let n = SUBMIT_CHUNK.min(total - done);
+        match input.pipeline().submit(I::INPUT, &input.context(), items.by_ref().take(n).map(Ok)) {
+            Ok(answer) => input.accepted(answer),
+            Err(refusal) => return Err((refusal, total - done)),
+        }
+        done += n;
+    }
+    Ok(())
+}
+
+/// How many lines a batch holds at most (its newlines, plus an unterminated last line): the
+/// capacity that spares the candidates' vector its regrowth.
+pub fn count_lines(batch: &[u8]) -> usize {
+    batch.iter().filter(|b| **b == b'\n').count() + 1
 }
 
 /// A line over [`tcp::MAX_LINE`]: received and rejected.

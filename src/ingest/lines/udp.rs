@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::recv::{Datagrams, SLOTS};
-use super::{LineInput, submit};
+use super::{LineInput, submit_once};
 use crate::pipeline::Refusal;
 use crate::telemetry::reasons::{LineOutcome, UdpDrop};
 
@@ -67,15 +67,19 @@ impl UdpListener {
     pub fn start<I: LineInput>(socket: UdpSocket, input: Arc<I>) -> std::io::Result<UdpListener> {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = sync_channel::<Vec<u8>>(1);
+        // Handled batches go back to the reader, emptied: their memory is reused rather than
+        // allocated (and faulted in) again for every batch.
+        let (recycle, recycled) = sync_channel::<Vec<u8>>(2);
         let inode = socket_inode(&socket);
         let name = I::INPUT.name;
         let reader = {
             let (stop, input) = (stop.clone(), input.clone());
             std::thread::Builder::new()
                 .name(format!("{name}-udp-read"))
-                .spawn(move || read(socket, tx, &stop, &*input, inode))?
+                .spawn(move || read(socket, tx, &recycled, &stop, &*input, inode))?
         };
-        let processor = std::thread::Builder::new().name(format!("{name}-udp")).spawn(move || process(rx, &*input))?;
+        let processor =
+            std::thread::Builder::new().name(format!("{name}-udp")).spawn(move || process(rx, &recycle, &*input))?;
         Ok(UdpListener { stop, threads: vec![reader, processor] })
     }
 
@@ -88,7 +92,14 @@ impl UdpListener {
     }
 }
 
-fn read<I: LineInput>(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicBool, input: &I, inode: Option<u64>) {
+fn read<I: LineInput>(
+    socket: UdpSocket,
+    tx: SyncSender<Vec<u8>>,
+    recycled: &Receiver<Vec<u8>>,
+    stop: &AtomicBool,
+    input: &I,
+    inode: Option<u64>,
+) {
     let mut datagrams = Datagrams::new();
     let linger = socket2::SockRef::from(&socket).recv_buffer_size().is_ok_and(|b| b >= LINGER_BUFFER);
     let mut batch = Vec::new();
@@ -117,10 +128,10 @@ fn read<I: LineInput>(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicB
         }
         if !batch.is_empty() {
             batch = match tx.try_send(batch) {
-                Ok(()) => Vec::new(),
+                Ok(()) => recycled.try_recv().unwrap_or_default(),
                 Err(TrySendError::Full(b)) if b.len() < MAX_BATCH => b,
                 Err(TrySendError::Full(b)) => match tx.send(b) {
-                    Ok(()) => Vec::new(),
+                    Ok(()) => recycled.try_recv().unwrap_or_default(),
                     Err(_) => return,
                 },
                 Err(TrySendError::Disconnected(_)) => return,
@@ -151,22 +162,24 @@ fn read<I: LineInput>(socket: UdpSocket, tx: SyncSender<Vec<u8>>, stop: &AtomicB
 /// Appends the first `n` datagrams of the last receive, each ending a line.
 fn append(batch: &mut Vec<u8>, datagrams: &Datagrams, n: usize) {
     for i in 0..n {
-        batch.extend_from_slice(datagrams.get(i));
+        let (head, tail) = datagrams.get(i);
+        batch.extend_from_slice(head);
+        batch.extend_from_slice(tail);
         batch.push(b'\n');
     }
 }
 
-fn process<I: LineInput>(rx: Receiver<Vec<u8>>, input: &I) {
-    while let Ok(batch) = rx.recv() {
+fn process<I: LineInput>(rx: Receiver<Vec<u8>>, recycle: &SyncSender<Vec<u8>>, input: &I) {
+    while let Ok(mut batch) = rx.recv() {
         handle(input, &batch);
+        batch.clear();
+        let _ = recycle.try_send(batch);
     }
 }
 
 /// Submits one batch of datagrams; what the pipeline refuses is lost and counted.
 pub fn handle<I: LineInput>(input: &I, batch: &[u8]) {
-    let mut prepared = input.prepare_batch(batch);
-    if let Err(refusal) = submit(input, &mut prepared) {
-        let n = prepared.pending();
+    if let Err((refusal, n)) = submit_once(input, input.prepare_batch(batch)) {
         let reason = match refusal {
             Refusal::BufferFull { .. } => UdpDrop::BufferFull,
             Refusal::ShuttingDown => UdpDrop::ShuttingDown,

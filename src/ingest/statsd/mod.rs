@@ -19,6 +19,9 @@ pub mod parse;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+
+/// Series state is keyed by what clients send: a fast keyed hash (the state is bounded).
+type Fast = foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex};
 
 use crate::clock::SharedClock;
@@ -72,7 +75,7 @@ struct GaugeState {
 #[derive(Default)]
 struct SetState {
     /// (series, window start) → members.
-    windows: HashMap<(SeriesKey, i64), OpenSet>,
+    windows: HashMap<(SeriesKey, i64), OpenSet, Fast>,
     members: usize,
 }
 
@@ -80,7 +83,7 @@ struct OpenSet {
     name: String,
     unit: Option<String>,
     tags: Vec<(String, String)>,
-    members: HashSet<String>,
+    members: HashSet<String, Fast>,
 }
 
 /// The StatsD input: its settings and its state, shared by the UDP and TCP listeners.
@@ -89,7 +92,7 @@ pub struct Statsd {
     telemetry: Arc<Telemetry>,
     clock: SharedClock,
     settings: Settings,
-    gauges: Mutex<HashMap<SeriesKey, GaugeState>>,
+    gauges: Mutex<HashMap<SeriesKey, GaugeState, Fast>>,
     sets: Mutex<SetState>,
 }
 
@@ -103,15 +106,15 @@ impl Statsd {
     }
 
     /// Parses lines, applies them to gauge and set state, and returns the candidates.
-    pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>) -> Prepared<'a> {
+    pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>, capacity: usize) -> Prepared<'a> {
         let now = self.clock.now_ms();
-        let mut prepared = Prepared::default();
+        let mut prepared = Prepared { items: Vec::with_capacity(capacity), done: 0 };
         // Lines accepted without the pipeline (set members).
         let (mut received, mut ignored, mut taken) = (0, 0, 0);
         for bytes in lines {
             received += 1;
             let metric = match parse::parse_bytes(bytes) {
-                Ok(Line::Metric(m)) => *m,
+                Ok(Line::Metric(m)) => m,
                 Ok(Line::Ignored) => {
                     ignored += 1;
                     continue;
@@ -238,7 +241,7 @@ impl Statsd {
             name: name.to_string(),
             unit: unit.map(str::to_string),
             tags: m.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            members: HashSet::new(),
+            members: HashSet::default(),
         });
         if set.members.insert((*member).to_string()) {
             *members += 1;
@@ -338,10 +341,10 @@ impl LineInput for Statsd {
     }
 
     fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a> {
-        self.prepare(parse::lines(batch))
+        self.prepare(parse::lines(batch), lines::count_lines(batch))
     }
 
-    fn accepted(&self, _: &[Candidate<'_>], answer: Accepted) {
+    fn accepted(&self, answer: Accepted) {
         self.count(LineOutcome::Accepted, answer.accepted);
         if !answer.rejected.is_empty() {
             self.count(LineOutcome::Rejected, answer.rejected.len());

@@ -26,7 +26,7 @@ fn statsd(tune: impl FnOnce(&mut StatsdConfig)) -> (Statsd, Arc<ManualClock>) {
 }
 
 fn prepare<'a>(s: &'a Statsd, text: &'a str) -> Vec<Candidate<'a>> {
-    s.prepare(parse::lines(text.as_bytes())).items
+    s.prepare(parse::lines(text.as_bytes()), 0).items
 }
 
 fn metric_text(s: &Statsd) -> String {
@@ -95,7 +95,7 @@ fn units_overrides_names_and_namespace() {
 #[test]
 fn lines_are_counted_by_outcome_and_reason() {
     let (s, _) = statsd(|_| {});
-    let mut p = s.prepare(parse::lines(b"a:1|c\nb:1|q\n_e{1,1}:a|b\nc:1|c|@5\nu:x|s\nbad:1|ms|T1\n"));
+    let mut p = s.prepare(parse::lines(b"a:1|c\nb:1|q\n_e{1,1}:a|b\nc:1|c|@5\nu:x|s\nbad:1|ms|T1\n"), 0);
     s.submit(&mut p).unwrap();
     let text = metric_text(&s);
     for expected in [

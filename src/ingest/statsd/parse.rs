@@ -65,7 +65,7 @@ pub struct Metric<'a> {
     pub name: &'a str,
     pub kind: Kind,
     /// In the order given; one for sets.
-    pub samples: Vec<Sample<'a>>,
+    pub samples: Samples<'a>,
     /// In (0, 1]: `@0` and no rate are 1, rates above 1 are clamped to 1.
     pub rate: f64,
     /// The line gave a rate above 1 (counted as a warning).
@@ -76,10 +76,14 @@ pub struct Metric<'a> {
     pub timestamp_ms: Option<i64>,
 }
 
+/// The values of a line: most lines have one, kept inline.
+pub type Samples<'a> = smallvec::SmallVec<[Sample<'a>; 1]>;
+
 /// What one line is.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(clippy::large_enum_variant)] // a line is parsed and used at once: a box would cost more
 pub enum Line<'a> {
-    Metric(Box<Metric<'a>>),
+    Metric(Metric<'a>),
     /// A DogStatsD event or service check: accepted and not published.
     Ignored,
 }
@@ -114,24 +118,24 @@ pub fn parse(line: &str) -> Result<Line<'_>, LineError> {
     if line.starts_with("_e{") || line.starts_with("_sc|") {
         return Ok(Line::Ignored);
     }
-    let Some((head, rest)) = line.split_once('|') else {
+    let Some((head, rest)) = split_once(line, b'|') else {
         return fail(LineReject::Malformed, "expected `name:value|type`");
     };
-    let Some((name_part, value_part)) = head.split_once(':') else {
+    let Some((name_part, value_part)) = split_once(head, b':') else {
         return fail(LineReject::Malformed, "expected `name:value` before the first `|`");
     };
-    let mut fields = rest.split('|');
+    let mut fields = split(rest, b'|');
     let type_text = fields.next().unwrap_or("");
     let Some(kind) = Kind::parse(type_text) else {
         return fail(LineReject::UnknownType, format!("unknown type `{}`", clip(type_text)));
     };
 
     let mut tags = GivenDimensions::new();
-    let name = match name_part.split_once(',') {
+    let name = match split_once(name_part, b',') {
         None => name_part,
         Some((name, influx)) => {
-            for pair in influx.split(',') {
-                let Some((k, v)) = pair.split_once('=') else {
+            for pair in split(influx, b',') {
+                let Some((k, v)) = split_once(pair, b'=') else {
                     return fail(LineReject::Malformed, format!("Influx-style tag `{}` has no `=`", clip(pair)));
                 };
                 push_tag(&mut tags, k, v)?;
@@ -150,8 +154,8 @@ pub fn parse(line: &str) -> Result<Line<'_>, LineError> {
         if let Some(r) = field.strip_prefix('@') {
             (rate, rate_clamped) = sample_rate(r)?;
         } else if let Some(t) = field.strip_prefix('#') {
-            for tag in t.split(',').filter(|t| !t.is_empty()) {
-                match tag.split_once(':') {
+            for tag in split(t, b',').filter(|t| !t.is_empty()) {
+                match split_once(tag, b':') {
                     Some((k, v)) => push_tag(&mut tags, k, v)?,
                     None => push_tag(&mut tags, tag, "")?,
                 }
@@ -167,17 +171,17 @@ pub fn parse(line: &str) -> Result<Line<'_>, LineError> {
             if value_part.is_empty() {
                 return fail(LineReject::Value, "value: a set member is required");
             }
-            vec![Sample::Member(value_part)]
+            smallvec::smallvec![Sample::Member(value_part)]
         }
         _ => {
-            let mut samples = Vec::with_capacity(1);
-            for text in value_part.split(':') {
+            let mut samples = Samples::new();
+            for text in split(value_part, b':') {
                 samples.push(sample(kind, text)?);
             }
             samples
         }
     };
-    Ok(Line::Metric(Box::new(Metric { name, kind, samples, rate, rate_clamped, tags, timestamp_ms })))
+    Ok(Line::Metric(Metric { name, kind, samples, rate, rate_clamped, tags, timestamp_ms }))
 }
 
 fn sample(kind: Kind, text: &str) -> Result<Sample<'_>, LineError> {
@@ -230,6 +234,30 @@ fn push_tag<'a>(tags: &mut GivenDimensions<'a>, key: &'a str, value: &'a str) ->
     }
     tags.push((Cow::Borrowed(key), Cow::Borrowed(value)));
     Ok(())
+}
+
+/// `s` split at the first `sep` (an ASCII byte, so both sides are whole characters).
+fn split_once(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let at = s.bytes().position(|b| b == sep)?;
+    Some((&s[..at], &s[at + 1..]))
+}
+
+/// `s` split at every `sep` (an ASCII byte), like `str::split` without decoding characters.
+fn split(s: &str, sep: u8) -> impl Iterator<Item = &str> {
+    let mut rest = Some(s);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match split_once(r, sep) {
+            Some((field, after)) => {
+                rest = Some(after);
+                Some(field)
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// At most 64 characters of a field, for messages.

@@ -2,7 +2,7 @@ use super::*;
 
 fn metric(line: &str) -> Metric<'_> {
     match parse(line) {
-        Ok(Line::Metric(m)) => *m,
+        Ok(Line::Metric(m)) => m,
         other => panic!("{line}: {other:?}"),
     }
 }
@@ -84,13 +84,13 @@ fn sample_rates_in_floating_point() {
 #[test]
 fn gauge_deltas_and_plain_values() {
     let m = metric("g:+4|g");
-    assert_eq!(m.samples, vec![Sample::Delta(4.0)]);
+    assert_eq!(m.samples.to_vec(), vec![Sample::Delta(4.0)]);
     let m = metric("g:-10|g");
-    assert_eq!(m.samples, vec![Sample::Delta(-10.0)]);
+    assert_eq!(m.samples.to_vec(), vec![Sample::Delta(-10.0)]);
     let m = metric("g:333|g");
-    assert_eq!(m.samples, vec![Sample::Number(333.0)]);
+    assert_eq!(m.samples.to_vec(), vec![Sample::Number(333.0)]);
     // Not a gauge: a sign is just a sign.
-    assert_eq!(metric("c:-3|c").samples, vec![Sample::Number(-3.0)]);
+    assert_eq!(metric("c:-3|c").samples.to_vec(), vec![Sample::Number(-3.0)]);
 }
 
 #[test]
@@ -110,8 +110,8 @@ fn values_must_be_finite_and_timers_not_negative() {
 
 #[test]
 fn set_members_are_verbatim_and_may_hold_colons() {
-    assert_eq!(metric("users:alice|s").samples, vec![Sample::Member("alice")]);
-    assert_eq!(metric("conns:10.0.0.1:443|s|@0.5").samples, vec![Sample::Member("10.0.0.1:443")]);
+    assert_eq!(metric("users:alice|s").samples.to_vec(), vec![Sample::Member("alice")]);
+    assert_eq!(metric("conns:10.0.0.1:443|s|@0.5").samples.to_vec(), vec![Sample::Member("10.0.0.1:443")]);
     assert_eq!(reason("users:|s"), LineReject::Value);
 }
 

@@ -1,8 +1,9 @@
 # Everything on: encrypted critical/warning topics with an SQS queue subscribed (plus
 # email, HTTPS and Lambda when given), the metric contract's alarms for two services
 # (one in the metric-math form), the sidecar's own alarms, composite health alarms,
-# an extra metric-math alarm, the dashboard, and the sidecar's IAM policy attached to
-# a role.
+# an extra metric-math alarm, alarms on a scraped or OTLP-instrumented service (a 5xx
+# ratio over http_requests_total and "any database error" on db_errors_total), the
+# dashboard, and the sidecar's IAM policy attached to a role.
 
 provider "aws" {
   region = var.region
@@ -72,6 +73,46 @@ module "alerting" {
       pager_lambda = { protocol = "lambda", endpoint = var.lambda_function_arn, severities = ["critical"] }
     },
   )
+
+  # Alarms on a service the sidecar scrapes (Prometheus) or receives over OTLP, as a chat
+  # service alerts: "5xx above 5% of requests" and "any database error". The metric names
+  # are the Prometheus family / OTLP metric names; the namespace is the one the sidecar's
+  # scrape or OTLP config publishes them to.
+  ratio_alarms = {
+    chat-5xx-ratio = {
+      description         = "chat: 5xx responses above a share of ${var.chat_5xx_ratio_alarm.threshold} of requests (http_requests_total by status), with at least ${var.chat_5xx_ratio_alarm.min_requests} requests per period."
+      severity            = "critical"
+      namespace           = var.instrumented_namespace
+      metric_name         = "http_requests_total"
+      dimensions          = var.instrumented_dimensions
+      status_dimension    = "status"
+      error_statuses      = var.chat_5xx_ratio_alarm.error_statuses
+      other_statuses      = var.chat_5xx_ratio_alarm.other_statuses
+      threshold           = var.chat_5xx_ratio_alarm.threshold
+      min_requests        = var.chat_5xx_ratio_alarm.min_requests
+      period              = var.chat_5xx_ratio_alarm.period
+      high_resolution     = var.chat_5xx_ratio_alarm.high_resolution
+      evaluation_periods  = var.chat_5xx_ratio_alarm.evaluation_periods
+      datapoints_to_alarm = var.chat_5xx_ratio_alarm.datapoints_to_alarm
+    }
+  }
+
+  nonzero_alarms = {
+    chat-db-errors = {
+      description         = "chat: any database error (db_errors_total increased)."
+      severity            = "critical"
+      namespace           = var.instrumented_namespace
+      metric_name         = "db_errors_total"
+      dimensions          = var.instrumented_dimensions
+      statistic           = "Sum"
+      threshold           = 0
+      period              = var.chat_db_errors_alarm.period
+      high_resolution     = var.chat_db_errors_alarm.high_resolution
+      evaluation_periods  = var.chat_db_errors_alarm.evaluation_periods
+      datapoints_to_alarm = var.chat_db_errors_alarm.datapoints_to_alarm
+      treat_missing_data  = "notBreaching"
+    }
+  }
 
   # A custom alarm in the metric-math form: the share of records the sidecar rejects.
   extra_alarms = {

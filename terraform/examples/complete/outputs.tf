@@ -38,6 +38,26 @@ output "sidecar_alarm_names" {
   value       = module.alerting.sidecar_alarm_names
 }
 
+output "ratio_alarm_names" {
+  description = "Ratio alarm names by key (chat-5xx-ratio)."
+  value       = module.alerting.ratio_alarm_names
+}
+
+output "nonzero_alarm_names" {
+  description = "\"Greater than zero\" alarm names by key (chat-db-errors)."
+  value       = module.alerting.nonzero_alarm_names
+}
+
+output "db_errors_alarm_name" {
+  description = "Name of the chat service's \"any database error\" alarm (db_errors_total Sum > 0)."
+  value       = module.alerting.nonzero_alarm_names["chat-db-errors"]
+}
+
+output "http_5xx_ratio_alarm_name" {
+  description = "Name of the chat service's 5xx ratio alarm (http_requests_total by status)."
+  value       = module.alerting.ratio_alarm_names["chat-5xx-ratio"]
+}
+
 output "composite_alarm_names" {
   description = "Composite alarm names by key."
   value       = module.alerting.composite_alarm_names

@@ -89,6 +89,44 @@ variable "sidecar_alarm_overrides" {
   default = {}
 }
 
+variable "instrumented_namespace" {
+  description = "Namespace the sidecar publishes the scraped or OTLP metrics of the chat service to (http_requests_total, db_errors_total)."
+  type        = string
+  default     = "Chat"
+}
+
+variable "instrumented_dimensions" {
+  description = "Exactly the dimensions of db_errors_total, and of http_requests_total besides status. Null: sidecar_dimensions (the sidecar's default_dimensions, which it adds to every record)."
+  type        = map(string)
+  default     = null
+}
+
+variable "chat_5xx_ratio_alarm" {
+  description = "The chat service's 5xx ratio alarm (see the module's ratio_alarms input): statuses, threshold (share), request-count guard, period and M of N."
+  type = object({
+    error_statuses      = optional(list(string), ["500", "502", "503", "504"])
+    other_statuses      = optional(list(string), ["200", "201", "204", "400", "401", "404"])
+    threshold           = optional(number, 0.05)
+    min_requests        = optional(number, 20)
+    period              = optional(number, 60)
+    high_resolution     = optional(bool, false)
+    evaluation_periods  = optional(number, 5)
+    datapoints_to_alarm = optional(number, 3)
+  })
+  default = {}
+}
+
+variable "chat_db_errors_alarm" {
+  description = "The chat service's \"any database error\" alarm (db_errors_total Sum > 0; see the module's nonzero_alarms input): period (10, 20 or 30 need high_resolution = true) and M of N."
+  type = object({
+    period              = optional(number, 60)
+    high_resolution     = optional(bool, false)
+    evaluation_periods  = optional(number, 1)
+    datapoints_to_alarm = optional(number)
+  })
+  default = {}
+}
+
 variable "alert_email" {
   description = "Email address for critical alerts (the subscription must be confirmed from the email). Null: none."
   type        = string

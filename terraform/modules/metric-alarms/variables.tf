@@ -193,6 +193,17 @@ variable "alarms" {
   }
 
   validation {
+    condition = alltrue([
+      for a in values(var.alarms) : (
+        length([for q in a.metric_queries : q if q.metric != null]) <= 10 &&
+        length([for q in a.metric_queries : q if q.expression != null]) <= 10 &&
+        length(distinct([for q in a.metric_queries : q.id])) == length(a.metric_queries)
+      )
+    ])
+    error_message = "metric_queries: at most 10 metrics and 10 expressions per alarm (CloudWatch's hard limits), and ids must be unique."
+  }
+
+  validation {
     condition = alltrue(flatten([
       for a in values(var.alarms) : [
         for q in a.metric_queries : q.metric == null ? true : (

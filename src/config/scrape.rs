@@ -1,0 +1,294 @@
+//! The `[scrape]` section: Prometheus targets scraped over `http://`, and what of them is
+//! published. Off while no target is configured.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::de::{self, Deserializer, Error, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize, Serializer};
+
+use super::human::{self, Text};
+use super::statsd::{boolean, namespace};
+
+/// Prometheus scraping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ScrapeConfig {
+    /// Time between two scrapes of a target that names none; at least 1s.
+    #[serde(serialize_with = "human::print::duration", deserialize_with = "interval")]
+    pub interval: Duration,
+    /// Time a scrape may take, unless its target names one; at least 100ms (capped at the
+    /// target's interval).
+    #[serde(serialize_with = "human::print::duration", deserialize_with = "timeout")]
+    pub timeout: Duration,
+    /// Namespace of scraped metrics; the global `namespace` when unset.
+    #[serde(deserialize_with = "namespace", skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Glob patterns (`*`, `?`) on family names: a family is published when one matches...
+    #[serde(deserialize_with = "list")]
+    pub include: Vec<String>,
+    /// ...and none of these (nor the runtime families, unless `exclude_runtime = false`) does.
+    #[serde(deserialize_with = "list")]
+    pub exclude: Vec<String>,
+    /// Exclude the runtime families client libraries expose (`go_*`, `process_*`,
+    /// `python_gc_*`, `python_info`, `promhttp_*`).
+    #[serde(deserialize_with = "boolean")]
+    pub exclude_runtime: bool,
+    /// Labels removed before publishing: the series they told apart become one.
+    #[serde(deserialize_with = "list")]
+    pub drop_labels: Vec<String>,
+    /// When not empty, only these labels become dimensions.
+    #[serde(deserialize_with = "list")]
+    pub keep_labels: Vec<String>,
+    /// Bound on the series one target publishes (1 to 1000000); further series are refused,
+    /// counted and logged once each.
+    #[serde(deserialize_with = "max_series")]
+    pub max_series_per_target: usize,
+    /// A family with more series than this is logged once (a label such as a device id).
+    #[serde(deserialize_with = "family_series_warning")]
+    pub family_series_warning: usize,
+    /// Largest answer of a target, before and after decompression; 1KiB to 1GiB.
+    #[serde(serialize_with = "human::print::size", deserialize_with = "max_response_bytes")]
+    pub max_response_bytes: usize,
+    /// The targets: `[[scrape.targets]]` tables in the file, `URL,URL` in env and flags.
+    #[serde(deserialize_with = "targets")]
+    pub targets: Vec<TargetConfig>,
+}
+
+impl Default for ScrapeConfig {
+    fn default() -> Self {
+        ScrapeConfig {
+            interval: Duration::from_secs(15),
+            timeout: Duration::from_secs(5),
+            namespace: None,
+            include: vec!["*".into()],
+            exclude: Vec::new(),
+            exclude_runtime: true,
+            drop_labels: Vec::new(),
+            keep_labels: Vec::new(),
+            max_series_per_target: 1000,
+            family_series_warning: 100,
+            max_response_bytes: 10 * 1024 * 1024,
+            targets: Vec::new(),
+        }
+    }
+}
+
+/// One target.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// `http://host:port/path` (plain HTTP: targets are local).
+    #[serde(deserialize_with = "url")]
+    pub url: String,
+    #[serde(
+        default,
+        deserialize_with = "opt_interval",
+        serialize_with = "print_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval: Option<Duration>,
+    #[serde(
+        default,
+        deserialize_with = "opt_timeout",
+        serialize_with = "print_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub timeout: Option<Duration>,
+}
+
+impl ScrapeConfig {
+    /// A target's interval and timeout (the timeout never longer than the interval).
+    pub fn timing(&self, target: &TargetConfig) -> (Duration, Duration) {
+        let interval = target.interval.unwrap_or(self.interval);
+        (interval, target.timeout.unwrap_or(self.timeout).min(interval))
+    }
+}
+
+fn text<'de, D: Deserializer<'de>, T>(d: D, parse: impl FnOnce(String) -> Result<T, String>) -> Result<T, D::Error> {
+    let Text(s) = Text::deserialize(d)?;
+    parse(s).map_err(D::Error::custom)
+}
+
+fn at_least(s: &str, min: Duration, rule: &str) -> Result<Duration, String> {
+    match human::duration(s)? {
+        d if d < min => Err(rule.into()),
+        d => Ok(d),
+    }
+}
+
+fn interval<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    text(d, |s| at_least(&s, Duration::from_secs(1), "must be at least 1s"))
+}
+
+fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    text(d, |s| at_least(&s, Duration::from_millis(100), "must be at least 100ms"))
+}
+
+fn opt_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    interval(d).map(Some)
+}
+
+fn opt_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    timeout(d).map(Some)
+}
+
+fn print_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    human::print::duration(&d.unwrap_or_default(), s)
+}
+
+fn max_series<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| human::count(&s, 1, 1_000_000).map(|n| n as usize))
+}
+
+fn family_series_warning<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| human::count(&s, 1, 1_000_000).map(|n| n as usize))
+}
+
+fn max_response_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| match human::size(&s)? {
+        n if (1024..=1024 * 1024 * 1024).contains(&n) => Ok(n as usize),
+        _ => Err("must be between 1KiB and 1GiB".into()),
+    })
+}
+
+/// `http://host:port/path`, nothing else.
+pub fn check_url(s: &str) -> Result<(), String> {
+    let uri: hyper::Uri = s.parse().map_err(|_| format!("`{s}` is not a URL"))?;
+    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
+        return Err(format!("`{s}`: targets are scraped over plain http://host:port/path"));
+    }
+    Ok(())
+}
+
+fn url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    text(d, |s| check_url(s.trim()).map(|_| s.trim().to_string()))
+}
+
+/// A list: an array of strings (file), or `a,b,c` (env, flags; empty means none).
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct ListVisitor;
+    impl<'de> Visitor<'de> for ListVisitor {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a list of strings, or a,b,c")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Text(s)) = seq.next_element::<Text>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(ListVisitor)
+}
+
+/// Targets: an array of tables or of URLs (file), or `URL,URL` (env, flags).
+fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum One {
+        Url(String),
+        Table(TargetConfig),
+    }
+    struct TargetsVisitor;
+    impl<'de> Visitor<'de> for TargetsVisitor {
+        type Value = Vec<TargetConfig>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("[[scrape.targets]] tables with a url, or URL,URL")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let urls = v.split(',').map(str::trim).filter(|p| !p.is_empty());
+            urls.map(|u| check_url(u).map(|_| TargetConfig { url: u.to_string(), interval: None, timeout: None }))
+                .collect::<Result<_, _>>()
+                .map_err(E::custom)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(one) = seq.next_element::<One>()? {
+                out.push(match one {
+                    One::Url(u) => {
+                        check_url(&u).map_err(A::Error::custom)?;
+                        TargetConfig { url: u, interval: None, timeout: None }
+                    }
+                    One::Table(t) => t,
+                });
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(TargetsVisitor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(toml: &str) -> Result<ScrapeConfig, String> {
+        let config: Result<Config, _> = toml::from_str(toml);
+        config.map(|c| c.scrape).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_documented_shape_parses() {
+        let c = parse(
+            "[scrape]\ninterval = \"15s\"\ntimeout = \"5s\"\nnamespace = \"Media\"\ninclude = [\"http_*\"]\n\
+             exclude = [\"debug_*\"]\ndrop_labels = [\"device_id\"]\nkeep_labels = []\nmax_series_per_target = 500\n\
+             family_series_warning = 50\n[[scrape.targets]]\nurl = \"http://127.0.0.1:9100/metrics\"\n\
+             interval = \"10s\"\ntimeout = \"2s\"\n[[scrape.targets]]\nurl = \"http://127.0.0.1:9200/metrics\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.namespace.as_deref(), Some("Media"));
+        assert_eq!((c.include.clone(), c.exclude.clone()), (vec!["http_*".into()], vec!["debug_*".into()]));
+        assert_eq!(c.drop_labels, vec!["device_id".to_string()]);
+        assert_eq!((c.max_series_per_target, c.family_series_warning), (500, 50));
+        assert!(c.exclude_runtime);
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.timing(&c.targets[0]), (Duration::from_secs(10), Duration::from_secs(2)));
+        assert_eq!(c.timing(&c.targets[1]), (Duration::from_secs(15), Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn rules_of_each_key() {
+        assert!(parse("[scrape]\ntargets = [\"https://example.com/metrics\"]").unwrap_err().contains("http://"));
+        assert!(parse("[scrape]\ntargets = [\"nowhere\"]").is_err());
+        assert!(parse("[scrape]\ninterval = \"500ms\"").is_err());
+        assert!(parse("[scrape]\nmax_series_per_target = 0").is_err());
+        assert!(parse("[scrape]\nbogus = 1").is_err());
+        assert!(parse("[[scrape.targets]]\nurl = \"http://a:1/m\"\nbogus = 1").is_err());
+        let c = parse("[scrape]\ntargets = \"http://a:1/m, http://b:2/m\"\ninclude = \"a_*,b_*\"").unwrap();
+        assert_eq!(c.targets.iter().map(|t| t.url.as_str()).collect::<Vec<_>>(), ["http://a:1/m", "http://b:2/m"]);
+        assert_eq!(c.include, vec!["a_*".to_string(), "b_*".to_string()]);
+        // A target's timeout never outlasts its interval.
+        let c = parse("[scrape]\ntimeout = \"30s\"\ntargets = [\"http://a:1/m\"]").unwrap();
+        assert_eq!(c.timing(&c.targets[0]).1, Duration::from_secs(15));
+        assert!(parse("[scrape]\nexclude_runtime = false").is_ok());
+    }
+
+    #[test]
+    fn environment_variables_and_flags_set_targets_and_lists() {
+        let env = [
+            ("CW_SIDECAR_SCRAPE__TARGETS", "http://127.0.0.1:9100/metrics,http://127.0.0.1:8000/metrics"),
+            ("CW_SIDECAR_SCRAPE__DROP_LABELS", "device_id,session_id"),
+            ("CW_SIDECAR_SCRAPE__EXCLUDE_RUNTIME", "false"),
+            ("CW_SIDECAR_SCRAPE__INTERVAL", "30s"),
+        ];
+        let var = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| std::ffi::OsString::from(v));
+        let mut args = crate::config::ConfigArgs::default();
+        args.flags.insert("scrape.max_series_per_target".into(), "50".into());
+        let c = crate::config::load::load(&args, var).unwrap().scrape;
+        assert_eq!(c.targets.len(), 2);
+        assert_eq!(c.targets[1].url, "http://127.0.0.1:8000/metrics");
+        assert_eq!(c.drop_labels, ["device_id", "session_id"]);
+        assert!(!c.exclude_runtime);
+        assert_eq!((c.interval, c.max_series_per_target), (Duration::from_secs(30), 50));
+        let bad = |name: &str| (name == "CW_SIDECAR_SCRAPE__TARGETS").then(|| "https://x/metrics".into());
+        let err = crate::config::load::load(&crate::config::ConfigArgs::default(), bad).unwrap_err().to_string();
+        assert!(err.contains("CW_SIDECAR_SCRAPE__TARGETS") && err.contains("http://"), "{err}");
+    }
+}

@@ -1,0 +1,327 @@
+//! One target's exposition → candidates, with the target's state between scrapes. Pure: the
+//! scraper gives the parsed exposition and the time, and submits, logs and counts what comes
+//! back.
+//!
+//! - Gauges and untyped samples are published as they are.
+//! - Counters are published as their increase since the previous scrape (the first scrape only
+//!   sets the baseline; a decrease or a new `_created` is a reset; a series that appears after
+//!   the first scrape with a `_created` after the previous scrape counts from zero).
+//! - Histograms: per-bucket counts are differences of neighbouring `le` buckets; their increases
+//!   since the previous scrape become values and counts (a representative value per bucket),
+//!   with `_count` and `_sum` increases so that SampleCount and Sum are exact.
+//! - Summaries: quantiles cannot be re-aggregated and are not published; `_count` and `_sum`
+//!   are published as counters (increases) of their own.
+//! - A series missing from a scrape stops being published: its state is forgotten and its
+//!   place under the cap freed.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+
+use crate::domain::limits::MAX_DIMENSIONS;
+use crate::domain::payload::GivenValues;
+use crate::domain::timestamp::GivenTime;
+use crate::domain::units::Unit;
+use crate::ingest::buckets;
+use crate::ingest::cumulative::{Change, First, Reading, Streams};
+use crate::ingest::scrape::parse::{Exposition, Family, Kind};
+use crate::ingest::scrape::rules::{self, Rules};
+use crate::ingest::scrape::series::{Series, created_families, group, histogram, label_key, widest_label};
+use crate::pipeline::candidate::Candidate;
+use crate::telemetry::reasons::ScrapeRefusal;
+
+/// Bound on the cumulative streams kept per target (series before labels are dropped).
+pub const MAX_STREAMS: usize = 100_000;
+/// Bound on the series keys remembered per target for logging once (capped series, families).
+const MAX_REMEMBERED: usize = 10_000;
+
+/// A target's state between scrapes.
+pub struct TargetState {
+    streams: Streams<String>,
+    /// The keys of `streams`.
+    known: HashSet<String>,
+    /// The series published under the cap, in order of admission.
+    admitted: HashSet<String>,
+    /// Capped series already logged.
+    logged: HashSet<String>,
+    /// Families already warned about.
+    warned: HashSet<String>,
+    /// When the previous scrape started; none before the first.
+    previous_ms: Option<i64>,
+}
+
+impl Default for TargetState {
+    fn default() -> Self {
+        TargetState {
+            streams: Streams::new(MAX_STREAMS, i64::MAX),
+            known: HashSet::new(),
+            admitted: HashSet::new(),
+            logged: HashSet::new(),
+            warned: HashSet::new(),
+            previous_ms: None,
+        }
+    }
+}
+
+/// A family that crossed `family_series_warning`, for the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FamilyWarning {
+    pub family: String,
+    pub series: usize,
+    /// Its label with the most distinct values, and how many.
+    pub widest_label: Option<(String, usize)>,
+}
+
+/// What one scrape amounts to.
+#[derive(Debug, Default)]
+pub struct Converted<'a> {
+    pub candidates: Vec<Candidate<'a>>,
+    /// Series published (admitted under the cap and seen in this scrape).
+    pub published: usize,
+    /// Series the cap refused in this scrape.
+    pub capped: usize,
+    /// Series refused, by reason (each capped series counts once per scrape).
+    pub refused: Vec<(ScrapeRefusal, usize)>,
+    /// Capped series not logged before (readable).
+    pub newly_capped: Vec<String>,
+    /// Series refused for more than 30 dimensions, and why (readable), to log.
+    pub problems: Vec<String>,
+    pub warnings: Vec<FamilyWarning>,
+}
+
+impl Converted<'_> {
+    pub(super) fn refuse(&mut self, reason: ScrapeRefusal, problem: Option<String>) {
+        match self.refused.iter_mut().find(|(r, _)| *r == reason) {
+            Some((_, n)) => *n += 1,
+            None => self.refused.push((reason, 1)),
+        }
+        if let Some(p) = problem.filter(|_| self.problems.len() < 20) {
+            self.problems.push(p);
+        }
+    }
+
+    #[cfg(test)]
+    pub fn refused(&self, reason: ScrapeRefusal) -> usize {
+        self.refused.iter().find(|(r, _)| *r == reason).map_or(0, |(_, n)| *n)
+    }
+}
+
+/// A counter-like series' increase: name, dimensions, unit, value.
+type Summed<'a> = (Cow<'a, str>, Vec<(Cow<'a, str>, Cow<'a, str>)>, Unit, f64);
+
+/// Converts one exposition scraped at `now_ms`.
+pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Exposition<'a>, now_ms: i64) -> Converted<'a> {
+    let mut out = Converted::default();
+    let created = created_families(exposition);
+    let mut seen_streams: HashSet<String> = HashSet::new();
+    let mut seen_series: HashSet<String> = HashSet::new();
+    // Counter-like increases, summed per published series (series merged by dropped labels).
+    let mut sums: Vec<Summed<'a>> = Vec::new();
+    let mut sum_index: HashMap<String, usize> = HashMap::new();
+    for (fi, family) in exposition.families.iter().enumerate() {
+        if family.samples.is_empty() || created.skip.contains(&fi) || !rules.wants(family.name, family.kind) {
+            continue;
+        }
+        if family.kind == Kind::Other {
+            family.samples.iter().for_each(|_| out.refuse(ScrapeRefusal::Unsupported, None));
+            continue;
+        }
+        let unit = rules::unit(family.name, family.unit, family.kind);
+        let mut family_keys: HashSet<String> = HashSet::new();
+        for series in group(family, &mut out) {
+            let created_ms = series.created_ms.or_else(|| created.get(family.name, &series.labels));
+            let skip = match family.kind {
+                Kind::Histogram => Some("le"),
+                Kind::Summary => Some("quantile"),
+                _ => None,
+            };
+            let dims = rules::dimensions(rules, &series.labels, skip);
+            let names = published_names(family, &series);
+            let keys: Vec<String> = names.iter().map(|n| rules::series_key(n, &dims)).collect();
+            if dims.len() > MAX_DIMENSIONS {
+                let what = rules::readable(&keys[0]);
+                out.refuse(
+                    ScrapeRefusal::TooManyDimensions,
+                    Some(format!("{what}: {} labels, CloudWatch takes at most {MAX_DIMENSIONS}", dims.len())),
+                );
+                continue;
+            }
+            family_keys.extend(keys.iter().cloned());
+            // The cap: a series keeps its place while it is scraped; new ones take free places
+            // (a place frees at the end of the first scrape its series is missing from).
+            let mut admitted = true;
+            for key in &keys {
+                if !state.admitted.contains(key) && state.admitted.len() >= rules.max_series {
+                    admitted = false;
+                } else {
+                    state.admitted.insert(key.clone());
+                }
+                seen_series.insert(key.clone());
+            }
+            if !admitted {
+                out.capped += 1;
+                out.refuse(ScrapeRefusal::Capped, None);
+                if state.logged.len() < MAX_REMEMBERED && state.logged.insert(keys[0].clone()) {
+                    out.newly_capped.push(rules::readable(&keys[0]));
+                }
+                continue;
+            }
+            let stream = format!("{}\0{:?}\0{}", family.name, family.kind, label_key(&series.labels));
+            let first = match (state.previous_ms, created_ms) {
+                (Some(previous), Some(c)) if c >= previous => First::FromZero,
+                _ => First::Baseline,
+            };
+            let time = Some(GivenTime::EpochMillis(now_ms));
+            match family.kind {
+                Kind::Gauge | Kind::Untyped => {
+                    let value = series.value.unwrap_or(f64::NAN);
+                    if !value.is_finite() {
+                        out.refuse(ScrapeRefusal::Value, Some(format!("{}: {value}", rules::readable(&keys[0]))));
+                        continue;
+                    }
+                    out.candidates.push(Candidate {
+                        name: Some(names[0].clone()),
+                        unit: Some(Cow::Borrowed(unit.as_str())),
+                        dimensions: dims.iter().cloned().collect(),
+                        timestamp: time,
+                        values: GivenValues { value: Some(value), ..GivenValues::default() },
+                        ..Candidate::default()
+                    });
+                }
+                Kind::Counter | Kind::Summary => {
+                    let (counts, sum) = match family.kind {
+                        Kind::Counter => (vec![series.value.unwrap_or(f64::NAN)], 0.0),
+                        _ => (vec![series.count.unwrap_or(f64::NAN)], series.sum.unwrap_or(f64::NAN)),
+                    };
+                    if !sum.is_finite() || counts.iter().any(|v| !v.is_finite() || *v < 0.0) {
+                        out.refuse(ScrapeRefusal::Value, Some(format!("{}: not a count", rules::readable(&keys[0]))));
+                        continue;
+                    }
+                    seen_streams.insert(stream.clone());
+                    let reading = Reading { start_ms: created_ms, shape: 0, counts, sum };
+                    let Some(delta) = increase(&mut out, state.streams.observe(stream, reading, first, now_ms)) else {
+                        continue;
+                    };
+                    let mut add = |(name, unit): (Cow<'a, str>, Unit), key: &String, v: f64| match sum_index.get(key) {
+                        Some(&i) => sums[i].3 += v,
+                        None => {
+                            sum_index.insert(key.clone(), sums.len());
+                            sums.push((name, dims.clone(), unit, v));
+                        }
+                    };
+                    let mut parts = names.into_iter().zip(&keys);
+                    if let Some((name, key)) = parts.next() {
+                        add(
+                            (name, if family.kind == Kind::Counter { unit } else { Unit::Count }),
+                            key,
+                            delta.counts[0],
+                        );
+                    }
+                    if let Some((name, key)) = parts.next() {
+                        add((name, unit), key, delta.sum);
+                    }
+                }
+                Kind::Histogram => {
+                    let Some((bounds, reading)) = histogram(&series, created_ms) else {
+                        out.refuse(
+                            ScrapeRefusal::Malformed,
+                            Some(format!("{}: inconsistent buckets, _count or _sum", rules::readable(&keys[0]))),
+                        );
+                        continue;
+                    };
+                    seen_streams.insert(stream.clone());
+                    let Some(delta) = increase(&mut out, state.streams.observe(stream, reading, first, now_ms)) else {
+                        continue;
+                    };
+                    if delta.counts[0] <= 0.0 {
+                        continue;
+                    }
+                    let Ok(pairs) = buckets::explicit(&bounds, &delta.counts[1..], delta.sum, None, None) else {
+                        out.refuse(ScrapeRefusal::Malformed, None);
+                        continue;
+                    };
+                    for values in buckets::given_values(&pairs) {
+                        out.candidates.push(Candidate {
+                            name: Some(names[0].clone()),
+                            unit: Some(Cow::Borrowed(unit.as_str())),
+                            dimensions: dims.iter().cloned().collect(),
+                            timestamp: time.clone(),
+                            values,
+                            ..Candidate::default()
+                        });
+                    }
+                }
+                Kind::Other => {}
+            }
+        }
+        if family_keys.len() > rules.family_series_warning
+            && state.warned.len() < MAX_REMEMBERED
+            && state.warned.insert(family.name.to_string())
+        {
+            out.warnings.push(FamilyWarning {
+                family: family.name.to_string(),
+                series: family_keys.len(),
+                widest_label: widest_label(family),
+            });
+        }
+    }
+    for (name, dims, unit, value) in sums {
+        out.candidates.push(Candidate {
+            name: Some(name),
+            unit: Some(Cow::Borrowed(unit.as_str())),
+            dimensions: dims.into_iter().collect(),
+            timestamp: Some(GivenTime::EpochMillis(now_ms)),
+            values: GivenValues { value: Some(value), ..GivenValues::default() },
+            ..Candidate::default()
+        });
+    }
+    // What disappeared stops being published: its state goes, its place under the cap frees.
+    state.admitted.retain(|k| seen_series.contains(k));
+    out.published = state.admitted.len();
+    state.forget_unseen(seen_streams);
+    state.previous_ms = Some(now_ms);
+    out
+}
+
+impl TargetState {
+    /// Forgets the streams not seen in this scrape.
+    fn forget_unseen(&mut self, seen: HashSet<String>) {
+        for k in self.known.difference(&seen) {
+            self.streams.forget(k);
+        }
+        self.known = seen;
+    }
+
+    /// How many cumulative streams are held.
+    #[cfg(test)]
+    pub fn streams(&self) -> usize {
+        self.streams.len()
+    }
+}
+
+/// The increase a change amounts to, counting what cannot be published.
+fn increase(out: &mut Converted<'_>, change: Change) -> Option<crate::ingest::cumulative::Delta> {
+    match change {
+        Change::Increase(d) | Change::Reset(d) => Some(d),
+        Change::Baseline | Change::Rebased => None,
+        Change::TooManyStreams => {
+            out.refuse(ScrapeRefusal::StateFull, None);
+            None
+        }
+    }
+}
+
+/// The names a series is published under, with its sample parts: the family name for
+/// gauges and histograms, the sample's name for counters (`x_total`), `_count` and `_sum` for
+/// summaries.
+fn published_names<'a>(family: &Family<'a>, series: &Series<'a, '_>) -> Vec<Cow<'a, str>> {
+    match family.kind {
+        Kind::Counter => {
+            let name = series.first.map_or(family.name, |s| s.name);
+            vec![Cow::Borrowed(name)]
+        }
+        Kind::Summary => {
+            vec![Cow::Owned(format!("{}_count", family.name)), Cow::Owned(format!("{}_sum", family.name))]
+        }
+        _ => vec![Cow::Borrowed(family.name)],
+    }
+}

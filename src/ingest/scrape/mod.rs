@@ -1,0 +1,271 @@
+//! Prometheus scraping: one task per target, on the injected clock, fetches the target's
+//! exposition ([`fetch`]), parses it ([`parse`]), turns it into candidates with the target's
+//! state ([`convert`], under the [`rules`] of `[scrape]`) and submits them to the pipeline like
+//! any input. A target that is down, slow or answering garbage is logged and counted, and the
+//! other targets go on: each has its own task, timeout and state.
+
+pub mod convert;
+pub mod fetch;
+pub mod parse;
+pub mod rules;
+pub mod series;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::clock::SharedClock;
+use crate::config::ScrapeConfig;
+use crate::pipeline::candidate::Context;
+use crate::pipeline::{Admission, Input, Pipeline};
+use crate::telemetry::Telemetry;
+use crate::telemetry::reasons::{ScrapeOutcome, ScrapeRefusal};
+use convert::TargetState;
+use fetch::{Failure, Fetcher};
+use rules::{RUNTIME_EXCLUDES, Rules};
+
+pub const INPUT: Input = Input { name: "scrape", admission: Admission::Bounded, counted: true };
+
+/// One configured target.
+struct Target {
+    url: String,
+    uri: hyper::Uri,
+    interval: Duration,
+    timeout: Duration,
+    state: Mutex<Watch>,
+}
+
+/// A target's state, with what was logged about it.
+#[derive(Default)]
+struct Watch {
+    convert: TargetState,
+    /// Whether the last scrape failed (logged on the change only).
+    down: Option<bool>,
+    /// Line errors of the last scrape (logged when the number changes).
+    line_errors: usize,
+    /// Refusal reasons already logged.
+    logged: HashSet<ScrapeRefusal>,
+}
+
+/// The scrape input: its settings and targets.
+pub struct Scraper {
+    pipeline: Arc<Pipeline>,
+    telemetry: Arc<Telemetry>,
+    clock: SharedClock,
+    rules: Rules,
+    namespace: Option<String>,
+    fetcher: Fetcher,
+    targets: Vec<Arc<Target>>,
+}
+
+impl Scraper {
+    /// `None` when no target is configured. `namespace` is the global one.
+    pub fn new(
+        config: &ScrapeConfig,
+        namespace: Option<&String>,
+        pipeline: Arc<Pipeline>,
+        telemetry: Arc<Telemetry>,
+        clock: SharedClock,
+    ) -> Option<Scraper> {
+        if config.targets.is_empty() {
+            return None;
+        }
+        let mut exclude = config.exclude.clone();
+        if config.exclude_runtime {
+            exclude.extend(RUNTIME_EXCLUDES.iter().map(|s| s.to_string()));
+        }
+        let rules = Rules {
+            include: config.include.clone(),
+            exclude,
+            drop_labels: config.drop_labels.clone(),
+            keep_labels: config.keep_labels.clone(),
+            max_series: config.max_series_per_target,
+            family_series_warning: config.family_series_warning,
+        };
+        let targets = config
+            .targets
+            .iter()
+            .map(|t| {
+                let (interval, timeout) = config.timing(t);
+                telemetry.scrape.target(&t.url);
+                Arc::new(Target {
+                    url: t.url.clone(),
+                    uri: t.url.parse().expect("checked by the config"),
+                    interval,
+                    timeout,
+                    state: Mutex::default(),
+                })
+            })
+            .collect();
+        let namespace = config.namespace.clone().or_else(|| namespace.cloned());
+        if namespace.is_none() {
+            tracing::warn!(
+                "scrape has no namespace (set scrape.namespace or namespace): every series will be rejected"
+            );
+        }
+        let fetcher = Fetcher::new(config.max_response_bytes, clock.clone());
+        Some(Scraper { pipeline, telemetry, clock, rules, namespace, fetcher, targets })
+    }
+
+    /// Starts one task per target.
+    pub fn start(self) -> Running {
+        let stop = CancellationToken::new();
+        let scraper = Arc::new(self);
+        let tasks =
+            scraper.targets.iter().map(|t| tokio::spawn(scraper.clone().run(t.clone(), stop.clone()))).collect();
+        Running { tasks, stop }
+    }
+
+    /// Scrapes `target` at once, then every interval, until stopped.
+    async fn run(self: Arc<Self>, target: Arc<Target>, stop: CancellationToken) {
+        tracing::info!(target = %target.url, interval = ?target.interval, timeout = ?target.timeout, "scraping");
+        let mut next = self.clock.elapsed();
+        loop {
+            tokio::select! {
+                _ = self.clock.sleep_until(next) => {}
+                _ = stop.cancelled() => return,
+            }
+            tokio::select! {
+                _ = self.clone().scrape(target.clone()) => {}
+                _ = stop.cancelled() => return,
+            }
+            // A scrape that overran its interval pushes the next one back instead of bunching up.
+            next = (next + target.interval).max(self.clock.elapsed());
+        }
+    }
+
+    async fn scrape(self: Arc<Self>, target: Arc<Target>) {
+        let started = self.clock.elapsed();
+        let now_ms = self.clock.now_ms();
+        let fetched = self.fetcher.fetch(&target.uri, target.timeout).await;
+        let seconds = |clock: &SharedClock| clock.elapsed().saturating_sub(started).as_secs_f64();
+        let answer = match fetched {
+            Ok(a) => a,
+            Err(f) => return self.failed(&target, f, seconds(&self.clock)),
+        };
+        let this = self.clone();
+        let t = target.clone();
+        let done =
+            tokio::task::spawn_blocking(move || this.publish(&t, &answer.body, answer.openmetrics, now_ms)).await;
+        let seconds = seconds(&self.clock);
+        match done {
+            Ok(Ok(series)) => {
+                let mut watch = target.state.lock().unwrap_or_else(|e| e.into_inner());
+                if watch.down.replace(false) == Some(true) {
+                    tracing::info!(target = %target.url, "target is up again");
+                }
+                drop(watch);
+                self.telemetry.scrape.scraped(&target.url, ScrapeOutcome::Success, seconds, Some(series));
+            }
+            Ok(Err(f)) => self.failed(&target, f, seconds),
+            Err(e) => {
+                self.failed(&target, Failure { outcome: ScrapeOutcome::Malformed, message: e.to_string() }, seconds)
+            }
+        }
+    }
+
+    fn failed(&self, target: &Target, f: Failure, seconds: f64) {
+        self.telemetry.scrape.scraped(&target.url, f.outcome, seconds, None);
+        let mut watch = target.state.lock().unwrap_or_else(|e| e.into_inner());
+        if watch.down.replace(true) != Some(true) {
+            tracing::warn!(target = %target.url, outcome = f.outcome.label(), error = %f.message, "scrape failed");
+        } else {
+            tracing::debug!(target = %target.url, outcome = f.outcome.label(), error = %f.message, "scrape failed");
+        }
+    }
+
+    /// Parses, converts and submits one answer; (published, capped) series.
+    fn publish(&self, target: &Target, body: &[u8], openmetrics: bool, now_ms: i64) -> Result<(usize, usize), Failure> {
+        let malformed = |message: String| Failure { outcome: ScrapeOutcome::Malformed, message };
+        let text = std::str::from_utf8(body).map_err(|e| malformed(format!("not UTF-8: {e}")))?;
+        let exposition = parse::parse(text, openmetrics);
+        let url = target.url.as_str();
+        let mut watch = target.state.lock().unwrap_or_else(|e| e.into_inner());
+        let errors = exposition.errors.len();
+        if errors > 0 {
+            self.telemetry.scrape.refused(url, ScrapeRefusal::Malformed, errors);
+        }
+        if openmetrics && !exposition.eof {
+            return Err(malformed("OpenMetrics answer without `# EOF` (cut short?)".into()));
+        }
+        if exposition.samples() == 0 && errors > 0 {
+            let first = &exposition.errors[0];
+            return Err(malformed(format!("no valid sample; line {}: {}", first.line, first.message)));
+        }
+        if errors != watch.line_errors && errors > 0 {
+            let first = &exposition.errors[0];
+            tracing::warn!(target = url, lines = errors, first_line = first.line, error = %first.message, "lines skipped");
+        }
+        watch.line_errors = errors;
+        let converted = convert::convert(&mut watch.convert, &self.rules, &exposition, now_ms);
+        for (reason, n) in &converted.refused {
+            self.telemetry.scrape.refused(url, *reason, *n);
+            if *reason != ScrapeRefusal::Capped && watch.logged.insert(*reason) {
+                let example = converted.problems.first().map(String::as_str).unwrap_or("");
+                tracing::warn!(target = url, reason = reason.label(), series = n, example, "series not published");
+            }
+        }
+        for series in &converted.newly_capped {
+            tracing::warn!(
+                target = url,
+                %series,
+                max_series_per_target = self.rules.max_series,
+                "series refused: the target publishes max_series_per_target series already"
+            );
+        }
+        for w in &converted.warnings {
+            let (label, values) = w.widest_label.clone().unwrap_or_default();
+            tracing::warn!(
+                target = url,
+                family = %w.family,
+                series = w.series,
+                widest_label = %label,
+                distinct_values = values,
+                "family has more series than family_series_warning: each is a billed custom metric \
+                 (scrape.drop_labels or scrape.exclude keep it cheap)"
+            );
+        }
+        let (published, capped) = (converted.published, converted.capped);
+        drop(watch);
+        if converted.candidates.is_empty() {
+            return Ok((published, capped));
+        }
+        let context = Context { namespace: self.namespace.as_deref(), dimensions: &[] };
+        match self.pipeline.submit(INPUT, &context, converted.candidates.into_iter().map(Ok)) {
+            Ok(answer) => {
+                if let Some(r) = answer.rejected.first() {
+                    self.telemetry.scrape.refused(url, ScrapeRefusal::Invalid, answer.rejected.len());
+                    tracing::debug!(target = url, rejected = answer.rejected.len(), error = %r.error, "scraped datums rejected");
+                }
+                Ok((published, capped))
+            }
+            Err(refusal) => Err(Failure { outcome: ScrapeOutcome::Refused, message: refusal.to_string() }),
+        }
+    }
+}
+
+/// The scrape tasks while they run.
+pub struct Running {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    stop: CancellationToken,
+}
+
+impl Running {
+    /// Stops scraping (a scrape in progress is abandoned); before the pipeline closes.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod parse_tests;
+
+#[cfg(test)]
+#[path = "convert_tests.rs"]
+mod convert_tests;
