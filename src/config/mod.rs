@@ -42,6 +42,7 @@ mod emf;
 mod error;
 mod human;
 mod load;
+mod otlp;
 mod rules;
 mod scrape;
 mod statsd;
@@ -58,6 +59,7 @@ use serde::{Deserialize, Serialize};
 pub use args::ConfigArgs;
 pub use emf::EmfConfig;
 pub use error::ConfigError;
+pub use otlp::OtlpConfig;
 pub use scrape::{ScrapeConfig, TargetConfig};
 pub use statsd::StatsdConfig;
 
@@ -146,6 +148,8 @@ pub struct Config {
     pub statsd: StatsdConfig,
     /// The EMF (CloudWatch embedded metric format) listeners.
     pub emf: EmfConfig,
+    /// OpenTelemetry metrics over OTLP/HTTP.
+    pub otlp: OtlpConfig,
     /// Prometheus targets to scrape.
     pub scrape: ScrapeConfig,
 }
@@ -187,6 +191,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             statsd: StatsdConfig::default(),
             emf: EmfConfig::default(),
+            otlp: OtlpConfig::default(),
             scrape: ScrapeConfig::default(),
         }
     }
