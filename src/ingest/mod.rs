@@ -11,10 +11,7 @@
 //! - [`scrape`]: Prometheus targets scraped (text 0.0.4 and OpenMetrics).
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
-// Used by the OTLP and Prometheus inputs, which are being built on their own branches.
-#[allow(dead_code)]
 pub mod buckets;
-#[allow(dead_code)]
 pub mod cumulative;
 pub mod emf;
 pub mod http;
