@@ -74,6 +74,7 @@ impl App {
             Settings {
                 defaults: Defaults { namespace: config.namespace.clone(), dimensions },
                 max_buffered: config.max_buffered_datums,
+                series_warning: config.metric_series_warning,
                 window_grace: config.window_grace,
                 retry_after: config.flush_interval,
             },

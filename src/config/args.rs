@@ -23,6 +23,7 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("flush_interval", "How often closed windows are published [default: 60s, minimum 1s]"),
     ("window_grace", "How long after its end a window waits for stragglers before it closes [default: 2s]"),
     ("max_buffered_datums", "Bound on buffered output datums; ingest answers 503 beyond it [default: 100000]"),
+    ("metric_series_warning", "Log once when a metric has more active series than this [default: 1000]"),
     ("max_put_requests_per_second", "Upper bound on PutMetricData calls per second [default: 20]"),
     ("max_body_bytes", "Largest accepted request body, also after decompression [default: 5MiB]"),
     (

@@ -171,11 +171,9 @@ pub async fn bind(config: &EmfConfig, emf: Emf) -> std::io::Result<Option<Listen
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::pipeline::validate::Defaults;
 
     const NOW: i64 = 1_700_000_010_000;
 
@@ -183,12 +181,7 @@ mod tests {
         let clock = ManualClock::new(NOW);
         let telemetry = Arc::new(Telemetry::default());
         let pipeline = Arc::new(Pipeline::new(
-            crate::pipeline::Settings {
-                defaults: Defaults { namespace: None, dimensions: Default::default() },
-                max_buffered: 1000,
-                window_grace: Duration::from_secs(2),
-                retry_after: Duration::from_secs(1),
-            },
+            crate::pipeline::Settings::for_tests(None, 1000),
             telemetry.clone(),
             clock.clone(),
         ));

@@ -469,12 +469,7 @@ mod tests {
     }
 
     fn pipeline() -> Pipeline {
-        let settings = crate::pipeline::Settings {
-            defaults: crate::pipeline::validate::Defaults { namespace: Some("Test".into()), ..Default::default() },
-            max_buffered: 10_000,
-            window_grace: std::time::Duration::from_secs(2),
-            retry_after: std::time::Duration::from_secs(1),
-        };
+        let settings = crate::pipeline::Settings::for_tests(Some("Test"), 10_000);
         let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::default());
         Pipeline::new(settings, telemetry, crate::clock::ManualClock::new(1_700_000_010_000))
     }
