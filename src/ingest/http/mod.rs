@@ -9,6 +9,7 @@ mod read;
 #[cfg(test)]
 mod rules_tests;
 pub mod server;
+pub mod submit;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +25,8 @@ pub use error::IngestError;
 pub use read::{BodyBudget, BodyLimits};
 
 use crate::flush::Flusher;
-use crate::ingest::http::body::{BodyKind, submit_body};
+use crate::ingest::http::body::BodyKind;
+use crate::ingest::http::submit::submit_body;
 use crate::ingest::otlp::{self, Otlp};
 use crate::pipeline::{Accepted, Input, Pipeline};
 use crate::telemetry::Telemetry;
