@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Installs the real clients the integration tests drive into tests/clients (ignored by git):
-#   hot-shots from npm into tests/clients/node_modules (needs node and npm);
-#   statsd, datadog, aws-embedded-metrics and prometheus-client from PyPI into the venv tests/clients/.venv
+#   hot-shots and the OpenTelemetry SDK with its OTLP/HTTP (JSON) exporter from npm into
+#   tests/clients/node_modules (needs node and npm);
+#   statsd, datadog, aws-embedded-metrics, prometheus-client and the OpenTelemetry SDK with its
+#   OTLP/HTTP protobuf exporter from PyPI into the venv tests/clients/.venv
 #   (needs python3 with venv; the tests run tests/clients/.venv/bin/python).
 # Run by scripts/test.sh before `cargo test`; idempotent, and quick when all is installed.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/clients"
 
 # Python packages and the versions tested with.
-py_packages=(statsd==4.0.1 datadog==0.56.0 aws-embedded-metrics==3.5.0 prometheus-client==0.26.0)
+py_packages=(statsd==4.0.1 datadog==0.56.0 aws-embedded-metrics==3.5.0 prometheus-client==0.26.0
+  opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2)
 
-if [ -f node_modules/hot-shots/package.json ]; then
-  echo "hot-shots already installed"
+# Every dependency of package.json present means npm has nothing to do.
+node_installed() {
+  node -e 'const fs = require("fs"); const d = require("./package.json").dependencies;
+    for (const n of Object.keys(d)) if (!fs.existsSync(`node_modules/${n}/package.json`)) process.exit(1);' 2>/dev/null
+}
+
+if command -v node >/dev/null 2>&1 && node_installed; then
+  echo "npm clients already installed"
 else
   if ! command -v npm >/dev/null 2>&1; then
     echo "npm is not installed: the real-client tests need node and npm" >&2

@@ -42,7 +42,7 @@ section "cargo fmt --check, cargo clippy"
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 
-section "real clients for the integration tests (hot-shots from npm; statsd, datadog, aws-embedded-metrics, prometheus-client from PyPI)"
+section "real clients for the integration tests (hot-shots and the OpenTelemetry SDK from npm; statsd, datadog, aws-embedded-metrics, prometheus-client and the OpenTelemetry SDK from PyPI)"
 scripts/clients.sh
 
 section "cargo test (unit, integration against the in-process CloudWatch, end to end on LocalStack)"

@@ -17,7 +17,7 @@ use crate::domain::dimensions::DefaultDimensions;
 use crate::flush::Flusher;
 use crate::ingest::http::server::{self, ServerLimits, Timeouts};
 use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
-use crate::ingest::{emf, scrape, statsd};
+use crate::ingest::{emf, otlp, scrape, statsd};
 use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
 use crate::publish::outbox::Outbox;
@@ -53,6 +53,8 @@ pub struct App {
     clock: SharedClock,
     statsd: Option<statsd::Listeners>,
     emf: Option<emf::Listeners>,
+    /// The OTLP listener, when configured.
+    otlp: Option<TcpListener>,
     scrape: Option<scrape::Scraper>,
 }
 
@@ -72,6 +74,7 @@ impl App {
             Settings {
                 defaults: Defaults { namespace: config.namespace.clone(), dimensions },
                 max_buffered: config.max_buffered_datums,
+                series_warning: config.metric_series_warning,
                 window_grace: config.window_grace,
                 retry_after: config.flush_interval,
             },
@@ -97,6 +100,17 @@ impl App {
         let input =
             emf::Emf::new(pipeline.clone(), telemetry.clone(), clock.clone(), &config.emf, config.namespace.as_ref());
         let emf = emf::bind(&config.emf, input).await?;
+        let otlp_input = Arc::new(otlp::Otlp::new(
+            pipeline.clone(),
+            telemetry.clone(),
+            clock.clone(),
+            &config.otlp,
+            config.namespace.as_ref(),
+        ));
+        let otlp = match config.otlp.address() {
+            Some(address) => Some(TcpListener::bind(address).await?),
+            None => None,
+        };
         let scrape = scrape::Scraper::new(
             &config.scrape,
             config.namespace.as_ref(),
@@ -108,6 +122,7 @@ impl App {
             pipeline,
             flusher: flusher.clone(),
             telemetry,
+            otlp: otlp_input,
             auth_token: config.auth_token.clone(),
             body_limits: BodyLimits { max: config.max_body_bytes, timeout: config.body_read_timeout },
             bodies: BodyBudget::new(config.max_body_bytes_in_flight),
@@ -119,7 +134,7 @@ impl App {
             timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
         };
         let flush_interval = config.flush_interval;
-        Ok(App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, scrape })
+        Ok(App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, otlp, scrape })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -136,6 +151,11 @@ impl App {
         self.emf.as_ref().map_or((None, None), |s| (s.udp_addr(), s.tcp_addr()))
     }
 
+    /// Where the OTLP listener listens, if it does.
+    pub fn otlp_addr(&self) -> Option<SocketAddr> {
+        self.otlp.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
+    }
+
     /// The pipeline every input submits to (tests use it as an input of their own).
     pub fn pipeline(&self) -> Arc<Pipeline> {
         self.http.pipeline.clone()
@@ -144,7 +164,7 @@ impl App {
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, scrape } = self;
+        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, otlp, scrape } = self;
         let listen = listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
@@ -161,6 +181,17 @@ impl App {
             stop_server.clone(),
             SERVER_DRAIN,
         ));
+        // The OTLP listener is served like the API (its own connection limit), stopped with it.
+        let otlp_server = otlp.map(|listener| {
+            tokio::spawn(server::serve(
+                listener,
+                otlp::http::router(http.clone()),
+                limits,
+                http.telemetry.clone(),
+                stop_server.clone(),
+                SERVER_DRAIN,
+            ))
+        });
         let statsd = statsd.map(statsd::Listeners::start).transpose()?;
         let emf = emf.map(emf::Listeners::start).transpose()?;
         let scrape = scrape.map(scrape::Scraper::start);
@@ -202,6 +233,12 @@ impl App {
         match tokio::time::timeout(SERVER_DRAIN + Duration::from_secs(1), server).await {
             Ok(Ok(result)) => result?,
             _ => tracing::warn!("HTTP server did not stop in time"),
+        }
+        if let Some(otlp_server) = otlp_server {
+            match tokio::time::timeout(SERVER_DRAIN + Duration::from_secs(1), otlp_server).await {
+                Ok(Ok(result)) => result?,
+                _ => tracing::warn!("OTLP server did not stop in time"),
+            }
         }
         Ok(report)
     }

@@ -2,17 +2,19 @@
 //! see only the crate's public items. Not an API: hidden from the docs, and free to change
 //! with the internals it wraps. Each stage is one call per record, as the pipeline makes it.
 
+use std::cell::RefCell;
 use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ManualClock;
 use crate::domain::payload::Payload;
-use crate::ingest::http::body::{BodyKind, parse_record, split_body, submit_body};
+use crate::ingest::http::body::{BodyKind, parse_record, split_body};
+use crate::ingest::http::submit::submit_body;
 use crate::pipeline::aggregate::plan::Plan;
 use crate::pipeline::aggregate::{Aggregator, ClosedWindow};
 use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::validate::{Defaults, Sample, validate};
+use crate::pipeline::validate::{Defaults, Memo, Sample, validate_with};
 use crate::pipeline::{Input, Pipeline, Settings};
 use crate::publish::batch::into_batches;
 use crate::publish::datum::{Datum, datums_for};
@@ -32,29 +34,35 @@ pub fn parse(item: &[u8]) -> Candidate<'_> {
     parse_record(item).expect("a valid record")
 }
 
-/// The configured fallbacks: namespace `Bench`, no default dimensions.
+/// The configured fallbacks (namespace `Bench`, no default dimensions), and the memo of the
+/// last namespace and name that passed, kept from record to record as in one submission.
 pub struct Validator {
     defaults: Defaults,
+    memo: RefCell<Memo>,
 }
 
 impl Default for Validator {
     fn default() -> Self {
-        Validator { defaults: Defaults { namespace: Some("Bench".into()), dimensions: Default::default() } }
+        Validator {
+            defaults: Defaults { namespace: Some("Bench".into()), ..Default::default() },
+            memo: RefCell::default(),
+        }
     }
 }
 
 impl Validator {
     /// Checks one candidate (its values are taken out of it: hand a fresh one each time).
     pub fn check(&self, candidate: &mut Candidate<'_>) -> bool {
-        validate(candidate, &Context::default(), &self.defaults, NOW_MS).is_ok()
+        validate_with(candidate, &Context::default(), &self.defaults, NOW_MS, &mut self.memo.borrow_mut()).is_ok()
     }
 
     /// The valid records, for the later stages.
     pub fn samples<'s>(&'s self, candidates: &'s mut [Candidate<'_>]) -> Samples<'s> {
+        let mut memo = Memo::default();
         Samples(
             candidates
                 .iter_mut()
-                .filter_map(|c| validate(c, &Context::default(), &self.defaults, NOW_MS).ok())
+                .filter_map(|c| validate_with(c, &Context::default(), &self.defaults, NOW_MS, &mut memo).ok())
                 .collect(),
         )
     }
@@ -162,6 +170,7 @@ impl HttpPipeline {
             max_buffered: max_buffered_datums,
             window_grace: Duration::from_secs(2),
             retry_after: Duration::from_secs(1),
+            series_warning: usize::MAX,
         };
         HttpPipeline(Pipeline::new(settings, Arc::new(Telemetry::default()), ManualClock::new(NOW_MS)))
     }

@@ -6,7 +6,8 @@
 //!   pipeline's answer onto its own protocol: [`ingest::http`] (`POST /v1/metrics`, served
 //!   by our own accept loop within connection limits and timeouts), [`ingest::statsd`]
 //!   (StatsD and DogStatsD over UDP and TCP), `ingest::emf`, `ingest::scrape` (Prometheus
-//!   targets scraped) and [`ingest::self_metrics`] (the sidecar's own counters).
+//!   targets scraped), `ingest::otlp` (OpenTelemetry metrics over OTLP/HTTP) and
+//!   [`ingest::self_metrics`] (the sidecar's own counters).
 //! - [`pipeline`]: the one path every input takes, [`pipeline::Pipeline::submit`]:
 //!   [`pipeline::validate`] (CloudWatch's rules, from [`domain`]), the default dimensions,
 //!   admission against the buffer bound ([`pipeline::budget`]), and aggregation per series

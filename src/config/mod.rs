@@ -42,6 +42,7 @@ mod emf;
 mod error;
 mod human;
 mod load;
+mod otlp;
 mod rules;
 mod scrape;
 mod statsd;
@@ -58,6 +59,7 @@ use serde::{Deserialize, Serialize};
 pub use args::ConfigArgs;
 pub use emf::EmfConfig;
 pub use error::ConfigError;
+pub use otlp::OtlpConfig;
 pub use scrape::{ScrapeConfig, TargetConfig};
 pub use statsd::StatsdConfig;
 
@@ -84,6 +86,10 @@ pub struct Config {
     /// Bound on datums in memory: unpublished ones and those open windows will make (1 to 100000000).
     #[serde(deserialize_with = "rules::max_buffered_datums")]
     pub max_buffered_datums: usize,
+    /// A metric (namespace and name) with more active series than this is logged, once: each
+    /// series is a billed custom metric (1 to 100000000).
+    #[serde(deserialize_with = "rules::metric_series_warning")]
+    pub metric_series_warning: usize,
     /// Rate limit on PutMetricData calls, lowered on throttling, then recovers (1 to 10000).
     #[serde(deserialize_with = "rules::max_put_requests_per_second")]
     pub max_put_requests_per_second: u32,
@@ -146,6 +152,8 @@ pub struct Config {
     pub statsd: StatsdConfig,
     /// The EMF (CloudWatch embedded metric format) listeners.
     pub emf: EmfConfig,
+    /// OpenTelemetry metrics over OTLP/HTTP.
+    pub otlp: OtlpConfig,
     /// Prometheus targets to scrape.
     pub scrape: ScrapeConfig,
 }
@@ -170,6 +178,7 @@ impl Default for Config {
             flush_interval: Duration::from_secs(60),
             window_grace: Duration::from_secs(2),
             max_buffered_datums: 100_000,
+            metric_series_warning: 1000,
             max_put_requests_per_second: 20,
             max_body_bytes: 5 * 1024 * 1024,
             max_body_bytes_in_flight: 64 * 1024 * 1024,
@@ -187,6 +196,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             statsd: StatsdConfig::default(),
             emf: EmfConfig::default(),
+            otlp: OtlpConfig::default(),
             scrape: ScrapeConfig::default(),
         }
     }

@@ -74,6 +74,10 @@ pub fn max_buffered_datums<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::
     text(d, |s| Ok(human::count(&s, 1, 100_000_000)? as usize))
 }
 
+pub fn metric_series_warning<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| Ok(human::count(&s, 1, 100_000_000)? as usize))
+}
+
 pub fn max_put_requests_per_second<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     text(d, |s| Ok(human::count(&s, 1, 10_000)? as u32))
 }

@@ -318,6 +318,11 @@ fn every_key_has_a_flag_and_a_variable() {
             namespace: Some("E".into()),
             ..Default::default()
         },
+        otlp: crate::config::OtlpConfig {
+            listen: Some("127.0.0.1:4318".parse().unwrap()),
+            namespace: Some("O".into()),
+            ..Default::default()
+        },
         scrape: crate::config::ScrapeConfig { namespace: Some("P".into()), ..Default::default() },
         ..Config::default()
     };

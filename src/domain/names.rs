@@ -23,6 +23,18 @@ impl<'a> Namespace<'a> {
         Ok(Namespace(ns))
     }
 
+    /// Like [`Namespace::parse`], skipping the rules when `ns` equals the text `memo` holds
+    /// (the last one that passed them); otherwise checked, and kept in `memo` if valid.
+    pub fn parse_memo(ns: &'a str, memo: &mut String) -> Result<Namespace<'a>, ValidationError> {
+        if !memo.is_empty() && memo == ns {
+            return Ok(Namespace(ns));
+        }
+        let checked = Namespace::parse(ns)?;
+        memo.clear();
+        memo.push_str(ns);
+        Ok(checked)
+    }
+
     pub fn as_str(self) -> &'a str {
         self.0
     }
@@ -37,6 +49,17 @@ impl<'a> MetricName<'a> {
     pub fn parse(name: &'a str) -> Result<MetricName<'a>, ValidationError> {
         check_text(name, MAX_NAME_CHARS).map_err(|p| reject(RejectReason::Name, p.describe("name", "name")))?;
         Ok(MetricName(name))
+    }
+
+    /// Like [`MetricName::parse`], with a memo as [`Namespace::parse_memo`] has.
+    pub fn parse_memo(name: &'a str, memo: &mut String) -> Result<MetricName<'a>, ValidationError> {
+        if !memo.is_empty() && memo == name {
+            return Ok(MetricName(name));
+        }
+        let checked = MetricName::parse(name)?;
+        memo.clear();
+        memo.push_str(name);
+        Ok(checked)
     }
 
     pub fn as_str(self) -> &'a str {
@@ -123,6 +146,21 @@ mod tests {
         assert!(Namespace::parse(&"n".repeat(255)).is_ok());
         assert!(ns_err(&"n".repeat(256)).contains("got 256"));
         assert_eq!(Namespace::parse("").unwrap_err().reason, RejectReason::Namespace);
+    }
+
+    #[test]
+    fn a_memo_spares_only_the_text_that_passed() {
+        let mut memo = String::new();
+        assert!(MetricName::parse_memo("", &mut memo).is_err(), "an empty memo is no pass");
+        assert_eq!(MetricName::parse_memo("Latency", &mut memo).unwrap().as_str(), "Latency");
+        assert_eq!(memo, "Latency");
+        assert!(MetricName::parse_memo("Latency", &mut memo).is_ok());
+        assert!(MetricName::parse_memo(" ", &mut memo).unwrap_err().message.contains("whitespace"));
+        assert_eq!(memo, "Latency", "a failed text is not kept");
+        let mut memo = String::new();
+        assert!(Namespace::parse_memo("App", &mut memo).is_ok());
+        assert!(Namespace::parse_memo("AWS/EC2", &mut memo).unwrap_err().message.contains("AWS/"));
+        assert!(Namespace::parse_memo("App", &mut memo).is_ok());
     }
 
     #[test]

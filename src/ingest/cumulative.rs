@@ -46,13 +46,6 @@ pub struct Delta {
     pub sum: f64,
 }
 
-impl Delta {
-    /// True when nothing happened (every count unchanged).
-    pub fn is_empty(&self) -> bool {
-        self.counts.iter().all(|c| *c == 0.0)
-    }
-}
-
 /// What a reading amounts to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
@@ -129,10 +122,6 @@ impl<K: Hash + Eq> Streams<K> {
 
     pub fn len(&self) -> usize {
         self.streams.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.streams.is_empty()
     }
 }
 

@@ -3,20 +3,20 @@
 //! - [`http`]: `POST /v1/metrics` (JSON, NDJSON), answering 202/400/413/415/503.
 //! - [`statsd`]: StatsD and DogStatsD lines over UDP and TCP.
 //! - [`emf`]: CloudWatch embedded metric format documents over UDP and TCP.
+//! - [`otlp`]: OpenTelemetry metrics over OTLP/HTTP, protobuf and JSON, at `/v1/metrics`
+//!   and on a listener of its own.
 //! - [`lines`]: the UDP and TCP listeners both line-based inputs share.
 //! - [`cumulative`], [`buckets`]: cumulative readings as increases, histogram buckets as
 //!   CloudWatch values and counts, for the inputs that scrape or receive cumulative data.
 //! - [`scrape`]: Prometheus targets scraped (text 0.0.4 and OpenMetrics).
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
-// Used by the OTLP and Prometheus inputs, which are being built on their own branches.
-#[allow(dead_code)]
 pub mod buckets;
-#[allow(dead_code)]
 pub mod cumulative;
 pub mod emf;
 pub mod http;
 pub mod lines;
+pub mod otlp;
 pub mod scrape;
 pub mod self_metrics;
 pub mod statsd;

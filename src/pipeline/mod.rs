@@ -119,6 +119,22 @@ pub(crate) struct Settings {
     pub window_grace: Duration,
     /// Told to clients refused for a full buffer: the next flush frees room.
     pub retry_after: Duration,
+    /// A metric with more active series than this is logged, once.
+    pub series_warning: usize,
+}
+
+#[cfg(test)]
+impl Settings {
+    /// What unit tests use: no default dimensions, a 2 s grace, no series warning.
+    pub(crate) fn for_tests(namespace: Option<&str>, max_buffered: usize) -> Settings {
+        Settings {
+            defaults: Defaults { namespace: namespace.map(str::to_string), ..Default::default() },
+            max_buffered,
+            window_grace: Duration::from_secs(2),
+            retry_after: Duration::from_secs(1),
+            series_warning: usize::MAX,
+        }
+    }
 }
 
 pub struct Pipeline {
@@ -142,7 +158,7 @@ impl Pipeline {
             defaults: settings.defaults,
             window_grace_ms: i64::try_from(settings.window_grace.as_millis()).unwrap_or(i64::MAX),
             retry_after: settings.retry_after.max(Duration::from_secs(1)),
-            aggregator: Aggregator::default(),
+            aggregator: Aggregator::new(settings.series_warning),
             budget: Arc::new(Budget::new(settings.max_buffered)),
             gate: IngestGate::default(),
             telemetry,

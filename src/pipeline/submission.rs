@@ -10,7 +10,7 @@ use crate::domain::payload::Payload;
 use crate::pipeline::aggregate::plan::Plan;
 use crate::pipeline::budget::Full;
 use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::validate::validate;
+use crate::pipeline::validate::{Memo, validate_with};
 use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal, Rejection, per_window};
 
 /// Room for a typical series key per expected record.
@@ -26,6 +26,7 @@ pub struct Submission<'p, 'c> {
     valid: Vec<(Range<usize>, i64, Payload)>,
     rejected: Vec<Rejection>,
     received: usize,
+    memo: Memo,
 }
 
 impl<'p, 'c> Submission<'p, 'c> {
@@ -39,6 +40,7 @@ impl<'p, 'c> Submission<'p, 'c> {
             valid: Vec::with_capacity(expected),
             rejected: Vec::new(),
             received: 0,
+            memo: Memo::default(),
         }
     }
 
@@ -50,7 +52,8 @@ impl<'p, 'c> Submission<'p, 'c> {
         let checked = match item {
             Ok(mut candidate) => {
                 let (keys, defaults) = (&mut self.keys, &self.pipeline.defaults);
-                let checked = validate(&mut candidate, &self.context, defaults, self.now).map(|sample| {
+                let memo = &mut self.memo;
+                let checked = validate_with(&mut candidate, &self.context, defaults, self.now, memo).map(|sample| {
                     let start = keys.len();
                     sample.encode_key(keys);
                     (start..keys.len(), sample.window_start_ms(), sample.payload)

@@ -49,19 +49,40 @@ impl Sample<'_> {
     }
 }
 
+/// The last namespace and metric name that passed the rules in one submission: its records
+/// mostly share them, and a text equal to one of them need not be checked again.
+#[derive(Debug, Default)]
+pub struct Memo {
+    namespace: String,
+    name: String,
+}
+
 /// Checks one candidate, taking its values out of it.
+#[cfg(test)]
 pub fn validate<'s>(
     candidate: &'s mut Candidate<'_>,
     context: &Context<'s>,
     defaults: &'s Defaults,
     now_ms: i64,
 ) -> Result<Sample<'s>, ValidationError> {
+    validate_with(candidate, context, defaults, now_ms, &mut Memo::default())
+}
+
+/// Checks one candidate, taking its values out of it; `memo` spares checking again a
+/// namespace or name that the submission's previous records had.
+pub fn validate_with<'s>(
+    candidate: &'s mut Candidate<'_>,
+    context: &Context<'s>,
+    defaults: &'s Defaults,
+    now_ms: i64,
+    memo: &mut Memo,
+) -> Result<Sample<'s>, ValidationError> {
     if candidate.name.is_none() {
         return Err(reject(RejectReason::Name, "name: required"));
     }
     let payload = Payload::check(&mut candidate.values)?;
     let candidate: &'s Candidate<'_> = candidate;
-    let name = MetricName::parse(candidate.name.as_deref().unwrap_or_default())?;
+    let name = MetricName::parse_memo(candidate.name.as_deref().unwrap_or_default(), &mut memo.name)?;
     let namespace = candidate
         .namespace
         .as_deref()
@@ -73,7 +94,7 @@ pub fn validate<'s>(
                 "namespace: required (neither the record, its envelope nor the sidecar's `namespace` setting gives one)",
             )
         })?;
-    let namespace = Namespace::parse(namespace)?;
+    let namespace = Namespace::parse_memo(namespace, &mut memo.namespace)?;
     let unit = match candidate.unit.as_deref() {
         None => Unit::None,
         Some(u) => Unit::parse(u).ok_or_else(|| {

@@ -15,7 +15,8 @@ pub mod reasons;
 pub mod scrape;
 
 use reasons::{
-    DropReason, LineOutcome, LineReject, LineWarning, PutOutcome, RefuseReason, RejectReason, TimeoutPhase, UdpDrop,
+    DropReason, LineOutcome, LineReject, LineWarning, OtlpOutcome, OtlpReject, PutOutcome, RefuseReason, RejectReason,
+    TimeoutPhase, UdpDrop,
 };
 
 /// The line-based inputs, whose labels `/metrics` pre-creates.
@@ -86,6 +87,9 @@ pub(crate) struct Telemetry {
     input_lines_rejected: Family<InputReason, Counter>,
     input_warnings: Family<InputReason, Counter>,
     udp_dropped: Family<InputReason, Counter>,
+    otlp_points: Family<Outcome, Counter>,
+    otlp_points_rejected: Family<Reason, Counter>,
+    otlp_streams: Gauge,
     /// Per scrape target.
     pub scrape: scrape::Scrapes,
     rejected_total: AtomicU64,
@@ -122,6 +126,9 @@ impl Default for Telemetry {
             input_lines_rejected: Family::default(),
             input_warnings: Family::default(),
             udp_dropped: Family::default(),
+            otlp_points: Family::default(),
+            otlp_points_rejected: Family::default(),
+            otlp_streams: Gauge::default(),
             scrape: scrape::Scrapes::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
@@ -193,6 +200,23 @@ impl Default for Telemetry {
             "UDP data lost: datagrams the kernel dropped, lines the pipeline refused",
             t.udp_dropped.clone(),
         );
+        registry.register("otlp_points", "OTLP data points, by outcome", t.otlp_points.clone());
+        registry.register(
+            "otlp_points_rejected",
+            "OTLP data points rejected (reported in partial_success), by reason",
+            t.otlp_points_rejected.clone(),
+        );
+        registry.register(
+            "otlp_streams",
+            "Cumulative OTLP streams remembered (bounded by otlp.max_streams)",
+            t.otlp_streams.clone(),
+        );
+        for o in OtlpOutcome::ALL {
+            drop(t.otlp_points.get_or_create(&Outcome { outcome: o.label() }));
+        }
+        for r in OtlpReject::ALL {
+            drop(t.otlp_points_rejected.get_or_create(&Reason { reason: r.label() }));
+        }
         t.scrape.register(&mut registry);
         for &input in LINE_INPUTS {
             for o in LineOutcome::ALL {
@@ -261,6 +285,20 @@ impl Telemetry {
     pub fn udp_dropped(&self, input: &'static str, reason: UdpDrop, n: u64) {
         self.udp_dropped.get_or_create(&InputReason { input, reason: reason.label() }).inc_by(n);
         self.udp_dropped_total.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub fn otlp_points(&self, outcome: OtlpOutcome, n: usize) {
+        if n > 0 {
+            self.otlp_points.get_or_create(&Outcome { outcome: outcome.label() }).inc_by(n as u64);
+        }
+    }
+
+    pub fn set_otlp_streams(&self, n: usize) {
+        self.otlp_streams.set(n as i64);
+    }
+
+    pub fn otlp_point_rejected(&self, reason: OtlpReject) {
+        self.otlp_points_rejected.get_or_create(&Reason { reason: reason.label() }).inc();
     }
 
     /// One PutMetricData call finished.

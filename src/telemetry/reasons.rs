@@ -186,6 +186,23 @@ labels! {
 }
 
 labels! {
+    /// What became of one OTLP data point.
+    OtlpOutcome {
+        Received => "received",
+        /// Handed to aggregation.
+        Accepted => "accepted",
+        /// Nothing to publish: a cumulative stream's baseline, a gap (no recorded value), a
+        /// histogram without samples.
+        Empty => "empty",
+        /// Refused and reported in `partial_success`: see `otlp_points_rejected_total`.
+        Rejected => "rejected",
+        /// The pipeline refused the whole request (buffer full, shutting down, too large):
+        /// the client was told to retry (503) or that it never fits (413).
+        Refused => "refused",
+    }
+}
+
+labels! {
     /// How one scrape of a Prometheus target ended.
     ScrapeOutcome {
         /// Parsed and submitted.
@@ -202,6 +219,24 @@ labels! {
         Malformed => "malformed",
         /// The pipeline refused the scrape as a whole (buffer full, shutting down).
         Refused => "refused",
+    }
+}
+
+labels! {
+    /// Why an OTLP data point was rejected (and reported in `partial_success`).
+    OtlpReject {
+        /// More than 30 dimensions from its attributes and the kept resource attributes.
+        TooManyDimensions => "too_many_dimensions",
+        /// `aggregationTemporality` neither DELTA nor CUMULATIVE.
+        Temporality => "temporality",
+        /// Bucket counts, bounds, count or scale that do not fit together.
+        Buckets => "buckets",
+        /// A number point without a value.
+        Value => "value",
+        /// A new cumulative stream while `max_streams` are tracked.
+        TooManyStreams => "too_many_streams",
+        /// The pipeline's validation refused it (its rule is in `records_rejected_total`).
+        Invalid => "invalid",
     }
 }
 

@@ -30,6 +30,8 @@ pub struct TestApp {
     /// Where StatsD and EMF listen when configured: (UDP, TCP).
     pub statsd: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
     pub emf: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
+    /// The OTLP listener, when configured.
+    pub otlp: Option<std::net::SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<std::io::Result<ShutdownReport>>>,
 }
@@ -94,7 +96,7 @@ impl TestApp {
         );
         let app = App::build_with_clock(config, sink, clock).await.unwrap();
         let pipeline = app.pipeline();
-        let (statsd, emf) = (app.statsd_addrs(), app.emf_addrs());
+        let (statsd, emf, otlp) = (app.statsd_addrs(), app.emf_addrs(), app.otlp_addr());
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = oneshot::channel();
         let running = tokio::spawn(app.run_until_stopped(async {
@@ -107,6 +109,7 @@ impl TestApp {
             pipeline,
             statsd,
             emf,
+            otlp,
             stop: Some(stop),
             running: Some(running),
         }

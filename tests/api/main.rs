@@ -14,6 +14,8 @@ mod ingest;
 mod inputs;
 mod lifecycle;
 mod line_app;
+mod otlp;
+mod otlp_clients;
 mod overflow;
 mod probes;
 mod publishing;

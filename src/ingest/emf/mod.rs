@@ -171,27 +171,17 @@ pub async fn bind(config: &EmfConfig, emf: Emf) -> std::io::Result<Option<Listen
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
     use crate::clock::ManualClock;
-    use crate::pipeline::validate::Defaults;
 
     const NOW: i64 = 1_700_000_010_000;
 
     fn emf(namespace: Option<&str>) -> Emf {
         let clock = ManualClock::new(NOW);
         let telemetry = Arc::new(Telemetry::default());
-        let pipeline = Arc::new(Pipeline::new(
-            crate::pipeline::Settings {
-                defaults: Defaults { namespace: None, dimensions: Default::default() },
-                max_buffered: 1000,
-                window_grace: Duration::from_secs(2),
-                retry_after: Duration::from_secs(1),
-            },
-            telemetry.clone(),
-            clock.clone(),
-        ));
+        let pipeline =
+            Arc::new(Pipeline::new(crate::pipeline::Settings::for_tests(None, 1000), telemetry.clone(), clock.clone()));
         let config = EmfConfig { namespace: namespace.map(str::to_string), ..EmfConfig::default() };
         Emf::new(pipeline, telemetry, clock, &config, Some(&"Global".to_string()))
     }

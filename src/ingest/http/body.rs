@@ -1,10 +1,10 @@
 //! The JSON wire format of `POST /v1/metrics`, parsed borrowing from the request body
-//! straight into the pipeline's [`Candidate`]s.
-//!
-//! A JSON body is read in one pass into records. When a record cannot be read, the body is
-//! read again the careful way: split into items (array elements, envelope `metrics`, or
-//! NDJSON lines), each parsed on its own with its path tracked, so that the malformed record
-//! is rejected by its index, with the field at fault, while the others are accepted.
+//! straight into the pipeline's [`Candidate`]s. Pure: no I/O, no pipeline. A JSON body is read in one pass
+//! ([`one_pass_parts`], [`records_into`]); when a record cannot be read, the body is read
+//! again the careful way: split into items (array elements, envelope `metrics`, or NDJSON
+//! lines, [`split_body`]), each parsed on its own with its path tracked ([`parse_record`]),
+//! so that the malformed record is rejected by its index, with the field at fault, while the
+//! others are accepted. [`super::submit`] feeds either into the pipeline.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -14,12 +14,9 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde_json::value::RawValue;
 
 use crate::domain::dimensions::GivenDimensions;
-use crate::domain::error::reject;
 use crate::domain::payload::StatSet;
 use crate::domain::timestamp::GivenTime;
-use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::{Accepted, Input, Pipeline, Refusal, Submission};
-use crate::telemetry::reasons::RejectReason;
+use crate::pipeline::candidate::Candidate;
 
 /// A string that borrows from the body unless JSON escapes forced a copy.
 #[derive(Debug, Clone, PartialEq)]
@@ -288,81 +285,51 @@ struct EnvelopeFirst<'a> {
     metrics: &'a RawValue,
 }
 
-/// Reads a body into a submission of `pipeline` and finishes it. A JSON body whose records
-/// can all be read, the usual case, is read in one pass straight into the submission. When
-/// one cannot, that submission is dropped (nothing was counted yet) and the body is read
-/// again the careful way ([`split_body`], then [`parse_record`] per item), so that the bad
-/// record is named by its index and the field at fault while the others are still taken: the
-/// error path pays for the messages. An error here means the body as a whole is unusable.
-pub fn submit_body(
-    pipeline: &Pipeline,
-    input: Input,
-    body: &[u8],
-    kind: BodyKind,
-) -> Result<Result<Accepted, Refusal>, String> {
-    if let Some(answer) = one_pass(pipeline, input, body, kind) {
-        return Ok(answer);
-    }
-    let split = split_body(body, kind)?;
-    let dimensions = split.dimensions.map(|d| d.0).unwrap_or_default();
-    let context = Context { namespace: split.namespace.as_ref().map(Text::as_str), dimensions: &dimensions };
-    let mut submission = pipeline.submission(input, context, split.items.len());
-    for item in split.items {
-        submission.push(parse_record(item).map_err(|e| reject(RejectReason::Malformed, e)));
-    }
-    Ok(submission.finish())
-}
-
-/// A JSON array or envelope read in one pass; `None` when any of it cannot be read.
-fn one_pass(pipeline: &Pipeline, input: Input, body: &[u8], kind: BodyKind) -> Option<Result<Accepted, Refusal>> {
+/// What a one-pass read of a JSON body needs first: the envelope's namespace and dimensions
+/// (none for a bare array) and the text of the records' array. `None` when the body is not
+/// JSON of either shape, or not valid as a whole: then only the careful read
+/// ([`split_body`]) can say what is wrong.
+pub fn one_pass_parts(body: &[u8], kind: BodyKind) -> Option<(Option<Text<'_>>, Option<Dimensions<'_>>, &str)> {
     if kind != BodyKind::Json {
         return None;
     }
     let text = std::str::from_utf8(body).ok()?;
-    // About a hundred bytes per record: room made ahead, without regrowing.
-    let expected = text.len() / 100;
     match body.iter().find(|b| !b.is_ascii_whitespace())? {
-        b'[' => {
-            let mut submission = pipeline.submission(input, Context::default(), expected);
-            records_into(text, &mut submission).ok()?;
-            Some(submission.finish())
-        }
+        b'[' => Some((None, None, text)),
         b'{' => {
             let envelope: EnvelopeFirst = serde_json::from_str(text).ok()?;
-            let dimensions = envelope.dimensions.map(|d| d.0).unwrap_or_default();
-            let context = Context { namespace: envelope.namespace.as_ref().map(Text::as_str), dimensions: &dimensions };
-            let mut submission = pipeline.submission(input, context, expected);
-            records_into(envelope.metrics.get(), &mut submission).ok()?;
-            Some(submission.finish())
+            Some((envelope.namespace, envelope.dimensions, envelope.metrics.get()))
         }
         _ => None,
     }
 }
 
-/// Reads a JSON array of records into `submission`, each as soon as it is read.
-fn records_into(text: &str, submission: &mut Submission<'_, '_>) -> Result<(), serde_json::Error> {
+/// Reads a JSON array of records, handing each to `each` as soon as it is read. An error
+/// means some record (or the array) could not be read: what `each` was given must then be
+/// thrown away and the body read the careful way.
+pub fn records_into<'a>(text: &'a str, each: impl FnMut(Candidate<'a>)) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
-    Records(submission).deserialize(&mut de)?;
+    Records(each).deserialize(&mut de)?;
     de.end()
 }
 
-struct Records<'s, 'p, 'c>(&'s mut Submission<'p, 'c>);
+struct Records<F>(F);
 
-impl<'de> DeserializeSeed<'de> for Records<'_, '_, '_> {
+impl<'de, F: FnMut(Candidate<'de>)> DeserializeSeed<'de> for Records<F> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de> Visitor<'de> for Records<'_, '_, '_> {
+impl<'de, F: FnMut(Candidate<'de>)> Visitor<'de> for Records<F> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of records")
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         while let Some(JsonRecord(candidate)) = seq.next_element::<JsonRecord<'de>>()? {
-            self.0.push(Ok(candidate));
+            (self.0)(candidate);
         }
         Ok(())
     }
@@ -383,7 +350,7 @@ pub fn parse_record(item: &[u8]) -> Result<Candidate<'_>, String> {
     }
 }
 
-fn parse_record_carefully(item: &[u8]) -> Result<Candidate<'_>, String> {
+pub fn parse_record_carefully(item: &[u8]) -> Result<Candidate<'_>, String> {
     // One pass checks the whole item's UTF-8, so each string need not be checked again.
     let text = std::str::from_utf8(item).map_err(|e| format!("the record is not UTF-8: {e}"))?;
     let mut de = serde_json::Deserializer::from_str(text);
@@ -466,61 +433,6 @@ mod tests {
         assert!(err.starts_with("duplicate field `name`"), "{err}");
         let r = parse_record(br#"{"name":"a","value":1,"unit":null,"dimensions":null}"#).unwrap();
         assert_eq!((r.unit, r.dimensions.len()), (None, 0));
-    }
-
-    fn pipeline() -> Pipeline {
-        let settings = crate::pipeline::Settings {
-            defaults: crate::pipeline::validate::Defaults { namespace: Some("Test".into()), ..Default::default() },
-            max_buffered: 10_000,
-            window_grace: std::time::Duration::from_secs(2),
-            retry_after: std::time::Duration::from_secs(1),
-        };
-        let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::default());
-        Pipeline::new(settings, telemetry, crate::clock::ManualClock::new(1_700_000_010_000))
-    }
-
-    /// What the careful path alone makes of a body: split, then each item on its own.
-    fn carefully(p: &Pipeline, body: &[u8], kind: BodyKind) -> Result<Accepted, Refusal> {
-        let split = split_body(body, kind).unwrap();
-        let dims = split.dimensions.map(|d| d.0).unwrap_or_default();
-        let context = Context { namespace: split.namespace.as_ref().map(Text::as_str), dimensions: &dims };
-        let items =
-            split.items.into_iter().map(|i| parse_record_carefully(i).map_err(|e| reject(RejectReason::Malformed, e)));
-        p.submit(Input::HTTP, &context, items)
-    }
-
-    #[test]
-    fn the_one_pass_read_answers_and_aggregates_as_the_careful_one() {
-        let bodies: [(&[u8], BodyKind); 7] = [
-            (br#"[{"name":"a","value":1,"dimensions":{"K":"v"}},{"name":"b\u0041","values":[1,2],"counts":[1,3]}]"#, BodyKind::Json),
-            (br#"{"metrics":[{"name":"a","value":1,"timestamp":1700000000000}],"namespace":"N","dimensions":{"S":"x"}}"#, BodyKind::Json),
-            (br#"[{"name":"a","value":1},{"name":"b","values":[1,"x"]},{"name":"c","value":3}]"#, BodyKind::Json),
-            (br#"{"metrics":[{"name":"a","value":1},{"name":"a","name":"b"}],"namespace":"N"}"#, BodyKind::Json),
-            (b"{\"name\":\"a\",\"value\":1}\nnot json\n{\"name\":\"b\",\"valu\":2}\n", BodyKind::NdJson),
-            (br#"[{"name":"a","statistics":{"sample_count":1,"sum":2,"min":2,"max":2}}, 7, {"name":"","value":1}]"#, BodyKind::Json),
-            (br#"[{"name":"a","value":1,"unit":"Parsecs"},{"name":"b","value":1e400}]"#, BodyKind::Json),
-        ];
-        for (body, kind) in bodies {
-            let (fast, careful) = (pipeline(), pipeline());
-            let answer = submit_body(&fast, Input::HTTP, body, kind).unwrap();
-            assert_eq!(answer, carefully(&careful, body, kind), "{}", String::from_utf8_lossy(body));
-            let keys = |p: &Pipeline| {
-                let mut k: Vec<_> = p.drain(true).into_iter().map(|w| (w.key, w.start_ms)).collect();
-                k.sort();
-                k
-            };
-            assert_eq!(keys(&fast), keys(&careful));
-        }
-        let p = pipeline();
-        let bad =
-            submit_body(&p, Input::HTTP, br#"[{"name":"a","value":1},{"name":"b","values":[1,"x"]}]"#, BodyKind::Json);
-        let bad = bad.unwrap().unwrap();
-        assert_eq!((bad.accepted, bad.rejected.len(), bad.rejected[0].index), (1, 1, 1));
-        assert!(bad.rejected[0].error.starts_with("values[1]: invalid type: string"), "{}", bad.rejected[0].error);
-        assert_eq!(
-            submit_body(&p, Input::HTTP, b"[1,", BodyKind::Json).unwrap_err(),
-            split_body(b"[1,", BodyKind::Json).unwrap_err()
-        );
     }
 
     #[test]

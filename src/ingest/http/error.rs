@@ -14,7 +14,7 @@ use crate::telemetry::reasons::RefuseReason;
 pub enum IngestError {
     #[error("missing or wrong bearer token (Authorization: Bearer <token>)")]
     Unauthorized,
-    #[error("Content-Type must be application/json or application/x-ndjson")]
+    #[error("Content-Type must be application/json or application/x-ndjson (or, for OTLP, application/x-protobuf)")]
     UnsupportedMediaType,
     #[error("Content-Encoding must be gzip, x-gzip or identity, got `{0}`")]
     UnsupportedEncoding(String),

@@ -9,6 +9,7 @@ mod read;
 #[cfg(test)]
 mod rules_tests;
 pub mod server;
+pub mod submit;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,7 +25,9 @@ pub use error::IngestError;
 pub use read::{BodyBudget, BodyLimits};
 
 use crate::flush::Flusher;
-use crate::ingest::http::body::{BodyKind, submit_body};
+use crate::ingest::http::body::BodyKind;
+use crate::ingest::http::submit::submit_body;
+use crate::ingest::otlp::{self, Otlp};
 use crate::pipeline::{Accepted, Input, Pipeline};
 use crate::telemetry::Telemetry;
 use crate::telemetry::reasons::{RefuseReason, TimeoutPhase};
@@ -38,6 +41,8 @@ pub struct HttpState {
     pub body_limits: BodyLimits,
     /// Bytes of bodies in memory over all requests (`max_body_bytes_in_flight`).
     pub bodies: BodyBudget,
+    /// OTLP bodies, at `/v1/metrics` here and on the OTLP listener.
+    pub otlp: Arc<Otlp>,
     /// Set once the app serves; `/readyz` answers 503 before.
     pub started: AtomicBool,
 }
@@ -82,33 +87,66 @@ fn authorized(token: Option<&str>, headers: &HeaderMap) -> bool {
 }
 
 async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: axum::body::Body) -> Response {
-    match submit(&state, &headers, body).await {
+    // OTLP protobuf is told by its content type; OTLP JSON by the document's shape.
+    let protobuf = otlp::http::content_encoding(&headers) == Some(otlp::wire::Encoding::Protobuf);
+    let kind = body_kind(&headers);
+    let (bytes, _held) = match read_request(&state, &headers, body, protobuf || kind.is_some()).await {
+        Ok(read) => read,
+        Err(e) => return refused(&state, e, protobuf.then_some(otlp::wire::Encoding::Protobuf)),
+    };
+    let kind = match kind {
+        None => return otlp::http::export(&state, &bytes, otlp::wire::Encoding::Protobuf),
+        Some(BodyKind::Json) if otlp::wire::is_otlp_json(&bytes) => {
+            return otlp::http::export(&state, &bytes, otlp::wire::Encoding::Json);
+        }
+        Some(kind) => kind,
+    };
+    match submit(&state, &bytes, kind) {
         Ok(report) => {
             let status = if report.accepted > 0 { StatusCode::ACCEPTED } else { StatusCode::BAD_REQUEST };
             (status, axum::Json(report)).into_response()
         }
-        Err(e) => {
-            if let Some(reason) = e.uncounted_reason() {
-                state.telemetry.request_refused(reason);
-            }
-            if let IngestError::BodyTimeout(_) = e {
-                state.telemetry.connection_timed_out(TimeoutPhase::Body);
-            }
-            e.into_response()
-        }
+        Err(e) => refused(&state, e, None),
     }
 }
 
-async fn submit(state: &HttpState, headers: &HeaderMap, body: axum::body::Body) -> Result<Accepted, IngestError> {
+/// Counts a refusal decided here (the pipeline counts its own) and answers it: in our JSON,
+/// or as OTLP answers in its `otlp` encoding.
+pub(crate) fn refused(state: &HttpState, e: IngestError, otlp: Option<otlp::wire::Encoding>) -> Response {
+    if let Some(reason) = e.uncounted_reason() {
+        state.telemetry.request_refused(reason);
+    }
+    if let IngestError::BodyTimeout(_) = e {
+        state.telemetry.connection_timed_out(TimeoutPhase::Body);
+    }
+    match otlp {
+        Some(encoding) => otlp::http::error_response(e, encoding),
+        None => e.into_response(),
+    }
+}
+
+/// Checks the token, the content type (`type_ok`) and encoding, and that the pipeline is
+/// open, then reads the body: the decoded bytes with their share of the body budget (hold
+/// it while the bytes are in use).
+pub(crate) async fn read_request<'s>(
+    state: &'s HttpState,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+    type_ok: bool,
+) -> Result<(Vec<u8>, read::Reservation<'s>), IngestError> {
     if !authorized(state.auth_token.as_deref(), headers) {
         return Err(IngestError::Unauthorized);
     }
-    let kind = body_kind(headers).ok_or(IngestError::UnsupportedMediaType)?;
+    if !type_ok {
+        return Err(IngestError::UnsupportedMediaType);
+    }
     let encoding = read::encoding(headers)?;
     state.pipeline.check_open()?;
-    // `_held` keeps the body's share of the budget until its bytes are no longer needed.
-    let (bytes, _held) = read::read_body(body, encoding, state.body_limits, &state.bodies).await?;
-    let answer = off_the_workers(bytes.len(), || submit_body(&state.pipeline, Input::HTTP, &bytes, kind));
+    read::read_body(body, encoding, state.body_limits, &state.bodies).await
+}
+
+fn submit(state: &HttpState, bytes: &[u8], kind: BodyKind) -> Result<Accepted, IngestError> {
+    let answer = off_the_workers(bytes.len(), || submit_body(&state.pipeline, Input::HTTP, bytes, kind));
     Ok(answer.map_err(IngestError::MalformedBody)??)
 }
 
@@ -119,7 +157,7 @@ const LARGE_BODY_BYTES: usize = 64 * 1024;
 /// CPU work grows with the body (a single record may carry a huge `values` array), and
 /// meanwhile the worker's other tasks, `/healthz` among them, move to another thread. Inline
 /// on a current-thread runtime, which has no other thread (tests).
-fn off_the_workers<T>(body_bytes: usize, submit: impl FnOnce() -> T) -> T {
+pub(crate) fn off_the_workers<T>(body_bytes: usize, submit: impl FnOnce() -> T) -> T {
     use tokio::runtime::{Handle, RuntimeFlavor};
     let multi_thread = Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
     if body_bytes >= LARGE_BODY_BYTES && multi_thread { tokio::task::block_in_place(submit) } else { submit() }

@@ -5,15 +5,7 @@ fn big_batches_go_in_chunks_and_resume_after_a_refusal() {
     let clock = crate::clock::ManualClock::new(1_700_000_010_000);
     let telemetry = Arc::new(Telemetry::default());
     let pipeline = Arc::new(Pipeline::new(
-        crate::pipeline::Settings {
-            defaults: crate::pipeline::validate::Defaults {
-                namespace: Some("T".into()),
-                dimensions: Default::default(),
-            },
-            max_buffered: 1500,
-            window_grace: std::time::Duration::from_secs(2),
-            retry_after: std::time::Duration::from_secs(1),
-        },
+        crate::pipeline::Settings::for_tests(Some("T"), 1500),
         telemetry.clone(),
         clock.clone(),
     ));

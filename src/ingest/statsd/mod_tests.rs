@@ -2,7 +2,6 @@ use std::time::Duration;
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::pipeline::validate::Defaults;
 
 const NOW: i64 = 1_700_000_010_000;
 
@@ -12,12 +11,7 @@ fn statsd(tune: impl FnOnce(&mut StatsdConfig)) -> (Statsd, Arc<ManualClock>) {
     let clock = ManualClock::new(NOW);
     let telemetry = Arc::new(Telemetry::default());
     let pipeline = Arc::new(Pipeline::new(
-        crate::pipeline::Settings {
-            defaults: Defaults { namespace: Some("Test".into()), dimensions: Default::default() },
-            max_buffered: 1000,
-            window_grace: Duration::from_secs(2),
-            retry_after: Duration::from_secs(1),
-        },
+        crate::pipeline::Settings::for_tests(Some("Test"), 1000),
         telemetry.clone(),
         clock.clone(),
     ));

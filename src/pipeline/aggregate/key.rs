@@ -29,6 +29,13 @@ fn push_str(out: &mut Vec<u8>, s: &str) {
     out.extend_from_slice(s.as_bytes());
 }
 
+/// The part of a key that names its metric: namespace and name (same for every unit,
+/// resolution and dimension set).
+pub fn metric_of(key: &[u8]) -> &[u8] {
+    let text_end = |at: usize| at + 2 + u16::from_le_bytes([key[at], key[at + 1]]) as usize;
+    &key[2..text_end(text_end(2))]
+}
+
 /// A series key read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesView<'k> {

@@ -4,6 +4,7 @@
 //! how much an add raised it, and [`plan`] bounds that before the add.
 
 mod distribution;
+mod families;
 mod key;
 pub(crate) mod plan;
 
@@ -86,19 +87,26 @@ pub struct Aggregator {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
     active_series: AtomicUsize,
+    families: families::Families,
 }
 
 impl Default for Aggregator {
     fn default() -> Self {
-        Aggregator {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
-            hasher: RandomState::default(),
-            active_series: AtomicUsize::new(0),
-        }
+        Aggregator::new(usize::MAX)
     }
 }
 
 impl Aggregator {
+    /// `series_warning`: a metric with more active series than this is logged, once.
+    pub fn new(series_warning: usize) -> Aggregator {
+        Aggregator {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            hasher: RandomState::default(),
+            active_series: AtomicUsize::new(0),
+            families: families::Families::new(series_warning),
+        }
+    }
+
     fn shard(&self, key: &[u8]) -> &Mutex<Shard> {
         &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
     }
@@ -111,6 +119,7 @@ impl Aggregator {
             Some(w) => w,
             None => {
                 self.active_series.fetch_add(1, Ordering::Relaxed);
+                self.families.added(key);
                 shard.series.entry(key.into()).or_default()
             }
         };
@@ -128,7 +137,7 @@ impl Aggregator {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            let mut emptied = 0;
+            let mut emptied = Vec::new();
             shard.series.retain(|key, windows| {
                 let len = key::key_resolution(key).window_ms();
                 let closed = |start: i64| now_ms.is_none_or(|now| start + len + grace_ms <= now);
@@ -142,10 +151,13 @@ impl Aggregator {
                     }
                 }
                 let keep = !windows.is_empty();
-                emptied += !keep as usize;
+                if !keep {
+                    emptied.push(key.clone());
+                }
                 keep
             });
-            self.active_series.fetch_sub(emptied, Ordering::Relaxed);
+            self.active_series.fetch_sub(emptied.len(), Ordering::Relaxed);
+            self.families.removed(emptied.iter().map(|k| &k[..]));
         }
         out
     }

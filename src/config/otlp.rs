@@ -1,0 +1,147 @@
+//! The `[otlp]` section: OpenTelemetry metrics over OTLP/HTTP. `POST /v1/metrics` of the HTTP
+//! API always takes OTLP bodies; the listener of its own (where SDKs send by default) is off
+//! unless `listen` is set or `enabled = true` (which listens on 127.0.0.1:4318).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::de::{self, Deserialize, Deserializer, Error, SeqAccess, Visitor};
+use serde::{Serialize, Serializer};
+
+use super::human::{self, Text};
+use super::statsd::{address, boolean, namespace};
+use crate::domain::names::check_dimension;
+
+/// The conventional OTLP/HTTP address, where `enabled = true` listens.
+pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4318);
+
+/// OpenTelemetry metrics over OTLP/HTTP (protobuf and JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OtlpConfig {
+    /// Listen on 127.0.0.1:4318 (the SDKs' default), unless `listen` says otherwise.
+    #[serde(deserialize_with = "boolean")]
+    pub enabled: bool,
+    /// Address of the OTLP listener; off unless set (or `enabled`).
+    #[serde(deserialize_with = "address", skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// Namespace of OTLP metrics; the global `namespace` when unset.
+    #[serde(deserialize_with = "namespace", skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Resource attributes kept as dimensions (`a,b` in env and flags, an array in the file);
+    /// empty keeps none.
+    #[serde(deserialize_with = "names")]
+    pub resource_dimensions: Vec<String>,
+    /// Bound on cumulative streams remembered (for increases); points of further streams are
+    /// refused and counted.
+    #[serde(deserialize_with = "max_streams")]
+    pub max_streams: usize,
+    /// A cumulative stream without points for this long is forgotten (its next point sets a
+    /// new baseline).
+    #[serde(serialize_with = "print_duration", deserialize_with = "stream_idle_timeout")]
+    pub stream_idle_timeout: Duration,
+}
+
+impl Default for OtlpConfig {
+    fn default() -> Self {
+        OtlpConfig {
+            enabled: false,
+            listen: None,
+            namespace: None,
+            resource_dimensions: vec!["service.name".to_string()],
+            max_streams: 100_000,
+            stream_idle_timeout: Duration::from_secs(3600),
+        }
+    }
+}
+
+impl OtlpConfig {
+    /// Where the OTLP listener listens, if anywhere.
+    pub fn address(&self) -> Option<SocketAddr> {
+        self.listen.or(self.enabled.then_some(DEFAULT_ADDRESS))
+    }
+}
+
+/// `a,b,c` as text, or an array of strings; each a valid dimension name.
+fn names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("names as a,b or an array of strings")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            Ok(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Text(s)) = seq.next_element::<Text>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    let names = d.deserialize_any(V)?;
+    for name in &names {
+        check_dimension(name, "x").map_err(|e| D::Error::custom(format!("`{name}`: {}", e.message)))?;
+    }
+    Ok(names)
+}
+
+fn max_streams<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let Text(s) = Text::deserialize(d)?;
+    human::count(&s, 1, 10_000_000).map(|n| n as usize).map_err(D::Error::custom)
+}
+
+fn stream_idle_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let Text(s) = Text::deserialize(d)?;
+    match human::duration(&s).map_err(D::Error::custom)? {
+        d if d < Duration::from_secs(1) => Err(D::Error::custom("must be at least 1s")),
+        d => Ok(d),
+    }
+}
+
+fn print_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    human::print::duration(d, s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn parse(toml: &str) -> Result<OtlpConfig, String> {
+        let config: Result<Config, _> = toml::from_str(toml);
+        config.map(|c| c.otlp).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn off_by_default_and_enabled_means_4318() {
+        let c = OtlpConfig::default();
+        assert_eq!(c.address(), None);
+        assert_eq!(c.resource_dimensions, vec!["service.name"]);
+        assert_eq!(parse("[otlp]\nenabled = true").unwrap().address(), Some(DEFAULT_ADDRESS));
+        let c = parse("[otlp]\nlisten = \"127.0.0.1:0\"").unwrap();
+        assert_eq!(c.address(), Some("127.0.0.1:0".parse().unwrap()));
+    }
+
+    #[test]
+    fn keys_and_their_rules() {
+        let c = parse(
+            "[otlp]\nnamespace = \"Otel\"\nresource_dimensions = [\"service.name\", \"host.name\"]\n\
+             max_streams = 500\nstream_idle_timeout = \"10m\"",
+        )
+        .unwrap();
+        assert_eq!(c.namespace.as_deref(), Some("Otel"));
+        assert_eq!(c.resource_dimensions, vec!["service.name", "host.name"]);
+        assert_eq!((c.max_streams, c.stream_idle_timeout), (500, Duration::from_secs(600)));
+        assert_eq!(parse("[otlp]\nresource_dimensions = \"a, b\"").unwrap().resource_dimensions, vec!["a", "b"]);
+        assert!(parse("[otlp]\nresource_dimensions = \"\"").unwrap().resource_dimensions.is_empty());
+        assert!(parse("[otlp]\nresource_dimensions = [\":x\"]").is_err());
+        assert!(parse("[otlp]\nmax_streams = 0").is_err());
+        assert!(parse("[otlp]\nstream_idle_timeout = \"10ms\"").is_err());
+        assert!(parse("[otlp]\nbogus = 1").is_err());
+        assert!(parse("[otlp]\nnamespace = \"AWS/X\"").is_err());
+    }
+}
