@@ -79,6 +79,11 @@ impl Distribution {
                 if let Some(e) = entries.iter_mut().find(|e| e.0 == value) {
                     e.1 += weight;
                 } else if entries.len() < MAX_VALUES_PER_DATUM {
+                    // Grown by a quarter, not doubled: a window holds this until it is
+                    // published, and doubling would leave up to half of it unused.
+                    if entries.len() == entries.capacity() {
+                        entries.reserve_exact((entries.len() / 4).max(2));
+                    }
                     entries.push((value, weight));
                 } else {
                     let mut buckets = BTreeMap::new();
