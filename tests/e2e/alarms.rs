@@ -13,7 +13,7 @@ use std::time::Duration;
 use aws_sdk_cloudwatch::types::DimensionFilter;
 use serde_json::Value;
 
-use crate::support::{Sidecar, alarm_state, cloudwatch, eventually, localstack, sqs, unique};
+use crate::support::{Sidecar, alarm_fires_and_notifies, alarm_state, cloudwatch, eventually, localstack, unique};
 
 /// A copy of `terraform/` applied to LocalStack; destroyed and removed on drop.
 pub struct Stack {
@@ -142,24 +142,7 @@ async fn the_5xx_alarm_fires_notifies_and_recovers_and_the_sidecar_alarms_evalua
 
     // Phase 1: 30% of requests fail, far above the 1% threshold.
     let mut failing = traffic("0.3", "150s");
-    eventually(Duration::from_secs(150), "the Http5xx alarm to fire", || async {
-        (alarm_state(&endpoint, &alarm).await.as_deref() == Some("ALARM")).then_some(())
-    })
-    .await;
-    let sqs = sqs(&endpoint);
-    let notification = eventually(Duration::from_secs(60), "the ALARM notification on the SQS queue", || async {
-        let received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.ok()?;
-        received.messages().iter().filter_map(|m| m.body()).find_map(|body| {
-            // An SNS envelope, unless the subscription delivers raw messages.
-            let envelope: Value = serde_json::from_str(body).ok()?;
-            let message: Value = match envelope["Message"].as_str() {
-                Some(inner) => serde_json::from_str(inner).ok()?,
-                None => envelope,
-            };
-            (message["AlarmName"] == alarm.as_str() && message["NewStateValue"] == "ALARM").then_some(message)
-        })
-    })
-    .await;
+    let notification = alarm_fires_and_notifies(&endpoint, &queue_url, &alarm, Duration::from_secs(150)).await;
     assert_eq!(notification["Trigger"]["MetricName"], "Http5xx");
     failing.kill().await.unwrap();
 

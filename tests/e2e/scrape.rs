@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use crate::alarms::Stack;
-use crate::support::{Sidecar, alarm_state, eventually, localstack, sqs, unique};
+use crate::support::{Sidecar, alarm_fires_and_notifies, alarm_state, eventually, localstack, unique};
 
 #[tokio::test]
 #[ignore = "needs LocalStack (scripts/localstack.sh start) and prometheus-client from PyPI (scripts/clients.sh)"]
@@ -83,23 +83,7 @@ async fn a_scraped_database_error_fires_the_any_database_error_alarm_and_notifie
     stdin.flush().await.unwrap();
     let answer: Value = serde_json::from_str(&lines.next_line().await.unwrap().unwrap()).unwrap();
     assert_eq!(answer["db_errors"], 3);
-    eventually(Duration::from_secs(240), "the database error alarm to fire", || async {
-        (alarm_state(&endpoint, &alarm).await.as_deref() == Some("ALARM")).then_some(())
-    })
-    .await;
-    let sqs = sqs(&endpoint);
-    let notification = eventually(Duration::from_secs(60), "the ALARM notification on the SQS queue", || async {
-        let received = sqs.receive_message().queue_url(&queue_url).max_number_of_messages(10).send().await.ok()?;
-        received.messages().iter().filter_map(|m| m.body()).find_map(|body| {
-            let envelope: Value = serde_json::from_str(body).ok()?;
-            let message: Value = match envelope["Message"].as_str() {
-                Some(inner) => serde_json::from_str(inner).ok()?,
-                None => envelope,
-            };
-            (message["AlarmName"] == alarm.as_str() && message["NewStateValue"] == "ALARM").then_some(message)
-        })
-    })
-    .await;
+    let notification = alarm_fires_and_notifies(&endpoint, &queue_url, &alarm, Duration::from_secs(240)).await;
     assert_eq!(notification["Trigger"]["MetricName"], "db_errors_total");
     assert_eq!(notification["Trigger"]["Namespace"], namespace.as_str());
 

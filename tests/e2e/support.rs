@@ -172,3 +172,31 @@ pub async fn alarm_state(endpoint: &str, alarm: &str) -> Option<String> {
     let end = start + xml[start..].find("</StateValue>")?;
     Some(xml[start..end].to_string())
 }
+
+/// Waits for `alarm` to reach ALARM, then for its ALARM notification on the SQS queue that
+/// the alarm topic delivers to; returns the notification's alarm message.
+pub async fn alarm_fires_and_notifies(
+    endpoint: &str,
+    queue_url: &str,
+    alarm: &str,
+    timeout: Duration,
+) -> serde_json::Value {
+    eventually(timeout, &format!("the alarm {alarm} to fire"), || async {
+        (alarm_state(endpoint, alarm).await.as_deref() == Some("ALARM")).then_some(())
+    })
+    .await;
+    let sqs = sqs(endpoint);
+    eventually(Duration::from_secs(60), "the ALARM notification on the SQS queue", || async {
+        let received = sqs.receive_message().queue_url(queue_url).max_number_of_messages(10).send().await.ok()?;
+        received.messages().iter().filter_map(|m| m.body()).find_map(|body| {
+            // An SNS envelope, unless the subscription delivers raw messages.
+            let envelope: serde_json::Value = serde_json::from_str(body).ok()?;
+            let message: serde_json::Value = match envelope["Message"].as_str() {
+                Some(inner) => serde_json::from_str(inner).ok()?,
+                None => envelope,
+            };
+            (message["AlarmName"] == alarm && message["NewStateValue"] == "ALARM").then_some(message)
+        })
+    })
+    .await
+}
