@@ -4,7 +4,7 @@
 //! count, so that the cost is visible before the bill.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use foldhash::fast::RandomState;
 
@@ -50,24 +50,33 @@ impl Families {
         true
     }
 
-    /// These series are no longer active (their windows were published).
-    pub fn removed<'k>(&self, keys: impl IntoIterator<Item = &'k [u8]>) {
-        let mut metrics = self.metrics.lock().unwrap_or_else(|e| e.into_inner());
-        for key in keys {
-            if let Some(metric) = metrics.get_mut(metric_of(key)) {
-                metric.series -= 1;
-                // A metric logged once stays logged (its entry is kept); the others are
-                // forgotten once they have no series.
-                if metric.series == 0 && !metric.warned {
-                    metrics.remove(metric_of(key));
-                }
-            }
-        }
+    /// Counts series leaving, one at a time, under one lock: for a drain, which calls
+    /// [`Departures::left`] for each series it empties while it still holds the key.
+    pub fn departures(&self) -> Departures<'_> {
+        Departures(self.metrics.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     #[cfg(test)]
     fn series(&self, key: &[u8]) -> usize {
         self.metrics.lock().unwrap().get(metric_of(key)).map_or(0, |m| m.series)
+    }
+}
+
+/// Series leaving, counted under the lock [`Families::departures`] took.
+pub struct Departures<'f>(MutexGuard<'f, HashMap<Box<[u8]>, Metric, RandomState>>);
+
+impl Departures<'_> {
+    /// The series with this key is no longer active (its windows were published).
+    pub fn left(&mut self, key: &[u8]) {
+        let metric_key = metric_of(key);
+        if let Some(metric) = self.0.get_mut(metric_key) {
+            metric.series -= 1;
+            // A metric logged once stays logged (its entry is kept); the others are
+            // forgotten once they have no series.
+            if metric.series == 0 && !metric.warned {
+                self.0.remove(metric_key);
+            }
+        }
     }
 }
 
@@ -98,11 +107,15 @@ mod tests {
         let f = Families::new(2);
         let keys: Vec<Vec<u8>> = (0..2).map(|i| key("M", &i.to_string())).collect();
         keys.iter().for_each(|k| assert!(!f.added(k)));
-        f.removed(keys.iter().map(Vec::as_slice));
+        let mut gone = f.departures();
+        keys.iter().for_each(|k| gone.left(k));
+        drop(gone);
         assert_eq!(f.series(&keys[0]), 0);
         keys.iter().for_each(|k| assert!(!f.added(k)));
         assert!(f.added(&key("M", "2")));
-        f.removed([key("M", "0"), key("M", "1"), key("M", "2")].iter().map(Vec::as_slice));
+        let mut gone = f.departures();
+        (0..3).for_each(|i| gone.left(&key("M", &i.to_string())));
+        drop(gone);
         assert!(!(0..3).any(|i| f.added(&key("M", &i.to_string()))), "logged once only");
     }
 }

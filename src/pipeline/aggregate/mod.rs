@@ -137,7 +137,8 @@ impl Aggregator {
         let mut out = Vec::new();
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            let mut emptied = Vec::new();
+            let mut emptied = 0;
+            let mut departures = self.families.departures();
             shard.series.retain(|key, windows| {
                 let len = key::key_resolution(key).window_ms();
                 let closed = |start: i64| now_ms.is_none_or(|now| start + len + grace_ms <= now);
@@ -152,12 +153,12 @@ impl Aggregator {
                 }
                 let keep = !windows.is_empty();
                 if !keep {
-                    emptied.push(key.clone());
+                    emptied += 1;
+                    departures.left(key);
                 }
                 keep
             });
-            self.active_series.fetch_sub(emptied.len(), Ordering::Relaxed);
-            self.families.removed(emptied.iter().map(|k| &k[..]));
+            self.active_series.fetch_sub(emptied, Ordering::Relaxed);
         }
         out
     }
