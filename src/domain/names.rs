@@ -26,13 +26,7 @@ impl<'a> Namespace<'a> {
     /// Like [`Namespace::parse`], skipping the rules when `ns` equals the text `memo` holds
     /// (the last one that passed them); otherwise checked, and kept in `memo` if valid.
     pub fn parse_memo(ns: &'a str, memo: &mut String) -> Result<Namespace<'a>, ValidationError> {
-        if !memo.is_empty() && memo == ns {
-            return Ok(Namespace(ns));
-        }
-        let checked = Namespace::parse(ns)?;
-        memo.clear();
-        memo.push_str(ns);
-        Ok(checked)
+        memoized(ns, memo, Namespace::parse, Namespace)
     }
 
     pub fn as_str(self) -> &'a str {
@@ -53,13 +47,7 @@ impl<'a> MetricName<'a> {
 
     /// Like [`MetricName::parse`], with a memo as [`Namespace::parse_memo`] has.
     pub fn parse_memo(name: &'a str, memo: &mut String) -> Result<MetricName<'a>, ValidationError> {
-        if !memo.is_empty() && memo == name {
-            return Ok(MetricName(name));
-        }
-        let checked = MetricName::parse(name)?;
-        memo.clear();
-        memo.push_str(name);
-        Ok(checked)
+        memoized(name, memo, MetricName::parse, MetricName)
     }
 
     pub fn as_str(self) -> &'a str {
@@ -78,6 +66,23 @@ pub fn check_dimension(name: &str, value: &str) -> Result<(), ValidationError> {
         return Err(reject(RejectReason::Dimensions, format!("dimensions.{name}: the name must not start with `:`")));
     }
     check_text(value, MAX_DIMENSION_VALUE_CHARS).map_err(|p| fail("the value", p))
+}
+
+/// `text` made into `T` unchecked (`passed`) when it equals `memo`, the last text that
+/// passed `parse`; otherwise parsed, and kept in `memo` if valid. An empty memo is no pass.
+fn memoized<'a, T>(
+    text: &'a str,
+    memo: &mut String,
+    parse: fn(&'a str) -> Result<T, ValidationError>,
+    passed: fn(&'a str) -> T,
+) -> Result<T, ValidationError> {
+    if !memo.is_empty() && memo == text {
+        return Ok(passed(text));
+    }
+    let checked = parse(text)?;
+    memo.clear();
+    memo.push_str(text);
+    Ok(checked)
 }
 
 /// What is wrong with a text, in the order the rules are checked.
