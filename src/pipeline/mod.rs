@@ -124,16 +124,23 @@ pub(crate) struct Settings {
 }
 
 #[cfg(test)]
-impl Settings {
-    /// What unit tests use: no default dimensions, a 2 s grace, no series warning.
-    pub(crate) fn for_tests(namespace: Option<&str>, max_buffered: usize) -> Settings {
-        Settings {
+impl Pipeline {
+    /// What unit tests use: no default dimensions, a 2 s grace, no series warning; the
+    /// pipeline and its telemetry.
+    pub(crate) fn for_tests(
+        namespace: Option<&str>,
+        max_buffered: usize,
+        clock: SharedClock,
+    ) -> (Arc<Pipeline>, Arc<Telemetry>) {
+        let settings = Settings {
             defaults: Defaults { namespace: namespace.map(str::to_string), ..Default::default() },
             max_buffered,
             window_grace: Duration::from_secs(2),
             retry_after: Duration::from_secs(1),
             series_warning: usize::MAX,
-        }
+        };
+        let telemetry = Arc::new(Telemetry::default());
+        (Arc::new(Pipeline::new(settings, telemetry.clone(), clock)), telemetry)
     }
 }
 

@@ -179,9 +179,7 @@ mod tests {
 
     fn emf(namespace: Option<&str>) -> Emf {
         let clock = ManualClock::new(NOW);
-        let telemetry = Arc::new(Telemetry::default());
-        let pipeline =
-            Arc::new(Pipeline::new(crate::pipeline::Settings::for_tests(None, 1000), telemetry.clone(), clock.clone()));
+        let (pipeline, telemetry) = Pipeline::for_tests(None, 1000, clock.clone());
         let config = EmfConfig { namespace: namespace.map(str::to_string), ..EmfConfig::default() };
         Emf::new(pipeline, telemetry, clock, &config, Some(&"Global".to_string()))
     }

@@ -46,12 +46,13 @@ fn one_pass(pipeline: &Pipeline, input: Input, body: &[u8], kind: BodyKind) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    use crate::clock::ManualClock;
     use crate::ingest::http::body::parse_record_carefully;
 
-    fn pipeline() -> Pipeline {
-        let settings = crate::pipeline::Settings::for_tests(Some("Test"), 10_000);
-        let telemetry = std::sync::Arc::new(crate::telemetry::Telemetry::default());
-        Pipeline::new(settings, telemetry, crate::clock::ManualClock::new(1_700_000_010_000))
+    fn pipeline() -> Arc<Pipeline> {
+        Pipeline::for_tests(Some("Test"), 10_000, ManualClock::new(1_700_000_010_000)).0
     }
 
     /// What the careful path alone makes of a body: split, then each item on its own.

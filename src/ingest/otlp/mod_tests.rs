@@ -13,12 +13,7 @@ fn otlp(tune: impl FnOnce(&mut OtlpConfig)) -> (Otlp, Arc<ManualClock>) {
     let mut config = OtlpConfig::default();
     tune(&mut config);
     let clock = ManualClock::new(NOW);
-    let telemetry = Arc::new(Telemetry::default());
-    let pipeline = Arc::new(Pipeline::new(
-        crate::pipeline::Settings::for_tests(Some("Test"), 1000),
-        telemetry.clone(),
-        clock.clone(),
-    ));
+    let (pipeline, telemetry) = Pipeline::for_tests(Some("Test"), 1000, clock.clone());
     (Otlp::new(pipeline, telemetry, clock.clone(), &config, None), clock)
 }
 

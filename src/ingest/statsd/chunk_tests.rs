@@ -3,12 +3,7 @@ use super::*;
 #[test]
 fn big_batches_go_in_chunks_and_resume_after_a_refusal() {
     let clock = crate::clock::ManualClock::new(1_700_000_010_000);
-    let telemetry = Arc::new(Telemetry::default());
-    let pipeline = Arc::new(Pipeline::new(
-        crate::pipeline::Settings::for_tests(Some("T"), 1500),
-        telemetry.clone(),
-        clock.clone(),
-    ));
+    let (pipeline, telemetry) = Pipeline::for_tests(Some("T"), 1500, clock.clone());
     let s = Statsd::new(pipeline.clone(), telemetry, clock, Settings::new(&StatsdConfig::default(), None));
     let text: String = (0..2500).map(|i| format!("s{i}:1|c\n")).collect();
     let mut p = s.prepare(parse::lines(text.as_bytes()), 0);
