@@ -4,7 +4,8 @@
 #   and the Terraform checks (fmt, validate, terraform test, checkov, apply to LocalStack).
 # LocalStack is started once for the whole run and stopped at the end if this script
 # started it. The end-to-end tests are #[ignore]d (a plain `cargo test` cannot reach
-# LocalStack) and run here with --include-ignored: nothing is skipped.
+# LocalStack) and run here with --include-ignored: nothing is skipped but the soak runs
+# (scripts/soak.sh, half an hour).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,14 +48,15 @@ scripts/clients.sh
 
 section "cargo test (unit, integration against the in-process CloudWatch, end to end on LocalStack)"
 # --include-ignored runs every #[ignore]d test: only those that need something a plain
-# `cargo test` lacks (LocalStack, a client from npm) may be, and they say so.
-stray_ignores=$(grep -rnE --include='*.rs' '^[[:space:]]*#\[ignore' src tests | grep -v '#\[ignore = "needs ' || true)
+# `cargo test` lacks (LocalStack, a client from npm) may be, and they say so. The soak runs
+# (reason "soak: ", named soak_*) take half an hour: scripts/soak.sh runs them, not this.
+stray_ignores=$(grep -rnE --include='*.rs' '^[[:space:]]*#\[ignore' src tests | grep -v -e '#\[ignore = "needs ' -e '#\[ignore = "soak: ' || true)
 if [ -n "$stray_ignores" ]; then
-  echo "only tests that need LocalStack or a real client may be #[ignore]d, with a reason starting \"needs \":" >&2
+  echo "only tests that need LocalStack or a real client may be #[ignore]d, with a reason starting \"needs \" (or soak runs, \"soak: \"):" >&2
   echo "$stray_ignores" >&2
   exit 1
 fi
-cargo test --locked --all-targets -- --include-ignored
+cargo test --locked --all-targets -- --include-ignored --skip soak_
 
 section "scripts/bench.sh smoke run (quick mode: every row printed with its numbers; no figure is judged)"
 scripts/bench-smoke.sh

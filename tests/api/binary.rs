@@ -1,21 +1,12 @@
 //! The `cw-sidecar` binary itself: configuration layering, exit codes, SIGTERM.
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::json;
 
 use crate::fake_cloudwatch::FakeCloudWatch;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cw-sidecar");
-
-fn sidecar() -> Command {
-    let mut c = Command::new(BIN);
-    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CW_SIDECAR_") || k.starts_with("AWS_")) {
-        c.env_remove(key);
-    }
-    c
-}
+use crate::helpers::{Sidecar, sidecar_command as sidecar};
 
 #[test]
 fn print_config_layers_flag_over_env_over_file() {
@@ -60,50 +51,20 @@ fn without_a_region_it_refuses_to_start_rather_than_fall_back_to_dry_run() {
     assert!(String::from_utf8(out.stderr).unwrap().contains("--dry-run"));
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[tokio::test]
 async fn sigterm_publishes_everything_and_exits_0() {
     let fake = FakeCloudWatch::start().await;
-    let port = free_port();
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["--listen", &format!("127.0.0.1:{port}"), "--namespace", "Bin", "--self-metrics-namespace", ""])
-        .env("AWS_ENDPOINT_URL", fake.url())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while http.get(format!("{url}/readyz")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "sidecar did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let healthcheck =
-        Command::new(BIN).args(["--listen", &format!("127.0.0.1:{port}"), "healthcheck"]).output().unwrap();
+    let bin = Sidecar::start(&fake, &["--namespace", "Bin", "--self-metrics-namespace", ""]).await;
+    let healthcheck = sidecar().args(["--listen", bin.addr(), "healthcheck"]).output().unwrap();
     assert!(healthcheck.status.success(), "healthcheck against a live sidecar");
     let records: Vec<_> =
         (0..20).map(|i| json!({"name": "Term", "value": i, "dimensions": {"I": format!("{i}")}})).collect();
-    let r = http
-        .post(format!("{url}/v1/metrics"))
-        .header("content-type", "application/json")
-        .body(json!(records).to_string())
-        .send()
-        .await
-        .unwrap();
+    let r = bin.post_json(&json!(records)).await.unwrap();
     assert_eq!(r.status(), 202);
-    let pid = child.id().unwrap().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let status =
-        tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("exits within the timeout").unwrap();
+    let addr = bin.addr().to_string();
+    let status = bin.terminate(Duration::from_secs(15)).await;
     assert!(status.success());
     assert_eq!(fake.datums("Bin").len(), 20);
-    let after = Command::new(BIN).args(["--listen", &format!("127.0.0.1:{port}"), "healthcheck"]).output().unwrap();
+    let after = sidecar().args(["--listen", &addr, "healthcheck"]).output().unwrap();
     assert!(!after.status.success(), "healthcheck fails when nothing listens");
 }

@@ -151,16 +151,7 @@ impl TestApp {
 
     /// A counter's value from `/metrics` (summed over labels when `labels` is empty).
     pub async fn metric(&self, name: &str, labels: &str) -> f64 {
-        let (_, text) = self.get("/metrics").await;
-        text.lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.rsplit_once(' '))
-            .filter(|(k, _)| {
-                let (metric, rest) = k.split_once('{').unwrap_or((k, ""));
-                metric == name && (labels.is_empty() || rest.trim_end_matches('}') == labels)
-            })
-            .map(|(_, v)| v.parse::<f64>().unwrap())
-            .sum()
+        metric_in(&self.get("/metrics").await.1, name, labels)
     }
 
     /// Starts shutdown and returns at once. The app keeps serving HTTP (ingest answers 503)
@@ -183,6 +174,19 @@ impl Drop for TestApp {
             self.fake.check();
         }
     }
+}
+
+/// A metric's value in Prometheus text (summed over labels when `labels` is empty; 0 when absent).
+pub fn metric_in(text: &str, name: &str, labels: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter(|(k, _)| {
+            let (metric, rest) = k.split_once('{').unwrap_or((k, ""));
+            metric == name && (labels.is_empty() || rest.trim_end_matches('}') == labels)
+        })
+        .map(|(_, v)| v.parse::<f64>().unwrap())
+        .sum()
 }
 
 /// CloudWatch's statistics over a set of datums: SampleCount, Sum, Minimum, Maximum.
@@ -344,9 +348,7 @@ pub fn start_prober(addr: String) -> (Arc<AtomicBool>, std::thread::JoinHandle<V
 
 /// Resident memory of this process, from /proc/self/status.
 pub fn rss_bytes() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+    proc_status_kb(std::process::id(), "VmRSS") * 1024
 }
 
 /// Runs the test named `name` again in a process of its own, where it is the only test, so
@@ -388,4 +390,163 @@ pub fn in_a_process_of_its_own(name: &str) {
     eprint!("{err}");
     assert!(status.success(), "{name} failed in its own process:\n{out}\n{err}");
     assert!(out.contains("1 passed"), "{name} did not run in its own process:\n{out}");
+}
+
+// The real binary, as a process of its own.
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_cw-sidecar");
+
+/// The binary, without the caller's `CW_SIDECAR_*` and `AWS_*` variables.
+pub fn sidecar_command() -> Command {
+    let mut c = Command::new(BIN);
+    for (key, _) in std::env::vars().filter(|(k, _)| k.starts_with("CW_SIDECAR_") || k.starts_with("AWS_")) {
+        c.env_remove(key);
+    }
+    c
+}
+
+/// Log lines of a sidecar process kept for a failing test (the last ones).
+const KEPT_LOG_LINES: usize = 200;
+
+/// The binary serving on a port of its choice and publishing to a [`FakeCloudWatch`]; killed
+/// (by its own pid) if still running when dropped. Its log goes to stderr when
+/// `SIDECAR_TEST_LOGS` is set; otherwise its last lines are printed if the test fails.
+pub struct Sidecar {
+    pub base: String,
+    pub http: reqwest::Client,
+    child: tokio::process::Child,
+    log: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+}
+
+impl Sidecar {
+    /// Starts the binary with `args` (and `--listen 127.0.0.1:0`) against `fake`; returns once
+    /// it logged the address it listens on and `/readyz` answers 200.
+    pub async fn start(fake: &FakeCloudWatch, args: &[impl AsRef<std::ffi::OsStr>]) -> Sidecar {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::from(sidecar_command())
+            .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
+            .args(args)
+            .env("AWS_ENDPOINT_URL", fake.url())
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let echo = std::env::var_os("SIDECAR_TEST_LOGS").is_some();
+        let log = Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (listening, mut address) = tokio::sync::mpsc::unbounded_channel();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if echo {
+                    eprintln!("sidecar: {line}");
+                }
+                if line.contains("cw-sidecar ready") {
+                    let addr = line.split_whitespace().find_map(|w| w.strip_prefix("listen=")).map(str::to_string);
+                    let _ = listening.send(addr);
+                }
+                let mut kept = kept.lock().unwrap();
+                if kept.len() == KEPT_LOG_LINES {
+                    kept.pop_front();
+                }
+                kept.push_back(line);
+            }
+        });
+        let mut sidecar = Sidecar { base: String::new(), http: reqwest::Client::new(), child, log };
+        let addr = tokio::time::timeout(Duration::from_secs(30), address.recv()).await;
+        let Ok(Some(Some(addr))) = addr else {
+            let exited = sidecar.child.try_wait().unwrap();
+            panic!("the sidecar did not log `cw-sidecar ready listen=…` within 30s (exit: {exited:?})");
+        };
+        sidecar.base = format!("http://{addr}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let ready = sidecar.http.get(format!("{}/readyz", sidecar.base)).send().await;
+            if ready.is_ok_and(|r| r.status() == 200) {
+                return sidecar;
+            }
+            assert!(Instant::now() < deadline, "/readyz did not answer 200 within 10s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the sidecar is still running")
+    }
+
+    /// The address as `healthcheck --listen` takes it.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    fn signal(&self, signal: libc::c_int) {
+        let pid = libc::pid_t::try_from(self.pid()).unwrap();
+        // SAFETY: kill(2) on the pid of a child this process started and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0, "kill({pid}, {signal})");
+    }
+
+    /// SIGKILL, and waits until it is gone.
+    pub async fn kill(mut self) {
+        self.signal(libc::SIGKILL);
+        self.child.wait().await.unwrap();
+    }
+
+    /// SIGTERM; its exit status. Panics if it has not exited within `within`.
+    pub async fn terminate(mut self, within: Duration) -> std::process::ExitStatus {
+        self.signal(libc::SIGTERM);
+        match tokio::time::timeout(within, self.child.wait()).await {
+            Ok(status) => status.unwrap(),
+            Err(_) => panic!("the sidecar did not exit within {within:?} of SIGTERM"),
+        }
+    }
+
+    pub async fn post_json(&self, body: &Value) -> reqwest::Result<reqwest::Response> {
+        self.http.post(format!("{}/v1/metrics", self.base)).json(body).send().await
+    }
+
+    /// `POST /v1/flush`: its status and counts.
+    pub async fn flush(&self) -> (u16, Value) {
+        let r = self.http.post(format!("{}/v1/flush", self.base)).send().await.unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    pub async fn metrics(&self) -> String {
+        self.http.get(format!("{}/metrics", self.base)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// A metric's value from `/metrics` (see [`metric_in`]).
+    pub async fn metric(&self, name: &str, labels: &str) -> f64 {
+        metric_in(&self.metrics().await, name, labels)
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            eprintln!("--- the sidecar's last {} log lines ---", log.len());
+            for line in log.iter() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// A value from `/proc/<pid>/status` in kB (`VmRSS`, `VmHWM`...).
+pub fn proc_status_kb(pid: u32, key: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.strip_prefix(key).is_some_and(|r| r.starts_with(':'))).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The open file descriptors of a process.
+pub fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
 }

@@ -21,4 +21,5 @@ mod probes;
 mod publishing;
 mod scrape;
 mod scrape_client;
+mod spool;
 mod statsd;
