@@ -25,6 +25,7 @@ use crate::publish::publisher::Publisher;
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::Sink;
 use crate::publish::tracker::FlushCounts;
+use crate::spool::Spool;
 use crate::telemetry::Telemetry;
 
 /// How long requests in flight may take to finish once the server stops, the last step of
@@ -70,18 +71,34 @@ impl App {
         let dimensions = DefaultDimensions::new(&config.default_dimensions)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let telemetry = Arc::new(Telemetry::default());
-        let pipeline = Arc::new(Pipeline::new(
-            Settings {
-                defaults: Defaults { namespace: config.namespace.clone(), dimensions },
-                max_buffered: config.max_buffered_datums,
-                series_warning: config.metric_series_warning,
-                window_grace: config.window_grace,
-                retry_after: config.flush_interval,
-            },
-            telemetry.clone(),
-            clock.clone(),
-        ));
-        let outbox = Arc::new(Outbox::new(pipeline.budget().clone(), telemetry.clone(), clock.clone()));
+        let (spool, replayed) = match Spool::open(&config.spool, telemetry.clone()) {
+            Ok(Some((spool, replayed))) => (Some(spool), Some(replayed)),
+            Ok(None) => (None, None),
+            Err(e) => {
+                let dir = config.spool.dir.as_deref().unwrap_or(std::path::Path::new("")).display();
+                return Err(std::io::Error::new(e.kind(), format!("spool directory {dir}: {e}")));
+            }
+        };
+        let pipeline = Arc::new(
+            Pipeline::new(
+                Settings {
+                    defaults: Defaults { namespace: config.namespace.clone(), dimensions },
+                    max_buffered: config.max_buffered_datums,
+                    series_warning: config.metric_series_warning,
+                    window_grace: config.window_grace,
+                    retry_after: config.flush_interval,
+                },
+                telemetry.clone(),
+                clock.clone(),
+            )
+            .with_spool(spool.clone()),
+        );
+        let outbox = Arc::new(
+            Outbox::new(pipeline.budget().clone(), telemetry.clone(), clock.clone()).with_spool(spool.clone()),
+        );
+        if let (Some(spool), Some(replayed)) = (&spool, replayed) {
+            replayed.resume(spool, &pipeline, &outbox, clock.now_ms());
+        }
         let rate = Arc::new(AdaptiveRate::new(config.max_put_requests_per_second, clock.clone()));
         let publisher =
             Arc::new(Publisher::new(outbox.clone(), Arc::new(sink), rate.clone(), telemetry.clone(), clock.clone()));
@@ -228,6 +245,17 @@ impl App {
         }
         stop_publisher.cancel();
         let _ = publishing.await;
+        if let Some(spool) = http.pipeline.spool() {
+            // Its last deletions done, the spool holds exactly what the next start publishes.
+            spool.stop();
+            let (datums, files) = flusher.outbox.stored();
+            if datums > 0 {
+                tracing::warn!(
+                    datums, batch_files = files, dir = %spool.dir().display(),
+                    "left in the spool: the next start publishes them"
+                );
+            }
+        }
         stop_server.cancel();
         // The server drains for SERVER_DRAIN, then closes what is left: this is a safety net.
         match tokio::time::timeout(SERVER_DRAIN + Duration::from_secs(1), server).await {

@@ -178,7 +178,7 @@ impl HttpPipeline {
     /// A `POST /v1/metrics` body read into the pipeline (the HTTP input's whole path after
     /// the body is read); returns the records accepted.
     pub fn submit(&self, body: &[u8]) -> usize {
-        match submit_body(&self.0, Input::HTTP, body, BodyKind::Json) {
+        match submit_body(&self.0, Input::HTTP, body, BodyKind::Json).map(|f| f.now()) {
             Ok(Ok(accepted)) => accepted.accepted,
             _ => 0,
         }

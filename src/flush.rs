@@ -29,13 +29,24 @@ pub struct Flusher {
 impl Flusher {
     /// Moves windows into the outbox: closed ones, or all with `include_open`. Records the
     /// self metrics of this flush first, so they go out with the windows they describe.
+    ///
+    /// With a spool, the log's segment is sealed before the drain, and once the drained
+    /// windows are in batch files, the sealed segments they cover are deleted: each record is
+    /// in one or the other (both, for a moment) until CloudWatch has it.
     pub fn flush(&self, include_open: bool, tracker: Option<&Arc<FlushTracker>>) {
         self_metrics::record(&self.pipeline, &self.telemetry, &self.self_metrics_namespace);
-        let closed = self.pipeline.drain(include_open);
+        let spool = self.pipeline.spool();
+        let sealed = spool.and_then(|s| s.seal());
+        let (closed, ended) = self.pipeline.drain_ended(include_open);
         let datums: Vec<Datum> = closed.iter().flat_map(datums_for).collect();
         let slots = closed.iter().map(|c| c.window.slots()).sum();
         self.pipeline.budget().windows_to_datums(slots, datums.len());
-        self.outbox.push(into_batches(datums), tracker);
+        let stored = self.outbox.push(into_batches(datums), tracker);
+        // A batch whose file could not be written is in memory only: the log keeps its
+        // records until a flush finds every batch on disk.
+        if let (Some(spool), Some(below), true) = (spool, sealed, stored && self.outbox.unstored() == 0) {
+            spool.covered(below, ended);
+        }
         self.update_gauges();
     }
 

@@ -33,4 +33,5 @@ pub(crate) mod flush;
 pub(crate) mod ingest;
 pub mod pipeline;
 pub mod publish;
+pub mod spool;
 pub mod telemetry;

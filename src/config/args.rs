@@ -73,6 +73,12 @@ pub(super) const KEYS: &[(&str, &str)] = &[
     ("scrape.max_series_per_target", "Bound on the series one target publishes [default: 1000]"),
     ("scrape.family_series_warning", "Log once when a family has more series than this [default: 100]"),
     ("scrape.max_response_bytes", "Largest answer of a target, also after decompression [default: 10MiB]"),
+    ("spool.dir", "Directory of the disk spool: what is acknowledged survives a crash (off unless set)"),
+    ("spool.max_bytes", "Bound on the spool's files; ingest answers 503 beyond it [default: 1GiB]"),
+    (
+        "spool.sync",
+        "always (acknowledge after fsync, group-committed) or periodic (fsync every second) [default: always]",
+    ),
 ];
 
 /// Keys whose values are never shown, not even in error messages.

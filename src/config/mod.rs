@@ -45,6 +45,7 @@ mod load;
 mod otlp;
 mod rules;
 mod scrape;
+mod spool;
 mod statsd;
 #[cfg(test)]
 mod tests;
@@ -61,6 +62,7 @@ pub use emf::EmfConfig;
 pub use error::ConfigError;
 pub use otlp::OtlpConfig;
 pub use scrape::{ScrapeConfig, TargetConfig};
+pub use spool::{SpoolConfig, SyncPolicy};
 pub use statsd::StatsdConfig;
 
 /// The effective configuration; also the shape of the TOML file.
@@ -156,6 +158,8 @@ pub struct Config {
     pub otlp: OtlpConfig,
     /// Prometheus targets to scrape.
     pub scrape: ScrapeConfig,
+    /// The optional disk spool.
+    pub spool: SpoolConfig,
 }
 
 /// How log lines are written (to stderr).
@@ -198,6 +202,7 @@ impl Default for Config {
             emf: EmfConfig::default(),
             otlp: OtlpConfig::default(),
             scrape: ScrapeConfig::default(),
+            spool: SpoolConfig::default(),
         }
     }
 }

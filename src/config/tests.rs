@@ -323,6 +323,7 @@ fn every_key_has_a_flag_and_a_variable() {
             namespace: Some("O".into()),
             ..Default::default()
         },
+        spool: crate::config::SpoolConfig { dir: Some("/var/spool".into()), ..Default::default() },
         scrape: crate::config::ScrapeConfig { namespace: Some("P".into()), ..Default::default() },
         ..Config::default()
     };
@@ -403,4 +404,18 @@ fn the_log_format_is_text_or_json_in_every_layer() {
     assert!(load(&["--config", arg(&path)], &[]).unwrap().to_toml().contains("log_format = \"json\""));
     let err = load(&["--log-format", "yaml"], &[]).unwrap_err().to_string();
     assert!(err.contains("`log_format`") && err.contains("expected text or json"), "{err}");
+}
+
+#[test]
+fn the_spool_is_off_unless_a_directory_is_set_and_its_rules_name_the_key() {
+    assert_eq!(load(&[], &[]).unwrap().spool.dir, None);
+    let c =
+        load(&["--spool-dir", "/data/spool", "--spool-sync", "periodic"], &[("CW_SIDECAR_SPOOL__MAX_BYTES", "64MiB")])
+            .unwrap();
+    assert_eq!(c.spool.dir.as_deref(), Some(std::path::Path::new("/data/spool")));
+    assert_eq!((c.spool.max_bytes, c.spool.sync), (64 << 20, crate::config::SyncPolicy::Periodic));
+    let e = load(&["--spool-sync", "sometimes"], &[]).unwrap_err().to_string();
+    assert!(e.contains("`spool.sync`") && e.contains("`always` or `periodic`"), "{e}");
+    let e = load(&["--spool-max-bytes", "1KiB"], &[]).unwrap_err().to_string();
+    assert!(e.contains("`spool.max_bytes`") && e.contains("between 1MiB and 1TiB"), "{e}");
 }

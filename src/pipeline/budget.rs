@@ -39,6 +39,14 @@ impl Reservation<'_> {
     }
 }
 
+impl Reservation<'_> {
+    /// Keeps every held slot and says how many: whoever finishes the work elsewhere releases
+    /// what it does not use ([`Budget::release`]).
+    pub fn into_held(mut self) -> usize {
+        std::mem::take(&mut self.held)
+    }
+}
+
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         self.budget.release(self.held);

@@ -28,10 +28,11 @@ use crate::pipeline::budget::Budget;
 use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::gate::IngestGate;
 use crate::pipeline::validate::Defaults;
+use crate::spool::Spool;
 use crate::telemetry::Telemetry;
 use crate::telemetry::reasons::{RefuseReason, RejectReason};
 
-pub use submission::Submission;
+pub use submission::{Finished, Submission};
 
 /// Who is submitting, and under which rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,11 @@ pub enum Refusal {
         "the request's {windows} series-windows need more datums of the buffer than max_buffered_datums ({max}): split the request"
     )]
     NeverFits { windows: usize, max: usize },
+    #[error("spool full: {used} of spool.max_bytes {max} bytes in use; nothing of this request was accepted")]
+    SpoolFull { used: u64, max: u64, retry_after: Duration },
+    /// Writing the records to the spool failed (logged and counted there).
+    #[error("the spool could not write this request's records (see the sidecar's log); nothing of it was accepted")]
+    SpoolFailed,
 }
 
 impl Refusal {
@@ -98,6 +104,8 @@ impl Refusal {
             Refusal::ShuttingDown => RefuseReason::ShuttingDown,
             Refusal::BufferFull { .. } => RefuseReason::BufferFull,
             Refusal::NeverFits { .. } => RefuseReason::TooLarge,
+            Refusal::SpoolFull { .. } => RefuseReason::SpoolFull,
+            Refusal::SpoolFailed => RefuseReason::SpoolError,
         }
     }
 
@@ -105,7 +113,8 @@ impl Refusal {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Refusal::ShuttingDown => Some(Duration::from_secs(5)),
-            Refusal::BufferFull { retry_after, .. } => Some(*retry_after),
+            Refusal::BufferFull { retry_after, .. } | Refusal::SpoolFull { retry_after, .. } => Some(*retry_after),
+            Refusal::SpoolFailed => Some(Duration::from_secs(1)),
             Refusal::NeverFits { .. } => None,
         }
     }
@@ -148,8 +157,10 @@ pub struct Pipeline {
     defaults: Defaults,
     window_grace_ms: i64,
     retry_after: Duration,
-    aggregator: Aggregator,
+    aggregator: Arc<Aggregator>,
     budget: Arc<Budget>,
+    /// With a spool, accepted records are logged there before they are aggregated.
+    spool: Option<Arc<Spool>>,
     gate: IngestGate,
     telemetry: Arc<Telemetry>,
     clock: SharedClock,
@@ -165,13 +176,41 @@ impl Pipeline {
             defaults: settings.defaults,
             window_grace_ms: i64::try_from(settings.window_grace.as_millis()).unwrap_or(i64::MAX),
             retry_after: settings.retry_after.max(Duration::from_secs(1)),
-            aggregator: Aggregator::new(settings.series_warning),
+            aggregator: Arc::new(Aggregator::new(settings.series_warning)),
             budget: Arc::new(Budget::new(settings.max_buffered)),
+            spool: None,
             gate: IngestGate::default(),
             telemetry,
             clock,
             submit_hook: OnceLock::new(),
         }
+    }
+
+    /// Logs accepted records in `spool` before aggregating them.
+    pub(crate) fn with_spool(mut self, spool: Option<Arc<Spool>>) -> Pipeline {
+        self.spool = spool;
+        self
+    }
+
+    pub(crate) fn spool(&self) -> Option<&Arc<Spool>> {
+        self.spool.as_ref()
+    }
+
+    /// Resolves once everything submitted before is durable in the spool (at once without
+    /// one): for inputs that acknowledge by reading on (TCP) or answer after submitting.
+    pub async fn durable(&self) {
+        if let Some(spool) = &self.spool {
+            spool.barrier().await;
+        }
+    }
+
+    /// Aggregates a record the spool replays (admitted past the bound: it was accepted
+    /// before); returns the end of its window.
+    pub(crate) fn restore(&self, key: &[u8], window_start_ms: i64, payload: Payload) -> i64 {
+        let plan = Plan::of(payload);
+        let mut reservation = self.budget.reserve_past_bound(plan.slots_bound());
+        reservation.keep(self.aggregator.add(key, window_start_ms, plan));
+        aggregate::window_end(key, window_start_ms)
     }
 
     /// For tests: `hook` runs on the submitting thread as each submission starts (at most one
@@ -214,8 +253,15 @@ impl Pipeline {
 
     /// Takes out the windows that closed (end plus grace), or all of them with `include_open`.
     pub(crate) fn drain(&self, include_open: bool) -> Vec<ClosedWindow> {
+        self.drain_ended(include_open).0
+    }
+
+    /// [`Pipeline::drain`], with the time by which every window it took out had ended: every
+    /// window that ended by then was taken out.
+    pub(crate) fn drain_ended(&self, include_open: bool) -> (Vec<ClosedWindow>, i64) {
         let cutoff = (!include_open).then(|| self.clock.now_ms());
-        self.aggregator.drain(cutoff, self.window_grace_ms)
+        let ended = cutoff.map_or(i64::MAX, |now| now.saturating_sub(self.window_grace_ms));
+        (self.aggregator.drain(cutoff, self.window_grace_ms), ended)
     }
 
     /// Stops admitting records and waits for submissions in progress.

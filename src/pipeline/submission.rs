@@ -8,10 +8,13 @@ use std::ops::Range;
 use crate::domain::error::ValidationError;
 use crate::domain::payload::Payload;
 use crate::pipeline::aggregate::plan::Plan;
+use crate::pipeline::aggregate::{Aggregator, window_end};
 use crate::pipeline::budget::Full;
 use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::validate::{Memo, validate_with};
 use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal, Rejection, per_window};
+use crate::spool::{SpoolFull, codec, frame};
+use crate::telemetry::reasons::RefuseReason;
 
 /// Room for a typical series key per expected record.
 const KEY_BYTES: usize = 64;
@@ -69,8 +72,15 @@ impl<'p, 'c> Submission<'p, 'c> {
     }
 
     /// Counts what was received and rejected, then admits the valid records against the buffer
-    /// bound and aggregates them, or refuses them all.
+    /// bound and aggregates them, or refuses them all. With a spool, the records are handed to
+    /// it and aggregated once durable: this answer does not wait for that
+    /// ([`Submission::finished`] does).
     pub fn finish(self) -> Result<Accepted, Refusal> {
+        self.finished().now()
+    }
+
+    /// Like [`Submission::finish`], with a way to wait until the records are durable.
+    pub fn finished(self) -> Finished {
         let Submission { pipeline: p, input, keys, mut valid, rejected, received, .. } = self;
         if let Some(hook) = p.submit_hook.get() {
             hook();
@@ -83,16 +93,16 @@ impl<'p, 'c> Submission<'p, 'c> {
             t.records_received(received);
         }
         if valid.is_empty() {
-            return Ok(Accepted { accepted: 0, rejected });
+            return Finished::now_with(Ok(Accepted { accepted: 0, rejected }));
         }
         let accepted = valid.len();
         let refuse = |r: Refusal| {
             t.request_refused(r.reason());
-            r
+            Finished::now_with(Err(r))
         };
         let entered = p.gate.enter();
         if entered.is_none() && input.admission != Admission::Internal {
-            return Err(refuse(Refusal::ShuttingDown));
+            return refuse(Refusal::ShuttingDown);
         }
         // A slot is a datum the buffer may come to hold: each record is bounded by what it can
         // add to any window (its plan's bound; one slot for a plain value). Only when that
@@ -100,7 +110,9 @@ impl<'p, 'c> Submission<'p, 'c> {
         // whose bound is what the request can really occupy (records of one series-window
         // take one slot together while their values fit one datum).
         let estimate = valid.iter().map(|(_, _, payload)| Plan::bound_of(payload)).sum();
-        let (mut reservation, joined) = match input.admission {
+        // With a spool, the records as its log will hold them (before joining takes them).
+        let logged = p.spool.as_ref().map(|_| record(&keys, &valid));
+        let (reservation, joined) = match input.admission {
             Admission::Internal => (p.budget.reserve_past_bound(estimate), None),
             Admission::Bounded => match p.budget.try_reserve(estimate) {
                 Ok(r) => (r, None),
@@ -108,29 +120,119 @@ impl<'p, 'c> Submission<'p, 'c> {
                     let joined = per_window(&keys, std::mem::take(&mut valid));
                     let slots = joined.iter().map(|(_, _, plan)| plan.slots_bound()).sum();
                     if slots > p.budget.max() {
-                        return Err(refuse(Refusal::NeverFits { windows: joined.len(), max: p.budget.max() }));
+                        return refuse(Refusal::NeverFits { windows: joined.len(), max: p.budget.max() });
                     }
-                    let r = p.budget.try_reserve(slots).map_err(|Full { used, max }| {
-                        refuse(Refusal::BufferFull { used, max, retry_after: p.retry_after })
-                    })?;
-                    (r, Some(joined))
+                    match p.budget.try_reserve(slots) {
+                        Ok(r) => (r, Some(joined)),
+                        Err(Full { used, max }) => {
+                            return refuse(Refusal::BufferFull { used, max, retry_after: p.retry_after });
+                        }
+                    }
                 }
             },
         };
-        // Each add grows its window by at most its plan's bound: keep exactly what was used.
-        let mut grown = 0;
-        match joined {
-            Some(joined) => joined.into_iter().for_each(|(key, window, plan)| {
-                grown += p.aggregator.add(&keys[key], window, plan);
-            }),
-            None => valid.into_iter().for_each(|(key, window, payload)| {
-                grown += p.aggregator.add(&keys[key], window, Plan::of(payload));
-            }),
+        let plans = Plans { keys, joined, valid };
+        let counted = input.counted;
+        let (Some(spool), Some((record, max_end_ms))) = (&p.spool, logged) else {
+            let mut reservation = reservation;
+            reservation.keep(plans.aggregate(&p.aggregator));
+            if counted {
+                t.records_accepted(accepted);
+            }
+            return Finished::now_with(Ok(Accepted { accepted, rejected }));
+        };
+        // Logged first, aggregated on the spool's thread once durable.
+        if let Err(SpoolFull { used, max }) = spool.try_reserve(record.len() as u64) {
+            return refuse(Refusal::SpoolFull { used, max, retry_after: p.retry_after });
         }
-        reservation.keep(grown);
-        if input.counted {
-            t.records_accepted(accepted);
+        let held = reservation.into_held();
+        let (budget, aggregator, telemetry) = (p.budget.clone(), p.aggregator.clone(), p.telemetry.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        spool.append(
+            record,
+            max_end_ms,
+            Box::new(move |durable| {
+                if durable {
+                    budget.release(held - plans.aggregate(&aggregator));
+                    if counted {
+                        telemetry.records_accepted(accepted);
+                    }
+                } else {
+                    budget.release(held);
+                    telemetry.request_refused(RefuseReason::SpoolError);
+                }
+                let _ = tx.send(durable);
+            }),
+        );
+        Finished { answer: Ok(Accepted { accepted, rejected }), durable: Some(rx) }
+    }
+}
+
+/// The valid records of a submission, joined per series-window or not.
+struct Plans {
+    keys: Vec<u8>,
+    joined: Option<Vec<(Range<usize>, i64, Plan)>>,
+    valid: Vec<(Range<usize>, i64, Payload)>,
+}
+
+impl Plans {
+    /// Adds them to their windows; how many slots that took.
+    fn aggregate(self, aggregator: &Aggregator) -> usize {
+        let keys = &self.keys;
+        match self.joined {
+            Some(joined) => {
+                joined.into_iter().map(|(key, window, plan)| aggregator.add(&keys[key], window, plan)).sum()
+            }
+            None => self
+                .valid
+                .into_iter()
+                .map(|(key, window, payload)| aggregator.add(&keys[key], window, Plan::of(payload)))
+                .sum(),
         }
-        Ok(Accepted { accepted, rejected })
+    }
+}
+
+/// Valid records as one framed record of the spool's log, and the end of their latest window.
+fn record(keys: &[u8], valid: &[(Range<usize>, i64, Payload)]) -> (Vec<u8>, i64) {
+    let mut entries = Vec::with_capacity(keys.len() + valid.len() * 32);
+    let mut max_end = i64::MIN;
+    for (key, window, payload) in valid {
+        let key = &keys[key.clone()];
+        codec::push_entry(&mut entries, key, *window, payload);
+        max_end = max_end.max(window_end(key, *window));
+    }
+    let mut record = Vec::with_capacity(entries.len() + 16);
+    frame::push_frame(&mut record, &entries);
+    (record, max_end)
+}
+
+/// A finished submission: the pipeline's answer, and with a spool, word of when its records
+/// are durable.
+#[must_use]
+pub struct Finished {
+    answer: Result<Accepted, Refusal>,
+    durable: Option<tokio::sync::oneshot::Receiver<bool>>,
+}
+
+impl Finished {
+    fn now_with(answer: Result<Accepted, Refusal>) -> Finished {
+        Finished { answer, durable: None }
+    }
+
+    /// The answer, without waiting for the spool.
+    pub fn now(self) -> Result<Accepted, Refusal> {
+        self.answer
+    }
+
+    /// The answer once the records are durable: what the client may be told.
+    pub async fn durable(self) -> Result<Accepted, Refusal> {
+        let accepted = self.answer?;
+        match self.durable {
+            None => Ok(accepted),
+            Some(rx) => match rx.await {
+                Ok(true) => Ok(accepted),
+                _ => Err(Refusal::SpoolFailed),
+            },
+        }
     }
 }

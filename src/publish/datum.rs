@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::domain::limits::MAX_VALUES_PER_DATUM;
 use crate::domain::payload::StatSet;
 use crate::domain::units::{Resolution, Unit};
-use crate::pipeline::aggregate::{ClosedWindow, decode_series_key};
+use crate::pipeline::aggregate::{ClosedWindow, SeriesView, decode_series_key};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "PascalCase")]
@@ -73,19 +73,7 @@ fn rfc3339_millis<S: Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
 pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
     let view = decode_series_key(&closed.key);
     let namespace: Arc<str> = Arc::from(view.namespace);
-    let make = |values: DatumValues| Datum {
-        namespace: namespace.clone(),
-        metric_name: view.name.to_string(),
-        dimensions: view
-            .dimensions
-            .iter()
-            .map(|(k, v)| Dimension { name: k.to_string(), value: v.to_string() })
-            .collect(),
-        timestamp: closed.start_ms,
-        unit: view.unit,
-        storage_resolution: view.resolution,
-        values,
-    };
+    let make = |values: DatumValues| datum_of(&view, namespace.clone(), closed.start_ms, values);
     let mut out = Vec::new();
     for dist in &closed.window.values {
         for chunk in dist.entries().chunks(MAX_VALUES_PER_DATUM) {
@@ -99,6 +87,23 @@ pub fn datums_for(closed: &ClosedWindow) -> Vec<Datum> {
         out.push(make(DatumValues::Statistics { statistic_values: *stats }));
     }
     out
+}
+
+/// The datum of a series (its key read back) at `timestamp`.
+pub fn datum_of(view: &SeriesView<'_>, namespace: Arc<str>, timestamp: i64, values: DatumValues) -> Datum {
+    Datum {
+        namespace,
+        metric_name: view.name.to_string(),
+        dimensions: view
+            .dimensions
+            .iter()
+            .map(|(k, v)| Dimension { name: k.to_string(), value: v.to_string() })
+            .collect(),
+        timestamp,
+        unit: view.unit,
+        storage_resolution: view.resolution,
+        values,
+    }
 }
 
 #[cfg(test)]

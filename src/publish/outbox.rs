@@ -21,6 +21,7 @@ use crate::domain::limits::MAX_AGE_MS;
 use crate::pipeline::budget::Budget;
 use crate::publish::batch::Batch;
 use crate::publish::tracker::{FlushTracker, Settled};
+use crate::spool::{BatchFile, Spool};
 use crate::telemetry::Telemetry;
 use crate::telemetry::reasons::DropReason;
 
@@ -28,8 +29,13 @@ use crate::telemetry::reasons::DropReason;
 pub const MAX_DATUM_AGE_MS: i64 = MAX_AGE_MS - 10 * 60 * 1000;
 
 struct Entry {
-    /// `None` while an attempt has it.
+    /// In memory: `None` while an attempt has it, or while it waits in its batch file.
     batch: Option<Batch>,
+    /// Its batch file in the spool, if it has one: it is read for each attempt and deleted
+    /// when the entry is settled.
+    file: Option<BatchFile>,
+    /// Whether its datums hold buffer slots (an entry in memory) or not (in the spool).
+    holds_slots: bool,
     len: usize,
     /// Failed attempts so far.
     failures: u32,
@@ -45,19 +51,35 @@ struct Inner {
 }
 
 impl Inner {
-    fn insert(&mut self, batch: Batch, trackers: Vec<Arc<FlushTracker>>, at: Duration) {
+    fn insert(&mut self, held: Held, trackers: Vec<Arc<FlushTracker>>, at: Duration) -> &mut Entry {
         let id = self.next_id;
         self.next_id += 1;
-        self.entries.insert(id, Entry { len: batch.len(), batch: Some(batch), failures: 0, trackers });
+        let (batch, file, len) = match held {
+            Held::Memory(batch) => (Some(batch), None, 0),
+            Held::Stored(file, len) => (None, Some(file), len),
+        };
+        let len = batch.as_ref().map_or(len, Batch::len);
+        let holds_slots = file.is_none();
         self.queue.push(Reverse((at, id)));
+        self.entries.entry(id).or_insert(Entry { len, batch, file, holds_slots, failures: 0, trackers })
     }
 
     fn requeue(&mut self, attempt: Attempt, at: Duration) {
         let entry = self.entries.get_mut(&attempt.id).expect("an attempt's entry stays until it is settled");
-        entry.batch = Some(attempt.batch);
+        // A stored entry is read again for its next attempt: memory holds only what is in one.
+        if entry.file.is_none() {
+            entry.batch = Some(attempt.batch);
+        }
         entry.failures = attempt.failures;
         self.queue.push(Reverse((at, attempt.id)));
     }
+}
+
+/// Where an entry's batch is.
+enum Held {
+    Memory(Batch),
+    /// In a batch file of the spool, with its number of datums.
+    Stored(BatchFile, usize),
 }
 
 /// A batch taken out of the outbox for one PutMetricData attempt. It goes back through
@@ -96,11 +118,18 @@ pub struct Outbox {
     budget: Arc<Budget>,
     telemetry: Arc<Telemetry>,
     clock: SharedClock,
+    spool: Option<Arc<Spool>>,
 }
 
 impl Outbox {
     pub fn new(budget: Arc<Budget>, telemetry: Arc<Telemetry>, clock: SharedClock) -> Outbox {
-        Outbox { inner: Mutex::default(), wake: Notify::new(), budget, telemetry, clock }
+        Outbox { inner: Mutex::default(), wake: Notify::new(), budget, telemetry, clock, spool: None }
+    }
+
+    /// An outbox whose batches wait in the spool's batch files rather than in memory.
+    pub fn with_spool(mut self, spool: Option<Arc<Spool>>) -> Outbox {
+        self.spool = spool;
+        self
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -112,15 +141,51 @@ impl Outbox {
         self.wake.notified().await;
     }
 
-    /// Queues batches for publishing now, followed by `tracker` if given.
-    pub fn push(&self, batches: Vec<Batch>, tracker: Option<&Arc<FlushTracker>>) {
+    /// Queues batches for publishing now, followed by `tracker` if given. With a spool, each
+    /// batch is written to a batch file first and its buffer slots are freed: memory then
+    /// holds none of it until its attempt. A batch whose file cannot be written stays in
+    /// memory; the answer says whether all of them were written.
+    pub fn push(&self, batches: Vec<Batch>, tracker: Option<&Arc<FlushTracker>>) -> bool {
+        let mut all_stored = true;
+        let held: Vec<Held> = batches
+            .into_iter()
+            .filter(|b| !b.is_empty())
+            .map(|batch| match self.spool.as_ref().map(|s| s.write_batch(&batch)) {
+                Some(Ok(file)) => {
+                    self.budget.release(batch.len());
+                    Held::Stored(file, batch.len())
+                }
+                Some(Err(_)) => {
+                    all_stored = false;
+                    Held::Memory(batch)
+                }
+                None => Held::Memory(batch),
+            })
+            .collect();
+        if let Some(spool) = self.spool.as_ref().filter(|_| !held.is_empty()) {
+            spool.sync_dir();
+        }
+        self.queue(held, tracker);
+        all_stored
+    }
+
+    /// Queues batch files a start found in the spool.
+    pub fn push_stored(&self, files: Vec<(BatchFile, usize)>) {
+        self.queue(files.into_iter().map(|(f, n)| Held::Stored(f, n)).collect(), None);
+    }
+
+    fn queue(&self, held: Vec<Held>, tracker: Option<&Arc<FlushTracker>>) {
         let now = self.clock.elapsed();
         let mut inner = self.lock();
-        for batch in batches.into_iter().filter(|b| !b.is_empty()) {
+        for h in held {
+            let entry_len = match &h {
+                Held::Memory(b) => b.len(),
+                Held::Stored(_, n) => *n,
+            };
             if let Some(t) = tracker {
-                t.add(batch.len());
+                t.add(entry_len);
             }
-            inner.insert(batch, tracker.into_iter().cloned().collect(), now);
+            inner.insert(h, tracker.into_iter().cloned().collect(), now);
         }
         drop(inner);
         self.wake.notify_one();
@@ -136,7 +201,7 @@ impl Outbox {
     }
 
     /// Unpublished datums per namespace and metric name, for the shutdown report. Batches
-    /// in an attempt are not counted.
+    /// in an attempt are not counted; batches in the spool are counted as a whole.
     pub fn unpublished_by_metric(&self) -> BTreeMap<(String, String), usize> {
         let inner = self.lock();
         let mut out = BTreeMap::new();
@@ -148,20 +213,50 @@ impl Outbox {
         out
     }
 
-    /// The next batch whose time has come, taken out for an attempt.
-    pub fn take_ready(&self) -> Next {
-        let now = self.clock.elapsed();
-        let mut inner = self.lock();
-        let Some(Reverse((at, id))) = inner.queue.peek().copied() else {
-            return Next::Empty;
-        };
-        if at > now {
-            return Next::WaitUntil(at);
+    /// Entries a spool should hold but does not (their batch file could not be written).
+    pub fn unstored(&self) -> usize {
+        match self.spool {
+            Some(_) => self.lock().entries.values().filter(|e| e.file.is_none() && e.holds_slots).count(),
+            None => 0,
         }
-        inner.queue.pop();
-        let entry = inner.entries.get_mut(&id).expect("queued entries exist");
-        let batch = entry.batch.take().expect("queued entries hold their batch");
-        Next::Ready(Attempt { id, batch, failures: entry.failures })
+    }
+
+    /// Datums waiting in the spool's batch files, and how many files.
+    pub fn stored(&self) -> (usize, usize) {
+        let inner = self.lock();
+        let stored = inner.entries.values().filter(|e| e.file.is_some());
+        stored.fold((0, 0), |(datums, files), e| (datums + e.len, files + 1))
+    }
+
+    /// The next batch whose time has come, taken out for an attempt (read from its batch
+    /// file when it has one; a file that cannot be read any more is dropped, counted).
+    pub fn take_ready(&self) -> Next {
+        loop {
+            let now = self.clock.elapsed();
+            let mut inner = self.lock();
+            let Some(Reverse((at, id))) = inner.queue.peek().copied() else {
+                return Next::Empty;
+            };
+            if at > now {
+                return Next::WaitUntil(at);
+            }
+            inner.queue.pop();
+            let entry = inner.entries.get_mut(&id).expect("queued entries exist");
+            let failures = entry.failures;
+            if let Some(batch) = entry.batch.take() {
+                return Next::Ready(Attempt { id, batch, failures });
+            }
+            let (file, len) = (entry.file.clone().expect("an entry is in memory or in a file"), entry.len);
+            drop(inner);
+            match self.spool.as_ref().and_then(|s| s.read_batch(&file)) {
+                Some(batch) if batch.len() == len => return Next::Ready(Attempt { id, batch, failures }),
+                _ => {
+                    tracing::error!(file = %file.path.display(), datums = len, "unreadable batch file: dropping it");
+                    self.telemetry.datums_dropped(DropReason::Unreadable, len);
+                    self.settle(id, len, Settled::Rejected, None);
+                }
+            }
+        }
     }
 
     /// Puts an attempt back as it was, ready now and not counted as a failure (the
@@ -194,9 +289,14 @@ impl Outbox {
         let mut inner = self.lock();
         let entry = inner.entries.remove(&attempt.id).expect("an attempt's entry stays until it is settled");
         let (a, b) = attempt.batch.split();
-        inner.insert(a, entry.trackers.clone(), now);
-        inner.insert(b, entry.trackers, now);
+        // Halves of a stored batch are kept in memory; they are few (bisecting ends in single
+        // datums) and are lost to a crash only as part of the attempt in flight.
+        inner.insert(Held::Memory(a), entry.trackers.clone(), now).holds_slots = entry.holds_slots;
+        inner.insert(Held::Memory(b), entry.trackers, now).holds_slots = entry.holds_slots;
         drop(inner);
+        if let Some(file) = entry.file {
+            self.remove_file(&file);
+        }
         self.wake.notify_one();
     }
 
@@ -232,18 +332,32 @@ impl Outbox {
     /// so a tracker added meanwhile by [`Outbox::track_all`] is counted exactly once.
     fn settle(&self, id: u64, n: usize, how: Settled, left: Option<usize>) {
         let mut inner = self.lock();
-        let trackers = match left {
+        let (trackers, holds_slots, file) = match left {
             Some(len) => {
                 let entry = inner.entries.get_mut(&id).expect("an attempt's entry exists");
                 entry.len = len;
-                entry.trackers.clone()
+                (entry.trackers.clone(), entry.holds_slots, None)
             }
-            None => inner.entries.remove(&id).expect("an attempt's entry exists").trackers,
+            None => {
+                let entry = inner.entries.remove(&id).expect("an attempt's entry exists");
+                (entry.trackers, entry.holds_slots, entry.file)
+            }
         };
         drop(inner);
-        self.budget.release(n);
+        if let Some(file) = file {
+            self.remove_file(&file);
+        }
+        if holds_slots {
+            self.budget.release(n);
+        }
         for t in trackers {
             t.settle(n, how);
+        }
+    }
+
+    fn remove_file(&self, file: &BatchFile) {
+        if let Some(spool) = &self.spool {
+            spool.remove_file(&file.path, file.bytes);
         }
     }
 
@@ -256,7 +370,7 @@ impl Outbox {
 
 fn settled_as(reason: DropReason) -> Settled {
     match reason {
-        DropReason::Invalid | DropReason::TooLarge => Settled::Rejected,
+        DropReason::Invalid | DropReason::TooLarge | DropReason::Unreadable => Settled::Rejected,
         DropReason::Expired => Settled::Expired,
     }
 }

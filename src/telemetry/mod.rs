@@ -13,6 +13,7 @@ use prometheus_client::registry::Registry;
 
 pub mod reasons;
 pub mod scrape;
+pub(crate) mod spool;
 
 use reasons::{
     DropReason, LineOutcome, LineReject, LineWarning, OtlpOutcome, OtlpReject, PutOutcome, RefuseReason, RejectReason,
@@ -92,6 +93,7 @@ pub(crate) struct Telemetry {
     otlp_streams: Gauge,
     /// Per scrape target.
     pub scrape: scrape::Scrapes,
+    pub(crate) spool: spool::Spool,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -130,6 +132,7 @@ impl Default for Telemetry {
             otlp_points_rejected: Family::default(),
             otlp_streams: Gauge::default(),
             scrape: scrape::Scrapes::default(),
+            spool: spool::Spool::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -218,6 +221,7 @@ impl Default for Telemetry {
             drop(t.otlp_points_rejected.get_or_create(&Reason { reason: r.label() }));
         }
         t.scrape.register(&mut registry);
+        t.spool.register(&mut registry);
         for &input in LINE_INPUTS {
             for o in LineOutcome::ALL {
                 drop(t.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));

@@ -52,6 +52,10 @@ labels! {
         BodyBudget => "body_budget",
         /// The request head was larger than `max_header_bytes` (431, answered by hyper).
         HeadersTooLarge => "headers_too_large",
+        /// The disk spool holds `spool.max_bytes` (503).
+        SpoolFull => "spool_full",
+        /// Writing to the disk spool failed (503; the log says why).
+        SpoolError => "spool_error",
     }
 }
 
@@ -96,6 +100,8 @@ labels! {
         TooLarge => "too_large",
         /// The datum aged out of CloudWatch's 14-day window.
         Expired => "expired",
+        /// A batch file of the spool that could no longer be read.
+        Unreadable => "unreadable",
     }
 }
 
@@ -182,6 +188,10 @@ labels! {
         ShuttingDown => "shutting_down",
         /// Lines of a datagram whose series-windows exceed the buffer bound.
         TooLarge => "too_large",
+        /// Lines the pipeline refused: the disk spool was full.
+        SpoolFull => "spool_full",
+        /// Lines the disk spool could not write.
+        SpoolError => "spool_error",
     }
 }
 
@@ -258,5 +268,37 @@ labels! {
         StateFull => "state_full",
         /// The pipeline's validation refused the datum (its rule is in `records_rejected_total`).
         Invalid => "invalid",
+    }
+}
+
+labels! {
+    /// What is wrong with a stretch of a spool file read at start.
+    SpoolDamage {
+        /// Bytes that are no whole frame, or a frame whose checksum does not match.
+        Checksum => "checksum",
+        /// A file ending inside a frame: a write cut short.
+        TornTail => "torn_tail",
+        /// A frame or file that cannot be read or decoded.
+        Unreadable => "unreadable",
+    }
+}
+
+labels! {
+    /// A spool operation that can fail.
+    SpoolOp {
+        Write => "write",
+        Sync => "sync",
+        Read => "read",
+        Remove => "remove",
+    }
+}
+
+labels! {
+    /// What a start replays from the spool.
+    SpoolReplayed {
+        /// Accepted records of the write-ahead log, aggregated again.
+        Records => "records",
+        /// Datums of batch files, queued for publishing.
+        Datums => "datums",
     }
 }

@@ -61,7 +61,9 @@ impl IngestError {
             }
             IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             IngestError::UnreadableBody(_) | IngestError::MalformedBody(_) => StatusCode::BAD_REQUEST,
-            IngestError::Refused(Refusal::ShuttingDown | Refusal::BufferFull { .. })
+            IngestError::Refused(
+                Refusal::ShuttingDown | Refusal::BufferFull { .. } | Refusal::SpoolFull { .. } | Refusal::SpoolFailed,
+            )
             | IngestError::BodiesInFlight { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }

@@ -95,13 +95,13 @@ async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: a
         Err(e) => return refused(&state, e, protobuf.then_some(otlp::wire::Encoding::Protobuf)),
     };
     let kind = match kind {
-        None => return otlp::http::export(&state, &bytes, otlp::wire::Encoding::Protobuf),
+        None => return otlp::http::export(&state, &bytes, otlp::wire::Encoding::Protobuf).await,
         Some(BodyKind::Json) if otlp::wire::is_otlp_json(&bytes) => {
-            return otlp::http::export(&state, &bytes, otlp::wire::Encoding::Json);
+            return otlp::http::export(&state, &bytes, otlp::wire::Encoding::Json).await;
         }
         Some(kind) => kind,
     };
-    match submit(&state, &bytes, kind) {
+    match submit(&state, &bytes, kind).await {
         Ok(report) => {
             let status = if report.accepted > 0 { StatusCode::ACCEPTED } else { StatusCode::BAD_REQUEST };
             (status, axum::Json(report)).into_response()
@@ -145,9 +145,10 @@ pub(crate) async fn read_request<'s>(
     read::read_body(body, encoding, state.body_limits, &state.bodies).await
 }
 
-fn submit(state: &HttpState, bytes: &[u8], kind: BodyKind) -> Result<Accepted, IngestError> {
-    let answer = off_the_workers(bytes.len(), || submit_body(&state.pipeline, Input::HTTP, bytes, kind));
-    Ok(answer.map_err(IngestError::MalformedBody)??)
+/// Submits a body of our format; with a spool, answers once its records are durable there.
+async fn submit(state: &HttpState, bytes: &[u8], kind: BodyKind) -> Result<Accepted, IngestError> {
+    let finished = off_the_workers(bytes.len(), || submit_body(&state.pipeline, Input::HTTP, bytes, kind));
+    Ok(finished.map_err(IngestError::MalformedBody)?.durable().await?)
 }
 
 /// Bodies from this size on are parsed into records and aggregated with the runtime told so.

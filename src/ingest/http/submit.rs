@@ -4,7 +4,7 @@
 use crate::domain::error::reject;
 use crate::ingest::http::body::{BodyKind, Text, one_pass_parts, parse_record, records_into, split_body};
 use crate::pipeline::candidate::Context;
-use crate::pipeline::{Accepted, Input, Pipeline, Refusal};
+use crate::pipeline::{Finished, Input, Pipeline};
 use crate::telemetry::reasons::RejectReason;
 
 /// Reads a body into a submission of `pipeline` and finishes it. A JSON body whose records
@@ -13,12 +13,7 @@ use crate::telemetry::reasons::RejectReason;
 /// again the careful way ([`split_body`], then [`parse_record`] per item), so that the bad
 /// record is named by its index and the field at fault while the others are still taken: the
 /// error path pays for the messages. An error here means the body as a whole is unusable.
-pub fn submit_body(
-    pipeline: &Pipeline,
-    input: Input,
-    body: &[u8],
-    kind: BodyKind,
-) -> Result<Result<Accepted, Refusal>, String> {
+pub fn submit_body(pipeline: &Pipeline, input: Input, body: &[u8], kind: BodyKind) -> Result<Finished, String> {
     if let Some(answer) = one_pass(pipeline, input, body, kind) {
         return Ok(answer);
     }
@@ -29,18 +24,18 @@ pub fn submit_body(
     for item in split.items {
         submission.push(parse_record(item).map_err(|e| reject(RejectReason::Malformed, e)));
     }
-    Ok(submission.finish())
+    Ok(submission.finished())
 }
 
 /// A JSON array or envelope read in one pass; `None` when any of it cannot be read.
-fn one_pass(pipeline: &Pipeline, input: Input, body: &[u8], kind: BodyKind) -> Option<Result<Accepted, Refusal>> {
+fn one_pass(pipeline: &Pipeline, input: Input, body: &[u8], kind: BodyKind) -> Option<Finished> {
     let (namespace, dimensions, records) = one_pass_parts(body, kind)?;
     let dimensions = dimensions.map(|d| d.0).unwrap_or_default();
     let context = Context { namespace: namespace.as_ref().map(Text::as_str), dimensions: &dimensions };
     // About a hundred bytes per record: room made ahead, without regrowing.
     let mut submission = pipeline.submission(input, context, body.len() / 100);
     records_into(records, |candidate| submission.push(Ok(candidate))).ok()?;
-    Some(submission.finish())
+    Some(submission.finished())
 }
 
 #[cfg(test)]
@@ -50,6 +45,7 @@ mod tests {
 
     use crate::clock::ManualClock;
     use crate::ingest::http::body::parse_record_carefully;
+    use crate::pipeline::{Accepted, Refusal};
 
     fn pipeline() -> Arc<Pipeline> {
         Pipeline::for_tests(Some("Test"), 10_000, ManualClock::new(1_700_000_010_000)).0
@@ -78,7 +74,7 @@ mod tests {
         ];
         for (body, kind) in bodies {
             let (fast, careful) = (pipeline(), pipeline());
-            let answer = submit_body(&fast, Input::HTTP, body, kind).unwrap();
+            let answer = submit_body(&fast, Input::HTTP, body, kind).unwrap().now();
             assert_eq!(answer, carefully(&careful, body, kind), "{}", String::from_utf8_lossy(body));
             let keys = |p: &Pipeline| {
                 let mut k: Vec<_> = p.drain(true).into_iter().map(|w| (w.key, w.start_ms)).collect();
@@ -90,11 +86,11 @@ mod tests {
         let p = pipeline();
         let bad =
             submit_body(&p, Input::HTTP, br#"[{"name":"a","value":1},{"name":"b","values":[1,"x"]}]"#, BodyKind::Json);
-        let bad = bad.unwrap().unwrap();
+        let bad = bad.unwrap().now().unwrap();
         assert_eq!((bad.accepted, bad.rejected.len(), bad.rejected[0].index), (1, 1, 1));
         assert!(bad.rejected[0].error.starts_with("values[1]: invalid type: string"), "{}", bad.rejected[0].error);
         assert_eq!(
-            submit_body(&p, Input::HTTP, b"[1,", BodyKind::Json).unwrap_err(),
+            submit_body(&p, Input::HTTP, b"[1,", BodyKind::Json).map(Finished::now).unwrap_err(),
             split_body(b"[1,", BodyKind::Json).unwrap_err()
         );
     }

@@ -88,8 +88,13 @@ async fn submit<I: LineInput>(input: &I, bytes: &[u8], stop: &CancellationToken)
     let mut prepared = input.prepare_batch(bytes);
     loop {
         match submit_all(input, &mut prepared) {
-            Ok(()) => return true,
-            Err(Refusal::BufferFull { .. }) => {
+            // With a spool, the next read waits until these lines are durable.
+            Ok(()) => {
+                input.pipeline().durable().await;
+                return true;
+            }
+            // Reading stops until there is room: the client's writes block.
+            Err(Refusal::BufferFull { .. } | Refusal::SpoolFull { .. } | Refusal::SpoolFailed) => {
                 tokio::select! {
                     _ = tokio::time::sleep(RETRY) => {}
                     _ = stop.cancelled() => return false,

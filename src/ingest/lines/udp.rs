@@ -184,6 +184,8 @@ pub fn handle<I: LineInput>(input: &I, batch: &[u8]) {
             Refusal::BufferFull { .. } => UdpDrop::BufferFull,
             Refusal::ShuttingDown => UdpDrop::ShuttingDown,
             Refusal::NeverFits { .. } => UdpDrop::TooLarge,
+            Refusal::SpoolFull { .. } => UdpDrop::SpoolFull,
+            Refusal::SpoolFailed => UdpDrop::SpoolError,
         };
         input.telemetry().udp_dropped(I::INPUT.name, reason, n as u64);
         input.telemetry().input_lines(I::INPUT.name, LineOutcome::Dropped, n);

@@ -46,19 +46,21 @@ pub fn router(state: Arc<HttpState>) -> Router {
 async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
     let encoding = content_encoding(&headers);
     match read_request(&state, &headers, body, encoding.is_some()).await {
-        Ok((bytes, _held)) => export(&state, &bytes, encoding.unwrap_or(Encoding::Json)),
+        Ok((bytes, _held)) => export(&state, &bytes, encoding.unwrap_or(Encoding::Json)).await,
         Err(e) => refused(&state, e, Some(encoding.unwrap_or(Encoding::Json))),
     }
 }
 
-/// Decodes, converts and submits an OTLP body, and answers.
-pub fn export(state: &HttpState, bytes: &[u8], encoding: Encoding) -> Response {
+/// Decodes, converts and submits an OTLP body, and answers (with a spool, once what it
+/// submitted is durable).
+pub async fn export(state: &HttpState, bytes: &[u8], encoding: Encoding) -> Response {
     let request = match wire::decode(bytes, encoding) {
         Ok(r) => r,
         Err(message) => return refused(state, IngestError::MalformedBody(message), Some(encoding)),
     };
     match off_the_workers(bytes.len(), || state.otlp.export(&request)) {
         Ok(answer) => {
+            state.pipeline.durable().await;
             let body = wire::response(answer.rejected as i64, answer.message, encoding);
             ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
         }
@@ -71,7 +73,9 @@ pub fn export(state: &HttpState, bytes: &[u8], encoding: Encoding) -> Response {
 pub fn error_response(e: IngestError, encoding: Encoding) -> Response {
     let grpc = match &e {
         IngestError::Unauthorized => code::UNAUTHENTICATED,
-        IngestError::Refused(Refusal::ShuttingDown | Refusal::BufferFull { .. })
+        IngestError::Refused(
+            Refusal::ShuttingDown | Refusal::BufferFull { .. } | Refusal::SpoolFull { .. } | Refusal::SpoolFailed,
+        )
         | IngestError::BodiesInFlight { .. } => code::UNAVAILABLE,
         IngestError::Refused(Refusal::NeverFits { .. }) | IngestError::BodyTooLarge { .. } => code::RESOURCE_EXHAUSTED,
         _ => code::INVALID_ARGUMENT,

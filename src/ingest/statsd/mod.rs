@@ -290,7 +290,7 @@ impl Statsd {
                     tracing::warn!(error = %r.error, "statsd set count rejected");
                 }
             }
-            Err(Refusal::BufferFull { .. }) if !all => {
+            Err(Refusal::BufferFull { .. } | Refusal::SpoolFull { .. }) if !all => {
                 let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
                 for (key, set) in ended {
                     sets.members += set.members.len();

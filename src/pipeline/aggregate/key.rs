@@ -48,14 +48,20 @@ pub struct SeriesView<'k> {
 
 /// Decodes a key made by [`encode_series_key`].
 pub fn decode_series_key(key: &[u8]) -> SeriesView<'_> {
+    try_decode_series_key(key).expect("keys are made by encode_series_key")
+}
+
+/// Decodes a key read from outside the process (the spool): `None` unless it is one that
+/// [`encode_series_key`] could have made, to the last byte.
+pub fn try_decode_series_key(key: &[u8]) -> Option<SeriesView<'_>> {
     let mut r = KeyReader { key, at: 0 };
-    let resolution = Resolution::from_seconds(r.byte() as u64).expect("keys hold a valid resolution");
-    let unit = Unit::from_index(r.byte());
-    let namespace = r.text();
-    let name = r.text();
-    let n = r.byte() as usize;
-    let dimensions = (0..n).map(|_| (r.text(), r.text())).collect();
-    SeriesView { resolution, unit, namespace, name, dimensions }
+    let resolution = Resolution::from_seconds(r.byte()? as u64)?;
+    let unit = *Unit::ALL.get(r.byte()? as usize)?;
+    let namespace = r.text()?;
+    let name = r.text()?;
+    let n = r.byte()? as usize;
+    let dimensions = (0..n).map(|_| Some((r.text()?, r.text()?))).collect::<Option<Vec<_>>>()?;
+    (r.at == key.len()).then_some(SeriesView { resolution, unit, namespace, name, dimensions })
 }
 
 struct KeyReader<'k> {
@@ -64,15 +70,17 @@ struct KeyReader<'k> {
 }
 
 impl<'k> KeyReader<'k> {
-    fn byte(&mut self) -> u8 {
+    fn byte(&mut self) -> Option<u8> {
+        let b = *self.key.get(self.at)?;
         self.at += 1;
-        self.key[self.at - 1]
+        Some(b)
     }
 
-    fn text(&mut self) -> &'k str {
-        let len = u16::from_le_bytes([self.key[self.at], self.key[self.at + 1]]) as usize;
-        self.at += 2 + len;
-        std::str::from_utf8(&self.key[self.at - len..self.at]).expect("keys hold UTF-8")
+    fn text(&mut self) -> Option<&'k str> {
+        let len = u16::from_le_bytes([self.byte()?, self.byte()?]) as usize;
+        let bytes = self.key.get(self.at..self.at + len)?;
+        self.at += len;
+        std::str::from_utf8(bytes).ok()
     }
 }
 

@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use smallvec::SmallVec;
 
 pub use distribution::Distribution;
-pub use key::{decode_series_key, encode_series_key};
+pub use key::{SeriesView, decode_series_key, encode_series_key, try_decode_series_key};
 
 use crate::domain::payload::StatSet;
 use crate::pipeline::aggregate::plan::{Plan, push_statistics};
@@ -64,6 +64,11 @@ impl Window {
     pub fn slots(&self) -> usize {
         self.values.iter().map(Distribution::datums_bound).sum::<usize>() + self.statistics.len()
     }
+}
+
+/// The end of a series' window that starts at `start_ms`.
+pub(crate) fn window_end(key: &[u8], start_ms: i64) -> i64 {
+    start_ms.saturating_add(key::key_resolution(key).window_ms())
 }
 
 /// A window taken out of the aggregator to be published.

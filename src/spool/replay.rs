@@ -1,0 +1,183 @@
+//! What a start finds in the spool: batch files to publish and log segments to aggregate
+//! again. Damage is counted and skipped, never fatal: a torn tail or a garbled frame loses
+//! that frame only, a file that cannot be read is left where it is, and a batch file with
+//! nothing good in it is removed so that it is not counted again at every start.
+
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::domain::limits::MAX_AGE_MS;
+use crate::pipeline::Pipeline;
+use crate::pipeline::aggregate::window_end;
+use crate::publish::outbox::Outbox;
+use crate::spool::frame::{self, Damage};
+use crate::spool::wal::{Checkpoint, Sealed};
+use crate::spool::{BatchFile, CHECKPOINT, Spool, codec};
+use crate::telemetry::reasons::{SpoolDamage, SpoolOp, SpoolReplayed};
+
+struct Segment {
+    id: u64,
+    path: PathBuf,
+    bytes: u64,
+}
+
+/// What an earlier run left, read but not yet handed to the pipeline and the outbox.
+pub struct Replayed {
+    batches: Vec<(BatchFile, usize)>,
+    segments: Vec<Segment>,
+    next_segment: u64,
+    checkpoint: Checkpoint,
+}
+
+fn id_of(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
+    name.strip_prefix(prefix)?.strip_suffix(suffix)?.parse().ok()
+}
+
+/// Lists the spool and checks its batch files.
+pub(super) fn read(spool: &Arc<Spool>) -> std::io::Result<Replayed> {
+    let mut batches = Vec::new();
+    let mut segments = Vec::new();
+    let mut next_batch = 0;
+    for entry in fs::read_dir(&spool.dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        if let Some(seq) = id_of(&name, "batch-", ".bin") {
+            next_batch = next_batch.max(seq + 1);
+            batches.push((seq, BatchFile { path, bytes }));
+        } else if let Some(id) = id_of(&name, "wal-", ".log") {
+            segments.push(Segment { id, path, bytes });
+        } else if name == CHECKPOINT {
+            continue;
+        } else if name.ends_with(".tmp") && (name.starts_with("batch-") || name.starts_with(CHECKPOINT)) {
+            // Cut short before its rename: a batch file's records are still in the log, and
+            // the checkpoint it would have replaced is still there.
+            let _ = fs::remove_file(&path);
+        } else {
+            tracing::warn!(file = %path.display(), "not a spool file; left alone");
+        }
+    }
+    spool.next_batch.store(next_batch, std::sync::atomic::Ordering::Release);
+    batches.sort_by_key(|(seq, _)| *seq);
+    segments.sort_by_key(|s| s.id);
+    let next_segment = segments.last().map_or(0, |s| s.id + 1);
+    let mut good = Vec::new();
+    for (_, file) in batches {
+        let Ok(bytes) = fs::read(&file.path) else {
+            spool.telemetry.spool.failed(SpoolOp::Read);
+            damaged(spool, &file.path, SpoolDamage::Unreadable, file.bytes as usize);
+            continue;
+        };
+        let scan = frame::scan(&bytes);
+        scan.damage.iter().for_each(|d| damaged(spool, &file.path, kind(*d), d.bytes()));
+        match scan.frames.as_slice() {
+            [record] => match codec::decode_batch(record) {
+                Some(batch) => {
+                    spool.add(file.bytes);
+                    good.push((file, batch.len()));
+                    continue;
+                }
+                None => damaged(spool, &file.path, SpoolDamage::Unreadable, record.len()),
+            },
+            _ if scan.damage.is_empty() => damaged(spool, &file.path, SpoolDamage::Unreadable, bytes.len()),
+            _ => {}
+        }
+        let _ = fs::remove_file(&file.path);
+    }
+    segments.iter().for_each(|s| spool.add(s.bytes));
+    let checkpoint = read_checkpoint(spool);
+    Ok(Replayed { batches: good, segments, next_segment, checkpoint })
+}
+
+/// The last checkpoint; none (nothing skipped) when it is missing or damaged.
+fn read_checkpoint(spool: &Spool) -> Checkpoint {
+    let path = spool.dir.join(CHECKPOINT);
+    let Ok(bytes) = fs::read(&path) else {
+        return Checkpoint::NONE;
+    };
+    let scan = frame::scan(&bytes);
+    match (scan.frames.as_slice(), scan.damage.is_empty()) {
+        ([frame], true) if Checkpoint::decode(frame).is_some() => Checkpoint::decode(frame).expect("checked"),
+        _ => {
+            damaged(spool, &path, SpoolDamage::Unreadable, bytes.len());
+            Checkpoint::NONE
+        }
+    }
+}
+
+fn kind(d: Damage) -> SpoolDamage {
+    match d {
+        Damage::Checksum { .. } => SpoolDamage::Checksum,
+        Damage::TornTail { .. } => SpoolDamage::TornTail,
+    }
+}
+
+fn damaged(spool: &Spool, path: &std::path::Path, reason: SpoolDamage, bytes: usize) {
+    spool.telemetry.spool.damaged(reason, bytes);
+    tracing::error!(file = %path.display(), reason = reason.label(), bytes, "damaged spool file: skipping that part");
+}
+
+impl Replayed {
+    /// Queues the batch files for publishing and aggregates the log's records again, then
+    /// starts the log after the segments it read (they stay until a flush covers them).
+    pub(crate) fn resume(self, spool: &Arc<Spool>, pipeline: &Pipeline, outbox: &Outbox, now_ms: i64) {
+        let datums: usize = self.batches.iter().map(|(_, n)| n).sum();
+        let files = self.batches.len();
+        outbox.push_stored(self.batches);
+        spool.telemetry.spool.replayed(SpoolReplayed::Datums, datums);
+        let oldest = now_ms - MAX_AGE_MS;
+        let (mut records, mut expired, mut published) = (0, 0, 0);
+        let mut sealed = Vec::new();
+        for s in self.segments {
+            let mut max_end_ms = i64::MIN;
+            match fs::read(&s.path) {
+                Ok(bytes) => {
+                    let scan = frame::scan(&bytes);
+                    scan.damage.iter().for_each(|d| damaged(spool, &s.path, kind(*d), d.bytes()));
+                    for record in scan.frames {
+                        let Some(entries) = codec::entries(record) else {
+                            damaged(spool, &s.path, SpoolDamage::Unreadable, record.len());
+                            continue;
+                        };
+                        for e in entries {
+                            if self.checkpoint.covers(s.id, window_end(e.key, e.window_start_ms)) {
+                                published += 1;
+                                continue;
+                            }
+                            if e.window_start_ms < oldest {
+                                expired += 1;
+                                continue;
+                            }
+                            max_end_ms = max_end_ms.max(pipeline.restore(e.key, e.window_start_ms, e.payload));
+                            records += 1;
+                        }
+                    }
+                }
+                Err(e) => {
+                    spool.failed(SpoolOp::Read, &e);
+                    damaged(spool, &s.path, SpoolDamage::Unreadable, s.bytes as usize);
+                    // Kept until covered like the others; a later start may read it.
+                    max_end_ms = i64::MAX;
+                }
+            }
+            sealed.push(Sealed { id: s.id, path: s.path, bytes: s.bytes, max_end_ms });
+        }
+        spool.telemetry.spool.replayed(SpoolReplayed::Records, records);
+        spool.telemetry.spool.expired(expired);
+        if expired > 0 {
+            tracing::error!(records = expired, "spooled records older than CloudWatch's 14-day window dropped");
+        }
+        if files + records + published > 0 {
+            tracing::info!(
+                batch_files = files,
+                datums,
+                records,
+                records_in_batch_files = published,
+                "replaying the spool"
+            );
+        }
+        spool.start(self.next_segment, sealed);
+    }
+}
