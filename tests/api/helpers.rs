@@ -351,9 +351,22 @@ pub fn rss_bytes() -> u64 {
     proc_status_kb(std::process::id(), "VmRSS") * 1024
 }
 
+/// Held, shared, by tests that keep both cores busy (the spool's load tests), and alone by a
+/// test run in a process of its own (whose latencies must be the app's, not the machine's).
+pub static CPU_BOUND: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// Runs a CPU-bound test (on a runtime of its own, two workers) while holding [`CPU_BOUND`]
+/// shared.
+pub fn cpu_bound(test: impl std::future::Future<Output = ()>) {
+    let _busy = CPU_BOUND.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(test);
+}
+
 /// Runs the test named `name` again in a process of its own, where it is the only test, so
-/// that the resident memory it measures is its own and the app's, not the other tests'.
+/// that the resident memory it measures is its own and the app's, not the other tests'. No
+/// CPU-bound test runs meanwhile ([`CPU_BOUND`]).
 pub fn in_a_process_of_its_own(name: &str) {
+    let _alone = CPU_BOUND.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([name, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
@@ -404,6 +417,9 @@ pub fn sidecar_command() -> Command {
     }
     c
 }
+
+/// How long [`Sidecar::start`] waits after `/readyz` first answers 200.
+const SETTLE: Duration = Duration::from_millis(200);
 
 /// Log lines of a sidecar process kept for a failing test (the last ones).
 const KEPT_LOG_LINES: usize = 200;
@@ -470,6 +486,10 @@ impl Sidecar {
         loop {
             let ready = sidecar.http.get(format!("{}/readyz", sidecar.base)).send().await;
             if ready.is_ok_and(|r| r.status() == 200) {
+                // The binary installs its SIGTERM handler only once it awaits its shutdown
+                // signal, just after it reports ready: a SIGTERM right away would kill it
+                // unhandled (see `terminate`). A moment for it to get there.
+                tokio::time::sleep(SETTLE).await;
                 return sidecar;
             }
             assert!(Instant::now() < deadline, "/readyz did not answer 200 within 10s");
@@ -498,12 +518,33 @@ impl Sidecar {
         self.child.wait().await.unwrap();
     }
 
-    /// SIGTERM; its exit status. Panics if it has not exited within `within`.
+    /// SIGTERM; its exit status (after its last log lines, when it is not success). Panics if
+    /// it has not exited within `within`.
     pub async fn terminate(mut self, within: Duration) -> std::process::ExitStatus {
         self.signal(libc::SIGTERM);
-        match tokio::time::timeout(within, self.child.wait()).await {
+        let status = match tokio::time::timeout(within, self.child.wait()).await {
             Ok(status) => status.unwrap(),
             Err(_) => panic!("the sidecar did not exit within {within:?} of SIGTERM"),
+        };
+        use std::os::unix::process::ExitStatusExt;
+        assert_ne!(
+            status.signal(),
+            Some(libc::SIGTERM),
+            "killed by SIGTERM, unhandled: it came before the sidecar installed its handler ({SETTLE:?} after /readyz answered 200)"
+        );
+        if !status.success() {
+            // The reader has seen EOF, or soon will: the process is gone.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            self.print_log(&format!("exited with {status}"));
+        }
+        status
+    }
+
+    fn print_log(&self, why: &str) {
+        let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        eprintln!("--- {why}: the sidecar's last {} log lines ---", log.len());
+        for line in log.iter() {
+            eprintln!("{line}");
         }
     }
 
@@ -530,11 +571,7 @@ impl Sidecar {
 impl Drop for Sidecar {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let log = self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            eprintln!("--- the sidecar's last {} log lines ---", log.len());
-            for line in log.iter() {
-                eprintln!("{line}");
-            }
+            self.print_log("the test failed");
         }
     }
 }
