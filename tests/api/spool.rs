@@ -57,9 +57,7 @@ impl SpoolDir {
         out.sort();
         out
     }
-}
 
-impl SpoolDir {
     /// Bytes of every file in the spool.
     fn bytes(&self) -> u64 {
         self.files("").iter().map(|f| f.metadata().map_or(0, |m| m.len())).sum()
@@ -80,6 +78,14 @@ impl Drop for SpoolDir {
 fn plain_args(extra: &[&str]) -> Vec<String> {
     let common = ["--namespace", NAMESPACE, "--self-metrics-namespace", "", "--flush-interval", "1s"];
     common.iter().chain(extra).map(|s| s.to_string()).collect()
+}
+
+/// The seed of a test's random choices (the kill's moment, the bodies), printed:
+/// `SPOOL_TEST_SEED` repeats them (not the timing of the machine).
+fn seed(test: &str) -> fastrand::Rng {
+    let seed = std::env::var("SPOOL_TEST_SEED").map_or_else(|_| fastrand::u64(..), |s| s.parse().unwrap());
+    println!("{test}: seed {seed} (SPOOL_TEST_SEED={seed} repeats its choices)");
+    fastrand::Rng::with_seed(seed)
 }
 
 // Load: clients posting continuously, and what became of each sample.
@@ -395,9 +401,7 @@ async fn kill_9_under_load(test: &str, outage: bool) {
     // either way.
     let args = dir.args(if outage { &["--spool-sync", "periodic"] } else { &[] });
     let sidecar = Sidecar::start(&fake, &args).await;
-    let seed = fastrand::u64(..);
-    println!("{test}: seed {seed}");
-    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut rng = seed(test);
     let load = Load::start(&sidecar.base, 4, &mut rng, Duration::ZERO);
     // Late enough that windows published well before it exist, and can be told from those in
     // flight at the kill.
@@ -782,9 +786,12 @@ async fn corrupt_spool_files_are_skipped_and_counted() {
     assert!(status.success(), "SIGTERM after the damage: {status}");
     assert_published_once(&fake, &expected, "the records in undamaged frames");
 
-    // Not a crash loop: it starts again, and has nothing left to publish.
+    // Not a crash loop: it starts again, finds no damage left to count, and has nothing left
+    // to publish.
     let before = fake.requests().len();
     let fourth = Sidecar::start(&fake, &args).await;
+    let metrics = fourth.metrics().await;
+    assert_eq!(crate::helpers::metric_in(&metrics, "cw_sidecar_spool_damaged_total", ""), 0.0, "{metrics}");
     let status = fourth.terminate(Duration::from_secs(30)).await;
     assert!(status.success(), "the start after: {status}");
     assert_eq!(fake.requests().len(), before, "everything was published by the run before");
@@ -805,15 +812,26 @@ async fn soak_with_throttling_and_outages_loses_nothing() {
     let fake = FakeCloudWatch::start().await;
     let sidecar = Sidecar::start(&fake, &dir.args(&[])).await;
     let pid = sidecar.pid();
-    let seed = fastrand::u64(..);
-    println!("soak: {minutes} min, seed {seed}");
-    let mut rng = fastrand::Rng::with_seed(seed);
+    println!("soak: {minutes} min");
+    let mut rng = seed("soak");
     let load = Load::start(&sidecar.base, 2, &mut rng, Duration::from_millis(100));
     let started = Instant::now();
+    let at = |what: &str| println!("soak {:>5.1} min: {what}", started.elapsed().as_secs_f64() / 60.0);
+    let resources = async || {
+        format!(
+            "RSS {} MiB (peak {}), fds {}, spool {:.1} MiB",
+            proc_status_kb(pid, "VmRSS") / 1024,
+            proc_status_kb(pid, "VmHWM") / 1024,
+            open_fds(pid),
+            sidecar.metric("cw_sidecar_spool_bytes", "").await / 1048576.0,
+        )
+    };
     let end = started + Duration::from_secs(minutes * 60);
     let in_s = |rng: &mut fastrand::Rng, r: Range<u64>| Instant::now() + Duration::from_secs(rng.u64(r));
+    // Each scripted throttle fails one request whatever the rate: a burst of a few, now and
+    // then, as CloudWatch throttles a sender that goes too fast.
     let (mut next_report, mut next_throttle, mut next_outage) =
-        (Instant::now(), in_s(&mut rng, 20..40), in_s(&mut rng, 120..240));
+        (Instant::now(), in_s(&mut rng, 45..90), in_s(&mut rng, 120..240));
     let mut outage_ends: Option<Instant> = None;
     let (mut outages, mut throttles) = (0, 0);
     while Instant::now() < end {
@@ -821,42 +839,39 @@ async fn soak_with_throttling_and_outages_loses_nothing() {
         if outage_ends.is_some_and(|t| now >= t) {
             fake.restart().await;
             outage_ends = None;
-            println!("soak {:>5.1} min: outage over", started.elapsed().as_secs_f64() / 60.0);
+            at("outage over");
         }
         if outage_ends.is_none() && now >= next_outage {
             fake.stop();
             let down = rng.u64(20..90);
-            println!("soak {:>5.1} min: outage of {down}s", started.elapsed().as_secs_f64() / 60.0);
+            at(&format!("outage of {down}s"));
             (outage_ends, next_outage, outages) =
                 (Some(now + Duration::from_secs(down)), in_s(&mut rng, 180..300), outages + 1);
         }
         if now >= next_throttle {
-            fake.script(vec![Fault::Throttle; rng.usize(5..40)]);
-            (next_throttle, throttles) = (in_s(&mut rng, 20..40), throttles + 1);
+            fake.script(vec![Fault::Throttle; rng.usize(3..=10)]);
+            (next_throttle, throttles) = (in_s(&mut rng, 45..90), throttles + 1);
         }
         if now >= next_report {
-            println!(
-                "soak {:>5.1} min: RSS {} MiB (peak {}), fds {}, spool {:.1} MiB; {}; PutMetricData received {}",
-                started.elapsed().as_secs_f64() / 60.0,
-                proc_status_kb(pid, "VmRSS") / 1024,
-                proc_status_kb(pid, "VmHWM") / 1024,
-                open_fds(pid),
-                sidecar.metric("cw_sidecar_spool_bytes", "").await / 1048576.0,
-                load.progress.line(),
-                fake.attempts(),
-            );
+            at(&format!("{}; {}; PutMetricData received {}", resources().await, load.progress.line(), fake.attempts()));
             next_report += Duration::from_secs(60);
         }
         sleep(Duration::from_secs(1)).await;
     }
     fake.restart().await;
     let logs = load.stop().await;
-    println!(
-        "soak end: RSS {} MiB (peak {}), fds {}, {outages} outages, {throttles} throttling bursts",
-        proc_status_kb(pid, "VmRSS") / 1024,
-        proc_status_kb(pid, "VmHWM") / 1024,
-        open_fds(pid)
-    );
+    at(&format!("load stopped; {}; {outages} outages, {throttles} throttling bursts", resources().await));
+    // What the spool holds drains before the SIGTERM, whose wait is bounded.
+    let draining = Instant::now();
+    let mut next_report = draining + Duration::from_secs(30);
+    while sidecar.metric("cw_sidecar_spool_bytes", "").await > 0.0 && draining.elapsed() < Duration::from_secs(600) {
+        sleep(Duration::from_secs(1)).await;
+        if Instant::now() >= next_report {
+            at(&format!("draining; {}", resources().await));
+            next_report += Duration::from_secs(30);
+        }
+    }
+    at(&format!("drained in {:.0?}; {}", draining.elapsed(), resources().await));
     let status = sidecar.terminate(Duration::from_secs(300)).await;
     let verdict = Verdict::judge(&logs, &fake.requests());
     verdict.print("soak", "the end", now_ms());
