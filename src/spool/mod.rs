@@ -265,3 +265,6 @@ pub(crate) const CHECKPOINT: &str = "checkpoint";
 pub(crate) fn batch_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("batch-{seq:020}.bin"))
 }
+
+#[cfg(test)]
+mod tests;
