@@ -56,6 +56,8 @@ pub struct Spool {
     next_batch: AtomicU64,
     log: Mutex<Option<SyncSender<wal::Msg>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Held while the spool is open: one process per directory.
+    _lock: File,
     telemetry: Arc<Telemetry>,
 }
 
@@ -70,8 +72,9 @@ impl Spool {
             return Ok(None);
         };
         fs::create_dir_all(dir)?;
-        // Fails early, at start, when the directory cannot be written.
-        File::open(dir)?.sync_all()?;
+        // Fails early, at start, when the directory cannot be written or another sidecar
+        // uses it.
+        let lock = lock(dir)?;
         let spool = Arc::new(Spool {
             dir: dir.clone(),
             max: config.max_bytes as u64,
@@ -80,6 +83,7 @@ impl Spool {
             next_batch: AtomicU64::new(0),
             log: Mutex::new(None),
             thread: Mutex::new(None),
+            _lock: lock,
             telemetry,
         });
         let replayed = replay::read(&spool)?;
@@ -258,6 +262,22 @@ impl Spool {
         tracing::error!(dir = %self.dir.display(), op = op.label(), error = %e, "spool operation failed");
     }
 }
+
+/// Takes the directory's lock file, exclusively, without waiting.
+fn lock(dir: &Path) -> std::io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
+    file.sync_all()?;
+    // SAFETY: flock on a descriptor this function owns; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(std::io::Error::new(e.kind(), format!("another process holds the spool's lock ({e})")));
+    }
+    Ok(file)
+}
+
+/// The lock file: one sidecar per spool directory.
+const LOCK: &str = "lock";
 
 /// The file of the last [`wal::Checkpoint`].
 pub(crate) const CHECKPOINT: &str = "checkpoint";
