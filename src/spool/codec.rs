@@ -277,4 +277,35 @@ mod tests {
         assert_eq!(decode_batch(&record[..record.len() - 1]), None);
         assert_eq!(decode_batch(&[]), None, "a batch has a namespace");
     }
+
+    #[test]
+    fn arbitrary_and_mutated_records_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let mut valid = Vec::new();
+        for (i, p) in payloads().iter().enumerate() {
+            push_entry(&mut valid, &key(&format!("m{i}")), i as i64, p);
+        }
+        let (ns, k): (Arc<str>, _) = (Arc::from("App"), key("x"));
+        let view = try_decode_series_key(&k).unwrap();
+        let d = datum_of(&view, ns.clone(), 0, DatumValues::Distribution { values: vec![1.0], counts: vec![2.0] });
+        let batch = encode_batch(&Batch { namespace: ns, metric_data: vec![d.clone(), d] });
+        for _ in 0..20_000 {
+            let base = if rng.bool() { &valid } else { &batch };
+            let mut bytes =
+                if rng.u8(..4) == 0 { (0..rng.usize(..64)).map(|_| rng.u8(..)).collect() } else { base.clone() };
+            for _ in 0..rng.usize(1..4) {
+                if bytes.is_empty() {
+                    break;
+                }
+                let i = rng.usize(..bytes.len());
+                match rng.u8(..3) {
+                    0 => bytes[i] = rng.u8(..),
+                    1 => bytes.truncate(i),
+                    _ => bytes.insert(i, rng.u8(..)),
+                }
+            }
+            let _ = entries(&bytes);
+            let _ = decode_batch(&bytes);
+        }
+    }
 }
