@@ -324,7 +324,24 @@ impl Outbox {
         self.telemetry.datums_dropped(DropReason::Expired, expired);
         let left = attempt.batch.len();
         self.settle(attempt.id, expired, Settled::Expired, (left > 0).then_some(left));
+        if left > 0 {
+            self.rewrite_file(&attempt);
+        }
         (left > 0).then_some(attempt)
+    }
+
+    /// A stored entry whose batch lost datums gets a file with what is left (kept in memory
+    /// instead if that cannot be written).
+    fn rewrite_file(&self, attempt: &Attempt) {
+        let Some(spool) = &self.spool else { return };
+        let old = self.lock().entries.get_mut(&attempt.id).and_then(|e| e.file.take());
+        let Some(old) = old else { return };
+        let new = spool.write_batch(&attempt.batch).ok();
+        if new.is_some() {
+            spool.sync_dir();
+        }
+        self.lock().entries.get_mut(&attempt.id).expect("an attempt's entry exists").file = new;
+        spool.remove_file(&old.path, old.bytes);
     }
 
     /// `n` datums of entry `id` are done with. With `left`, the entry stays with that many

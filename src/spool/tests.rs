@@ -232,3 +232,24 @@ async fn a_full_spool_refuses_until_publishing_frees_it() {
     assert_eq!(run.post(&[("again", 1.0, T0)]).await, Ok(1));
     run.spool.stop();
 }
+
+#[tokio::test]
+async fn a_stored_batch_that_loses_expired_datums_is_rewritten_with_the_rest() {
+    let dir = TempDir::new("spool-expire");
+    let clock = ManualClock::new(T0);
+    let run = start(dir.path(), &clock, 1 << 30);
+    let old = T0 - crate::publish::outbox::MAX_DATUM_AGE_MS + 60_000;
+    assert_eq!(run.post(&[("old", 1.0, old), ("new", 2.0, T0)]).await, Ok(2));
+    run.flusher.flush(true, None);
+    assert_eq!(run.flusher.outbox.stored(), (2, 1));
+    clock.advance(Duration::from_secs(120));
+    let Next::Ready(attempt) = run.flusher.outbox.take_ready() else { panic!("a batch is ready") };
+    let attempt = run.flusher.outbox.expire(attempt).expect("one datum is left");
+    run.flusher.outbox.retry_later(attempt, Duration::ZERO);
+    let published = run.publish();
+    assert_eq!(published.len(), 1);
+    assert_eq!(published[0].0, ("new".to_string(), T0));
+    assert!(run.metric("cw_sidecar_datums_dropped_total{reason=\"expired\"}").ends_with(" 1"));
+    run.spool.stop();
+    assert!(files(dir.path(), "batch-").is_empty());
+}
