@@ -250,10 +250,10 @@ impl Spool {
 
     /// Makes the directory's entries (new and renamed files) durable.
     pub fn sync_dir(&self) {
-        if self.sync == SyncPolicy::Always {
-            if let Err(e) = File::open(&self.dir).and_then(|d| d.sync_all()) {
-                self.failed(SpoolOp::Sync, &e);
-            }
+        if self.sync == SyncPolicy::Always
+            && let Err(e) = File::open(&self.dir).and_then(|d| d.sync_all())
+        {
+            self.failed(SpoolOp::Sync, &e);
         }
     }
 

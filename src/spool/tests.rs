@@ -64,7 +64,7 @@ impl Run {
 
     /// Everything the outbox would send now, as CloudWatch accepting it: (name, timestamp)
     /// → (count, sum) per datum.
-    fn publish(&self) -> Vec<((String, i64), (f64, f64))> {
+    fn publish(&self) -> Vec<Point> {
         let mut out = Vec::new();
         while let Next::Ready(attempt) = self.flusher.outbox.take_ready() {
             for d in &attempt.batch().metric_data {
@@ -89,8 +89,11 @@ impl Run {
     }
 }
 
+/// (name, window start) → (count, sum).
+type Point = ((String, i64), (f64, f64));
+
 /// Count and sum per (name, window start) of what was published.
-fn totals(published: &[((String, i64), (f64, f64))]) -> BTreeMap<(String, i64), (f64, f64)> {
+fn totals(published: &[Point]) -> BTreeMap<(String, i64), (f64, f64)> {
     let mut out: BTreeMap<_, (f64, f64)> = BTreeMap::new();
     for (k, (c, s)) in published {
         let e = out.entry(k.clone()).or_default();
@@ -183,7 +186,7 @@ async fn damaged_files_lose_only_their_damaged_frames_and_are_counted() {
     let mut bytes = fs::read(&segment).unwrap();
     let frame_len = bytes.len() / 3 - 1; // "one" is a byte shorter than "three"
     bytes[frame_len + 20] ^= 0x55; // inside the second frame
-    bytes.extend_from_slice(&bytes[..7].to_vec()); // a torn last write
+    bytes.extend_from_within(..7); // a torn last write
     fs::write(&segment, &bytes).unwrap();
     fs::write(dir.path().join("batch-00000000000000000007.bin"), b"not a batch at all").unwrap();
     fs::write(dir.path().join("notes.txt"), b"someone else's").unwrap();
