@@ -88,6 +88,9 @@ pub(super) fn read(spool: &Arc<Spool>) -> std::io::Result<Replayed> {
     }
     segments.iter().for_each(|s| spool.add(s.bytes));
     let checkpoint = read_checkpoint(spool);
+    // New segments are numbered past the checkpoint, which would take them for covered ones
+    // (after a clean stop no segment is left to number from).
+    let next_segment = next_segment.max(checkpoint.below);
     Ok(Replayed { batches: good, segments, next_segment, checkpoint })
 }
 

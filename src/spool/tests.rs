@@ -148,6 +148,26 @@ async fn a_crash_replays_what_was_acknowledged_once_whether_or_not_it_was_publis
 }
 
 #[tokio::test]
+async fn what_a_run_after_a_clean_stop_accepted_survives_its_crash() {
+    let dir = TempDir::new("spool-after-clean-stop");
+    let clock = ManualClock::new(T0);
+    for _ in 0..3 {
+        let run = start(dir.path(), &clock, 1 << 30);
+        assert_eq!(run.post(&[("a", 1.0, T0)]).await, Ok(1));
+        run.flusher.flush(true, None);
+        run.publish();
+        run.spool.stop();
+    }
+    // The checkpoint now covers every window of the segments the runs used.
+    let run = start(dir.path(), &clock, 1 << 30);
+    assert_eq!(run.post(&[("b", 2.0, T0)]).await, Ok(1));
+    run.crash().await;
+    let run = start(dir.path(), &clock, 1 << 30);
+    run.flusher.flush(true, None);
+    assert_eq!(totals(&run.publish()), BTreeMap::from([(("b".to_string(), T0), (1.0, 2.0))]));
+}
+
+#[tokio::test]
 async fn what_cloudwatch_did_not_take_before_shutdown_waits_in_batch_files_for_the_next_start() {
     let dir = TempDir::new("spool-outage");
     let clock = ManualClock::new(T0);
