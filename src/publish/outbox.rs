@@ -146,7 +146,7 @@ impl Outbox {
     /// holds none of it until its attempt. A batch whose file cannot be written stays in
     /// memory; the answer says whether all of them were written.
     pub fn push(&self, batches: Vec<Batch>, tracker: Option<&Arc<FlushTracker>>) -> bool {
-        let mut all_stored = true;
+        let mut in_memory = 0;
         let held: Vec<Held> = batches
             .into_iter()
             .filter(|b| !b.is_empty())
@@ -156,17 +156,23 @@ impl Outbox {
                     Held::Stored(file, batch.len())
                 }
                 Some(Err(_)) => {
-                    all_stored = false;
+                    in_memory += 1;
                     Held::Memory(batch)
                 }
                 None => Held::Memory(batch),
             })
             .collect();
+        if in_memory > 0 {
+            tracing::warn!(
+                batches = in_memory,
+                "batches kept in memory: the spool could not take them (full, or a failed write: see above)"
+            );
+        }
         if let Some(spool) = self.spool.as_ref().filter(|_| !held.is_empty()) {
             spool.sync_dir();
         }
         self.queue(held, tracker);
-        all_stored
+        in_memory == 0
     }
 
     /// Queues batch files a start found in the spool.

@@ -189,16 +189,25 @@ impl Spool {
         }
     }
 
-    /// Writes a batch file (fsynced, then renamed into place); counted past the bound, since
-    /// what it holds was already taken.
+    /// Writes a batch file (fsynced, then renamed into place), within the bound: when it does
+    /// not fit, the error is of kind [`std::io::ErrorKind::StorageFull`] and nothing is
+    /// written (the batch stays in memory, and the log keeps its records, until publishing
+    /// frees room).
     pub fn write_batch(&self, batch: &Batch) -> std::io::Result<BatchFile> {
-        let seq = self.next_batch.fetch_add(1, Ordering::AcqRel);
-        let path = batch_path(&self.dir, seq);
         let mut bytes = Vec::new();
         frame::push_frame(&mut bytes, &codec::encode_batch(batch));
-        self.write_file(&path, &bytes)?;
-        self.add(bytes.len() as u64);
-        Ok(BatchFile { path, bytes: bytes.len() as u64 })
+        let n = bytes.len() as u64;
+        if let Err(SpoolFull { used, max }) = self.try_reserve(n) {
+            let why = format!("spool full: {used} of {max} bytes in use, a batch file needs {n}");
+            return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, why));
+        }
+        let seq = self.next_batch.fetch_add(1, Ordering::AcqRel);
+        let path = batch_path(&self.dir, seq);
+        if let Err(e) = self.write_file(&path, &bytes) {
+            self.release(n);
+            return Err(e);
+        }
+        Ok(BatchFile { path, bytes: n })
     }
 
     /// Writes a whole file beside `path` (fsynced under `always`), then renames it into

@@ -248,8 +248,14 @@ async fn a_full_spool_refuses_until_publishing_frees_it() {
     assert!(run.spool.used() <= 1 << 20);
     assert!(run.metric("cw_sidecar_requests_refused_total{reason=\"spool_full\"}").ends_with(" 1"));
     run.flusher.flush(true, None);
+    assert!(run.spool.used() <= 1 << 20, "batches that do not fit wait in memory");
+    assert!(run.flusher.outbox.unstored() > 0);
     let published = totals(&run.publish());
     assert_eq!(published.values().map(|(c, _)| c).sum::<f64>(), accepted as f64, "everything accepted is published");
+    // The log was kept while batches were only in memory; the next flush lets it go.
+    run.spool.barrier().await;
+    assert!(run.spool.used() > 0);
+    run.flusher.flush(true, None);
     run.spool.barrier().await;
     assert_eq!(run.spool.used(), 0, "the log's segments and the batch files are gone");
     assert_eq!(run.post(&[("again", 1.0, T0)]).await, Ok(1));
