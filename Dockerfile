@@ -4,11 +4,15 @@ FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-RUN cargo build --release --locked --bin cw-sidecar
+RUN cargo build --release --locked --bin cw-sidecar && mkdir /spool
 
 # Run: a small distroless image with CA certificates, as a non-root user, no shell or curl.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=build /src/target/release/cw-sidecar /usr/local/bin/cw-sidecar
+# Where a volume for the disk spool is mounted (CW_SIDECAR_SPOOL__DIR): owned by the user the
+# sidecar runs as, so a volume mounted there is writable (Docker and ECS copy the ownership of
+# the image's directory into a new volume).
+COPY --from=build --chown=nonroot:nonroot /spool /var/lib/cw-sidecar/spool
 USER nonroot:nonroot
 # It listens on 127.0.0.1:25889 (the default): the containers of one ECS awsvpc task or one
 # Kubernetes pod share a network namespace, so the application reaches it there and nothing

@@ -3,7 +3,8 @@
 #   bare        axum answering 202 without reading the body (examples/bench_bare.rs)
 #   parse-only  axum parsing the same bodies with serde_json into a borrowed struct
 #               (examples/bench_parse_only.rs): the physical limit for this work
-#   cw-sidecar  --dry-run, 60 s flush, no self metrics
+#   cw-sidecar  --dry-run, 60 s flush, no self metrics; then the same with the disk spool on
+#               (sync = always), compared with itself without it
 # Each server is pinned to core 0 (so its runtime has one worker) and wrk to core 1, with
 # 32 connections; figures are ratios within this run, never absolute claims. For each server
 # and body, examples/bench_load.rs (core 1, 32 connections) then sends half of the req/s wrk
@@ -96,6 +97,11 @@ start_server() { # name command... -> sets $url
   case "$name" in
     sidecar) taskset -c 0 "$@" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 60s \
                --self-metrics-namespace "" >/dev/null 2>"$work/$name.log" & ;;
+    # The same with the disk spool on (sync = always: each answer waits for its fsync, shared by
+    # the requests that queued meanwhile), in the work directory (on disk, not tmpfs).
+    spool) rm -rf "$work/spool"
+           taskset -c 0 "$@" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 60s \
+             --self-metrics-namespace "" --spool-dir "$work/spool" --spool-max-bytes 8GiB >/dev/null 2>"$work/$name.log" & ;;
     *) taskset -c 0 "$@" "127.0.0.1:$port" >/dev/null 2>"$work/$name.log" & ;;
   esac
   pids+=($!)
@@ -143,11 +149,11 @@ half_load() { # url body req/s -> "rate p50_us p99_us"
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A rps p99 half achieved p50h p99h
-for server in bare parse sidecar; do
+for server in bare parse sidecar spool; do
   case "$server" in
     bare) start_server bare "$release/examples/bench_bare" ;;
     parse) start_server parse "$release/examples/bench_parse_only" ;;
-    sidecar) start_server sidecar "$sidecar" ;;
+    sidecar | spool) start_server "$server" "$sidecar" ;;
   esac
   for body in one batch; do
     [ "$server" = bare ] && [ "$body" = batch ] && continue
@@ -285,6 +291,10 @@ row "one record per POST: cw-sidecar" "${rps[sidecar-one]} req" "${p99[sidecar-o
 row "1000 records per POST: parse-only" "$(records "${rps[parse-batch]}") rec" "${p99[parse-batch]}" "" parse-batch
 row "1000 records per POST: cw-sidecar" "$(records "${rps[sidecar-batch]}") rec" "${p99[sidecar-batch]}" \
   "$(ratio "${rps[sidecar-batch]}" "${rps[parse-batch]}") of parse-only" sidecar-batch
+row "one record per POST: spool, sync always" "${rps[spool-one]} req" "${p99[spool-one]}" \
+  "$(ratio "${rps[spool-one]}" "${rps[sidecar-one]}") of spool off" spool-one
+row "1000 records per POST: spool, sync always" "$(records "${rps[spool-batch]}") rec" "${p99[spool-batch]}" \
+  "$(ratio "${rps[spool-batch]}" "${rps[sidecar-batch]}") of spool off" spool-batch
 printf '%-42s %14s\n' "instructions per record (callgrind)" "$per_record"
 printf '%-42s %14s %10s %20s\n' "RSS idle (VmRSS after start)" "$(mb "${rss[idle]}")" "" "goal <= 15 MB"
 for n in "${series_sizes[@]}"; do

@@ -35,3 +35,5 @@ pub mod pipeline;
 pub mod publish;
 pub mod spool;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod test_support;

@@ -3,11 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::args::{KEYS, env_name, flag_name};
 use super::*;
+use crate::test_support::TempDir;
 
 #[derive(clap::Parser)]
 struct TestCli {
@@ -26,29 +27,6 @@ fn cli(args: &[&str]) -> ConfigArgs {
 fn load(args: &[&str], env: &[(&str, &str)]) -> Result<Config, ConfigError> {
     let env: BTreeMap<String, OsString> = env.iter().map(|(k, v)| (k.to_string(), v.into())).collect();
     super::load::load(&cli(args), |name| env.get(name).cloned())
-}
-
-/// A directory of files for one test, removed afterwards.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(test: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("cw-sidecar-config-{}-{test}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn arg(path: &Path) -> &str {
@@ -255,7 +233,7 @@ fn a_token_file_must_be_readable_and_not_empty() {
         err.contains("`auth_token_file`") && err.contains("flag --auth-token-file") && err.contains("empty"),
         "{err}"
     );
-    let missing = dir.0.join("missing");
+    let missing = dir.path().join("missing");
     let err = load(&[], &[("CW_SIDECAR_AUTH_TOKEN_FILE", arg(&missing))]).unwrap_err().to_string();
     assert!(err.contains("`auth_token_file`") && err.contains("CW_SIDECAR_AUTH_TOKEN_FILE"), "{err}");
     assert!(err.contains("cannot read"), "{err}");

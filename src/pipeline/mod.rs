@@ -141,6 +141,18 @@ impl Pipeline {
         max_buffered: usize,
         clock: SharedClock,
     ) -> (Arc<Pipeline>, Arc<Telemetry>) {
+        let telemetry = Arc::new(Telemetry::default());
+        (Pipeline::for_tests_with(namespace, max_buffered, clock, telemetry.clone(), None), telemetry)
+    }
+
+    /// [`Pipeline::for_tests`] with given telemetry and spool.
+    pub(crate) fn for_tests_with(
+        namespace: Option<&str>,
+        max_buffered: usize,
+        clock: SharedClock,
+        telemetry: Arc<Telemetry>,
+        spool: Option<Arc<Spool>>,
+    ) -> Arc<Pipeline> {
         let settings = Settings {
             defaults: Defaults { namespace: namespace.map(str::to_string), ..Default::default() },
             max_buffered,
@@ -148,8 +160,7 @@ impl Pipeline {
             retry_after: Duration::from_secs(1),
             series_warning: usize::MAX,
         };
-        let telemetry = Arc::new(Telemetry::default());
-        (Arc::new(Pipeline::new(settings, telemetry.clone(), clock)), telemetry)
+        Arc::new(Pipeline::new(settings, telemetry, clock).with_spool(spool))
     }
 }
 

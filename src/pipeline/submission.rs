@@ -194,13 +194,14 @@ impl Plans {
 
 /// Valid records as one framed record of the spool's log, and the end of their latest window.
 fn record(keys: &[u8], valid: &[(Range<usize>, i64, Payload)]) -> (Vec<u8>, i64) {
-    let mut entries = Vec::with_capacity(keys.len() + valid.len() * 32);
+    let mut log = codec::LogRecord::with_capacity(valid.len());
     let mut max_end = i64::MIN;
     for (key, window, payload) in valid {
         let key = &keys[key.clone()];
-        codec::push_entry(&mut entries, key, *window, payload);
+        log.push(key, *window, payload);
         max_end = max_end.max(window_end(key, *window));
     }
+    let entries = log.finish();
     let mut record = Vec::with_capacity(entries.len() + 16);
     frame::push_frame(&mut record, &entries);
     (record, max_end)

@@ -146,7 +146,7 @@ impl Outbox {
     /// holds none of it until its attempt. A batch whose file cannot be written stays in
     /// memory; the answer says whether all of them were written.
     pub fn push(&self, batches: Vec<Batch>, tracker: Option<&Arc<FlushTracker>>) -> bool {
-        let mut all_stored = true;
+        let mut in_memory = 0;
         let held: Vec<Held> = batches
             .into_iter()
             .filter(|b| !b.is_empty())
@@ -156,17 +156,23 @@ impl Outbox {
                     Held::Stored(file, batch.len())
                 }
                 Some(Err(_)) => {
-                    all_stored = false;
+                    in_memory += 1;
                     Held::Memory(batch)
                 }
                 None => Held::Memory(batch),
             })
             .collect();
+        if in_memory > 0 {
+            tracing::warn!(
+                batches = in_memory,
+                "batches kept in memory: the spool could not take them (full, or a failed write: see above)"
+            );
+        }
         if let Some(spool) = self.spool.as_ref().filter(|_| !held.is_empty()) {
             spool.sync_dir();
         }
         self.queue(held, tracker);
-        all_stored
+        in_memory == 0
     }
 
     /// Queues batch files a start found in the spool.
@@ -324,7 +330,24 @@ impl Outbox {
         self.telemetry.datums_dropped(DropReason::Expired, expired);
         let left = attempt.batch.len();
         self.settle(attempt.id, expired, Settled::Expired, (left > 0).then_some(left));
+        if left > 0 {
+            self.rewrite_file(&attempt);
+        }
         (left > 0).then_some(attempt)
+    }
+
+    /// A stored entry whose batch lost datums gets a file with what is left (kept in memory
+    /// instead if that cannot be written).
+    fn rewrite_file(&self, attempt: &Attempt) {
+        let Some(spool) = &self.spool else { return };
+        let old = self.lock().entries.get_mut(&attempt.id).and_then(|e| e.file.take());
+        let Some(old) = old else { return };
+        let new = spool.write_batch(&attempt.batch).ok();
+        if new.is_some() {
+            spool.sync_dir();
+        }
+        self.lock().entries.get_mut(&attempt.id).expect("an attempt's entry exists").file = new;
+        spool.remove_file(&old.path, old.bytes);
     }
 
     /// `n` datums of entry `id` are done with. With `left`, the entry stays with that many

@@ -3,7 +3,10 @@
 //! checks everything it reads (a record can pass its checksum and still be from another
 //! version, or made by hand): what does not decode is damage, never a panic.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::fast::RandomState;
 
 use crate::domain::payload::{GivenValues, Measured, Payload, StatSet};
 use crate::pipeline::aggregate::{encode_series_key, try_decode_series_key};
@@ -23,9 +26,42 @@ const VALUES: u8 = 1;
 const WEIGHTED: u8 = 2;
 const STATISTICS: u8 = 3;
 
-/// Appends one entry to a log record.
-pub fn push_entry(out: &mut Vec<u8>, key: &[u8], window_start_ms: i64, payload: &Payload) {
-    push_bytes(out, key);
+/// A log record in the making: each distinct series key once, then the entries, each naming
+/// its key by index (records of a submission share a few series: this keeps the log small).
+#[derive(Default)]
+pub struct LogRecord<'k> {
+    index: HashMap<&'k [u8], u32, RandomState>,
+    keys: Vec<u8>,
+    entries: Vec<u8>,
+}
+
+impl<'k> LogRecord<'k> {
+    pub fn with_capacity(entries: usize) -> LogRecord<'k> {
+        LogRecord { entries: Vec::with_capacity(entries * 20), ..Default::default() }
+    }
+
+    /// Appends one entry.
+    pub fn push(&mut self, key: &'k [u8], window_start_ms: i64, payload: &Payload) {
+        let next = self.index.len() as u32;
+        let index = *self.index.entry(key).or_insert_with(|| {
+            push_bytes(&mut self.keys, key);
+            next
+        });
+        self.entries.extend_from_slice(&index.to_le_bytes());
+        push_entry(&mut self.entries, window_start_ms, payload);
+    }
+
+    /// The record's bytes.
+    pub fn finish(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(4 + self.keys.len() + self.entries.len());
+        out.extend_from_slice(&(self.index.len() as u32).to_le_bytes());
+        out.extend_from_slice(&self.keys);
+        out.extend_from_slice(&self.entries);
+        out
+    }
+}
+
+fn push_entry(out: &mut Vec<u8>, window_start_ms: i64, payload: &Payload) {
     out.extend_from_slice(&window_start_ms.to_le_bytes());
     match payload.measured() {
         Measured::Single(v) => {
@@ -46,13 +82,21 @@ pub fn push_entry(out: &mut Vec<u8>, key: &[u8], window_start_ms: i64, payload: 
     }
 }
 
-/// The entries of a log record; `None` if any of it is not what [`push_entry`] makes.
+/// The entries of a log record; `None` if any of it is not what [`LogRecord`] makes.
 pub fn entries(record: &[u8]) -> Option<Vec<Entry<'_>>> {
     let mut r = Reader(record);
-    let mut out = Vec::new();
-    while !r.0.is_empty() {
+    let n = r.u32()?;
+    // Each key takes at least its 4-byte length: a count past that is damage, not a reason
+    // to allocate.
+    let mut keys = Vec::with_capacity(n.min(r.0.len() / 4));
+    for _ in 0..n {
         let key = r.bytes()?;
         try_decode_series_key(key)?;
+        keys.push(key);
+    }
+    let mut out = Vec::new();
+    while !r.0.is_empty() {
+        let key = *keys.get(r.u32()?)?;
         let window_start_ms = r.i64()?;
         let mut given = GivenValues::default();
         match r.u8()? {
@@ -211,41 +255,53 @@ mod tests {
     #[test]
     fn entries_read_back_as_written() {
         let (a, b) = (key("a"), key("b"));
-        let mut record = Vec::new();
+        let mut record = LogRecord::default();
         for (i, p) in payloads().iter().enumerate() {
-            push_entry(&mut record, if i % 2 == 0 { &a } else { &b }, 1_000 * i as i64, p);
+            record.push(if i % 2 == 0 { &a } else { &b }, 1_000 * i as i64, p);
         }
+        let record = record.finish();
+        // The key table, then per entry its key index, window and tag, then the payloads: a
+        // value, two weighted values, one value, a statistic set.
+        let payload_bytes = 8 + (4 + 2 * 16) + (4 + 8) + 4 * 8;
+        assert_eq!(record.len(), 4 + 2 * (4 + a.len()) + 4 * 13 + payload_bytes, "keys once");
         let read = entries(&record).unwrap();
         assert_eq!(read.len(), 4);
         assert_eq!(read[1], Entry { key: &b, window_start_ms: 1_000, payload: payloads()[1].clone() });
         assert_eq!(read.iter().map(|e| e.payload.clone()).collect::<Vec<_>>(), payloads());
-        assert_eq!(entries(&[]), Some(vec![]));
+        assert_eq!(entries(&LogRecord::default().finish()), Some(vec![]));
+        assert_eq!(entries(&[]), None);
     }
 
     #[test]
     fn anything_short_of_a_whole_valid_record_is_refused() {
-        let mut record = Vec::new();
-        push_entry(&mut record, &key("a"), 0, &payloads()[1]);
+        let one = |key: &[u8], payload: &Payload| {
+            let mut r = LogRecord::default();
+            r.push(key, 0, payload);
+            r.finish()
+        };
+        let (k, p) = (key("a"), payloads());
+        let record = one(&k, &p[1]);
         for cut in 0..record.len() - 1 {
-            assert_eq!(
-                entries(&record[..cut + 1]).map(|e| e.len()),
-                if cut + 1 == record.len() { Some(1) } else { None }
-            );
+            // A cut at the end of the key table is a whole record of no entries.
+            let want = if cut + 1 == 8 + k.len() { Some(0) } else { None };
+            assert_eq!(entries(&record[..cut + 1]).map(|e| e.len()), want, "cut at {}", cut + 1);
         }
-        let mut bad_key = Vec::new();
-        push_entry(&mut bad_key, b"\x07\x00", 0, &payloads()[0]);
-        assert_eq!(entries(&bad_key), None, "not a series key");
-        let mut nan = Vec::new();
-        push_entry(&mut nan, &key("a"), 0, &payloads()[0]);
+        assert_eq!(entries(&record).map(|e| e.len()), Some(1));
+        assert_eq!(entries(&one(b"\x07\x00", &p[0])), None, "not a series key");
+        let mut nan = one(&k, &p[0]);
         let at = nan.len() - 8;
         nan[at..].copy_from_slice(&f64::NAN.to_le_bytes());
         assert_eq!(entries(&nan), None, "a value ingest would refuse");
-        let mut huge = Vec::new();
-        push_bytes(&mut huge, &key("a"));
-        huge.extend_from_slice(&0i64.to_le_bytes());
+        let mut huge = one(&k, &p[0]);
+        huge.truncate(huge.len() - 9);
         huge.push(VALUES);
         huge.extend_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(entries(&huge), None, "a length past the end allocates nothing");
+        let mut bad_index = one(&k, &p[0]);
+        let at = 8 + k.len();
+        bad_index[at] = 1;
+        assert_eq!(entries(&bad_index), None, "a key index past the table");
+        assert_eq!(entries(&u32::MAX.to_le_bytes()), None, "a key count past the end allocates nothing");
     }
 
     #[test]
@@ -276,5 +332,38 @@ mod tests {
         assert_eq!(decode_batch(&record), Some(batch));
         assert_eq!(decode_batch(&record[..record.len() - 1]), None);
         assert_eq!(decode_batch(&[]), None, "a batch has a namespace");
+    }
+
+    #[test]
+    fn arbitrary_and_mutated_records_never_panic() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        let keys: Vec<Vec<u8>> = (0..4).map(|i| key(&format!("m{i}"))).collect();
+        let mut valid = LogRecord::default();
+        for (i, p) in payloads().iter().enumerate() {
+            valid.push(&keys[i % 2], i as i64, p);
+        }
+        let valid = valid.finish();
+        let (ns, k): (Arc<str>, _) = (Arc::from("App"), key("x"));
+        let view = try_decode_series_key(&k).unwrap();
+        let d = datum_of(&view, ns.clone(), 0, DatumValues::Distribution { values: vec![1.0], counts: vec![2.0] });
+        let batch = encode_batch(&Batch { namespace: ns, metric_data: vec![d.clone(), d] });
+        for _ in 0..20_000 {
+            let base = if rng.bool() { &valid } else { &batch };
+            let mut bytes =
+                if rng.u8(..4) == 0 { (0..rng.usize(..64)).map(|_| rng.u8(..)).collect() } else { base.clone() };
+            for _ in 0..rng.usize(1..4) {
+                if bytes.is_empty() {
+                    break;
+                }
+                let i = rng.usize(..bytes.len());
+                match rng.u8(..3) {
+                    0 => bytes[i] = rng.u8(..),
+                    1 => bytes.truncate(i),
+                    _ => bytes.insert(i, rng.u8(..)),
+                }
+            }
+            let _ = entries(&bytes);
+            let _ = decode_batch(&bytes);
+        }
     }
 }

@@ -56,6 +56,8 @@ pub struct Spool {
     next_batch: AtomicU64,
     log: Mutex<Option<SyncSender<wal::Msg>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Held while the spool is open: one process per directory.
+    _lock: File,
     telemetry: Arc<Telemetry>,
 }
 
@@ -70,8 +72,9 @@ impl Spool {
             return Ok(None);
         };
         fs::create_dir_all(dir)?;
-        // Fails early, at start, when the directory cannot be written.
-        File::open(dir)?.sync_all()?;
+        // Fails early, at start, when the directory cannot be written or another sidecar
+        // uses it.
+        let lock = lock(dir)?;
         let spool = Arc::new(Spool {
             dir: dir.clone(),
             max: config.max_bytes as u64,
@@ -80,6 +83,7 @@ impl Spool {
             next_batch: AtomicU64::new(0),
             log: Mutex::new(None),
             thread: Mutex::new(None),
+            _lock: lock,
             telemetry,
         });
         let replayed = replay::read(&spool)?;
@@ -185,16 +189,25 @@ impl Spool {
         }
     }
 
-    /// Writes a batch file (fsynced, then renamed into place); counted past the bound, since
-    /// what it holds was already taken.
+    /// Writes a batch file (fsynced, then renamed into place), within the bound: when it does
+    /// not fit, the error is of kind [`std::io::ErrorKind::StorageFull`] and nothing is
+    /// written (the batch stays in memory, and the log keeps its records, until publishing
+    /// frees room).
     pub fn write_batch(&self, batch: &Batch) -> std::io::Result<BatchFile> {
-        let seq = self.next_batch.fetch_add(1, Ordering::AcqRel);
-        let path = batch_path(&self.dir, seq);
         let mut bytes = Vec::new();
         frame::push_frame(&mut bytes, &codec::encode_batch(batch));
-        self.write_file(&path, &bytes)?;
-        self.add(bytes.len() as u64);
-        Ok(BatchFile { path, bytes: bytes.len() as u64 })
+        let n = bytes.len() as u64;
+        if let Err(SpoolFull { used, max }) = self.try_reserve(n) {
+            let why = format!("spool full: {used} of {max} bytes in use, a batch file needs {n}");
+            return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, why));
+        }
+        let seq = self.next_batch.fetch_add(1, Ordering::AcqRel);
+        let path = batch_path(&self.dir, seq);
+        if let Err(e) = self.write_file(&path, &bytes) {
+            self.release(n);
+            return Err(e);
+        }
+        Ok(BatchFile { path, bytes: n })
     }
 
     /// Writes a whole file beside `path` (fsynced under `always`), then renames it into
@@ -246,10 +259,10 @@ impl Spool {
 
     /// Makes the directory's entries (new and renamed files) durable.
     pub fn sync_dir(&self) {
-        if self.sync == SyncPolicy::Always {
-            if let Err(e) = File::open(&self.dir).and_then(|d| d.sync_all()) {
-                self.failed(SpoolOp::Sync, &e);
-            }
+        if self.sync == SyncPolicy::Always
+            && let Err(e) = File::open(&self.dir).and_then(|d| d.sync_all())
+        {
+            self.failed(SpoolOp::Sync, &e);
         }
     }
 
@@ -259,9 +272,28 @@ impl Spool {
     }
 }
 
+/// Takes the directory's lock file, exclusively, without waiting.
+fn lock(dir: &Path) -> std::io::Result<File> {
+    use std::os::fd::AsRawFd;
+    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
+    file.sync_all()?;
+    // SAFETY: flock on a descriptor this function owns; no memory is involved.
+    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(std::io::Error::new(e.kind(), format!("another process holds the spool's lock ({e})")));
+    }
+    Ok(file)
+}
+
+/// The lock file: one sidecar per spool directory.
+const LOCK: &str = "lock";
+
 /// The file of the last [`wal::Checkpoint`].
 pub(crate) const CHECKPOINT: &str = "checkpoint";
 
 pub(crate) fn batch_path(dir: &Path, seq: u64) -> PathBuf {
     dir.join(format!("batch-{seq:020}.bin"))
 }
+
+#[cfg(test)]
+mod tests;

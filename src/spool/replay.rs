@@ -13,7 +13,7 @@ use crate::pipeline::aggregate::window_end;
 use crate::publish::outbox::Outbox;
 use crate::spool::frame::{self, Damage};
 use crate::spool::wal::{Checkpoint, Sealed};
-use crate::spool::{BatchFile, CHECKPOINT, Spool, codec};
+use crate::spool::{BatchFile, CHECKPOINT, LOCK, Spool, codec};
 use crate::telemetry::reasons::{SpoolDamage, SpoolOp, SpoolReplayed};
 
 struct Segment {
@@ -49,7 +49,7 @@ pub(super) fn read(spool: &Arc<Spool>) -> std::io::Result<Replayed> {
             batches.push((seq, BatchFile { path, bytes }));
         } else if let Some(id) = id_of(&name, "wal-", ".log") {
             segments.push(Segment { id, path, bytes });
-        } else if name == CHECKPOINT {
+        } else if name == CHECKPOINT || name == LOCK {
             continue;
         } else if name.ends_with(".tmp") && (name.starts_with("batch-") || name.starts_with(CHECKPOINT)) {
             // Cut short before its rename: a batch file's records are still in the log, and
@@ -88,6 +88,9 @@ pub(super) fn read(spool: &Arc<Spool>) -> std::io::Result<Replayed> {
     }
     segments.iter().for_each(|s| spool.add(s.bytes));
     let checkpoint = read_checkpoint(spool);
+    // New segments are numbered past the checkpoint, which would take them for covered ones
+    // (after a clean stop no segment is left to number from).
+    let next_segment = next_segment.max(checkpoint.below);
     Ok(Replayed { batches: good, segments, next_segment, checkpoint })
 }
 

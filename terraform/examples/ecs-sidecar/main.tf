@@ -18,6 +18,7 @@ locals {
   sidecar_namespace = "CWSidecar"
   # The sidecar adds these to every record and to its own metrics.
   sidecar_dimensions = { Environment = var.environment }
+  spool_path         = "/var/lib/cw-sidecar/spool"
   sidecar_listen     = "127.0.0.1:25889"
   # The CloudWatch agent's listeners, served by the sidecar on the same ports: StatsD and
   # DogStatsD on 8125 (UDP and TCP), EMF on 25888 (TCP and UDP), both on 127.0.0.1, which
@@ -104,6 +105,11 @@ resource "aws_ecs_task_definition" "this" {
   task_role_arn            = aws_iam_role.task.arn
   execution_role_arn       = aws_iam_role.execution.arn
 
+  # Task storage that outlives a restart of the sidecar's container (not the task).
+  volume {
+    name = "cw-sidecar-spool"
+  }
+
   container_definitions = jsonencode([
     {
       name                   = "app"
@@ -155,7 +161,13 @@ resource "aws_ecs_task_definition" "this" {
         # StatsD/DogStatsD on 127.0.0.1:8125, UDP and TCP; EMF on 127.0.0.1:25888, TCP and UDP.
         { name = "CW_SIDECAR_STATSD__ENABLED", value = "true" },
         { name = "CW_SIDECAR_EMF__ENABLED", value = "true" },
+        # The disk spool on the task's volume: what the sidecar acknowledged survives a crash
+        # or OOM kill of its container, which the restart policy below restarts in the task.
+        { name = "CW_SIDECAR_SPOOL__DIR", value = local.spool_path },
+        { name = "CW_SIDECAR_SPOOL__MAX_BYTES", value = "1GiB" },
       ]
+      mountPoints   = [{ sourceVolume = "cw-sidecar-spool", containerPath = local.spool_path, readOnly = false }]
+      restartPolicy = { enabled = true, restartAttemptPeriod = 60 }
       healthCheck = {
         command     = ["CMD", "cw-sidecar", "healthcheck"]
         interval    = 10
