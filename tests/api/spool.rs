@@ -612,11 +612,11 @@ async fn a_full_spool_answers_503_spool_full_and_drops_nothing() {
     let mut expected = BTreeSet::new();
     let mut refused = 0;
     let mut posts = 0;
-    // 1,000 records a post, each a series-window of its own: 10 series × 100 windows.
+    // 1,000 records a post, each a series-window of its own: 100 series × 10 windows.
     while refused < 2 {
-        assert!(posts < 34, "{posts} posts of 1000 records into a spool of {MAX_BYTES}, none refused");
-        let windows: Vec<_> = (posts * 100..posts * 100 + 100).map(|s| closed_second(now, s)).collect();
-        let (body, points) = records("Full", 1, &windows, 0..10, posts * 1000);
+        assert!(posts < 300, "{posts} posts of 1000 records into a spool of {MAX_BYTES}, none refused");
+        let windows: Vec<_> = (posts * 10..posts * 10 + 10).map(|s| closed_second(now, s)).collect();
+        let (body, points) = records("Full", 1, &windows, 0..100, posts * 1000);
         let r = sidecar.post_json(&body).await.unwrap();
         posts += 1;
         match r.status().as_u16() {
@@ -641,7 +641,7 @@ async fn a_full_spool_answers_503_spool_full_and_drops_nothing() {
     // Once CloudWatch is back, what was published leaves the spool, which takes records again.
     fake.restart().await;
     until("the spool to drain", async || sidecar.metric("cw_sidecar_spool_bytes", "").await < 512.0 * 1024.0).await;
-    let (body, points) = records("Full", 1, &[closed_second(now, 0)], 10..20, 1_000_000);
+    let (body, points) = records("Full", 1, &[closed_second(now, 0)], 100..110, 1_000_000);
     assert_eq!(sidecar.post_json(&body).await.unwrap().status(), 202, "accepted again once drained");
     expected.extend(points);
     let status = sidecar.terminate(Duration::from_secs(60)).await;
