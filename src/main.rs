@@ -95,6 +95,9 @@ async fn traffic(args: traffic::TrafficArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn serve(config: Config, dry_run: bool) -> anyhow::Result<ExitCode> {
+    // Installed before anything is served: a SIGTERM right after /readyz answers must start
+    // the shutdown, not end the process unhandled.
+    let shutdown = shutdown_signal()?;
     let sink = if dry_run {
         tracing::info!("dry run: requests are printed on stdout, nothing is sent to AWS");
         Sink::DryRun
@@ -103,17 +106,21 @@ async fn serve(config: Config, dry_run: bool) -> anyhow::Result<ExitCode> {
     };
     let listen = config.listen;
     let app = App::build(config, sink).await.with_context(|| format!("cannot listen on {listen}"))?;
-    let report = app.run_until_stopped(shutdown_signal()).await?;
+    let report = app.run_until_stopped(shutdown).await?;
     Ok(if report.complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+/// Resolves on SIGTERM or SIGINT; both handlers are installed when this is called.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing a SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing a SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    })
 }
 
 /// `GET /healthz` on the configured address, for a container HEALTHCHECK without curl.

@@ -68,3 +68,31 @@ async fn sigterm_publishes_everything_and_exits_0() {
     let after = sidecar().args(["--listen", &addr, "healthcheck"]).output().unwrap();
     assert!(!after.status.success(), "healthcheck fails when nothing listens");
 }
+
+#[tokio::test]
+async fn sigterm_while_starting_is_a_shutdown_not_a_kill() {
+    // The handlers are installed before the sidecar builds anything: a SIGTERM sent as soon
+    // as it logs its first line (the dry-run notice, logged just after) is handled, the
+    // sidecar starts, stops at once and exits 0. Before, it was killed by the signal until it
+    // awaited its shutdown, after /readyz already answered.
+    use std::os::unix::process::ExitStatusExt;
+    use tokio::io::AsyncBufReadExt;
+    for _ in 0..3 {
+        let mut child = tokio::process::Command::from(sidecar())
+            .args(["--dry-run", "--listen", "127.0.0.1:0", "--namespace", "Start", "--self-metrics-namespace", ""])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let first = tokio::time::timeout(Duration::from_secs(10), lines.next_line()).await.unwrap().unwrap();
+        assert!(first.is_some_and(|l| l.contains("dry run")), "the first log line is the dry-run notice");
+        // SAFETY: kill(2) on the pid of the child this test started.
+        assert_eq!(unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) }, 0);
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.unwrap().unwrap();
+        assert_eq!(status.signal(), None, "killed by SIGTERM, unhandled");
+        assert!(status.success(), "{status}");
+    }
+}

@@ -418,9 +418,6 @@ pub fn sidecar_command() -> Command {
     c
 }
 
-/// How long [`Sidecar::start`] waits after `/readyz` first answers 200.
-const SETTLE: Duration = Duration::from_millis(200);
-
 /// Log lines of a sidecar process kept for a failing test (the last ones).
 const KEPT_LOG_LINES: usize = 200;
 
@@ -486,10 +483,6 @@ impl Sidecar {
         loop {
             let ready = sidecar.http.get(format!("{}/readyz", sidecar.base)).send().await;
             if ready.is_ok_and(|r| r.status() == 200) {
-                // The binary installs its SIGTERM handler only once it awaits its shutdown
-                // signal, just after it reports ready: a SIGTERM right away would kill it
-                // unhandled (see `terminate`). A moment for it to get there.
-                tokio::time::sleep(SETTLE).await;
                 return sidecar;
             }
             assert!(Instant::now() < deadline, "/readyz did not answer 200 within 10s");
@@ -530,7 +523,7 @@ impl Sidecar {
         assert_ne!(
             status.signal(),
             Some(libc::SIGTERM),
-            "killed by SIGTERM, unhandled: it came before the sidecar installed its handler ({SETTLE:?} after /readyz answered 200)"
+            "killed by SIGTERM, unhandled: the sidecar had not installed its handler"
         );
         if !status.success() {
             // The reader has seen EOF, or soon will: the process is gone.
