@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
@@ -48,24 +48,46 @@ pub struct HttpState {
 }
 
 pub fn router(state: Arc<HttpState>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/v1/metrics", post(ingest))
         .route("/v1/flush", post(flush))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        // Our own 503s (buffer full, still retrying) are answers, not server failures.
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
-        .with_state(state)
+        .route("/metrics", get(metrics));
+    traced(router).with_state(state)
 }
 
-fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
+/// Adds a span and debug events per request, when the log filter lets them through
+/// (`RUST_LOG=tower_http=debug`); otherwise the layer would cost every request its checks for
+/// nothing, and the filter cannot change while the sidecar runs.
+pub(crate) fn traced<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    if !tracing::enabled!(target: "tower_http::trace::on_request", tracing::Level::DEBUG) {
+        return router;
+    }
+    // Our own 503s (buffer full, still retrying) are answers, not server failures.
+    router.layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
+}
+
+/// The body formats a request's `Content-Type` can name (its essence, in any case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MediaType {
+    Json,
+    NdJson,
+    Protobuf,
+}
+
+pub(crate) fn media_type(headers: &HeaderMap) -> Option<MediaType> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    let essence = ct.split(';').next()?.trim().to_ascii_lowercase();
-    match essence.as_str() {
-        "application/json" => Some(BodyKind::Json),
-        "application/x-ndjson" | "application/ndjson" => Some(BodyKind::NdJson),
-        _ => None,
+    let essence = ct.split(';').next()?.trim();
+    let is = |name: &str| essence.eq_ignore_ascii_case(name);
+    if is("application/json") {
+        Some(MediaType::Json)
+    } else if is("application/x-ndjson") || is("application/ndjson") {
+        Some(MediaType::NdJson)
+    } else if is("application/x-protobuf") || is("application/protobuf") {
+        Some(MediaType::Protobuf)
+    } else {
+        None
     }
 }
 
@@ -88,8 +110,13 @@ fn authorized(token: Option<&str>, headers: &HeaderMap) -> bool {
 
 async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: axum::body::Body) -> Response {
     // OTLP protobuf is told by its content type; OTLP JSON by the document's shape.
-    let protobuf = otlp::http::content_encoding(&headers) == Some(otlp::wire::Encoding::Protobuf);
-    let kind = body_kind(&headers);
+    let media = media_type(&headers);
+    let protobuf = media == Some(MediaType::Protobuf);
+    let kind = match media {
+        Some(MediaType::Json) => Some(BodyKind::Json),
+        Some(MediaType::NdJson) => Some(BodyKind::NdJson),
+        _ => None,
+    };
     let (bytes, _held) = match read_request(&state, &headers, body, protobuf || kind.is_some()).await {
         Ok(read) => read,
         Err(e) => return refused(&state, e, protobuf.then_some(otlp::wire::Encoding::Protobuf)),
@@ -102,12 +129,24 @@ async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: a
         Some(kind) => kind,
     };
     match submit(&state, &bytes, kind).await {
-        Ok(report) => {
-            let status = if report.accepted > 0 { StatusCode::ACCEPTED } else { StatusCode::BAD_REQUEST };
-            (status, axum::Json(report)).into_response()
-        }
+        Ok(report) => answer(&report),
         Err(e) => refused(&state, e, None),
     }
+}
+
+/// 202 with what was accepted and rejected (400 when nothing was accepted). The usual answer,
+/// nothing rejected, is written directly: the same bytes serde_json would write.
+fn answer(report: &Accepted) -> Response {
+    let status = if report.accepted > 0 { StatusCode::ACCEPTED } else { StatusCode::BAD_REQUEST };
+    if !report.rejected.is_empty() {
+        return (status, axum::Json(report)).into_response();
+    }
+    const HEAD: &str = "{\"accepted\":";
+    let mut body = String::with_capacity(HEAD.len() + 20 + 16);
+    body.push_str(HEAD);
+    body.push_str(itoa::Buffer::new().format(report.accepted));
+    body.push_str(",\"rejected\":[]}");
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
 /// Counts a refusal decided here (the pipeline counts its own) and answers it: in our JSON,
@@ -199,4 +238,22 @@ async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     state.flusher.update_gauges();
     state.telemetry.set_body_bytes_in_flight(state.bodies.held());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.telemetry.encode()).into_response()
+}
+
+#[cfg(test)]
+mod answer_tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_written_answer_is_what_serde_json_writes() {
+        for accepted in [0, 1, 17, 1000, usize::MAX] {
+            let report = Accepted { accepted, rejected: vec![] };
+            let response = answer(&report);
+            let want = if accepted > 0 { StatusCode::ACCEPTED } else { StatusCode::BAD_REQUEST };
+            assert_eq!(response.status(), want);
+            assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+            assert_eq!(body, serde_json::to_vec(&report).unwrap());
+        }
+    }
 }

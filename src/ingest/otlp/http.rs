@@ -18,29 +18,24 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tower_http::trace::{DefaultOnFailure, TraceLayer};
 
 use super::wire::{self, Encoding, code};
-use crate::ingest::http::{HttpState, IngestError, off_the_workers, read_request, refused};
+use crate::ingest::http::{HttpState, IngestError, MediaType, media_type, off_the_workers, read_request, refused};
 use crate::pipeline::Refusal;
 
 /// The encoding named by `Content-Type`, if it is one OTLP uses (`application/x-protobuf`,
 /// also spelled `application/protobuf`; `application/json`).
 pub fn content_encoding(headers: &HeaderMap) -> Option<Encoding> {
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
-    match ct.split(';').next()?.trim().to_ascii_lowercase().as_str() {
-        "application/x-protobuf" | "application/protobuf" => Some(Encoding::Protobuf),
-        "application/json" => Some(Encoding::Json),
-        _ => None,
+    match media_type(headers)? {
+        MediaType::Protobuf => Some(Encoding::Protobuf),
+        MediaType::Json => Some(Encoding::Json),
+        MediaType::NdJson => None,
     }
 }
 
 /// The OTLP listener: `POST /v1/metrics` only, every JSON body taken as OTLP.
 pub fn router(state: Arc<HttpState>) -> Router {
-    Router::new()
-        .route("/v1/metrics", post(ingest))
-        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG)))
-        .with_state(state)
+    crate::ingest::http::traced(Router::new().route("/v1/metrics", post(ingest))).with_state(state)
 }
 
 async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
