@@ -58,7 +58,7 @@ pub fn check(data: &[u8], kind: BodyKind) {
     let careful = split_body(data, kind);
     if let Some((namespace, dimensions, text)) = one_pass_parts(data, kind) {
         let mut fast = Vec::new();
-        if records_into(text, |c| fast.push(c)).is_ok() {
+        if records_into(text, |c| fast.push(std::mem::take(c))).is_ok() {
             let split = careful.as_ref().expect("a body read in one pass splits too");
             assert_eq!(namespace, split.namespace);
             assert_eq!(dimensions.map(|d| d.0), split.dimensions.clone().map(|d| d.0));

@@ -49,7 +49,9 @@ impl<'a> Dimensions<'a> {
         envelope: &'a [(Cow<'a, str>, Cow<'a, str>)],
         defaults: &'a DefaultDimensions,
     ) -> Result<Dimensions<'a>, ValidationError> {
-        let mut given: SmallVec<[(&'a str, &'a str); 8]> = own.iter().map(|(k, v)| (k.as_ref(), v.as_ref())).collect();
+        // Built in place (a collect would build each vector aside and move it in).
+        let mut given: SmallVec<[(&'a str, &'a str); 8]> = SmallVec::new();
+        given.extend(own.iter().map(|(k, v)| (k.as_ref(), v.as_ref())));
         let own_len = given.len();
         for (k, v) in envelope {
             if !given[..own_len].iter().any(|(n, _)| *n == k.as_ref()) {
@@ -60,20 +62,24 @@ impl<'a> Dimensions<'a> {
         if let Some(w) = given.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(reject(RejectReason::Dimensions, format!("dimensions: `{}` is given more than once", w[0].0)));
         }
-        let overridden = |k: &str| given.binary_search_by(|g| g.0.cmp(k)).is_ok();
-        let inherited: SmallVec<[(&'a str, &'a str); 8]> = defaults.iter().filter(|(k, _)| !overridden(k)).collect();
-        let total = given.len() + inherited.len();
+        // The defaults the record does not override go after its own (sorted) ones.
+        let checked = given.len();
+        for (k, v) in defaults.iter() {
+            if given[..checked].binary_search_by(|g| g.0.cmp(k)).is_err() {
+                given.push((k, v));
+            }
+        }
+        let total = given.len();
         if total > MAX_DIMENSIONS {
             return Err(reject(
                 RejectReason::Dimensions,
                 format!("dimensions: at most {MAX_DIMENSIONS} after the default dimensions are merged, got {total}"),
             ));
         }
-        for (k, v) in &given {
+        for (k, v) in &given[..checked] {
             check_dimension(k, v)?;
         }
-        if total > given.len() {
-            given.extend(inherited);
+        if total > checked {
             given.sort_unstable_by(|a, b| a.0.cmp(b.0));
         }
         Ok(Dimensions(given))

@@ -50,25 +50,37 @@ impl<'p, 'c> Submission<'p, 'c> {
     /// Takes the next item: validated now, rejected by its index if it breaks a rule. An item
     /// the input could not even turn into a candidate comes as its error.
     pub fn push(&mut self, item: Result<Candidate<'_>, ValidationError>) {
-        let index = self.received;
-        self.received += 1;
-        let checked = match item {
-            Ok(mut candidate) => {
-                let (keys, defaults) = (&mut self.keys, &self.pipeline.defaults);
-                let memo = &mut self.memo;
-                let checked = validate_with(&mut candidate, &self.context, defaults, self.now, memo).map(|sample| {
-                    let start = keys.len();
-                    sample.encode_key(keys);
-                    (start..keys.len(), sample.window_start_ms(), sample.payload)
-                });
-                checked.map_err(|e| (e, candidate.name.map(Cow::into_owned)))
+        match item {
+            Ok(mut candidate) => self.push_candidate(&mut candidate),
+            Err(e) => {
+                let index = self.next_index();
+                self.rejected.push(Rejection { index, error: e.message, name: None, reason: e.reason });
             }
-            Err(e) => Err((e, None)),
-        };
+        }
+    }
+
+    /// [`Submission::push`] of a candidate the input keeps (it may read the next record into
+    /// it): what is validated is taken out of it.
+    pub fn push_candidate(&mut self, candidate: &mut Candidate<'_>) {
+        let index = self.next_index();
+        let (keys, defaults) = (&mut self.keys, &self.pipeline.defaults);
+        let checked = validate_with(candidate, &self.context, defaults, self.now, &mut self.memo).map(|sample| {
+            let start = keys.len();
+            sample.encode_key(keys);
+            (start..keys.len(), sample.window_start_ms(), sample.payload)
+        });
         match checked {
             Ok(v) => self.valid.push(v),
-            Err((e, name)) => self.rejected.push(Rejection { index, error: e.message, name, reason: e.reason }),
+            Err(e) => {
+                let name = candidate.name.take().map(Cow::into_owned);
+                self.rejected.push(Rejection { index, error: e.message, name, reason: e.reason });
+            }
         }
+    }
+
+    fn next_index(&mut self) -> usize {
+        self.received += 1;
+        self.received - 1
     }
 
     /// Counts what was received and rejected, then admits the valid records against the buffer

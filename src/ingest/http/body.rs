@@ -157,44 +157,60 @@ struct JsonRecord<'a>(Candidate<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for JsonRecord<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = JsonRecord<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a record object")
+        let mut c = Candidate::default();
+        RecordInto(&mut c).deserialize(d)?;
+        Ok(JsonRecord(c))
+    }
+}
+
+/// Reads one record into an empty candidate in place: a candidate is a few hundred bytes,
+/// and a body of many records reads them all into one, never moving it.
+struct RecordInto<'s, 'a>(&'s mut Candidate<'a>);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for RecordInto<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for RecordInto<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a record object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let c = self.0;
+        let mut seen = 0u16;
+        while let Some(field) = map.next_key::<Field>()? {
+            let bit = 1u16 << field as u16;
+            if seen & bit != 0 {
+                return Err(de::Error::custom(format_args!("duplicate field `{}`", field.name())));
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut c = Candidate::default();
-                let mut seen = 0u16;
-                while let Some(field) = map.next_key::<Field>()? {
-                    let bit = 1u16 << field as u16;
-                    if seen & bit != 0 {
-                        return Err(de::Error::custom(format_args!("duplicate field `{}`", field.name())));
-                    }
-                    seen |= bit;
-                    match field {
-                        Field::Name => c.name = map.next_value::<Option<Text>>()?.map(|t| t.0),
-                        Field::Value => c.values.value = map.next_value()?,
-                        Field::Values => c.values.values = map.next_value()?,
-                        Field::Counts => c.values.counts = map.next_value()?,
-                        Field::Statistics => {
-                            c.values.statistics = map.next_value::<Option<Object<RawStatistics>>>()?.map(|Object(s)| {
-                                StatSet { sample_count: s.sample_count, sum: s.sum, min: s.min, max: s.max }
-                            })
-                        }
-                        Field::Unit => c.unit = map.next_value::<Option<Text>>()?.map(|t| t.0),
-                        Field::Dimensions => {
-                            c.dimensions = map.next_value::<Option<Dimensions>>()?.map(|d| d.0).unwrap_or_default()
-                        }
-                        Field::Timestamp => c.timestamp = map.next_value::<Option<Timestamp>>()?.map(|t| t.0),
-                        Field::Namespace => c.namespace = map.next_value::<Option<Text>>()?.map(|t| t.0),
-                        Field::StorageResolution => c.storage_resolution = map.next_value()?,
-                    }
+            seen |= bit;
+            match field {
+                Field::Name => c.name = map.next_value::<Option<Text>>()?.map(|t| t.0),
+                Field::Value => c.values.value = map.next_value()?,
+                Field::Values => c.values.values = map.next_value()?,
+                Field::Counts => c.values.counts = map.next_value()?,
+                Field::Statistics => {
+                    c.values.statistics = map.next_value::<Option<Object<RawStatistics>>>()?.map(|Object(s)| StatSet {
+                        sample_count: s.sample_count,
+                        sum: s.sum,
+                        min: s.min,
+                        max: s.max,
+                    })
                 }
-                Ok(JsonRecord(c))
+                Field::Unit => c.unit = map.next_value::<Option<Text>>()?.map(|t| t.0),
+                Field::Dimensions => {
+                    c.dimensions = map.next_value::<Option<Dimensions>>()?.map(|d| d.0).unwrap_or_default()
+                }
+                Field::Timestamp => c.timestamp = map.next_value::<Option<Timestamp>>()?.map(|t| t.0),
+                Field::Namespace => c.namespace = map.next_value::<Option<Text>>()?.map(|t| t.0),
+                Field::StorageResolution => c.storage_resolution = map.next_value()?,
             }
         }
-        d.deserialize_map(V(std::marker::PhantomData))
+        Ok(())
     }
 }
 
@@ -307,7 +323,9 @@ pub fn one_pass_parts(body: &[u8], kind: BodyKind) -> Option<(Option<Text<'_>>, 
 /// Reads a JSON array of records, handing each to `each` as soon as it is read. An error
 /// means some record (or the array) could not be read: what `each` was given must then be
 /// thrown away and the body read the careful way.
-pub fn records_into<'a>(text: &'a str, each: impl FnMut(Candidate<'a>)) -> Result<(), serde_json::Error> {
+/// Reads a JSON array of records, handing each to `each` (which may take what it wants out
+/// of it; the candidate is emptied before the next record).
+pub fn records_into<'a>(text: &'a str, each: impl FnMut(&mut Candidate<'a>)) -> Result<(), serde_json::Error> {
     let mut de = serde_json::Deserializer::from_str(text);
     Records(each).deserialize(&mut de)?;
     de.end()
@@ -315,21 +333,23 @@ pub fn records_into<'a>(text: &'a str, each: impl FnMut(Candidate<'a>)) -> Resul
 
 struct Records<F>(F);
 
-impl<'de, F: FnMut(Candidate<'de>)> DeserializeSeed<'de> for Records<F> {
+impl<'de, F: FnMut(&mut Candidate<'de>)> DeserializeSeed<'de> for Records<F> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_seq(self)
     }
 }
 
-impl<'de, F: FnMut(Candidate<'de>)> Visitor<'de> for Records<F> {
+impl<'de, F: FnMut(&mut Candidate<'de>)> Visitor<'de> for Records<F> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("an array of records")
     }
     fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(JsonRecord(candidate)) = seq.next_element::<JsonRecord<'de>>()? {
-            (self.0)(candidate);
+        let mut slot = Candidate::default();
+        while seq.next_element_seed(RecordInto(&mut slot))?.is_some() {
+            (self.0)(&mut slot);
+            slot = Candidate::default();
         }
         Ok(())
     }

@@ -34,7 +34,7 @@ fn one_pass(pipeline: &Pipeline, input: Input, body: &[u8], kind: BodyKind) -> O
     let context = Context { namespace: namespace.as_ref().map(Text::as_str), dimensions: &dimensions };
     // About a hundred bytes per record: room made ahead, without regrowing.
     let mut submission = pipeline.submission(input, context, body.len() / 100);
-    records_into(records, |candidate| submission.push(Ok(candidate))).ok()?;
+    records_into(records, |candidate| submission.push_candidate(candidate)).ok()?;
     Some(submission.finished())
 }
 
