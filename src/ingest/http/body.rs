@@ -56,21 +56,41 @@ pub struct Dimensions<'a>(pub GivenDimensions<'a>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Dimensions<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Dimensions<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of dimension name to string value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = GivenDimensions::new();
-                while let Some((k, v)) = map.next_entry::<Text<'a>, Text<'a>>()? {
-                    out.push((k.0, v.0));
-                }
-                Ok(Dimensions(out))
-            }
+        let mut out = GivenDimensions::new();
+        d.deserialize_map(DimensionsInto(&mut out))?;
+        Ok(Dimensions(out))
+    }
+}
+
+/// Dimensions read into a vector in place (a record's, in its candidate); `null` is none.
+struct DimensionsInto<'s, 'a>(&'s mut GivenDimensions<'a>);
+
+impl<'de: 'a, 'a> DeserializeSeed<'de> for DimensionsInto<'_, 'a> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_option(self)
+    }
+}
+
+impl<'de: 'a, 'a> Visitor<'de> for DimensionsInto<'_, 'a> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object of dimension name to string value")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some((k, v)) = map.next_entry::<Text<'a>, Text<'a>>()? {
+            self.0.push((k.0, v.0));
         }
-        d.deserialize_map(V(std::marker::PhantomData))
+        Ok(())
     }
 }
 
@@ -202,9 +222,7 @@ impl<'de: 'a, 'a> Visitor<'de> for RecordInto<'_, 'a> {
                     })
                 }
                 Field::Unit => c.unit = map.next_value::<Option<Text>>()?.map(|t| t.0),
-                Field::Dimensions => {
-                    c.dimensions = map.next_value::<Option<Dimensions>>()?.map(|d| d.0).unwrap_or_default()
-                }
+                Field::Dimensions => map.next_value_seed(DimensionsInto(&mut c.dimensions))?,
                 Field::Timestamp => c.timestamp = map.next_value::<Option<Timestamp>>()?.map(|t| t.0),
                 Field::Namespace => c.namespace = map.next_value::<Option<Text>>()?.map(|t| t.0),
                 Field::StorageResolution => c.storage_resolution = map.next_value()?,
@@ -453,6 +471,16 @@ mod tests {
         assert!(err.starts_with("duplicate field `name`"), "{err}");
         let r = parse_record(br#"{"name":"a","value":1,"unit":null,"dimensions":null}"#).unwrap();
         assert_eq!((r.unit, r.dimensions.len()), (None, 0));
+        let err = parse_record(br#"{"name":"a","value":1,"dimensions":[1]}"#).unwrap_err();
+        assert_eq!(err, "dimensions: invalid type: sequence, expected an object of dimension name to string value");
+        let err = parse_record(br#"{"name":"a","value":1,"dimensions":{"K":2}}"#).unwrap_err();
+        assert!(err.starts_with("dimensions.K: invalid type: integer `2`"), "{err}");
+        let mut slot = Candidate::default();
+        records_into(r#"[{"name":"a","value":1,"dimensions":{"K":"v"}},{"name":"b","value":2}]"#, |c| {
+            slot = std::mem::take(c)
+        })
+        .unwrap();
+        assert!(slot.dimensions.is_empty(), "each record starts from an empty candidate");
     }
 
     #[test]
