@@ -165,19 +165,22 @@ impl Writer {
         if run.is_empty() {
             return;
         }
-        let ok = self.write(run);
+        let (ok, in_file) = self.write(run);
         for a in run.drain(..) {
-            if !ok {
+            // Bytes that stay in a segment are counted with it until it is deleted.
+            if !in_file {
                 self.spool.release(a.record.len() as u64);
             }
             (a.then)(ok);
         }
     }
 
-    fn write(&mut self, run: &[Append]) -> bool {
+    /// Whether the run is durable, and whether its bytes are in a segment (a failed fsync
+    /// leaves them there, not durable: refused, and replayed only if a crash comes first).
+    fn write(&mut self, run: &[Append]) -> (bool, bool) {
         let spool = self.spool.clone();
         let Some(current) = self.current() else {
-            return false;
+            return (false, false);
         };
         let bytes: Vec<u8> = run.iter().flat_map(|a| a.record.iter().copied()).collect();
         if let Err(e) = current.file.write_all(&bytes) {
@@ -187,17 +190,17 @@ impl Writer {
             if current.file.set_len(current.bytes).is_err() {
                 self.seal();
             }
-            return false;
+            return (false, false);
         }
         current.bytes += bytes.len() as u64;
         current.max_end_ms = run.iter().map(|a| a.max_end_ms).fold(current.max_end_ms, i64::max);
         current.dirty = true;
         spool.telemetry.spool.committed();
         match spool.sync {
-            SyncPolicy::Always => self.sync_if_dirty(),
+            SyncPolicy::Always => (self.sync_if_dirty(), true),
             SyncPolicy::Periodic => {
                 self.sync_if_due();
-                true
+                (true, true)
             }
         }
     }
