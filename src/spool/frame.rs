@@ -100,6 +100,16 @@ pub fn scan(bytes: &[u8]) -> Scan<'_> {
     scan
 }
 
+/// The payload of a file that is exactly one whole frame (a batch file, the checkpoint);
+/// `None` when it holds anything else or any damage.
+pub fn single(bytes: &[u8]) -> Option<&[u8]> {
+    let scan = scan(bytes);
+    match (scan.frames.as_slice(), scan.damage.is_empty()) {
+        ([payload], true) => Some(payload),
+        _ => None,
+    }
+}
+
 /// Where the next good frame starts at or after `from`.
 fn next_frame(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
@@ -128,6 +138,15 @@ mod tests {
         let bytes = file(&[b"one", b"", b"three"]);
         assert_eq!(scan(&bytes), Scan { frames: vec![b"one", b"", b"three"], damage: vec![] });
         assert_eq!(scan(&[]), Scan::default());
+    }
+
+    #[test]
+    fn a_single_frame_file_is_one_whole_frame_and_nothing_else() {
+        assert_eq!(single(&file(&[b"one"])), Some(&b"one"[..]));
+        assert_eq!(single(&file(&[b"one", b"two"])), None);
+        assert_eq!(single(&file(&[])), None);
+        let bytes = file(&[b"one"]);
+        assert_eq!(single(&bytes[..bytes.len() - 1]), None);
     }
 
     #[test]

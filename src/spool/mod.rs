@@ -112,8 +112,7 @@ impl Spool {
     }
 
     fn send(&self, msg: wal::Msg) -> bool {
-        let tx = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        tx.is_some_and(|tx| tx.send(msg).is_ok())
+        self.try_send(msg).is_ok()
     }
 
     pub fn dir(&self) -> &Path {
@@ -140,10 +139,6 @@ impl Spool {
 
     pub fn used(&self) -> u64 {
         self.used.load(Ordering::Acquire)
-    }
-
-    pub fn max(&self) -> u64 {
-        self.max
     }
 
     fn gauge(&self) {
@@ -232,11 +227,7 @@ impl Spool {
     /// Reads a batch file back.
     pub fn read_batch(&self, file: &BatchFile) -> Option<Batch> {
         let bytes = fs::read(&file.path).map_err(|e| self.failed(SpoolOp::Read, &e)).ok()?;
-        let scan = frame::scan(&bytes);
-        match (scan.frames.as_slice(), scan.damage.is_empty()) {
-            ([record], true) => codec::decode_batch(record),
-            _ => None,
-        }
+        frame::single(&bytes).and_then(codec::decode_batch)
     }
 
     /// Deletes a file the spool no longer needs.

@@ -100,14 +100,10 @@ fn read_checkpoint(spool: &Spool) -> Checkpoint {
     let Ok(bytes) = fs::read(&path) else {
         return Checkpoint::NONE;
     };
-    let scan = frame::scan(&bytes);
-    match (scan.frames.as_slice(), scan.damage.is_empty()) {
-        ([frame], true) if Checkpoint::decode(frame).is_some() => Checkpoint::decode(frame).expect("checked"),
-        _ => {
-            damaged(spool, &path, SpoolDamage::Unreadable, bytes.len());
-            Checkpoint::NONE
-        }
-    }
+    frame::single(&bytes).and_then(Checkpoint::decode).unwrap_or_else(|| {
+        damaged(spool, &path, SpoolDamage::Unreadable, bytes.len());
+        Checkpoint::NONE
+    })
 }
 
 fn kind(d: Damage) -> SpoolDamage {
