@@ -54,11 +54,11 @@ impl Inner {
     fn insert(&mut self, held: Held, trackers: Vec<Arc<FlushTracker>>, at: Duration) -> &mut Entry {
         let id = self.next_id;
         self.next_id += 1;
-        let (batch, file, len) = match held {
-            Held::Memory(batch) => (Some(batch), None, 0),
-            Held::Stored(file, len) => (None, Some(file), len),
+        let len = held.len();
+        let (batch, file) = match held {
+            Held::Memory(batch) => (Some(batch), None),
+            Held::Stored(file, _) => (None, Some(file)),
         };
-        let len = batch.as_ref().map_or(len, Batch::len);
         let holds_slots = file.is_none();
         self.queue.push(Reverse((at, id)));
         self.entries.entry(id).or_insert(Entry { len, batch, file, holds_slots, failures: 0, trackers })
@@ -80,6 +80,16 @@ enum Held {
     Memory(Batch),
     /// In a batch file of the spool, with its number of datums.
     Stored(BatchFile, usize),
+}
+
+impl Held {
+    /// Its datums.
+    fn len(&self) -> usize {
+        match self {
+            Held::Memory(batch) => batch.len(),
+            Held::Stored(_, datums) => *datums,
+        }
+    }
 }
 
 /// A batch taken out of the outbox for one PutMetricData attempt. It goes back through
@@ -184,12 +194,8 @@ impl Outbox {
         let now = self.clock.elapsed();
         let mut inner = self.lock();
         for h in held {
-            let entry_len = match &h {
-                Held::Memory(b) => b.len(),
-                Held::Stored(_, n) => *n,
-            };
             if let Some(t) = tracker {
-                t.add(entry_len);
+                t.add(h.len());
             }
             inner.insert(h, tracker.into_iter().cloned().collect(), now);
         }
