@@ -8,6 +8,7 @@ pub(crate) mod aggregate;
 pub(crate) mod budget;
 pub mod candidate;
 pub(crate) mod gate;
+pub(crate) mod known;
 pub mod submission;
 pub(crate) mod validate;
 

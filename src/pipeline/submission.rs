@@ -11,7 +11,8 @@ use crate::pipeline::aggregate::plan::Plan;
 use crate::pipeline::aggregate::{Aggregator, window_end};
 use crate::pipeline::budget::Full;
 use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::validate::{Memo, validate_with};
+use crate::pipeline::known::{Known, KnownSeries};
+use crate::pipeline::validate::{Memo, validate_values, validate_with};
 use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal, Rejection, per_window};
 use crate::spool::{SpoolFull, codec, frame};
 use crate::telemetry::reasons::RefuseReason;
@@ -30,6 +31,7 @@ pub struct Submission<'p, 'c> {
     rejected: Vec<Rejection>,
     received: usize,
     memo: Memo,
+    known: KnownSeries,
 }
 
 impl<'p, 'c> Submission<'p, 'c> {
@@ -44,6 +46,7 @@ impl<'p, 'c> Submission<'p, 'c> {
             rejected: Vec::new(),
             received: 0,
             memo: Memo::default(),
+            known: KnownSeries::default(),
         }
     }
 
@@ -63,12 +66,30 @@ impl<'p, 'c> Submission<'p, 'c> {
     /// it): what is validated is taken out of it.
     pub fn push_candidate(&mut self, candidate: &mut Candidate<'_>) {
         let index = self.next_index();
-        let (keys, defaults) = (&mut self.keys, &self.pipeline.defaults);
-        let checked = validate_with(candidate, &self.context, defaults, self.now, &mut self.memo).map(|sample| {
-            let start = keys.len();
-            sample.encode_key(keys);
-            (start..keys.len(), sample.window_start_ms(), sample.payload)
-        });
+        let keys = &mut self.keys;
+        // A lone record has no earlier one to match: the memo starts with the second.
+        let memo = index > 0;
+        let found = if memo { self.known.find(candidate) } else { None };
+        let checked = match found {
+            Some(Known { key, resolution }) => {
+                validate_values(candidate, *resolution, self.now).map(|(window, payload)| {
+                    let start = keys.len();
+                    keys.extend_from_within(key.clone());
+                    (start..keys.len(), window, payload)
+                })
+            }
+            None => {
+                let defaults = &self.pipeline.defaults;
+                validate_with(candidate, &self.context, defaults, self.now, &mut self.memo).map(|sample| {
+                    let start = keys.len();
+                    sample.encode_key(keys);
+                    if memo {
+                        self.known.remember(Known { key: start..keys.len(), resolution: sample.resolution });
+                    }
+                    (start..keys.len(), sample.window_start_ms(), sample.payload)
+                })
+            }
+        };
         match checked {
             Ok(v) => self.valid.push(v),
             Err(e) => {
@@ -247,5 +268,81 @@ impl Finished {
                 _ => Err(Refusal::SpoolFailed),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use crate::clock::ManualClock;
+    use crate::domain::payload::GivenValues;
+    use crate::domain::timestamp::GivenTime;
+    use crate::pipeline::candidate::{Candidate, Context};
+    use crate::pipeline::{Accepted, Input, Pipeline};
+
+    const NOW: i64 = 1_700_000_010_000;
+
+    fn record(value: f64, at: Option<i64>) -> Candidate<'static> {
+        Candidate {
+            name: Some(Cow::Borrowed("Latency")),
+            unit: Some(Cow::Borrowed("Milliseconds")),
+            dimensions: [("Route", "/a"), ("Host", "h")]
+                .iter()
+                .map(|(k, v)| (Cow::Borrowed(*k), Cow::Borrowed(*v)))
+                .collect(),
+            timestamp: at.map(GivenTime::EpochMillis),
+            values: GivenValues { value: Some(value), ..GivenValues::default() },
+            ..Candidate::default()
+        }
+    }
+
+    /// What the pipeline holds: (key, window start, sample count, sum) per series-window.
+    fn held(p: &Pipeline) -> Vec<(Box<[u8]>, i64, f64, f64)> {
+        let mut out: Vec<_> = p
+            .drain(true)
+            .into_iter()
+            .map(|w| {
+                let (n, sum) = w.window.values.iter().fold((0.0, 0.0), |(n, s), d| (n + d.count, s + d.sum));
+                (w.key, w.start_ms, n, sum)
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        out
+    }
+
+    #[test]
+    fn a_record_of_a_series_seen_before_is_judged_as_if_it_came_alone() {
+        let records = vec![
+            record(1.0, None),
+            record(f64::NAN, None),
+            record(2.0, Some(NOW - 15 * 24 * 3600 * 1000)),
+            record(3.0, Some(NOW + 3 * 3600 * 1000)),
+            record(4.0, Some(NOW - 120_000)),
+            Candidate { values: GivenValues::default(), ..record(0.0, None) },
+            Candidate { storage_resolution: Some(1), ..record(5.0, None) },
+            Candidate { storage_resolution: Some(7), ..record(5.0, None) },
+            Candidate { unit: Some(Cow::Borrowed("Parsecs")), ..record(6.0, None) },
+            record(7.0, None),
+        ];
+        let (together, _) = Pipeline::for_tests(Some("App"), 10_000, ManualClock::new(NOW));
+        let answer = together.submit(Input::HTTP, &Context::default(), records.clone().into_iter().map(Ok)).unwrap();
+
+        let (alone, _) = Pipeline::for_tests(Some("App"), 10_000, ManualClock::new(NOW));
+        let mut expected = Accepted { accepted: 0, rejected: Vec::new() };
+        for (i, r) in records.into_iter().enumerate() {
+            let a = alone.submit(Input::HTTP, &Context::default(), [Ok(r)]).unwrap();
+            expected.accepted += a.accepted;
+            expected.rejected.extend(a.rejected.into_iter().map(|mut r| {
+                r.index = i;
+                r
+            }));
+        }
+        assert_eq!(answer, expected);
+        assert_eq!(answer.accepted, 4, "{answer:?}");
+        let held_together = held(&together);
+        assert_eq!(held_together, held(&alone));
+        // This minute, two minutes ago, and the high-resolution series.
+        assert_eq!(held_together.len(), 3, "{held_together:?}");
     }
 }

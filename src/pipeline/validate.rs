@@ -68,6 +68,19 @@ pub fn validate<'s>(
     validate_with(candidate, context, defaults, now_ms, &mut Memo::default())
 }
 
+/// Checks what is a candidate's own once its series is known to pass (an earlier record of
+/// the submission named it the same way, [`crate::pipeline::known`]): its values, then its
+/// timestamp, as [`validate_with`] would. Returns the window start and the payload.
+pub fn validate_values(
+    candidate: &mut Candidate<'_>,
+    resolution: Resolution,
+    now_ms: i64,
+) -> Result<(i64, Payload), ValidationError> {
+    let payload = Payload::check(&mut candidate.values)?;
+    let timestamp = Timestamp::check(candidate.timestamp.as_ref(), resolution, now_ms)?;
+    Ok((resolution.window_start(timestamp.ms()), payload))
+}
+
 /// Checks one candidate, taking its values out of it; `memo` spares checking again a
 /// namespace or name that the submission's previous records had.
 pub fn validate_with<'s>(
