@@ -24,6 +24,8 @@ use std::collections::{HashMap, HashSet};
 type Fast = foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex};
 
+use smallvec::SmallVec;
+
 use crate::clock::SharedClock;
 use crate::config::StatsdConfig;
 use crate::domain::payload::GivenValues;
@@ -64,8 +66,16 @@ impl Settings {
     }
 }
 
-/// A series as input-side state knows it: name, unit and sorted tags, in one string.
-type SeriesKey = String;
+/// A series as input-side state knows it: name, unit and sorted tags, in one byte string
+/// (see [`series_key`]); a set window's key ends with the window's start.
+type SeriesKey = Box<[u8]>;
+
+/// Gauge series, and the key being looked up (made in place, kept only when new).
+#[derive(Default)]
+struct Gauges {
+    series: HashMap<SeriesKey, GaugeState, Fast>,
+    key: Vec<u8>,
+}
 
 struct GaugeState {
     value: f64,
@@ -75,11 +85,14 @@ struct GaugeState {
 #[derive(Default)]
 struct SetState {
     /// (series, window start) → members.
-    windows: HashMap<(SeriesKey, i64), OpenSet, Fast>,
+    windows: HashMap<SeriesKey, OpenSet, Fast>,
     members: usize,
+    /// The key being looked up.
+    key: Vec<u8>,
 }
 
 struct OpenSet {
+    window: i64,
     name: String,
     unit: Option<String>,
     tags: Vec<(String, String)>,
@@ -92,7 +105,7 @@ pub struct Statsd {
     telemetry: Arc<Telemetry>,
     clock: SharedClock,
     settings: Settings,
-    gauges: Mutex<HashMap<SeriesKey, GaugeState, Fast>>,
+    gauges: Mutex<Gauges>,
     sets: Mutex<SetState>,
 }
 
@@ -197,9 +210,10 @@ impl Statsd {
 
     /// Applies a gauge line to its series' last value; returns the value after each sample.
     fn gauge(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, now: i64) -> Result<Vec<f64>, LineError> {
-        let key = series_key(name, unit, &m.tags);
         let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
-        let known = gauges.contains_key(&key);
+        let Gauges { series: gauges, key } = &mut *gauges;
+        series_key(key, name, unit, &m.tags);
+        let known = gauges.contains_key(key.as_slice());
         let has_delta = m.samples.iter().any(|s| matches!(s, Sample::Delta(_)));
         if !known && gauges.len() >= MAX_GAUGES {
             if has_delta {
@@ -211,7 +225,10 @@ impl Statsd {
             // Plain values need no state: publish them, remember nothing.
             return Ok(m.samples.iter().map(number).collect());
         }
-        let state = gauges.entry(key).or_insert(GaugeState { value: 0.0, last_ms: now });
+        if !known {
+            gauges.insert(key.as_slice().into(), GaugeState { value: 0.0, last_ms: now });
+        }
+        let state = gauges.get_mut(key.as_slice()).expect("inserted above");
         let mut out = Vec::with_capacity(m.samples.len());
         for s in &m.samples {
             state.value = match *s {
@@ -228,24 +245,32 @@ impl Statsd {
     fn set_member(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, at_ms: i64) -> Result<(), LineError> {
         let Some(Sample::Member(member)) = m.samples.first() else { return Ok(()) };
         let window = at_ms - at_ms.rem_euclid(SET_WINDOW_MS);
-        let key = (series_key(name, unit, &m.tags), window);
         let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-        let SetState { windows, members } = &mut *sets;
-        if *members >= MAX_SET_MEMBERS && !windows.get(&key).is_some_and(|s| s.members.contains(*member)) {
+        let SetState { windows, members, key } = &mut *sets;
+        series_key(key, name, unit, &m.tags);
+        key.extend_from_slice(&window.to_le_bytes());
+        let set = windows.get_mut(key.as_slice());
+        if set.as_ref().is_some_and(|s| s.members.contains(*member)) {
+            return Ok(());
+        }
+        if *members >= MAX_SET_MEMBERS {
             return Err(LineError {
                 reason: LineReject::StateFull,
                 message: format!("{MAX_SET_MEMBERS} set members are held already"),
             });
         }
-        let set = windows.entry(key).or_insert_with(|| OpenSet {
-            name: name.to_string(),
-            unit: unit.map(str::to_string),
-            tags: m.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-            members: HashSet::default(),
-        });
-        if set.members.insert((*member).to_string()) {
-            *members += 1;
-        }
+        let set = match set {
+            Some(set) => set,
+            None => windows.entry(key.as_slice().into()).or_insert_with(|| OpenSet {
+                window,
+                name: name.to_string(),
+                unit: unit.map(str::to_string),
+                tags: m.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                members: HashSet::default(),
+            }),
+        };
+        set.members.insert((*member).to_string());
+        *members += 1;
         Ok(())
     }
 
@@ -256,12 +281,16 @@ impl Statsd {
         {
             let idle = self.settings.gauge_idle_ms;
             let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
-            gauges.retain(|_, g| now.saturating_sub(g.last_ms) < idle);
+            gauges.series.retain(|_, g| now.saturating_sub(g.last_ms) < idle);
         }
-        let ended: Vec<((SeriesKey, i64), OpenSet)> = {
+        let ended: Vec<(SeriesKey, OpenSet)> = {
             let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-            let keys: Vec<(SeriesKey, i64)> =
-                sets.windows.keys().filter(|(_, w)| all || w + SET_WINDOW_MS <= now).cloned().collect();
+            let keys: Vec<SeriesKey> = sets
+                .windows
+                .iter()
+                .filter(|(_, s)| all || s.window + SET_WINDOW_MS <= now)
+                .map(|(k, _)| k.clone())
+                .collect();
             let taken: Vec<_> = keys.into_iter().filter_map(|k| sets.windows.remove_entry(&k)).collect();
             sets.members -= taken.iter().map(|(_, s)| s.members.len()).sum::<usize>();
             taken
@@ -269,7 +298,7 @@ impl Statsd {
         if ended.is_empty() {
             return;
         }
-        let candidates = ended.iter().map(|((_, window), set)| {
+        let candidates = ended.iter().map(|(_, set)| {
             Ok(Candidate {
                 name: Some(Cow::Borrowed(set.name.as_str())),
                 unit: set.unit.as_deref().map(Cow::Borrowed),
@@ -278,7 +307,7 @@ impl Statsd {
                     .iter()
                     .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str())))
                     .collect(),
-                timestamp: Some(GivenTime::EpochMillis(*window)),
+                timestamp: Some(GivenTime::EpochMillis(set.window)),
                 values: GivenValues { value: Some(set.members.len() as f64), ..GivenValues::default() },
                 ..Candidate::default()
             })
@@ -309,20 +338,16 @@ fn number(s: &Sample<'_>) -> f64 {
     }
 }
 
-fn series_key(name: &str, unit: Option<&str>, tags: &[(Cow<'_, str>, Cow<'_, str>)]) -> SeriesKey {
-    let mut sorted: Vec<_> = tags.iter().collect();
-    sorted.sort();
-    let mut key = String::with_capacity(name.len() + 32);
-    key.push_str(name);
-    key.push('\0');
-    key.push_str(unit.unwrap_or(""));
-    for (k, v) in sorted {
-        key.push('\0');
-        key.push_str(k);
-        key.push('\0');
-        key.push_str(v);
+/// Name, unit and tags sorted by name, each part length-prefixed (so no text can run into
+/// the next); the tags' order as given does not matter.
+fn series_key(key: &mut Vec<u8>, name: &str, unit: Option<&str>, tags: &[(Cow<'_, str>, Cow<'_, str>)]) {
+    let mut sorted: SmallVec<[&(Cow<'_, str>, Cow<'_, str>); 8]> = tags.iter().collect();
+    sorted.sort_unstable();
+    key.clear();
+    for part in [name, unit.unwrap_or("")].into_iter().chain(sorted.iter().flat_map(|(k, v)| [&**k, &**v])) {
+        key.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        key.extend_from_slice(part.as_bytes());
     }
-    key
 }
 
 impl LineInput for Statsd {

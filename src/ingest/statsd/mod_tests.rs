@@ -122,3 +122,12 @@ fn sets_count_distinct_members_per_series_and_window_when_it_ends() {
     s.tick(true);
     assert_eq!(s.sets.lock().unwrap().members, 0);
 }
+
+#[test]
+fn a_gauge_key_part_cannot_run_into_the_next() {
+    let (s, _) = statsd(|c| c.gauge_idle_timeout = Duration::from_secs(60));
+    let value = |line: &str| prepare(&s, line)[0].values.value.unwrap();
+    assert_eq!(value("g:+1|g|#ab:c"), 1.0);
+    assert_eq!(value("g:+1|g|#a:bc"), 1.0, "another series");
+    assert_eq!(value("g:+1|g|#ab:c"), 2.0);
+}
