@@ -13,11 +13,13 @@ use crate::pipeline::candidate::Candidate;
 
 type Fast = foldhash::fast::RandomState;
 
-/// A checked series: where its key lies in the submission's keys, and its resolution.
+/// A checked series: where its key lies in the submission's keys, its resolution, and the
+/// number its records share (see `Plans::aggregate`).
 #[derive(Debug, Clone)]
 pub struct Known {
     pub key: Range<usize>,
     pub resolution: Resolution,
+    pub group: u32,
 }
 
 /// Identities of checked series (a record's own naming fields, as given) and what they made.
@@ -87,7 +89,7 @@ mod tests {
     }
 
     fn known(at: usize) -> Known {
-        Known { key: at..at + 1, resolution: Resolution::Standard }
+        Known { key: at..at + 1, resolution: Resolution::Standard, group: 0 }
     }
 
     #[test]

@@ -25,9 +25,15 @@ pub struct Submission<'p, 'c> {
     input: Input,
     context: Context<'c>,
     now: i64,
-    /// Keys of all valid records back to back; each record knows where its key is.
+    /// The valid records' series keys back to back; each record knows where its key is
+    /// (records of a series already checked share the earlier record's).
     keys: Vec<u8>,
     valid: Vec<(Range<usize>, i64, Payload)>,
+    /// Per valid record, the number of its series among the submission's (records whose
+    /// series was checked again count as a series of their own).
+    groups: Vec<u32>,
+    /// How many such series.
+    series: u32,
     rejected: Vec<Rejection>,
     received: usize,
     memo: Memo,
@@ -43,6 +49,8 @@ impl<'p, 'c> Submission<'p, 'c> {
             now: pipeline.clock.now_ms(),
             keys: Vec::with_capacity(expected * KEY_BYTES),
             valid: Vec::with_capacity(expected),
+            groups: Vec::with_capacity(expected),
+            series: 0,
             rejected: Vec::new(),
             received: 0,
             memo: Memo::default(),
@@ -70,28 +78,32 @@ impl<'p, 'c> Submission<'p, 'c> {
         // A lone record has no earlier one to match: the memo starts with the second.
         let memo = index > 0;
         let found = if memo { self.known.find(candidate) } else { None };
+        let new_group = self.series;
         let checked = match found {
-            Some(Known { key, resolution }) => {
-                validate_values(candidate, *resolution, self.now).map(|(window, payload)| {
-                    let start = keys.len();
-                    keys.extend_from_within(key.clone());
-                    (start..keys.len(), window, payload)
-                })
-            }
+            // The earlier record's key serves (and tells [`Plans::aggregate`] they share it).
+            Some(Known { key, resolution, group }) => validate_values(candidate, *resolution, self.now)
+                .map(|(window, payload)| ((key.clone(), window, payload), *group)),
             None => {
                 let defaults = &self.pipeline.defaults;
                 validate_with(candidate, &self.context, defaults, self.now, &mut self.memo).map(|sample| {
                     let start = keys.len();
                     sample.encode_key(keys);
                     if memo {
-                        self.known.remember(Known { key: start..keys.len(), resolution: sample.resolution });
+                        let known = Known { key: start..keys.len(), resolution: sample.resolution, group: new_group };
+                        self.known.remember(known);
                     }
-                    (start..keys.len(), sample.window_start_ms(), sample.payload)
+                    ((start..keys.len(), sample.window_start_ms(), sample.payload), new_group)
                 })
             }
         };
         match checked {
-            Ok(v) => self.valid.push(v),
+            Ok((v, group)) => {
+                self.valid.push(v);
+                self.groups.push(group);
+                if group == new_group {
+                    self.series += 1;
+                }
+            }
             Err(e) => {
                 let name = candidate.name.take().map(Cow::into_owned);
                 self.rejected.push(Rejection { index, error: e.message, name, reason: e.reason });
@@ -114,7 +126,7 @@ impl<'p, 'c> Submission<'p, 'c> {
 
     /// Like [`Submission::finish`], with a way to wait until the records are durable.
     pub fn finished(self) -> Finished {
-        let Submission { pipeline: p, input, keys, mut valid, rejected, received, .. } = self;
+        let Submission { pipeline: p, input, keys, mut valid, groups, series, rejected, received, .. } = self;
         if let Some(hook) = p.submit_hook.get() {
             hook();
         }
@@ -164,7 +176,7 @@ impl<'p, 'c> Submission<'p, 'c> {
                 }
             },
         };
-        let plans = Plans { keys, joined, valid };
+        let plans = Plans { keys, joined, valid, groups, series };
         let counted = input.counted;
         let (Some(spool), Some((record, max_end_ms))) = (&p.spool, logged) else {
             let mut reservation = reservation;
@@ -206,6 +218,8 @@ struct Plans {
     keys: Vec<u8>,
     joined: Option<Vec<(Range<usize>, i64, Plan)>>,
     valid: Vec<(Range<usize>, i64, Payload)>,
+    groups: Vec<u32>,
+    series: u32,
 }
 
 impl Plans {
@@ -216,11 +230,52 @@ impl Plans {
             Some(joined) => {
                 joined.into_iter().map(|(key, window, plan)| aggregator.add(&keys[key], window, plan)).sum()
             }
-            None => self
+            // Every record a series of its own (a lone record, say): nothing to join.
+            None if self.series as usize == self.valid.len() => self
                 .valid
                 .into_iter()
                 .map(|(key, window, payload)| aggregator.add(&keys[key], window, Plan::of(payload)))
                 .sum(),
+            None => {
+                // The records of each series in their order (a counting sort by series), and
+                // those of one window added with one lookup.
+                let mut next = vec![0u32; self.series as usize + 1];
+                for &g in &self.groups {
+                    next[g as usize + 1] += 1;
+                }
+                for i in 1..next.len() {
+                    next[i] += next[i - 1];
+                }
+                let mut order = vec![0u32; self.groups.len()];
+                for (i, &g) in self.groups.iter().enumerate() {
+                    order[next[g as usize] as usize] = i as u32;
+                    next[g as usize] += 1;
+                }
+                let mut valid: Vec<_> = self.valid.into_iter().map(Some).collect();
+                let record = |valid: &[Option<(Range<usize>, i64, Payload)>], i: u32| {
+                    let (key, window, _) = valid[i as usize].as_ref().expect("each record once");
+                    (key.clone(), *window)
+                };
+                let mut added = 0;
+                let mut at = 0;
+                while at < order.len() {
+                    let (key, window) = record(&valid, order[at]);
+                    let group = self.groups[order[at] as usize];
+                    // The run of this series and window.
+                    let mut end = at + 1;
+                    while end < order.len() && self.groups[order[end] as usize] == group {
+                        if record(&valid, order[end]).1 != window {
+                            break;
+                        }
+                        end += 1;
+                    }
+                    let plans =
+                        order[at..end].iter().map(|&i| Plan::of(valid[i as usize].take().expect("each record once").2));
+                    added += aggregator.add_all(&keys[key], window, plans);
+                    at = end;
+                }
+                added
+            }
         }
     }
 }

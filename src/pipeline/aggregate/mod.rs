@@ -119,6 +119,11 @@ impl Aggregator {
     /// Adds what a plan holds to its series-window; returns how many slots the window grew
     /// by (a new window's whole cost). Never more than [`Plan::slots_bound`].
     pub(crate) fn add(&self, key: &[u8], window_start_ms: i64, plan: Plan) -> usize {
+        self.add_all(key, window_start_ms, std::iter::once(plan))
+    }
+
+    /// [`Aggregator::add`] of several plans of one series-window, in order, with one lookup.
+    pub(crate) fn add_all(&self, key: &[u8], window_start_ms: i64, plans: impl Iterator<Item = Plan>) -> usize {
         let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
         let windows = match shard.series.get_mut(key) {
             Some(w) => w,
@@ -128,13 +133,15 @@ impl Aggregator {
                 shard.series.entry(key.into()).or_default()
             }
         };
-        if let Some((_, w)) = windows.iter_mut().find(|(start, _)| *start == window_start_ms) {
-            return w.add(plan);
-        }
-        let mut window = Window::default();
-        let grown = window.add(plan);
-        windows.push((window_start_ms, window));
-        grown
+        let at = match windows.iter().position(|(start, _)| *start == window_start_ms) {
+            Some(at) => at,
+            None => {
+                windows.push((window_start_ms, Window::default()));
+                windows.len() - 1
+            }
+        };
+        let window = &mut windows[at].1;
+        plans.map(|plan| window.add(plan)).sum()
     }
 
     /// Takes out windows that closed by `now_ms` (end plus `grace_ms`), or all with `None`.
