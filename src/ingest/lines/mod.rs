@@ -20,7 +20,7 @@ use crate::telemetry::Telemetry;
 use crate::telemetry::reasons::{LineOutcome, LineReject, RejectReason};
 
 /// Candidates per submission: small enough to fit any sensible buffer bound.
-const SUBMIT_CHUNK: usize = 1000;
+pub(crate) const SUBMIT_CHUNK: usize = 1000;
 
 /// A line-based input, as its transports see it.
 pub trait LineInput: Send + Sync + 'static {
@@ -35,6 +35,16 @@ pub trait LineInput: Send + Sync + 'static {
 
     /// Turns a batch of lines (`\n`-separated) into candidates, counting what it skips.
     fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a>;
+
+    /// Submits a batch no one will retry (UDP): what a refusal lost is counted by the
+    /// transport. [`submit_once`] of [`LineInput::prepare_batch`] unless the input streams
+    /// its lines into the pipeline itself.
+    fn submit_batch(&self, batch: &[u8]) -> Result<(), (Refusal, usize)>
+    where
+        Self: Sized,
+    {
+        submit_once(self, self.prepare_batch(batch))
+    }
 
     /// Counts what the pipeline took of one submission.
     fn accepted(&self, answer: Accepted);

@@ -32,7 +32,7 @@ use crate::domain::payload::GivenValues;
 use crate::domain::timestamp::GivenTime;
 use crate::ingest::lines::{self, LineInput, Prepared};
 use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal};
+use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal, Submission};
 use crate::telemetry::Telemetry;
 use crate::telemetry::reasons::{LineOutcome, LineReject, LineWarning};
 use parse::{Kind, Line, LineError, Metric, Sample};
@@ -120,8 +120,14 @@ impl Statsd {
 
     /// Parses lines, applies them to gauge and set state, and returns the candidates.
     pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>, capacity: usize) -> Prepared<'a> {
-        let now = self.clock.now_ms();
         let mut prepared = Prepared { items: Vec::with_capacity(capacity), done: 0 };
+        self.each_candidate(lines, |c| prepared.items.push(c));
+        prepared
+    }
+
+    /// Parses lines, applies them to gauge and set state, and hands each candidate to `take`.
+    fn each_candidate<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>, mut take: impl FnMut(Candidate<'a>)) {
+        let now = self.clock.now_ms();
         // Lines accepted without the pipeline (set members).
         let (mut received, mut ignored, mut taken) = (0, 0, 0);
         for bytes in lines {
@@ -141,7 +147,7 @@ impl Statsd {
                 self.telemetry.input_warning(INPUT.name, LineWarning::SampleRateAboveOne);
             }
             match self.candidate(metric, now) {
-                Ok(Some(c)) => prepared.items.push(c),
+                Ok(Some(c)) => take(c),
                 Ok(None) => taken += 1,
                 Err(e) => self.rejected(e.reason, &e.message),
             }
@@ -154,7 +160,6 @@ impl Statsd {
         if taken > 0 {
             self.count(LineOutcome::Accepted, taken);
         }
-        prepared
     }
 
     /// Submits prepared candidates: [`lines::submit`].
@@ -367,6 +372,37 @@ impl LineInput for Statsd {
 
     fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a> {
         self.prepare(parse::lines(batch), lines::count_lines(batch))
+    }
+
+    /// Each candidate goes into the submission as it is made ([`lines::SUBMIT_CHUNK`] to a
+    /// submission), never held in a vector: what [`lines::submit_once`] does, without moving
+    /// the candidates twice.
+    fn submit_batch(&self, batch: &[u8]) -> Result<(), (Refusal, usize)> {
+        let expected = lines::count_lines(batch).min(lines::SUBMIT_CHUNK);
+        let mut submission = None;
+        let (mut chunk, mut refused) = (0, None::<(Refusal, usize)>);
+        let finish = |submission: Option<Submission<'_, '_>>, chunk: usize, refused: &mut Option<(Refusal, usize)>| {
+            match submission.map(Submission::finish) {
+                Some(Ok(answer)) => self.accepted(answer),
+                Some(Err(refusal)) => *refused = Some((refusal, chunk)),
+                None => {}
+            }
+        };
+        self.each_candidate(parse::lines(batch), |mut c| {
+            if let Some((_, lost)) = &mut refused {
+                *lost += 1;
+                return;
+            }
+            let s = submission.get_or_insert_with(|| self.pipeline.submission(INPUT, self.context(), expected));
+            s.push_candidate(&mut c);
+            chunk += 1;
+            if chunk == lines::SUBMIT_CHUNK {
+                finish(submission.take(), chunk, &mut refused);
+                chunk = 0;
+            }
+        });
+        finish(submission, chunk, &mut refused);
+        refused.map_or(Ok(()), Err)
     }
 
     fn accepted(&self, answer: Accepted) {

@@ -131,3 +131,27 @@ fn a_gauge_key_part_cannot_run_into_the_next() {
     assert_eq!(value("g:+1|g|#a:bc"), 1.0, "another series");
     assert_eq!(value("g:+1|g|#ab:c"), 2.0);
 }
+
+#[test]
+fn a_streamed_batch_is_taken_and_refused_as_the_prepared_one_would_be() {
+    // Max 1000 buffered: of 2,500 series, the first 1000 fit, the second chunk is refused
+    // and the lines after it are lost with it. A bad line and a set member on the way.
+    let mut text: String = (0..2500).map(|i| format!("hits{i}:1|c\n")).collect();
+    text.insert_str(0, "bad line\nusers:u1|s\n");
+    let run = |streamed: bool| {
+        let (s, _) = statsd(|_| {});
+        let outcome = match streamed {
+            true => s.submit_batch(text.as_bytes()),
+            false => lines::submit_once(&s, s.prepare_batch(text.as_bytes())),
+        };
+        let held = s.pipeline.drain(true).len();
+        // The counters, in an order of their own (labels come in hash order).
+        let mut counters: Vec<String> = metric_text(&s).lines().map(str::to_string).collect();
+        counters.sort();
+        (outcome.map_err(|(r, n)| (r.reason(), n)), held, counters)
+    };
+    let (streamed, prepared) = (run(true), run(false));
+    assert_eq!(streamed.0, Err((crate::telemetry::reasons::RefuseReason::BufferFull, 1500)));
+    assert_eq!(streamed.1, 1000);
+    assert_eq!(streamed, prepared);
+}
