@@ -53,7 +53,7 @@ impl Default for Validator {
 impl Validator {
     /// Checks one candidate (its values are taken out of it: hand a fresh one each time).
     pub fn check(&self, candidate: &mut Candidate<'_>) -> bool {
-        validate_with(candidate, &Context::default(), &self.defaults, NOW_MS, &mut self.memo.borrow_mut()).is_ok()
+        validate_with(candidate, &Context::default(), &self.defaults, NOW_MS, Some(&mut self.memo.borrow_mut())).is_ok()
     }
 
     /// The valid records, for the later stages.
@@ -62,7 +62,7 @@ impl Validator {
         Samples(
             candidates
                 .iter_mut()
-                .filter_map(|c| validate_with(c, &Context::default(), &self.defaults, NOW_MS, &mut memo).ok())
+                .filter_map(|c| validate_with(c, &Context::default(), &self.defaults, NOW_MS, Some(&mut memo)).ok())
                 .collect(),
         )
     }

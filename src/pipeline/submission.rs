@@ -30,7 +30,7 @@ pub struct Submission<'p, 'c> {
     keys: Vec<u8>,
     valid: Vec<(Range<usize>, i64, Payload)>,
     /// Per valid record, the number of its series among the submission's (records whose
-    /// series was checked again count as a series of their own).
+    /// series was checked again count as a series of their own); empty for a lone record.
     groups: Vec<u32>,
     /// How many such series.
     series: u32,
@@ -49,7 +49,8 @@ impl<'p, 'c> Submission<'p, 'c> {
             now: pipeline.clock.now_ms(),
             keys: Vec::with_capacity(expected * KEY_BYTES),
             valid: Vec::with_capacity(expected),
-            groups: Vec::with_capacity(expected),
+            // A lone record needs none: made with the second.
+            groups: Vec::with_capacity(if expected > 1 { expected } else { 0 }),
             series: 0,
             rejected: Vec::new(),
             received: 0,
@@ -85,7 +86,8 @@ impl<'p, 'c> Submission<'p, 'c> {
                 .map(|(window, payload)| ((key.clone(), window, payload), *group)),
             None => {
                 let defaults = &self.pipeline.defaults;
-                validate_with(candidate, &self.context, defaults, self.now, &mut self.memo).map(|sample| {
+                let texts = memo.then_some(&mut self.memo);
+                validate_with(candidate, &self.context, defaults, self.now, texts).map(|sample| {
                     let start = keys.len();
                     sample.encode_key(keys);
                     if memo {
@@ -99,7 +101,13 @@ impl<'p, 'c> Submission<'p, 'c> {
         match checked {
             Ok((v, group)) => {
                 self.valid.push(v);
-                self.groups.push(group);
+                if self.valid.len() > 1 {
+                    if self.groups.is_empty() {
+                        // The first valid record's, which is always the first series.
+                        self.groups.push(0);
+                    }
+                    self.groups.push(group);
+                }
                 if group == new_group {
                     self.series += 1;
                 }

@@ -65,7 +65,7 @@ pub fn validate<'s>(
     defaults: &'s Defaults,
     now_ms: i64,
 ) -> Result<Sample<'s>, ValidationError> {
-    validate_with(candidate, context, defaults, now_ms, &mut Memo::default())
+    validate_with(candidate, context, defaults, now_ms, None)
 }
 
 /// Checks what is a candidate's own once its series is known to pass (an earlier record of
@@ -82,20 +82,25 @@ pub fn validate_values(
 }
 
 /// Checks one candidate, taking its values out of it; `memo` spares checking again a
-/// namespace or name that the submission's previous records had.
+/// namespace or name that the submission's previous records had (none for a lone record:
+/// keeping its texts would cost more than it could spare).
 pub fn validate_with<'s>(
     candidate: &'s mut Candidate<'_>,
     context: &Context<'s>,
     defaults: &'s Defaults,
     now_ms: i64,
-    memo: &mut Memo,
+    mut memo: Option<&mut Memo>,
 ) -> Result<Sample<'s>, ValidationError> {
     if candidate.name.is_none() {
         return Err(reject(RejectReason::Name, "name: required"));
     }
     let payload = Payload::check(&mut candidate.values)?;
     let candidate: &'s Candidate<'_> = candidate;
-    let name = MetricName::parse_memo(candidate.name.as_deref().unwrap_or_default(), &mut memo.name)?;
+    let name = candidate.name.as_deref().unwrap_or_default();
+    let name = match memo.as_deref_mut() {
+        Some(memo) => MetricName::parse_memo(name, &mut memo.name)?,
+        None => MetricName::parse(name)?,
+    };
     let namespace = candidate
         .namespace
         .as_deref()
@@ -107,7 +112,10 @@ pub fn validate_with<'s>(
                 "namespace: required (neither the record, its envelope nor the sidecar's `namespace` setting gives one)",
             )
         })?;
-    let namespace = Namespace::parse_memo(namespace, &mut memo.namespace)?;
+    let namespace = match memo {
+        Some(memo) => Namespace::parse_memo(namespace, &mut memo.namespace)?,
+        None => Namespace::parse(namespace)?,
+    };
     let unit = match candidate.unit.as_deref() {
         None => Unit::None,
         Some(u) => Unit::parse(u).ok_or_else(|| {

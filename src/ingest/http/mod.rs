@@ -108,16 +108,19 @@ fn authorized(token: Option<&str>, headers: &HeaderMap) -> bool {
     })
 }
 
-async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: axum::body::Body) -> Response {
+async fn ingest(State(state): State<Arc<HttpState>>, request: axum::extract::Request) -> Response {
+    // The request's own headers (a `HeaderMap` extractor would copy them).
+    let (parts, body) = request.into_parts();
+    let headers = &parts.headers;
     // OTLP protobuf is told by its content type; OTLP JSON by the document's shape.
-    let media = media_type(&headers);
+    let media = media_type(headers);
     let protobuf = media == Some(MediaType::Protobuf);
     let kind = match media {
         Some(MediaType::Json) => Some(BodyKind::Json),
         Some(MediaType::NdJson) => Some(BodyKind::NdJson),
         _ => None,
     };
-    let (bytes, _held) = match read_request(&state, &headers, body, protobuf || kind.is_some()).await {
+    let (bytes, _held) = match read_request(&state, headers, body, protobuf || kind.is_some()).await {
         Ok(read) => read,
         Err(e) => return refused(&state, e, protobuf.then_some(otlp::wire::Encoding::Protobuf)),
     };
