@@ -378,7 +378,8 @@ impl LineInput for Statsd {
     /// submission), never held in a vector: what [`lines::submit_once`] does, without moving
     /// the candidates twice.
     fn submit_batch(&self, batch: &[u8]) -> Result<(), (Refusal, usize)> {
-        let expected = lines::count_lines(batch).min(lines::SUBMIT_CHUNK);
+        // Room for the usual lines of 20 bytes or more; a batch of shorter ones grows it.
+        let expected = (batch.len() / 20 + 1).min(lines::SUBMIT_CHUNK);
         let mut submission = None;
         let (mut chunk, mut refused) = (0, None::<(Refusal, usize)>);
         let finish = |submission: Option<Submission<'_, '_>>, chunk: usize, refused: &mut Option<(Refusal, usize)>| {

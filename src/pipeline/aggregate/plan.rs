@@ -189,7 +189,11 @@ impl ValueUnit {
 
     /// An upper bound on the buckets the unit's values can add to a histogram.
     fn new_buckets(&self) -> usize {
-        self.distinct.unwrap_or_else(|| self.entries.min(self.hull.buckets()))
+        // One value is one bucket: no need to measure the hull (logarithms) for it.
+        match self.entries {
+            0 | 1 => self.entries,
+            _ => self.distinct.unwrap_or_else(|| self.entries.min(self.hull.buckets())),
+        }
     }
 
     /// The most datums this unit can add to any window: a fresh segment makes at most
