@@ -198,7 +198,7 @@ impl Statsd {
                 let values = self.gauge(&name, unit, m, now)?;
                 match values.len() {
                     1 => GivenValues { value: Some(values[0]), ..GivenValues::default() },
-                    _ => GivenValues { values: Some(values), ..GivenValues::default() },
+                    _ => GivenValues { values: Some(values.into_vec()), ..GivenValues::default() },
                 }
             }
             Kind::Set => {
@@ -216,8 +216,9 @@ impl Statsd {
         }))
     }
 
-    /// Applies a gauge line to its series' last value; returns the value after each sample.
-    fn gauge(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, now: i64) -> Result<Vec<f64>, LineError> {
+    /// Applies a gauge line to its series' last value; returns the value after each sample
+    /// (inline: most lines have one).
+    fn gauge(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, now: i64) -> Result<SmallVec<[f64; 1]>, LineError> {
         let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
         let Gauges { series: gauges, key } = &mut *gauges;
         series_key(key, name, unit, &m.tags);
@@ -237,7 +238,7 @@ impl Statsd {
             gauges.insert(key.as_slice().into(), GaugeState { value: 0.0, last_ms: now });
         }
         let state = gauges.get_mut(key.as_slice()).expect("inserted above");
-        let mut out = Vec::with_capacity(m.samples.len());
+        let mut out = SmallVec::with_capacity(m.samples.len());
         for s in &m.samples {
             state.value = match *s {
                 Sample::Delta(d) => state.value + d,
