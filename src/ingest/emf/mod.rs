@@ -20,7 +20,7 @@ use crate::clock::SharedClock;
 use crate::config::EmfConfig;
 use crate::domain::payload::{GivenValues, Payload, StatSet};
 use crate::domain::timestamp::GivenTime;
-use crate::ingest::lines::{self, LineInput, Prepared};
+use crate::ingest::lines::{self, LineInput};
 use crate::ingest::statsd::parse::lines as split_lines;
 use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::{Accepted, Admission, Input, Pipeline};
@@ -54,49 +54,6 @@ impl Emf {
     fn warn(&self, warning: LineWarning, message: &str) {
         self.telemetry.input_warning(INPUT.name, warning);
         tracing::debug!(reason = warning.label(), message, "emf metric skipped or dimension set dropped");
-    }
-
-    /// Parses documents (one per line) into candidates, counting what is skipped.
-    pub fn prepare<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a> {
-        let now = self.clock.now_ms();
-        let mut prepared = Prepared { items: Vec::with_capacity(lines::count_lines(batch)), done: 0 };
-        let (mut received, mut ignored) = (0, 0);
-        for document in split_lines(batch) {
-            received += 1;
-            let document = match parse::parse(document) {
-                Ok(Parsed::Emf(d)) => d,
-                Ok(Parsed::NotEmf) => {
-                    ignored += 1;
-                    continue;
-                }
-                Err(e) => {
-                    self.rejected(e.reason, &e.message);
-                    continue;
-                }
-            };
-            for (warning, message) in &document.warnings {
-                self.warn(*warning, message);
-            }
-            // A metric's datums (one per dimension set) come together: warn once for it.
-            let mut last_impossible: Option<Cow<'a, str>> = None;
-            for datum in document.datums {
-                match candidate(datum, now) {
-                    Ok(c) => prepared.items.push(c),
-                    Err((name, message)) => {
-                        if last_impossible.as_ref() != Some(&name) {
-                            self.warn(LineWarning::StatisticSet, &message);
-                        }
-                        last_impossible = Some(name);
-                    }
-                }
-            }
-        }
-        // Counted once per batch: a labelled counter costs a lookup.
-        self.telemetry.input_lines(INPUT.name, LineOutcome::Received, received);
-        if ignored > 0 {
-            self.telemetry.input_lines(INPUT.name, LineOutcome::Ignored, ignored);
-        }
-        prepared
     }
 }
 
@@ -146,8 +103,45 @@ impl LineInput for Emf {
         Context { namespace: self.namespace.as_deref(), dimensions: &[] }
     }
 
-    fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a> {
-        self.prepare(batch)
+    /// Parses documents (one per line) into candidates for `take`, counting what is skipped.
+    fn each_candidate<'a>(&'a self, batch: &'a [u8], mut take: impl FnMut(Candidate<'a>)) {
+        let now = self.clock.now_ms();
+        let (mut received, mut ignored) = (0, 0);
+        for document in split_lines(batch) {
+            received += 1;
+            let document = match parse::parse(document) {
+                Ok(Parsed::Emf(d)) => d,
+                Ok(Parsed::NotEmf) => {
+                    ignored += 1;
+                    continue;
+                }
+                Err(e) => {
+                    self.rejected(e.reason, &e.message);
+                    continue;
+                }
+            };
+            for (warning, message) in &document.warnings {
+                self.warn(*warning, message);
+            }
+            // A metric's datums (one per dimension set) come together: warn once for it.
+            let mut last_impossible: Option<Cow<'a, str>> = None;
+            for datum in document.datums {
+                match candidate(datum, now) {
+                    Ok(c) => take(c),
+                    Err((name, message)) => {
+                        if last_impossible.as_ref() != Some(&name) {
+                            self.warn(LineWarning::StatisticSet, &message);
+                        }
+                        last_impossible = Some(name);
+                    }
+                }
+            }
+        }
+        // Counted once per batch: a labelled counter costs a lookup.
+        self.telemetry.input_lines(INPUT.name, LineOutcome::Received, received);
+        if ignored > 0 {
+            self.telemetry.input_lines(INPUT.name, LineOutcome::Ignored, ignored);
+        }
     }
 
     /// Datums the pipeline's validation refused: their metric is skipped, with a warning.
@@ -200,7 +194,7 @@ mod tests {
             r#"{"_aws":{"Timestamp":1700000000000,"CloudWatchMetrics":[{"Metrics":[{"Name":"S"}]}]},"S":{"Max":3,"Min":1,"Count":2,"Sum":4}}"#,
             "\n"
         );
-        let p = e.prepare(batch.as_bytes());
+        let p = e.prepare_batch(batch.as_bytes());
         assert_eq!(p.items.len(), 2);
         let c = &p.items[0];
         assert_eq!(c.namespace.as_deref(), Some("Shop"));
@@ -225,7 +219,7 @@ mod tests {
     fn an_impossible_statistic_set_skips_its_metric_once() {
         let e = emf(None);
         let doc = r#"{"_aws":{"CloudWatchMetrics":[{"Namespace":"N","Dimensions":[["A"],[]],"Metrics":[{"Name":"S"},{"Name":"M"}]}]},"A":"a","S":{"Max":1,"Min":3,"Count":2,"Sum":4},"M":1}"#;
-        let p = e.prepare(doc.as_bytes());
+        let p = e.prepare_batch(doc.as_bytes());
         assert_eq!(p.items.iter().map(|c| c.name.as_deref().unwrap()).collect::<Vec<_>>(), vec!["M", "M"]);
         counted(&e, &["cw_sidecar_input_warnings_total{input=\"emf\",reason=\"statistic_set\"} 1"]);
     }
@@ -239,7 +233,7 @@ mod tests {
             r#"{"_aws":{"CloudWatchMetrics":[{"Namespace":"N","Metrics":[{"Name":"M"}]}]},"M":[],"#,
             "\n"
         );
-        let mut p = e.prepare(batch.as_bytes());
+        let mut p = e.prepare_batch(batch.as_bytes());
         lines::submit(&e, &mut p).unwrap();
         assert_eq!(e.pipeline.active_series(), 1);
         counted(

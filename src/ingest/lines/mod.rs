@@ -15,12 +15,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::{Accepted, Input, Pipeline, Refusal};
+use crate::pipeline::{Accepted, Input, Pipeline, Refusal, Submission};
 use crate::telemetry::Telemetry;
 use crate::telemetry::reasons::{LineOutcome, LineReject, RejectReason};
 
 /// Candidates per submission: small enough to fit any sensible buffer bound.
-pub(crate) const SUBMIT_CHUNK: usize = 1000;
+const SUBMIT_CHUNK: usize = 1000;
 
 /// A line-based input, as its transports see it.
 pub trait LineInput: Send + Sync + 'static {
@@ -33,17 +33,18 @@ pub trait LineInput: Send + Sync + 'static {
     /// What every candidate of the input inherits (its namespace).
     fn context(&self) -> Context<'_>;
 
-    /// Turns a batch of lines (`\n`-separated) into candidates, counting what it skips.
-    fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a>;
+    /// Turns a batch of lines (`\n`-separated) into candidates, handing each to `take` as it
+    /// is made, and counts what it skips.
+    fn each_candidate<'a>(&'a self, batch: &'a [u8], take: impl FnMut(Candidate<'a>));
 
-    /// Submits a batch no one will retry (UDP): what a refusal lost is counted by the
-    /// transport. [`submit_once`] of [`LineInput::prepare_batch`] unless the input streams
-    /// its lines into the pipeline itself.
-    fn submit_batch(&self, batch: &[u8]) -> Result<(), (Refusal, usize)>
+    /// The batch's candidates, kept for submitting again (TCP, until there is room).
+    fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a>
     where
         Self: Sized,
     {
-        submit_once(self, self.prepare_batch(batch))
+        let mut prepared = Prepared { items: Vec::with_capacity(count_lines(batch)), done: 0 };
+        self.each_candidate(batch, |c| prepared.items.push(c));
+        prepared
     }
 
     /// Counts what the pipeline took of one submission.
@@ -104,21 +105,37 @@ pub fn submit<I: LineInput>(input: &I, prepared: &mut Prepared<'_>) -> Result<()
     Ok(())
 }
 
-/// Like [`submit`], for a transport that does not retry (UDP): the candidates are handed
-/// over, not copied. A refusal comes with how many candidates it lost.
-pub fn submit_once<I: LineInput>(input: &I, prepared: Prepared<'_>) -> Result<(), (Refusal, usize)> {
-    let total = prepared.items.len();
-    let mut items = prepared.items.into_iter().skip(prepared.done);
-    let mut done = prepared.done;
-    while done < total {
-        let n = SUBMIT_CHUNK.min(total - done);
-        match input.pipeline().submit(I::INPUT, &input.context(), items.by_ref().take(n).map(Ok)) {
-            Ok(answer) => input.accepted(answer),
-            Err(refusal) => return Err((refusal, total - done)),
+/// Like [`submit`], for a transport that does not retry (UDP): each candidate goes into a
+/// submission as it is made ([`SUBMIT_CHUNK`] to one), never held in a vector. A refusal
+/// comes with how many candidates it lost: its submission's and all made after it.
+pub fn submit_once<I: LineInput>(input: &I, batch: &[u8]) -> Result<(), (Refusal, usize)> {
+    // Room for the usual lines of 20 bytes or more; a batch of shorter ones grows it.
+    let expected = (batch.len() / 20 + 1).min(SUBMIT_CHUNK);
+    let mut submission = None;
+    let (mut chunk, mut refused) = (0, None::<(Refusal, usize)>);
+    let finish =
+        |submission: Option<Submission<'_, '_>>, chunk: usize, refused: &mut Option<(Refusal, usize)>| match submission
+            .map(Submission::finish)
+        {
+            Some(Ok(answer)) => input.accepted(answer),
+            Some(Err(refusal)) => *refused = Some((refusal, chunk)),
+            None => {}
+        };
+    input.each_candidate(batch, |mut c| {
+        if let Some((_, lost)) = &mut refused {
+            *lost += 1;
+            return;
         }
-        done += n;
-    }
-    Ok(())
+        let s = submission.get_or_insert_with(|| input.pipeline().submission(I::INPUT, input.context(), expected));
+        s.push_candidate(&mut c);
+        chunk += 1;
+        if chunk == SUBMIT_CHUNK {
+            finish(submission.take(), chunk, &mut refused);
+            chunk = 0;
+        }
+    });
+    finish(submission, chunk, &mut refused);
+    refused.map_or(Ok(()), Err)
 }
 
 /// How many lines a batch holds at most (its newlines, plus an unterminated last line): the

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::LineInput;
 use super::recv::{Datagrams, SLOTS};
+use super::{LineInput, submit_once};
 use crate::pipeline::Refusal;
 use crate::telemetry::reasons::{LineOutcome, UdpDrop};
 
@@ -179,7 +179,7 @@ fn process<I: LineInput>(rx: Receiver<Vec<u8>>, recycle: &SyncSender<Vec<u8>>, i
 
 /// Submits one batch of datagrams; what the pipeline refuses is lost and counted.
 pub fn handle<I: LineInput>(input: &I, batch: &[u8]) {
-    if let Err((refusal, n)) = input.submit_batch(batch) {
+    if let Err((refusal, n)) = submit_once(input, batch) {
         let reason = match refusal {
             Refusal::BufferFull { .. } => UdpDrop::BufferFull,
             Refusal::ShuttingDown => UdpDrop::ShuttingDown,

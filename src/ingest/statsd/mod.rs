@@ -30,9 +30,9 @@ use crate::clock::SharedClock;
 use crate::config::StatsdConfig;
 use crate::domain::payload::GivenValues;
 use crate::domain::timestamp::GivenTime;
-use crate::ingest::lines::{self, LineInput, Prepared};
+use crate::ingest::lines::{self, LineInput};
 use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal, Submission};
+use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal};
 use crate::telemetry::Telemetry;
 use crate::telemetry::reasons::{LineOutcome, LineReject, LineWarning};
 use parse::{Kind, Line, LineError, Metric, Sample};
@@ -119,14 +119,15 @@ impl Statsd {
     }
 
     /// Parses lines, applies them to gauge and set state, and returns the candidates.
-    pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>, capacity: usize) -> Prepared<'a> {
-        let mut prepared = Prepared { items: Vec::with_capacity(capacity), done: 0 };
-        self.each_candidate(lines, |c| prepared.items.push(c));
+    #[cfg(test)]
+    pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>, capacity: usize) -> lines::Prepared<'a> {
+        let mut prepared = lines::Prepared { items: Vec::with_capacity(capacity), done: 0 };
+        self.each_line(lines, |c| prepared.items.push(c));
         prepared
     }
 
     /// Parses lines, applies them to gauge and set state, and hands each candidate to `take`.
-    fn each_candidate<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>, mut take: impl FnMut(Candidate<'a>)) {
+    fn each_line<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>, mut take: impl FnMut(Candidate<'a>)) {
         let now = self.clock.now_ms();
         // Lines accepted without the pipeline (set members).
         let (mut received, mut ignored, mut taken) = (0, 0, 0);
@@ -166,13 +167,13 @@ impl Statsd {
 
     /// Submits prepared candidates: [`lines::submit`].
     #[cfg(test)]
-    pub fn submit(&self, prepared: &mut Prepared<'_>) -> Result<(), Refusal> {
+    pub fn submit(&self, prepared: &mut lines::Prepared<'_>) -> Result<(), Refusal> {
         lines::submit(self, prepared)
     }
 
     /// How many candidates are not submitted yet (what UDP loses on a refusal).
     #[cfg(test)]
-    pub fn pending(prepared: &Prepared<'_>) -> usize {
+    pub fn pending(prepared: &lines::Prepared<'_>) -> usize {
         prepared.pending()
     }
 
@@ -374,40 +375,8 @@ impl LineInput for Statsd {
         Context { namespace: self.settings.namespace.as_deref(), dimensions: &[] }
     }
 
-    fn prepare_batch<'a>(&'a self, batch: &'a [u8]) -> Prepared<'a> {
-        self.prepare(parse::lines(batch), lines::count_lines(batch))
-    }
-
-    /// Each candidate goes into the submission as it is made ([`lines::SUBMIT_CHUNK`] to a
-    /// submission), never held in a vector: what [`lines::submit_once`] does, without moving
-    /// the candidates twice.
-    fn submit_batch(&self, batch: &[u8]) -> Result<(), (Refusal, usize)> {
-        // Room for the usual lines of 20 bytes or more; a batch of shorter ones grows it.
-        let expected = (batch.len() / 20 + 1).min(lines::SUBMIT_CHUNK);
-        let mut submission = None;
-        let (mut chunk, mut refused) = (0, None::<(Refusal, usize)>);
-        let finish = |submission: Option<Submission<'_, '_>>, chunk: usize, refused: &mut Option<(Refusal, usize)>| {
-            match submission.map(Submission::finish) {
-                Some(Ok(answer)) => self.accepted(answer),
-                Some(Err(refusal)) => *refused = Some((refusal, chunk)),
-                None => {}
-            }
-        };
-        self.each_candidate(parse::lines(batch), |mut c| {
-            if let Some((_, lost)) = &mut refused {
-                *lost += 1;
-                return;
-            }
-            let s = submission.get_or_insert_with(|| self.pipeline.submission(INPUT, self.context(), expected));
-            s.push_candidate(&mut c);
-            chunk += 1;
-            if chunk == lines::SUBMIT_CHUNK {
-                finish(submission.take(), chunk, &mut refused);
-                chunk = 0;
-            }
-        });
-        finish(submission, chunk, &mut refused);
-        refused.map_or(Ok(()), Err)
+    fn each_candidate<'a>(&'a self, batch: &'a [u8], take: impl FnMut(Candidate<'a>)) {
+        self.each_line(parse::lines(batch), take);
     }
 
     fn accepted(&self, answer: Accepted) {
