@@ -31,10 +31,13 @@ impl StatSet {
 }
 
 /// What an input gave, unchecked: exactly one of `value`, `values` or `statistics` is allowed,
-/// and `counts` only with `values`.
+/// `counts` only with `values`, and `weight` only with `value`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GivenValues {
     pub value: Option<f64>,
+    /// How many samples `value` stands for (a sampled StatsD timer's `1/rate`): what `values`
+    /// with one value and `counts` with one count say, without two vectors. Not read from JSON.
+    pub weight: Option<f64>,
     pub values: Option<Vec<f64>>,
     pub counts: Option<Vec<f64>>,
     pub statistics: Option<StatSet>,
@@ -48,7 +51,15 @@ pub struct Payload(Measured);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measured {
     Single(f64),
-    Many { values: Vec<f64>, counts: Option<Vec<f64>> },
+    /// One value standing for `weight` samples: `Many` with one value and one count.
+    Weighted {
+        value: f64,
+        weight: f64,
+    },
+    Many {
+        values: Vec<f64>,
+        counts: Option<Vec<f64>>,
+    },
     Statistics(StatSet),
 }
 
@@ -56,6 +67,16 @@ impl Payload {
     pub fn single(v: f64) -> Result<Payload, ValidationError> {
         check_number("value", v)?;
         Ok(Payload(Measured::Single(v)))
+    }
+
+    /// One value standing for `weight` samples, checked as `values` `[v]` with `counts` `[w]`.
+    pub fn weighted(v: f64, w: f64) -> Result<Payload, ValidationError> {
+        check_number("value", v)?;
+        if !(valid_number(w) && w > 0.0) {
+            return Err(reject(RejectReason::Value, format!("weight: must be finite and greater than 0, got {w}")));
+        }
+        check_totals(&[v], Some(&[w]))?;
+        Ok(Payload(Measured::Weighted { value: v, weight: w }))
     }
 
     /// Checks what was given, taking the value vectors out of it.
@@ -68,8 +89,14 @@ impl Payload {
         if given.counts.is_some() && given.values.is_none() {
             return Err(fail("counts: only allowed together with `values`".into()));
         }
+        if given.weight.is_some() && given.value.is_none() {
+            return Err(fail("weight: only allowed together with `value`".into()));
+        }
         if let Some(v) = given.value {
-            return Payload::single(v);
+            return match given.weight {
+                None => Payload::single(v),
+                Some(w) => Payload::weighted(v, w),
+            };
         }
         if let Some(s) = given.statistics {
             return Ok(Payload(Measured::Statistics(check_statistics(s)?)));
@@ -198,6 +225,22 @@ mod tests {
         assert!(err(values(&[1.0; 100], Some(&[2e108; 100]))).starts_with("counts: must add up to at most 2^366"));
         assert!(err(values(&[2e108; 100], None)).starts_with("values: |value × count|"));
         assert!(Payload::check(&mut values(&[5.0, 6.0], Some(&[2e108, 1.0]))).is_ok());
+    }
+
+    #[test]
+    fn a_weighted_value_is_checked_as_one_value_with_its_count() {
+        let weighted = |v, w| GivenValues { value: Some(v), weight: Some(w), ..GivenValues::default() };
+        let mut ok = weighted(5.5, 4.0);
+        assert_eq!(Payload::check(&mut ok).unwrap().measured(), &Measured::Weighted { value: 5.5, weight: 4.0 });
+        assert!(err(weighted(1e300, 1.0)).starts_with("value: "));
+        for w in [0.0, -1.0, f64::INFINITY, f64::NAN, 1e-320] {
+            assert!(err(weighted(1.0, w)).starts_with("weight: must be finite and greater than 0"), "{w}");
+        }
+        // Within range each, past what a record may add up to: as `values`/`counts` would be.
+        assert_eq!(err(weighted(2e108, 2e108)), err(values(&[2e108], Some(&[2e108]))));
+        assert!(err(GivenValues { weight: Some(2.0), ..Default::default() }).contains("exactly one"));
+        let mut alone = GivenValues { weight: Some(2.0), values: Some(vec![1.0]), ..Default::default() };
+        assert!(Payload::check(&mut alone).unwrap_err().message.starts_with("weight: only allowed"));
     }
 
     #[test]

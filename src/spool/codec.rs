@@ -68,6 +68,12 @@ fn push_entry(out: &mut Vec<u8>, window_start_ms: i64, payload: &Payload) {
             out.push(SINGLE);
             out.extend_from_slice(&v.to_le_bytes());
         }
+        // Read back as `values` `[value]` with `counts` `[weight]`: the same samples.
+        Measured::Weighted { value, weight } => {
+            out.push(WEIGHTED);
+            push_floats(out, &[*value]);
+            out.extend_from_slice(&weight.to_le_bytes());
+        }
         Measured::Many { values, counts } => {
             out.push(if counts.is_some() { WEIGHTED } else { VALUES });
             push_floats(out, values);

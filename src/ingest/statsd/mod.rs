@@ -3,7 +3,8 @@
 //!
 //! - Counters: one sample of `sum(values) / rate` (floating point), unit `Count`; they
 //!   aggregate into the same windows as every other input, so the window's Sum is the count.
-//! - Timers, histograms, distributions: `Values` with `Counts` of `1/rate` each.
+//! - Timers, histograms, distributions: `Values` with `Counts` of `1/rate` each (one value
+//!   is a weighted value, kept without vectors).
 //! - Gauges: the value after applying the line (a `+N`/`-N` adjusts the series' last value,
 //!   which is kept here across flushes, bounded, and forgotten after `gauge_idle_timeout`).
 //! - Sets: members are collected here per series and 60 s window (the pipeline's standard
@@ -190,11 +191,17 @@ impl Statsd {
                 let sum: f64 = m.samples.iter().map(number).sum();
                 GivenValues { value: Some(sum / m.rate), ..GivenValues::default() }
             }
-            Kind::Timer | Kind::Histogram | Kind::Distribution => {
-                let values: Vec<f64> = m.samples.iter().map(number).collect();
-                let counts = vec![1.0 / m.rate; values.len()];
-                GivenValues { values: Some(values), counts: Some(counts), ..GivenValues::default() }
-            }
+            // One value (most lines) needs no vectors: unsampled it is a plain value, sampled
+            // a value standing for 1/rate samples.
+            Kind::Timer | Kind::Histogram | Kind::Distribution => match m.samples.as_slice() {
+                [one] if m.rate == 1.0 => GivenValues { value: Some(number(one)), ..GivenValues::default() },
+                [one] => GivenValues { value: Some(number(one)), weight: Some(1.0 / m.rate), ..GivenValues::default() },
+                many => {
+                    let values: Vec<f64> = many.iter().map(number).collect();
+                    let counts = vec![1.0 / m.rate; values.len()];
+                    GivenValues { values: Some(values), counts: Some(counts), ..GivenValues::default() }
+                }
+            },
             Kind::Gauge => {
                 let values = self.gauge(&name, unit, m, now)?;
                 match values.len() {

@@ -39,8 +39,10 @@ fn timers_keep_values_weighted_by_one_over_the_rate() {
     assert_eq!(c[0].values.values, Some(vec![10.0, 20.0]));
     assert_eq!(c[0].values.counts, Some(vec![10.0, 10.0]));
     assert_eq!(c[0].unit.as_deref(), Some("Milliseconds"));
-    assert_eq!((c[1].values.counts.clone(), c[1].unit.clone()), (Some(vec![1.0]), None));
-    assert_eq!(c[2].values.counts, Some(vec![2.0]));
+    // One value: unsampled a plain value, sampled a value with its weight (no vectors).
+    assert_eq!((c[1].values.value, c[1].values.weight, c[1].values.values.clone()), (Some(5.0), None, None));
+    assert_eq!(c[1].unit, None);
+    assert_eq!((c[2].values.value, c[2].values.weight, c[2].values.counts.clone()), (Some(7.0), Some(2.0), None));
 }
 
 #[test]

@@ -28,10 +28,10 @@ use crate::pipeline::aggregate::distribution::{bucket_span, distinct_buckets};
 /// adds up in another order than we do. A unit alone may reach 2^360 itself.
 pub(crate) const SEGMENT_LIMIT: f64 = MAX_MAGNITUDE * (1.0 - 1.0 / 1_048_576.0);
 
-/// Values as a record gave them; a single value needs no vector.
+/// Values as a record gave them; a single value (and its weight) needs no vector.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Part {
-    One(f64),
+    One(f64, f64),
     Many { values: Vec<f64>, counts: Option<Vec<f64>> },
 }
 
@@ -39,7 +39,7 @@ impl Part {
     /// Each (value, weight).
     pub(crate) fn for_each(&self, mut f: impl FnMut(f64, f64)) {
         match self {
-            Part::One(v) => f(*v, 1.0),
+            Part::One(v, w) => f(*v, *w),
             Part::Many { values, counts: Some(counts) } => values.iter().zip(counts).for_each(|(v, c)| f(*v, *c)),
             Part::Many { values, counts: None } => values.iter().for_each(|v| f(*v, 1.0)),
         }
@@ -112,10 +112,18 @@ impl ValueUnit {
         }
     }
 
-    fn one(v: f64) -> ValueUnit {
+    /// One value standing for `w` samples.
+    fn one(v: f64, w: f64) -> ValueUnit {
         let mut hull = Hull::default();
         hull.add(v);
-        ValueUnit { parts: smallvec![Part::One(v)], count: 1.0, abs_sum: v.abs(), entries: 1, hull, distinct: None }
+        ValueUnit {
+            parts: smallvec![Part::One(v, w)],
+            count: w,
+            abs_sum: v.abs() * w,
+            entries: 1,
+            hull,
+            distinct: None,
+        }
     }
 
     /// A record's values: one unit when they fit one segment, else split (counts divided
@@ -263,7 +271,16 @@ pub(crate) struct Plan {
 impl Plan {
     pub(crate) fn of(payload: Payload) -> Plan {
         match payload.into_measured() {
-            Measured::Single(v) => Plan { values: smallvec![ValueUnit::one(v)], statistics: SmallVec::new() },
+            Measured::Single(v) => Plan { values: smallvec![ValueUnit::one(v, 1.0)], statistics: SmallVec::new() },
+            Measured::Weighted { value, weight } => {
+                let unit = ValueUnit::one(value, weight);
+                let values = if unit.fits_one_segment() {
+                    smallvec![unit]
+                } else {
+                    ValueUnit::split(vec![value], Some(vec![weight]))
+                };
+                Plan { values, statistics: SmallVec::new() }
+            }
             Measured::Many { values, counts } => {
                 Plan { values: ValueUnit::split(values, counts), statistics: SmallVec::new() }
             }
@@ -276,6 +293,10 @@ impl Plan {
     pub(crate) fn bound_of(payload: &Payload) -> usize {
         match payload.measured() {
             Measured::Single(_) | Measured::Statistics(_) => 1,
+            Measured::Weighted { value, weight } => match ValueUnit::one(*value, *weight) {
+                unit if unit.fits_one_segment() => unit.slots_bound(),
+                _ => Plan::of(payload.clone()).slots_bound(),
+            },
             Measured::Many { values, counts } => {
                 let whole = ValueUnit::summary(values, counts.as_deref());
                 if whole.fits_one_segment() { whole.slots_bound() } else { Plan::of(payload.clone()).slots_bound() }

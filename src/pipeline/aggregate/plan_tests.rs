@@ -53,6 +53,8 @@ fn the_bound_of_a_payload_is_its_plans() {
         GivenValues { values: Some(spread.clone()), ..Default::default() },
         GivenValues { values: Some(vec![5.0, 6.0]), counts: Some(vec![2e108, 1.0]), ..Default::default() },
         GivenValues { values: Some(vec![1.0; 300]), counts: Some(vec![2e107; 300]), ..Default::default() },
+        GivenValues { value: Some(5.0), weight: Some(4.0), ..Default::default() },
+        GivenValues { value: Some(5.0), weight: Some(2e108), ..Default::default() },
     ];
     for given in &mut givens {
         let payload = Payload::check(given).unwrap();
@@ -117,4 +119,20 @@ fn units_join_while_they_fit_and_statistic_sets_merge_while_valid() {
     push_statistics(&mut sets, StatSet { sample_count: 1.0, sum: 1e-100, min: 1e-100, max: 1e-100 });
     let almost = -1e-100 * (1.0 - 1e-15);
     assert!(push_statistics(&mut sets, StatSet { sample_count: 1.0, sum: almost, min: almost, max: almost }));
+}
+
+#[test]
+fn a_weighted_value_plans_as_one_value_with_one_count() {
+    // Within range, and past 2^360 (split into pieces), at the edge, and tiny.
+    for (v, w) in [(5.5, 4.0), (5.0, 2e108), (MAX_MAGNITUDE, 1.0), (2e-108, 3.0), (0.0, 1e100)] {
+        let mut given = GivenValues { value: Some(v), weight: Some(w), ..Default::default() };
+        let weighted = Plan::of(Payload::check(&mut given).unwrap());
+        let as_values = many(&[v], Some(&[w]));
+        assert_eq!(weighted.values.len(), as_values.values.len(), "{v} × {w}");
+        assert_eq!(weighted.slots_bound(), as_values.slots_bound());
+        for (a, b) in weighted.values.iter().zip(&as_values.values) {
+            assert_eq!((a.count, a.abs_sum, a.entries, a.hull), (b.count, b.abs_sum, b.entries, b.hull));
+            assert_eq!(totals(a), totals(b));
+        }
+    }
 }
