@@ -107,6 +107,11 @@ pub fn lines(bytes: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Parses one line given as bytes (not UTF-8 is malformed).
 pub fn parse_bytes(line: &[u8]) -> Result<Line<'_>, LineError> {
+    if line.is_ascii() {
+        // SAFETY: ASCII is UTF-8 (checked this way, a short line costs a fraction of the
+        // general check).
+        return parse(unsafe { std::str::from_utf8_unchecked(line) });
+    }
     match std::str::from_utf8(line) {
         Ok(s) => parse(s),
         Err(_) => fail(LineReject::Malformed, "line is not UTF-8"),
@@ -118,12 +123,27 @@ pub fn parse(line: &str) -> Result<Line<'_>, LineError> {
     if line.starts_with("_e{") || line.starts_with("_sc|") {
         return Ok(Line::Ignored);
     }
-    let Some((head, rest)) = split_once(line, b'|') else {
+    // One pass to the first `|`, noting the first `:` and a `,` before it.
+    let bytes = line.as_bytes();
+    let find = |from: usize, stop: fn(u8) -> bool| bytes[from..].iter().position(|&b| stop(b)).map(|at| from + at);
+    let mut at = find(0, |b| matches!(b, b':' | b',' | b'|'));
+    let comma = at.filter(|&i| bytes[i] == b',');
+    if let Some(i) = comma {
+        at = find(i + 1, |b| matches!(b, b':' | b'|'));
+    }
+    let colon = at.filter(|&i| bytes[i] == b':');
+    let bar = match colon {
+        Some(i) => find(i + 1, |b| b == b'|'),
+        None => at,
+    };
+    let Some(bar) = bar else {
         return fail(LineReject::Malformed, "expected `name:value|type`");
     };
-    let Some((name_part, value_part)) = split_once(head, b':') else {
+    let Some(colon) = colon else {
         return fail(LineReject::Malformed, "expected `name:value` before the first `|`");
     };
+    // The separators are ASCII: every slice below starts and ends at a character boundary.
+    let (name_part, value_part, rest) = (&line[..colon], &line[colon + 1..bar], &line[bar + 1..]);
     let mut fields = split(rest, b'|');
     let type_text = fields.next().unwrap_or("");
     let Some(kind) = Kind::parse(type_text) else {
@@ -131,7 +151,7 @@ pub fn parse(line: &str) -> Result<Line<'_>, LineError> {
     };
 
     let mut tags = GivenDimensions::new();
-    let name = match split_once(name_part, b',') {
+    let name = match comma.map(|at| (&name_part[..at], &name_part[at + 1..])) {
         None => name_part,
         Some((name, influx)) => {
             for pair in split(influx, b',') {
@@ -154,12 +174,7 @@ pub fn parse(line: &str) -> Result<Line<'_>, LineError> {
         if let Some(r) = field.strip_prefix('@') {
             (rate, rate_clamped) = sample_rate(r)?;
         } else if let Some(t) = field.strip_prefix('#') {
-            for tag in split(t, b',').filter(|t| !t.is_empty()) {
-                match split_once(tag, b':') {
-                    Some((k, v)) => push_tag(&mut tags, k, v)?,
-                    None => push_tag(&mut tags, tag, "")?,
-                }
-            }
+            dog_tags(t, &mut tags)?;
         } else if let Some(t) = field.strip_prefix('T') {
             timestamp_ms = Some(timestamp(t)?);
         }
@@ -185,7 +200,7 @@ pub fn parse(line: &str) -> Result<Line<'_>, LineError> {
 }
 
 fn sample(kind: Kind, text: &str) -> Result<Sample<'_>, LineError> {
-    let number = |t: &str| match t.parse::<f64>() {
+    let number = |t: &str| match decimal(t).map_or_else(|| t.parse::<f64>(), Ok) {
         Ok(v) if v.is_finite() => Ok(v),
         _ => fail(LineReject::Value, format!("value: `{}` is not a finite number", clip(t))),
     };
@@ -204,7 +219,7 @@ fn sample(kind: Kind, text: &str) -> Result<Sample<'_>, LineError> {
 
 /// `@0` counts as 1 (Vector, the CloudWatch agent); above 1 is clamped and reported.
 fn sample_rate(text: &str) -> Result<(f64, bool), LineError> {
-    match text.parse::<f64>() {
+    match decimal(text).map_or_else(|| text.parse::<f64>(), Ok) {
         Ok(r) if r.is_nan() || r < 0.0 => {
             fail(LineReject::SampleRate, format!("sample rate `{}` is negative", clip(text)))
         }
@@ -215,11 +230,64 @@ fn sample_rate(text: &str) -> Result<(f64, bool), LineError> {
     }
 }
 
+/// Powers of ten that an `f64` holds exactly.
+const POWERS_OF_TEN: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// The usual StatsD number, `[+-]digits[.digits]` with at most 2^53 as its digits and at most
+/// 22 after the point, read without the general parser; `None` for anything else (which
+/// `str::parse` then reads). The same `f64` as `str::parse`: both the digits and the power of
+/// ten are exact, and one division rounds correctly (the parser's own fast path).
+fn decimal(text: &str) -> Option<f64> {
+    let (negative, digits) = match text.as_bytes() {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        rest => (false, rest),
+    };
+    let (mut mantissa, mut fraction, mut point, mut seen) = (0u64, 0usize, false, 0usize);
+    for &b in digits {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+                fraction += point as usize;
+                seen += 1;
+            }
+            b'.' if !point => point = true,
+            _ => return None,
+        }
+    }
+    if seen == 0 || mantissa > 1 << 53 || fraction >= POWERS_OF_TEN.len() {
+        return None;
+    }
+    let v = mantissa as f64 / POWERS_OF_TEN[fraction];
+    Some(if negative { -v } else { v })
+}
+
 fn timestamp(text: &str) -> Result<i64, LineError> {
     match text.parse::<i64>().ok().and_then(|s| s.checked_mul(1000)) {
         Some(ms) => Ok(ms),
         None => fail(LineReject::Timestamp, format!("timestamp `T{}` is not unix seconds", clip(text))),
     }
+}
+
+/// DogStatsD tags, `k:v,k2:v2,bare`: each split at its first `:`, empty ones skipped, a tag
+/// without `:` has an empty value.
+fn dog_tags<'a>(text: &'a str, tags: &mut GivenDimensions<'a>) -> Result<(), LineError> {
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start <= bytes.len() {
+        let end = bytes[start..].iter().position(|&b| b == b',').map_or(bytes.len(), |at| start + at);
+        let tag = &text[start..end];
+        match tag.bytes().position(|b| b == b':') {
+            Some(at) => push_tag(tags, &tag[..at], &tag[at + 1..])?,
+            None if !tag.is_empty() => push_tag(tags, tag, "")?,
+            None => {}
+        }
+        start = end + 1;
+    }
+    Ok(())
 }
 
 /// Adds a tag; a key given again replaces the earlier value (CloudWatch forbids duplicates).

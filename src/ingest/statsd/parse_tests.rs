@@ -176,3 +176,143 @@ fn borrows_from_the_line() {
     assert!(matches!(m.tags[0].0, Cow::Borrowed(_)));
     assert!(matches!(m.tags[1].1, Cow::Borrowed(_)));
 }
+
+#[test]
+fn usual_numbers_read_without_the_parser_are_what_the_parser_reads() {
+    let mut texts: Vec<String> = [
+        "0",
+        "-0",
+        "+0",
+        "1",
+        "+5",
+        "-5",
+        "5.",
+        ".5",
+        "-.5",
+        "0.1",
+        "0.3",
+        "123.456",
+        "9007199254740992",
+        "9007199254740993",
+        "18446744073709551616",
+        "0.0000000000000000000001",
+        "0.00000000000000000000001",
+        "1.7976931348623157",
+        "4503599627370497.5",
+        "1e3",
+        "1E3",
+        "inf",
+        "NaN",
+        "-",
+        "+",
+        ".",
+        "",
+        "1.2.3",
+        "1-2",
+        "--1",
+        "1_000",
+        " 1",
+        "0x10",
+    ]
+    .map(String::from)
+    .to_vec();
+    // Digits with a point anywhere, up to 25 digits.
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..20_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = 1 + (x % 25) as usize;
+        let mut t: String = (0..len).map(|i| char::from(b'0' + ((x >> (i % 60)) % 10) as u8)).collect();
+        if !x.is_multiple_of(3) {
+            t.insert((x >> 32) as usize % (len + 1), '.');
+        }
+        if x.is_multiple_of(5) {
+            t.insert(0, '-');
+        }
+        texts.push(t);
+    }
+    let mut fast = 0;
+    for t in &texts {
+        match decimal(t) {
+            Some(v) => {
+                fast += 1;
+                assert_eq!(Ok(v.to_bits()), t.parse::<f64>().map(f64::to_bits), "{t}");
+            }
+            None => assert!(
+                t.parse::<f64>().is_err()
+                    || t.chars().filter(char::is_ascii_digit).count() > 15
+                    || t.contains(['e', 'E', 'n', 'N', 'i']),
+                "{t} is usual but was left to the parser"
+            ),
+        }
+    }
+    assert!(fast > 10_000, "{fast}");
+    assert_eq!(decimal("9007199254740993"), None, "past 2^53: the parser's");
+}
+
+#[test]
+fn one_pass_splitting_agrees_with_splitting_field_by_field() {
+    // What the line's parts were when each was split out separately.
+    type Parts = (String, Vec<(String, String)>, String);
+    fn reference(line: &str) -> Result<Parts, LineReject> {
+        let (head, rest) = line.split_once('|').ok_or(LineReject::Malformed)?;
+        let (name_part, _) = head.split_once(':').ok_or(LineReject::Malformed)?;
+        let mut tags = Vec::new();
+        let name = match name_part.split_once(',') {
+            None => name_part,
+            Some((name, influx)) => {
+                for pair in influx.split(',') {
+                    let (k, v) = pair.split_once('=').ok_or(LineReject::Malformed)?;
+                    tags.push((k.to_string(), v.to_string()));
+                }
+                name
+            }
+        };
+        for field in rest.split('|').skip(1) {
+            if let Some(t) = field.strip_prefix('#') {
+                for tag in t.split(',').filter(|t| !t.is_empty()) {
+                    let (k, v) = tag.split_once(':').unwrap_or((tag, ""));
+                    tags.push((k.to_string(), v.to_string()));
+                }
+            }
+        }
+        Ok((name.to_string(), tags, rest.split('|').next().unwrap_or("").to_string()))
+    }
+    let alphabet = [b'a', b'b', b':', b',', b'|', b'=', b'#', b'1'];
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut compared = 0;
+    for _ in 0..50_000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let len = 3 + (x % 14) as usize;
+        let body: String = (0..len).map(|i| char::from(alphabet[((x >> (3 * (i % 20))) % 8) as usize])).collect();
+        // A valid counter value and type most of the time, so the tags are reached.
+        let line = if !x.is_multiple_of(4) { body.replacen('|', ":1|c|", 1) } else { body };
+        let Ok((name, mut want, _)) = reference(&line) else {
+            assert!(parse(&line).is_err(), "{line}");
+            continue;
+        };
+        match parse(&line) {
+            Ok(Line::Metric(m)) => {
+                // Later duplicates replace earlier ones in place.
+                let mut deduped: Vec<(String, String)> = Vec::new();
+                for (k, v) in want.drain(..) {
+                    let v = if v.is_empty() { EMPTY_TAG_VALUE.to_string() } else { v };
+                    match deduped.iter_mut().find(|(dk, _)| *dk == k) {
+                        Some(slot) => slot.1 = v,
+                        None => deduped.push((k, v)),
+                    }
+                }
+                let got: Vec<(String, String)> = tags(&m).into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+                assert_eq!((m.name, got), (name.as_str(), deduped), "{line}");
+                compared += 1;
+            }
+            Ok(Line::Ignored) => {}
+            // Rejected for a rule past the splitting (name, type, value): not a split error.
+            Err(e) => assert!(e.reason != LineReject::Malformed || name.is_empty(), "{line}: {e:?}"),
+        }
+    }
+    assert!(compared > 1_000, "{compared}");
+}
