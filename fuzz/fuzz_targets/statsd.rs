@@ -1,5 +1,6 @@
 //! The StatsD line parser on arbitrary bytes: it must never panic, and what it accepts must
-//! hold its promises (a name, finite values, a rate in (0, 1], each tag key once).
+//! hold its promises (a name, finite values, a rate in (0, 1], each tag key once); its
+//! shortcut for usual numbers reads the same `f64` as `str::parse`.
 //!
 //! The parser is compiled in here from its source file, with the two types it borrows from the
 //! crate (`GivenDimensions`, the reason labels): depending on the whole crate would build the
@@ -31,6 +32,14 @@ mod parse;
 use parse::{Line, Sample};
 
 fuzz_target!(|data: &[u8]| {
+    // The parser's shortcut for usual numbers reads what the general float parser reads.
+    if let Ok(text) = std::str::from_utf8(data) {
+        for t in text.split(|c| matches!(c, ':' | '|' | '@' | '\n')) {
+            if let Some(v) = parse::decimal(t) {
+                assert_eq!(Ok(v.to_bits()), t.parse::<f64>().map(f64::to_bits), "{t}");
+            }
+        }
+    }
     for line in parse::lines(data) {
         assert!(!line.is_empty() && !line.contains(&b'\n'));
         let Ok(Line::Metric(m)) = parse::parse_bytes(line) else { continue };

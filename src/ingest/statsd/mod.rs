@@ -230,10 +230,12 @@ impl Statsd {
         let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
         let Gauges { series: gauges, key } = &mut *gauges;
         series_key(key, name, unit, &m.tags);
-        let known = gauges.contains_key(key.as_slice());
-        let has_delta = m.samples.iter().any(|s| matches!(s, Sample::Delta(_)));
-        if !known && gauges.len() >= MAX_GAUGES {
-            if has_delta {
+        // A known series (most lines) costs one lookup.
+        if let Some(state) = gauges.get_mut(key.as_slice()) {
+            return Ok(apply_gauge(state, m, now));
+        }
+        if gauges.len() >= MAX_GAUGES {
+            if m.samples.iter().any(|s| matches!(s, Sample::Delta(_))) {
                 return Err(LineError {
                     reason: LineReject::StateFull,
                     message: format!("{MAX_GAUGES} gauges are held already: a `+N`/`-N` needs the last value"),
@@ -242,21 +244,8 @@ impl Statsd {
             // Plain values need no state: publish them, remember nothing.
             return Ok(m.samples.iter().map(number).collect());
         }
-        if !known {
-            gauges.insert(key.as_slice().into(), GaugeState { value: 0.0, last_ms: now });
-        }
-        let state = gauges.get_mut(key.as_slice()).expect("inserted above");
-        let mut out = SmallVec::with_capacity(m.samples.len());
-        for s in &m.samples {
-            state.value = match *s {
-                Sample::Delta(d) => state.value + d,
-                Sample::Number(v) => v,
-                Sample::Member(_) => state.value,
-            };
-            out.push(state.value);
-        }
-        state.last_ms = now;
-        Ok(out)
+        let state = gauges.entry(key.as_slice().into()).or_insert(GaugeState { value: 0.0, last_ms: now });
+        Ok(apply_gauge(state, m, now))
     }
 
     fn set_member(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, at_ms: i64) -> Result<(), LineError> {
@@ -346,6 +335,21 @@ impl Statsd {
             Err(refusal) => tracing::error!(%refusal, sets = ended.len(), "statsd set counts lost"),
         }
     }
+}
+
+/// Applies a gauge line's samples to its series' state; the value after each.
+fn apply_gauge(state: &mut GaugeState, m: &Metric<'_>, now: i64) -> SmallVec<[f64; 1]> {
+    let mut out = SmallVec::with_capacity(m.samples.len());
+    for s in &m.samples {
+        state.value = match *s {
+            Sample::Delta(d) => state.value + d,
+            Sample::Number(v) => v,
+            Sample::Member(_) => state.value,
+        };
+        out.push(state.value);
+    }
+    state.last_ms = now;
+    out
 }
 
 fn number(s: &Sample<'_>) -> f64 {

@@ -240,7 +240,7 @@ const POWERS_OF_TEN: [f64; 23] = [
 /// 22 after the point, read without the general parser; `None` for anything else (which
 /// `str::parse` then reads). The same `f64` as `str::parse`: both the digits and the power of
 /// ten are exact, and one division rounds correctly (the parser's own fast path).
-fn decimal(text: &str) -> Option<f64> {
+pub(crate) fn decimal(text: &str) -> Option<f64> {
     let (negative, digits) = match text.as_bytes() {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
