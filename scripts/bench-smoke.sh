@@ -36,6 +36,8 @@ expect "datagrams sent (send errors)" 2
 expect "lines received / accepted" 2
 expect "lost (sent - received)" 1
 expect "sidecar CPU per datagram" 1
+expect "all rounds: datagrams sent / lost / kernel drops" 3
+expect "sidecar CPU per datagram, median of the rounds" 1
 if [ "$failed" = 1 ]; then
   cat "$out" >&2
   exit 1
