@@ -316,3 +316,24 @@ fn one_pass_splitting_agrees_with_splitting_field_by_field() {
     }
     assert!(compared > 1_000, "{compared}");
 }
+
+#[test]
+fn a_metric_parsed_into_again_holds_only_the_last_line() {
+    let lines: [&[u8]; 6] = [
+        b"a,x=1:1:2:3|ms|@0.5|#env:prod,az:a|T1700000000",
+        b"b:+4|g",
+        b"_e{1,1}:t|x",
+        b"c:1|c|#only",
+        b"bad line",
+        b"users:u1|s|#k:v",
+    ];
+    let mut reused = Metric::empty();
+    for line in lines {
+        let fresh = parse_bytes(line);
+        match parse_bytes_into(line, &mut reused) {
+            Ok(Parsed::Metric) => assert_eq!(fresh, Ok(Line::Metric(reused.clone()))),
+            Ok(Parsed::Ignored) => assert_eq!(fresh, Ok(Line::Ignored)),
+            Err(e) => assert_eq!(fresh, Err(e)),
+        }
+    }
+}
