@@ -150,9 +150,9 @@ impl Statsd {
             if metric.rate_clamped {
                 self.telemetry.input_warning(INPUT.name, LineWarning::SampleRateAboveOne);
             }
-            match self.candidate(&mut metric, now) {
-                Ok(Some(c)) => take(c),
-                Ok(None) => taken += 1,
+            match self.candidate(&mut metric, now, &mut take) {
+                Ok(true) => {}
+                Ok(false) => taken += 1,
                 Err(e) => self.rejected(e.reason, &e.message),
             }
         }
@@ -178,8 +178,15 @@ impl Statsd {
         prepared.pending()
     }
 
-    /// The line's candidate, made from the parsed line where it lies (its tags are taken).
-    fn candidate<'a>(&'a self, m: &mut Metric<'a>, now: i64) -> Result<Option<Candidate<'a>>, LineError> {
+    /// Hands the line's candidate to `take` (made where `take` receives it, from the parsed
+    /// line where it lies: its tags are taken); `false` when the line went into input-side
+    /// state instead (a set member).
+    fn candidate<'a>(
+        &'a self,
+        m: &mut Metric<'a>,
+        now: i64,
+        take: &mut impl FnMut(Candidate<'a>),
+    ) -> Result<bool, LineError> {
         let name: Cow<'a, str> = match self.settings.dots_to_underscores && m.name.contains('.') {
             true => Cow::Owned(m.name.replace('.', "_")),
             false => Cow::Borrowed(m.name),
@@ -211,17 +218,18 @@ impl Statsd {
             }
             Kind::Set => {
                 self.set_member(&name, unit, m, time_ms.unwrap_or(now))?;
-                return Ok(None);
+                return Ok(false);
             }
         };
-        Ok(Some(Candidate {
+        take(Candidate {
             name: Some(name),
             unit: unit.map(Cow::Borrowed),
             dimensions: std::mem::take(&mut m.tags),
             timestamp: time_ms.map(GivenTime::EpochMillis),
             values,
             ..Candidate::default()
-        }))
+        });
+        Ok(true)
     }
 
     /// Applies a gauge line to its series' last value; returns the value after each sample
@@ -362,12 +370,24 @@ fn number(s: &Sample<'_>) -> f64 {
 /// Name, unit and tags sorted by name, each part length-prefixed (so no text can run into
 /// the next); the tags' order as given does not matter.
 fn series_key(key: &mut Vec<u8>, name: &str, unit: Option<&str>, tags: &[(Cow<'_, str>, Cow<'_, str>)]) {
-    let mut sorted: SmallVec<[&(Cow<'_, str>, Cow<'_, str>); 8]> = tags.iter().collect();
-    sorted.sort_unstable();
+    fn part(key: &mut Vec<u8>, s: &str) {
+        key.extend_from_slice(&(s.len() as u32).to_le_bytes());
+        key.extend_from_slice(s.as_bytes());
+    }
     key.clear();
-    for part in [name, unit.unwrap_or("")].into_iter().chain(sorted.iter().flat_map(|(k, v)| [&**k, &**v])) {
-        key.extend_from_slice(&(part.len() as u32).to_le_bytes());
-        key.extend_from_slice(part.as_bytes());
+    part(key, name);
+    part(key, unit.unwrap_or(""));
+    // Most lines carry a tag or none: nothing to sort.
+    if let [(k, v)] = tags {
+        part(key, k);
+        part(key, v);
+    } else if !tags.is_empty() {
+        let mut sorted: SmallVec<[&(Cow<'_, str>, Cow<'_, str>); 8]> = tags.iter().collect();
+        sorted.sort_unstable();
+        for (k, v) in sorted {
+            part(key, k);
+            part(key, v);
+        }
     }
 }
 
