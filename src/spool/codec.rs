@@ -279,6 +279,17 @@ mod tests {
     }
 
     #[test]
+    fn a_weighted_value_is_written_and_read_as_one_value_with_one_count() {
+        let mut record = LogRecord::default();
+        let k = key("a");
+        record.push(&k, 0, &Payload::weighted(5.5, 2.0).unwrap());
+        let record = record.finish();
+        let read = entries(&record).unwrap();
+        let mut as_values = GivenValues { values: Some(vec![5.5]), counts: Some(vec![2.0]), ..Default::default() };
+        assert_eq!(read[0].payload, Payload::check(&mut as_values).unwrap());
+    }
+
+    #[test]
     fn anything_short_of_a_whole_valid_record_is_refused() {
         let one = |key: &[u8], payload: &Payload| {
             let mut r = LogRecord::default();
