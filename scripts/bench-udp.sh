@@ -107,7 +107,7 @@ for round in $(seq "$rounds"); do
   row "  lines received / accepted" "$received / $((a1 - a0))"
   row "  dropped: kernel / buffer_full / too_large / shut" "$((k1 - k0)) / $((b1 - b0)) / $((t1 - t0)) / $((s1 - s0))"
   row "  lost (sent - received)" "$((sent - received))"
-  row "  sidecar CPU per datagram" "$(printf '%.2f us' "$cpu")"
+  row "  sidecar CPU per datagram" "$(awk -v c="$cpu" 'BEGIN {printf "%.2f us", c}')"
   while read -r thread us switches; do
     [ "$thread" = total ] || row "    thread $thread (switches per 1000)" "$us us ($switches)"
   done <"$work/cpu"
