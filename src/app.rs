@@ -13,12 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
-use crate::domain::dimensions::DefaultDimensions;
 use crate::flush::Flusher;
 use crate::ingest::http::server::{self, ServerLimits, Timeouts};
 use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
 use crate::ingest::{emf, otlp, scrape, statsd};
-use crate::pipeline::validate::Defaults;
 use crate::pipeline::{Pipeline, Settings};
 use crate::publish::outbox::Outbox;
 use crate::publish::publisher::Publisher;
@@ -27,6 +25,8 @@ use crate::publish::sink::Sink;
 use crate::publish::tracker::FlushCounts;
 use crate::spool::Spool;
 use crate::telemetry::Telemetry;
+use cw_core::domain::dimensions::DefaultDimensions;
+use cw_core::pipeline::validate::Defaults;
 
 /// How long requests in flight may take to finish once the server stops, the last step of
 /// shutdown.

@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::clock::ManualClock;
-use crate::domain::payload::Payload;
-use crate::ingest::http::body::{BodyKind, parse_record, split_body};
 use crate::ingest::http::submit::submit_body;
-use crate::pipeline::aggregate::plan::Plan;
-use crate::pipeline::aggregate::{Aggregator, ClosedWindow};
-use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::validate::{Defaults, Memo, Sample, validate_with};
 use crate::pipeline::{Input, Pipeline, Settings};
-use crate::publish::batch::into_batches;
-use crate::publish::datum::{Datum, datums_for};
 use crate::telemetry::Telemetry;
+use cw_core::domain::payload::Payload;
+use cw_core::ingest::json::{BodyKind, parse_record, split_body};
+use cw_core::pipeline::aggregate::plan::Plan;
+use cw_core::pipeline::aggregate::{Aggregator, ClosedWindow};
+use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::pipeline::validate::{Defaults, Memo, Sample, validate_with};
+use cw_core::publish::batch::into_batches;
+use cw_core::publish::datum::{Datum, datums_for};
 
 /// The benches' "now": records without a timestamp fall in this minute.
 pub const NOW_MS: i64 = 1_800_000_000_000;

@@ -8,12 +8,12 @@ use std::time::Duration;
 use crate::clock::SharedClock;
 use crate::ingest::self_metrics;
 use crate::pipeline::Pipeline;
-use crate::publish::batch::into_batches;
-use crate::publish::datum::{Datum, datums_for};
 use crate::publish::outbox::Outbox;
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::tracker::{FlushCounts, FlushTracker};
 use crate::telemetry::Telemetry;
+use cw_core::publish::batch::into_batches;
+use cw_core::publish::datum::{Datum, datums_for};
 
 pub struct Flusher {
     pub pipeline: Arc<Pipeline>,

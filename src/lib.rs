@@ -28,7 +28,6 @@ pub mod app;
 pub mod bench_support;
 pub mod clock;
 pub mod config;
-pub mod domain;
 pub(crate) mod flush;
 pub(crate) mod ingest;
 pub mod pipeline;

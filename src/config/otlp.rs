@@ -11,7 +11,7 @@ use serde::{Serialize, Serializer};
 
 use super::human::{self, Text};
 use super::statsd::{address, boolean, namespace};
-use crate::domain::names::check_dimension;
+use cw_core::domain::names::check_dimension;
 
 /// The conventional OTLP/HTTP address, where `enabled = true` listens.
 pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4318);

@@ -10,8 +10,8 @@ use serde::de::{Deserialize, Deserializer, Error};
 
 use super::LogFormat;
 use super::human::{self, Pairs, Text};
-use crate::domain::dimensions::DefaultDimensions;
-use crate::domain::names::Namespace;
+use cw_core::domain::dimensions::DefaultDimensions;
+use cw_core::domain::names::Namespace;
 
 /// Parses a scalar given as text with `parse`, whose error says what is allowed.
 fn text<'de, D: Deserializer<'de>, T>(d: D, parse: impl FnOnce(String) -> Result<T, String>) -> Result<T, D::Error> {

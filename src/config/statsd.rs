@@ -9,8 +9,8 @@ use serde::de::{Deserialize, Deserializer, Error};
 use serde::{Serialize, Serializer};
 
 use super::human::{self, Pairs, Text};
-use crate::domain::names::Namespace;
-use crate::domain::units::Unit;
+use cw_core::domain::names::Namespace;
+use cw_core::domain::units::Unit;
 
 /// The conventional StatsD address, where `enabled = true` listens.
 pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8125);

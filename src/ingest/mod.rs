@@ -11,8 +11,6 @@
 //! - [`scrape`]: Prometheus targets scraped (text 0.0.4 and OpenMetrics).
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
-pub mod buckets;
-pub mod cumulative;
 pub mod emf;
 pub mod http;
 pub mod lines;

@@ -5,10 +5,10 @@
 
 use std::borrow::Cow;
 
-use crate::domain::payload::GivenValues;
-use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::{Input, Pipeline};
 use crate::telemetry::Telemetry;
+use cw_core::domain::payload::GivenValues;
+use cw_core::pipeline::candidate::{Candidate, Context};
 
 /// Records this flush's self metrics; nothing when `namespace` is empty (disabled).
 pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {

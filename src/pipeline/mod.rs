@@ -4,13 +4,8 @@
 //! it rejected by index, or why it refused the whole submission. Each input maps that answer
 //! onto its own protocol.
 
-pub(crate) mod aggregate;
-pub(crate) mod budget;
-pub mod candidate;
 pub(crate) mod gate;
-pub(crate) mod known;
 pub mod submission;
-pub(crate) mod validate;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -21,17 +16,18 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::clock::SharedClock;
-use crate::domain::error::ValidationError;
-use crate::domain::payload::Payload;
-use crate::pipeline::aggregate::plan::Plan;
-use crate::pipeline::aggregate::{Aggregator, ClosedWindow};
-use crate::pipeline::budget::Budget;
-use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::gate::IngestGate;
-use crate::pipeline::validate::Defaults;
 use crate::spool::Spool;
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{RefuseReason, RejectReason};
+use cw_core::domain::error::ValidationError;
+use cw_core::domain::payload::Payload;
+use cw_core::pipeline::aggregate;
+use cw_core::pipeline::aggregate::plan::Plan;
+use cw_core::pipeline::aggregate::{Aggregator, ClosedWindow};
+use cw_core::pipeline::budget::Budget;
+use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::pipeline::validate::Defaults;
+use cw_core::reasons::{RefuseReason, RejectReason};
 
 pub use submission::{Finished, Submission};
 

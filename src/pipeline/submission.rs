@@ -5,17 +5,18 @@
 use std::borrow::Cow;
 use std::ops::Range;
 
-use crate::domain::error::ValidationError;
-use crate::domain::payload::Payload;
-use crate::pipeline::aggregate::plan::Plan;
-use crate::pipeline::aggregate::{Aggregator, window_end};
-use crate::pipeline::budget::Full;
-use crate::pipeline::candidate::{Candidate, Context};
-use crate::pipeline::known::{Known, KnownSeries};
-use crate::pipeline::validate::{Memo, validate_values, validate_with};
 use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal, Rejection, per_window};
-use crate::spool::{SpoolFull, codec, frame};
-use crate::telemetry::reasons::RefuseReason;
+use crate::spool::SpoolFull;
+use cw_core::domain::error::ValidationError;
+use cw_core::domain::payload::Payload;
+use cw_core::pipeline::aggregate::plan::Plan;
+use cw_core::pipeline::aggregate::{Aggregator, window_end};
+use cw_core::pipeline::budget::Full;
+use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::pipeline::known::{Known, KnownSeries};
+use cw_core::pipeline::validate::{Memo, validate_values, validate_with};
+use cw_core::reasons::RefuseReason;
+use cw_core::spool::{codec, frame};
 
 /// Room for a typical series key per expected record.
 const KEY_BYTES: usize = 64;
@@ -339,10 +340,10 @@ mod tests {
     use std::borrow::Cow;
 
     use crate::clock::ManualClock;
-    use crate::domain::payload::GivenValues;
-    use crate::domain::timestamp::GivenTime;
-    use crate::pipeline::candidate::{Candidate, Context};
     use crate::pipeline::{Accepted, Input, Pipeline};
+    use cw_core::domain::payload::GivenValues;
+    use cw_core::domain::timestamp::GivenTime;
+    use cw_core::pipeline::candidate::{Candidate, Context};
 
     const NOW: i64 = 1_700_000_010_000;
 

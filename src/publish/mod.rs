@@ -9,8 +9,6 @@
 //! - [`sink`]: the [`sink::PutMetricData`] trait and its implementations.
 
 pub(crate) mod backoff;
-pub(crate) mod batch;
-pub(crate) mod datum;
 pub(crate) mod outbox;
 pub(crate) mod publisher;
 pub(crate) mod rate;

@@ -17,13 +17,13 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
-use crate::domain::limits::MAX_AGE_MS;
-use crate::pipeline::budget::Budget;
-use crate::publish::batch::Batch;
 use crate::publish::tracker::{FlushTracker, Settled};
 use crate::spool::{BatchFile, Spool};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::DropReason;
+use cw_core::domain::limits::MAX_AGE_MS;
+use cw_core::pipeline::budget::Budget;
+use cw_core::publish::batch::Batch;
+use cw_core::reasons::DropReason;
 
 /// CloudWatch rejects datums older than two weeks; give up a little before that.
 pub const MAX_DATUM_AGE_MS: i64 = MAX_AGE_MS - 10 * 60 * 1000;

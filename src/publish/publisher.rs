@@ -18,7 +18,7 @@ use crate::publish::outbox::{Attempt, Next, Outbox};
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::{ErrorClass, PutError, PutMetricData};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{DropReason, PutOutcome};
+use cw_core::reasons::{DropReason, PutOutcome};
 
 /// PutMetricData calls in flight at once.
 pub const MAX_IN_FLIGHT: usize = 4;

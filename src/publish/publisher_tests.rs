@@ -12,16 +12,16 @@ use tokio_util::sync::CancellationToken;
 
 use super::{MAX_IN_FLIGHT, Publisher};
 use crate::clock::{Clock, ManualClock};
-use crate::domain::units::{Resolution, Unit};
-use crate::pipeline::budget::Budget;
 use crate::publish::backoff::ceiling;
-use crate::publish::batch::Batch;
-use crate::publish::datum::{Datum, DatumValues};
 use crate::publish::outbox::{MAX_DATUM_AGE_MS, Outbox};
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::{BoxFuture, ErrorClass, PutError, PutMetricData};
 use crate::publish::tracker::{FlushCounts, FlushTracker};
 use crate::telemetry::Telemetry;
+use cw_core::domain::units::{Resolution, Unit};
+use cw_core::pipeline::budget::Budget;
+use cw_core::publish::batch::Batch;
+use cw_core::publish::datum::{Datum, DatumValues};
 
 const START_MS: i64 = 1_800_000_000_000;
 /// How far the manual clock moves per step while the tests wait for the publisher.

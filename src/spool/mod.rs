@@ -11,8 +11,6 @@
 //! deletes the sealed segments whose windows it drained: every record is on disk either in the
 //! log or in a batch file until CloudWatch has it. A start replays both ([`replay`]).
 
-pub(crate) mod codec;
-pub mod frame;
 mod replay;
 pub(crate) mod wal;
 
@@ -24,9 +22,10 @@ use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use crate::config::{SpoolConfig, SyncPolicy};
-use crate::publish::batch::Batch;
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::SpoolOp;
+use cw_core::publish::batch::Batch;
+use cw_core::reasons::SpoolOp;
+use cw_core::spool::{codec, frame};
 
 pub use replay::Replayed;
 

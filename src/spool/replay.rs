@@ -7,14 +7,15 @@ use std::fs;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::domain::limits::MAX_AGE_MS;
 use crate::pipeline::Pipeline;
-use crate::pipeline::aggregate::window_end;
 use crate::publish::outbox::Outbox;
-use crate::spool::frame::{self, Damage};
 use crate::spool::wal::{Checkpoint, Sealed};
-use crate::spool::{BatchFile, CHECKPOINT, LOCK, Spool, codec};
-use crate::telemetry::reasons::{SpoolDamage, SpoolOp, SpoolReplayed};
+use crate::spool::{BatchFile, CHECKPOINT, LOCK, Spool};
+use cw_core::domain::limits::MAX_AGE_MS;
+use cw_core::pipeline::aggregate::window_end;
+use cw_core::reasons::{SpoolDamage, SpoolOp, SpoolReplayed};
+use cw_core::spool::codec;
+use cw_core::spool::frame::{self, Damage};
 
 struct Segment {
     id: u64,

@@ -10,13 +10,13 @@ use serde_json::json;
 use super::*;
 use crate::clock::{Clock, ManualClock};
 use crate::flush::Flusher;
-use crate::ingest::http::body::BodyKind;
 use crate::ingest::http::submit::submit_body;
 use crate::pipeline::{Input, Pipeline, Refusal};
-use crate::publish::datum::DatumValues;
 use crate::publish::outbox::{Next, Outbox};
 use crate::publish::rate::AdaptiveRate;
 use crate::test_support::TempDir;
+use cw_core::ingest::json::BodyKind;
+use cw_core::publish::datum::DatumValues;
 
 /// A minute boundary, plus 10 s.
 const T0: i64 = 1_700_000_040_000;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::SyncPolicy;
 use crate::spool::Spool;
-use crate::telemetry::reasons::SpoolOp;
+use cw_core::reasons::SpoolOp;
 
 /// How often `sync = periodic` calls fsync.
 const PERIODIC_SYNC: Duration = Duration::from_secs(1);

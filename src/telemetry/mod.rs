@@ -11,11 +11,10 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-pub mod reasons;
 pub mod scrape;
 pub(crate) mod spool;
 
-use reasons::{
+use cw_core::reasons::{
     DropReason, LineOutcome, LineReject, LineWarning, OtlpOutcome, OtlpReject, PutOutcome, RefuseReason, RejectReason,
     TimeoutPhase, UdpDrop,
 };

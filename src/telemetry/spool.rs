@@ -7,7 +7,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use super::reasons::{SpoolDamage, SpoolOp, SpoolReplayed};
+use cw_core::reasons::{SpoolDamage, SpoolOp, SpoolReplayed};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {

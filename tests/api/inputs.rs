@@ -3,11 +3,11 @@
 
 use std::borrow::Cow;
 
-use cw_sidecar::domain::error::reject;
-use cw_sidecar::domain::payload::GivenValues;
-use cw_sidecar::pipeline::candidate::{Candidate, Context};
+use cw_core::domain::error::reject;
+use cw_core::domain::payload::GivenValues;
+use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::reasons::RejectReason;
 use cw_sidecar::pipeline::{Admission, Input, Refusal, Rejection};
-use cw_sidecar::telemetry::reasons::RejectReason;
 
 use crate::helpers::{TestApp, mid_window_ms};
 
@@ -18,7 +18,7 @@ fn line(name: &'static str, value: f64, source: &'static str) -> Candidate<'stat
         name: Some(Cow::Borrowed(name)),
         unit: Some(Cow::Borrowed("Count")),
         dimensions: [(Cow::Borrowed("Source"), Cow::Borrowed(source))].into_iter().collect(),
-        timestamp: Some(cw_sidecar::domain::timestamp::GivenTime::EpochMillis(mid_window_ms())),
+        timestamp: Some(cw_core::domain::timestamp::GivenTime::EpochMillis(mid_window_ms())),
         values: GivenValues { value: Some(value), ..GivenValues::default() },
         ..Candidate::default()
     }

@@ -11,22 +11,20 @@
 //! dimension set) that the pipeline took, or refused and lost. A skipped metric or dropped
 //! dimension set is a warning in `input_warnings_total`; the document's other metrics publish.
 
-pub mod parse;
-
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::clock::SharedClock;
 use crate::config::EmfConfig;
-use crate::domain::payload::{GivenValues, Payload, StatSet};
-use crate::domain::timestamp::GivenTime;
 use crate::ingest::lines::{self, LineInput};
-use crate::ingest::statsd::parse::lines as split_lines;
-use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::{Accepted, Admission, Input, Pipeline};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{LineOutcome, LineWarning};
-use parse::{Datum, Parsed, Values};
+use cw_core::domain::payload::{GivenValues, Payload, StatSet};
+use cw_core::domain::timestamp::GivenTime;
+use cw_core::ingest::emf::{self as parse, Datum, Parsed, Values};
+use cw_core::ingest::statsd::lines as split_lines;
+use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::reasons::{LineOutcome, LineWarning};
 
 pub const INPUT: Input = Input { name: "emf", admission: Admission::Bounded, counted: true };
 

@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use crate::telemetry::reasons::TimeoutPhase;
+use cw_core::reasons::TimeoutPhase;
 
 const HEAD: u8 = 0;
 const BUSY: u8 = 1;

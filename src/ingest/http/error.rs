@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::pipeline::Refusal;
-use crate::telemetry::reasons::RefuseReason;
+use cw_core::reasons::RefuseReason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {

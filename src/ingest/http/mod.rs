@@ -2,12 +2,9 @@
 //! pipeline and maps its answer onto HTTP; `/v1/flush`, health and `/metrics` sit beside it.
 //! [`server`] accepts the connections, bounded in number, time and header size.
 
-pub mod body;
 mod conn;
 mod error;
 mod read;
-#[cfg(test)]
-mod rules_tests;
 pub mod server;
 pub mod submit;
 
@@ -25,12 +22,13 @@ pub use error::IngestError;
 pub use read::{BodyBudget, BodyLimits};
 
 use crate::flush::Flusher;
-use crate::ingest::http::body::BodyKind;
 use crate::ingest::http::submit::submit_body;
 use crate::ingest::otlp::{self, Otlp};
 use crate::pipeline::{Accepted, Input, Pipeline};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{RefuseReason, TimeoutPhase};
+use cw_core::ingest::json::BodyKind;
+use cw_core::ingest::otlp::wire;
+use cw_core::reasons::{RefuseReason, TimeoutPhase};
 
 /// What the HTTP handlers share.
 pub struct HttpState {
@@ -122,12 +120,12 @@ async fn ingest(State(state): State<Arc<HttpState>>, request: axum::extract::Req
     };
     let (bytes, _held) = match read_request(&state, headers, body, protobuf || kind.is_some()).await {
         Ok(read) => read,
-        Err(e) => return refused(&state, e, protobuf.then_some(otlp::wire::Encoding::Protobuf)),
+        Err(e) => return refused(&state, e, protobuf.then_some(wire::Encoding::Protobuf)),
     };
     let kind = match kind {
-        None => return otlp::http::export(&state, &bytes, otlp::wire::Encoding::Protobuf).await,
-        Some(BodyKind::Json) if otlp::wire::is_otlp_json(&bytes) => {
-            return otlp::http::export(&state, &bytes, otlp::wire::Encoding::Json).await;
+        None => return otlp::http::export(&state, &bytes, wire::Encoding::Protobuf).await,
+        Some(BodyKind::Json) if wire::is_otlp_json(&bytes) => {
+            return otlp::http::export(&state, &bytes, wire::Encoding::Json).await;
         }
         Some(kind) => kind,
     };
@@ -154,7 +152,7 @@ fn answer(report: &Accepted) -> Response {
 
 /// Counts a refusal decided here (the pipeline counts its own) and answers it: in our JSON,
 /// or as OTLP answers in its `otlp` encoding.
-pub(crate) fn refused(state: &HttpState, e: IngestError, otlp: Option<otlp::wire::Encoding>) -> Response {
+pub(crate) fn refused(state: &HttpState, e: IngestError, otlp: Option<wire::Encoding>) -> Response {
     if let Some(reason) = e.uncounted_reason() {
         state.telemetry.request_refused(reason);
     }

@@ -28,7 +28,7 @@ use tokio_util::task::TaskTracker;
 pub use super::conn::Timeouts;
 use super::conn::{Activity, Watched};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::RefuseReason;
+use cw_core::reasons::RefuseReason;
 
 /// File descriptors left out of the connection limit: the listener, the runtime's own, and
 /// above all the HTTPS connections to CloudWatch (a few at a time), credential and DNS

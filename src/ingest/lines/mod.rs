@@ -14,10 +14,10 @@ pub mod udp;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::{Accepted, Input, Pipeline, Refusal, Submission};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{LineOutcome, LineReject, RejectReason};
+use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::reasons::{LineOutcome, LineReject, RejectReason};
 
 /// Candidates per submission: small enough to fit any sensible buffer bound.
 const SUBMIT_CHUNK: usize = 1000;

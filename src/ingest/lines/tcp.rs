@@ -13,7 +13,7 @@ use tokio_util::task::TaskTracker;
 
 use super::{LineInput, submit as submit_all, too_long};
 use crate::pipeline::Refusal;
-use crate::telemetry::reasons::LineOutcome;
+use cw_core::reasons::LineOutcome;
 
 /// The longest line kept.
 pub const MAX_LINE: usize = 64 * 1024;
@@ -188,7 +188,7 @@ mod tests {
 
     fn complete_lines(r: &mut Reassembly, bytes: &[u8]) -> (Vec<String>, usize) {
         let c = r.push(bytes);
-        let lines = crate::ingest::statsd::parse::lines(&r.buffer[..c.end])
+        let lines = cw_core::ingest::statsd::lines(&r.buffer[..c.end])
             .map(|l| String::from_utf8(l.to_vec()).unwrap())
             .collect();
         r.consume(c.end);

@@ -15,7 +15,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use super::recv::{Datagrams, SLOTS};
 use super::{LineInput, submit_once};
 use crate::pipeline::Refusal;
-use crate::telemetry::reasons::{LineOutcome, UdpDrop};
+use cw_core::reasons::{LineOutcome, UdpDrop};
 
 /// A batch is handed over when the processor is free, and blocks the reader beyond this size
 /// (the kernel's buffer then absorbs the burst).

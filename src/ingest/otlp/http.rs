@@ -19,9 +19,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use super::wire::{self, Encoding, code};
 use crate::ingest::http::{HttpState, IngestError, MediaType, media_type, off_the_workers, read_request, refused};
 use crate::pipeline::Refusal;
+use cw_core::ingest::otlp::wire::{self, Encoding, code};
 
 /// The encoding named by `Content-Type`, if it is one OTLP uses (`application/x-protobuf`,
 /// also spelled `application/protobuf`; `application/json`).

@@ -12,11 +12,7 @@
 //! submission, and what the request did to it is taken back when the pipeline refuses the
 //! request, so that the client's retry publishes the same increases.
 
-mod attributes;
-mod convert;
 pub mod http;
-mod units;
-pub mod wire;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -25,13 +21,13 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 
 use crate::clock::SharedClock;
 use crate::config::OtlpConfig;
-use crate::ingest::cumulative::{First, Streams};
-use crate::pipeline::candidate::Context;
 use crate::pipeline::{Admission, Input, Pipeline, Refusal};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{OtlpOutcome, OtlpReject};
-pub use convert::Settings;
-use convert::{Converted, StreamKey, Undo};
+use cw_core::ingest::cumulative::{First, Streams};
+pub use cw_core::ingest::otlp::convert::Settings;
+use cw_core::ingest::otlp::convert::{self, Converted, StreamKey, Undo};
+use cw_core::pipeline::candidate::Context;
+use cw_core::reasons::{OtlpOutcome, OtlpReject};
 
 pub const INPUT: Input = Input { name: "otlp", admission: Admission::Bounded, counted: true };
 

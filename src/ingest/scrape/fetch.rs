@@ -12,7 +12,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::clock::SharedClock;
-use crate::telemetry::reasons::ScrapeOutcome;
+use cw_core::reasons::ScrapeOutcome;
 
 /// What Prometheus itself asks for: OpenMetrics first, the text format next.
 pub const ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";

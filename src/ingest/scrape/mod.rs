@@ -4,11 +4,7 @@
 //! any input. A target that is down, slow or answering garbage is logged and counted, and the
 //! other targets go on: each has its own task, timeout and state.
 
-pub mod convert;
 pub mod fetch;
-pub mod parse;
-pub mod rules;
-pub mod series;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -18,13 +14,14 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::ScrapeConfig;
-use crate::pipeline::candidate::Context;
 use crate::pipeline::{Admission, Input, Pipeline};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{ScrapeOutcome, ScrapeRefusal};
-use convert::TargetState;
+use cw_core::ingest::prometheus::convert::{self, TargetState};
+use cw_core::ingest::prometheus::parse;
+use cw_core::ingest::prometheus::rules::{RUNTIME_EXCLUDES, Rules};
+use cw_core::pipeline::candidate::Context;
+use cw_core::reasons::{ScrapeOutcome, ScrapeRefusal};
 use fetch::{Failure, Fetcher};
-use rules::{RUNTIME_EXCLUDES, Rules};
 
 pub const INPUT: Input = Input { name: "scrape", admission: Admission::Bounded, counted: true };
 
@@ -261,11 +258,3 @@ impl Running {
         }
     }
 }
-
-#[cfg(test)]
-#[path = "parse_tests.rs"]
-mod parse_tests;
-
-#[cfg(test)]
-#[path = "convert_tests.rs"]
-mod convert_tests;

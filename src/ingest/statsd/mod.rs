@@ -16,8 +16,6 @@
 //! refusal onto its protocol: UDP counts what it loses, TCP stops reading until there is
 //! room, so that the client's writes block.
 
-pub mod parse;
-
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
@@ -29,14 +27,14 @@ use smallvec::SmallVec;
 
 use crate::clock::SharedClock;
 use crate::config::StatsdConfig;
-use crate::domain::payload::GivenValues;
-use crate::domain::timestamp::GivenTime;
 use crate::ingest::lines::{self, LineInput};
-use crate::pipeline::candidate::{Candidate, Context};
 use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal};
 use crate::telemetry::Telemetry;
-use crate::telemetry::reasons::{LineOutcome, LineReject, LineWarning};
-use parse::{Kind, LineError, Metric, Parsed, Sample};
+use cw_core::domain::payload::GivenValues;
+use cw_core::domain::timestamp::GivenTime;
+use cw_core::ingest::statsd::{self as parse, Kind, LineError, Metric, Parsed, Sample};
+use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::reasons::{LineOutcome, LineReject, LineWarning};
 
 pub const INPUT: Input = Input { name: "statsd", admission: Admission::Bounded, counted: true };
 

@@ -156,7 +156,7 @@ fn a_streamed_batch_is_taken_and_refused_as_the_prepared_one_would_be() {
         (outcome.map_err(|(r, n)| (r.reason(), n)), held, counters)
     };
     let (streamed, prepared) = (run(true), run(false));
-    assert_eq!(streamed.0, Err((crate::telemetry::reasons::RefuseReason::BufferFull, 1500)));
+    assert_eq!(streamed.0, Err((cw_core::reasons::RefuseReason::BufferFull, 1500)));
     assert_eq!(streamed.1, 1000);
     assert_eq!(streamed, prepared);
 }

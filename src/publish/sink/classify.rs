@@ -2,7 +2,7 @@
 
 use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
 
-use crate::telemetry::reasons::PutOutcome;
+use cw_core::reasons::PutOutcome;
 
 /// How a failed call is handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

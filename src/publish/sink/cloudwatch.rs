@@ -13,9 +13,9 @@ use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
 
-use crate::publish::batch::Batch;
-use crate::publish::datum::{Datum, DatumValues};
 use crate::publish::sink::{BoxFuture, ErrorClass, PutError, PutMetricData, classify};
+use cw_core::publish::batch::Batch;
+use cw_core::publish::datum::{Datum, DatumValues};
 
 /// A CloudWatch client with one attempt per call and a timeout on it.
 #[derive(Debug, Clone)]

@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use crate::publish::batch::Batch;
 use crate::publish::sink::{BoxFuture, ErrorClass, PutError, PutMetricData};
+use cw_core::publish::batch::Batch;
 
 /// Prints each request as one JSON line on stdout.
 #[derive(Debug, Clone, Copy, Default)]
@@ -34,8 +34,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::domain::units::{Resolution, Unit};
-    use crate::publish::datum::{Datum, DatumValues};
+    use cw_core::domain::units::{Resolution, Unit};
+    use cw_core::publish::datum::{Datum, DatumValues};
 
     #[tokio::test]
     async fn a_timestamp_no_calendar_holds_is_invalid_not_a_panic() {

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use crate::publish::batch::Batch;
+use cw_core::publish::batch::Batch;
 
 mod classify;
 pub(crate) mod cloudwatch;

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::domain::error::{ValidationError, reject};
 use crate::domain::limits::{MAX_MAGNITUDE, MAX_RECORD_TOTAL, MIN_MAGNITUDE};
-use crate::telemetry::reasons::RejectReason;
+use crate::reasons::RejectReason;
 
 const NUMBER_RULE: &str = "must be finite, within ±2^360, and zero or at least 2^-360 in magnitude";
 

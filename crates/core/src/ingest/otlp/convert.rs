@@ -34,7 +34,7 @@ use crate::domain::timestamp::GivenTime;
 use crate::ingest::buckets::{self, Exponential};
 use crate::ingest::cumulative::{Change, First, Reading, Streams};
 use crate::pipeline::candidate::Candidate;
-use crate::telemetry::reasons::OtlpReject;
+use crate::reasons::OtlpReject;
 
 const DELTA: i32 = 1;
 const CUMULATIVE: i32 = 2;

@@ -6,7 +6,7 @@
 mod distribution;
 mod families;
 mod key;
-pub(crate) mod plan;
+pub mod plan;
 
 use std::collections::HashMap;
 use std::hash::BuildHasher;
@@ -67,7 +67,7 @@ impl Window {
 }
 
 /// The end of a series' window that starts at `start_ms`.
-pub(crate) fn window_end(key: &[u8], start_ms: i64) -> i64 {
+pub fn window_end(key: &[u8], start_ms: i64) -> i64 {
     start_ms.saturating_add(key::key_resolution(key).window_ms())
 }
 
@@ -118,12 +118,12 @@ impl Aggregator {
 
     /// Adds what a plan holds to its series-window; returns how many slots the window grew
     /// by (a new window's whole cost). Never more than [`Plan::slots_bound`].
-    pub(crate) fn add(&self, key: &[u8], window_start_ms: i64, plan: Plan) -> usize {
+    pub fn add(&self, key: &[u8], window_start_ms: i64, plan: Plan) -> usize {
         self.add_all(key, window_start_ms, std::iter::once(plan))
     }
 
     /// [`Aggregator::add`] of several plans of one series-window, in order, with one lookup.
-    pub(crate) fn add_all(&self, key: &[u8], window_start_ms: i64, plans: impl Iterator<Item = Plan>) -> usize {
+    pub fn add_all(&self, key: &[u8], window_start_ms: i64, plans: impl Iterator<Item = Plan>) -> usize {
         let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
         let windows = match shard.series.get_mut(key) {
             Some(w) => w,

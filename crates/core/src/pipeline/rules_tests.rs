@@ -8,10 +8,10 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::domain::dimensions::DefaultDimensions;
 use crate::domain::payload::Measured;
-use crate::ingest::http::body::{Dimensions, parse_record};
+use crate::ingest::json::{Dimensions, parse_record};
 use crate::pipeline::candidate::Context;
 use crate::pipeline::validate::{Defaults, validate};
-use crate::telemetry::reasons::RejectReason;
+use crate::reasons::RejectReason;
 
 const NOW: i64 = 1_800_000_000_000;
 

@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 use crate::domain::error::{ValidationError, reject};
 use crate::domain::limits::MAX_DIMENSIONS;
 use crate::domain::names::check_dimension;
-use crate::telemetry::reasons::RejectReason;
+use crate::reasons::RejectReason;
 
 /// Dimensions as an input gave them, in order; duplicates are kept so validation can name them.
 pub type GivenDimensions<'a> = SmallVec<[(Cow<'a, str>, Cow<'a, str>); 4]>;

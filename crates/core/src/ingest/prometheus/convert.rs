@@ -23,11 +23,11 @@ use crate::domain::timestamp::GivenTime;
 use crate::domain::units::Unit;
 use crate::ingest::buckets;
 use crate::ingest::cumulative::{Change, First, Reading, Streams};
-use crate::ingest::scrape::parse::{Exposition, Family, Kind};
-use crate::ingest::scrape::rules::{self, Rules};
-use crate::ingest::scrape::series::{Series, created_families, group, histogram, label_key, widest_label};
+use crate::ingest::prometheus::parse::{Exposition, Family, Kind};
+use crate::ingest::prometheus::rules::{self, Rules};
+use crate::ingest::prometheus::series::{Series, created_families, group, histogram, label_key, widest_label};
 use crate::pipeline::candidate::Candidate;
-use crate::telemetry::reasons::ScrapeRefusal;
+use crate::reasons::ScrapeRefusal;
 
 /// Bound on the cumulative streams kept per target (series before labels are dropped).
 pub const MAX_STREAMS: usize = 100_000;

@@ -2,7 +2,7 @@ use super::convert::{Converted, TargetState, convert};
 use super::parse::{Kind, parse};
 use super::rules::{self, Rules, glob};
 use crate::domain::units::Unit;
-use crate::telemetry::reasons::ScrapeRefusal;
+use crate::reasons::ScrapeRefusal;
 
 const T0: i64 = 1_700_000_000_000;
 

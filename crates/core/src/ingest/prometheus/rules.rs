@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 
 use crate::domain::units::Unit;
-use crate::ingest::scrape::parse::Kind;
+use crate::ingest::prometheus::parse::Kind;
 
 /// Runtime families client libraries expose by default, which nobody meant to pay for in
 /// CloudWatch: excluded unless `exclude_runtime = false`.

@@ -26,18 +26,18 @@ use crate::pipeline::aggregate::distribution::{bucket_span, distinct_buckets};
 /// What a segment's count and sum of |value × count| may reach when it holds more than one
 /// unit: 2^360 less a margin (one part in a million) for the rounding of sums that CloudWatch
 /// adds up in another order than we do. A unit alone may reach 2^360 itself.
-pub(crate) const SEGMENT_LIMIT: f64 = MAX_MAGNITUDE * (1.0 - 1.0 / 1_048_576.0);
+pub const SEGMENT_LIMIT: f64 = MAX_MAGNITUDE * (1.0 - 1.0 / 1_048_576.0);
 
 /// Values as a record gave them; a single value (and its weight) needs no vector.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Part {
+pub enum Part {
     One(f64, f64),
     Many { values: Vec<f64>, counts: Option<Vec<f64>> },
 }
 
 impl Part {
     /// Each (value, weight).
-    pub(crate) fn for_each(&self, mut f: impl FnMut(f64, f64)) {
+    pub fn for_each(&self, mut f: impl FnMut(f64, f64)) {
         match self {
             Part::One(v, w) => f(*v, *w),
             Part::Many { values, counts: Some(counts) } => values.iter().zip(counts).for_each(|(v, c)| f(*v, *c)),
@@ -87,12 +87,12 @@ impl Hull {
 
 /// Values that go into one segment together.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ValueUnit {
-    pub(crate) parts: SmallVec<[Part; 1]>,
+pub struct ValueUnit {
+    pub parts: SmallVec<[Part; 1]>,
     /// Sum of the weights.
-    pub(crate) count: f64,
+    pub count: f64,
     /// Sum of |value| × weight.
-    pub(crate) abs_sum: f64,
+    pub abs_sum: f64,
     /// Number of (value, weight) pairs.
     entries: usize,
     hull: Hull,
@@ -182,7 +182,7 @@ impl ValueUnit {
     }
 
     /// Whether the unit can go into a segment already holding `count` and `abs_sum`.
-    pub(crate) fn fits_into(&self, count: f64, abs_sum: f64) -> bool {
+    pub fn fits_into(&self, count: f64, abs_sum: f64) -> bool {
         count + self.count <= SEGMENT_LIMIT && abs_sum + self.abs_sum <= SEGMENT_LIMIT
     }
 
@@ -207,7 +207,7 @@ impl ValueUnit {
     /// The most datums this unit can add to any window: a fresh segment makes at most
     /// `(b + 2).div_ceil(150)` datums for `b` buckets (at least one), and so much at most
     /// does an existing one grow (see [`super::Distribution::datums_bound`]).
-    pub(crate) fn slots_bound(&self) -> usize {
+    pub fn slots_bound(&self) -> usize {
         (self.new_buckets() + 2).div_ceil(MAX_VALUES_PER_DATUM)
     }
 
@@ -248,7 +248,7 @@ fn merged(a: &StatSet, b: &StatSet) -> Option<StatSet> {
 }
 
 /// Pushes `s` onto `sets`, merged into the last one where that stays valid.
-pub(crate) fn push_statistics(sets: &mut SmallVec<[StatSet; 1]>, s: StatSet) -> bool {
+pub fn push_statistics(sets: &mut SmallVec<[StatSet; 1]>, s: StatSet) -> bool {
     match sets.last_mut().and_then(|last| merged(last, &s).map(|m| (last, m))) {
         Some((last, m)) => {
             *last = m;
@@ -263,13 +263,13 @@ pub(crate) fn push_statistics(sets: &mut SmallVec<[StatSet; 1]>, s: StatSet) -> 
 
 /// What one record, or all records of one series-window in a submission, add to it.
 #[derive(Debug, Clone, PartialEq, Default)]
-pub(crate) struct Plan {
-    pub(crate) values: SmallVec<[ValueUnit; 1]>,
-    pub(crate) statistics: SmallVec<[StatSet; 1]>,
+pub struct Plan {
+    pub values: SmallVec<[ValueUnit; 1]>,
+    pub statistics: SmallVec<[StatSet; 1]>,
 }
 
 impl Plan {
-    pub(crate) fn of(payload: Payload) -> Plan {
+    pub fn of(payload: Payload) -> Plan {
         match payload.into_measured() {
             Measured::Single(v) => Plan { values: smallvec![ValueUnit::one(v, 1.0)], statistics: SmallVec::new() },
             Measured::Weighted { value, weight } => {
@@ -290,7 +290,7 @@ impl Plan {
 
     /// [`Plan::slots_bound`] of `Plan::of(payload)`, without building the plan for the
     /// ordinary payloads (one value, a statistic set, values that fit one segment).
-    pub(crate) fn bound_of(payload: &Payload) -> usize {
+    pub fn bound_of(payload: &Payload) -> usize {
         match payload.measured() {
             Measured::Single(_) | Measured::Statistics(_) => 1,
             Measured::Weighted { value, weight } => match ValueUnit::one(*value, *weight) {
@@ -305,7 +305,7 @@ impl Plan {
     }
 
     /// Adds `other` after this plan's units, joining units while they fit one segment.
-    pub(crate) fn absorb(&mut self, other: Plan) {
+    pub fn absorb(&mut self, other: Plan) {
         for unit in other.values {
             match self.values.last_mut() {
                 // Joined only while together they still fit one segment.
@@ -319,12 +319,12 @@ impl Plan {
     }
 
     /// The most slots (datums) this plan can add to any window.
-    pub(crate) fn slots_bound(&self) -> usize {
+    pub fn slots_bound(&self) -> usize {
         self.values.iter().map(ValueUnit::slots_bound).sum::<usize>() + self.statistics.len()
     }
 
     /// Tightens [`Plan::slots_bound`] by counting distinct buckets (costs a sort of the values).
-    pub(crate) fn refine(&mut self) {
+    pub fn refine(&mut self) {
         self.values.iter_mut().for_each(ValueUnit::refine);
     }
 }

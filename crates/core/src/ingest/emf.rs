@@ -25,7 +25,7 @@ use serde_json::value::RawValue;
 
 use crate::domain::dimensions::GivenDimensions;
 use crate::domain::units::Unit;
-use crate::telemetry::reasons::{LineReject, LineWarning};
+use crate::reasons::{LineReject, LineWarning};
 
 /// CloudWatch's limits, beyond which it rejects the whole document.
 pub const MAX_METRICS: usize = 100;
@@ -321,5 +321,5 @@ fn dimension_sets<'a>(
 }
 
 #[cfg(test)]
-#[path = "parse_tests.rs"]
+#[path = "emf_tests.rs"]
 mod tests;

@@ -1,7 +1,7 @@
 use super::*;
 use crate::domain::payload::GivenValues;
 
-pub(crate) fn many(values: &[f64], counts: Option<&[f64]>) -> Plan {
+pub fn many(values: &[f64], counts: Option<&[f64]>) -> Plan {
     let mut given =
         GivenValues { values: Some(values.to_vec()), counts: counts.map(<[f64]>::to_vec), ..Default::default() };
     Plan::of(Payload::check(&mut given).unwrap())

@@ -168,7 +168,7 @@ mod tests {
 
     #[test]
     fn our_envelope_refuses_an_otlp_document_rather_than_taking_it() {
-        use crate::ingest::http::body::{BodyKind, split_body};
+        use crate::ingest::json::{BodyKind, split_body};
         let err = split_body(JSON.as_bytes(), BodyKind::Json).unwrap_err();
         assert!(err.contains("unknown field `resourceMetrics`"), "{err}");
     }

@@ -3,7 +3,7 @@
 
 use crate::domain::error::{ValidationError, reject};
 use crate::domain::limits::{MAX_DIMENSION_NAME_CHARS, MAX_DIMENSION_VALUE_CHARS, MAX_NAME_CHARS};
-use crate::telemetry::reasons::RejectReason;
+use crate::reasons::RejectReason;
 
 /// A namespace CloudWatch accepts: 1-255 ASCII characters without control characters, not
 /// only whitespace, not starting with `AWS/` (reserved) or `:`.

@@ -7,9 +7,9 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use crate::ingest::cumulative::Reading;
-use crate::ingest::scrape::convert::Converted;
-use crate::ingest::scrape::parse::{Exposition, Family, Kind, Sample};
-use crate::telemetry::reasons::ScrapeRefusal;
+use crate::ingest::prometheus::convert::Converted;
+use crate::ingest::prometheus::parse::{Exposition, Family, Kind, Sample};
+use crate::reasons::ScrapeRefusal;
 
 /// One series of a family: its labels (without `le`/`quantile`) and its samples' parts.
 #[derive(Default)]

@@ -9,7 +9,7 @@ use crate::domain::timestamp::Timestamp;
 use crate::domain::units::{Resolution, Unit};
 use crate::pipeline::aggregate::encode_series_key;
 use crate::pipeline::candidate::{Candidate, Context};
-use crate::telemetry::reasons::RejectReason;
+use crate::reasons::RejectReason;
 
 /// The configured fallbacks, checked once at startup.
 #[derive(Debug, Clone, Default)]

@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use crate::domain::dimensions::GivenDimensions;
-use crate::telemetry::reasons::LineReject;
+use crate::reasons::LineReject;
 
 /// The value of a bare tag (`#canary`): CloudWatch refuses empty dimension values, and
 /// dropping the tag would merge series.
@@ -289,7 +289,7 @@ const POWERS_OF_TEN: [f64; 23] = [
 /// 22 after the point, read without the general parser; `None` for anything else (which
 /// `str::parse` then reads). The same `f64` as `str::parse`: both the digits and the power of
 /// ten are exact, and one division rounds correctly (the parser's own fast path).
-pub(crate) fn decimal(text: &str) -> Option<f64> {
+pub fn decimal(text: &str) -> Option<f64> {
     let (negative, digits) = match text.as_bytes() {
         [b'-', rest @ ..] => (true, rest),
         [b'+', rest @ ..] => (false, rest),
@@ -386,5 +386,5 @@ fn clip(s: &str) -> &str {
 }
 
 #[cfg(test)]
-#[path = "parse_tests.rs"]
+#[path = "statsd_tests.rs"]
 mod tests;

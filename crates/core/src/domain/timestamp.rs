@@ -10,7 +10,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::domain::error::{ValidationError, reject};
 use crate::domain::limits::{MAX_AGE_MS, MAX_FUTURE_MS};
 use crate::domain::units::Resolution;
-use crate::telemetry::reasons::RejectReason;
+use crate::reasons::RejectReason;
 
 /// A timestamp as an input gave it.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,6 @@
 //! Why a record cannot be accepted: `field: rule`, with the reason label for `/metrics`.
 
-use crate::telemetry::reasons::RejectReason;
+use crate::reasons::RejectReason;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{message}")]

@@ -1,0 +1,5 @@
+//! The disk spool's formats: checksummed frames ([`frame`]) holding the write-ahead log's
+//! records and the batch files ([`codec`]).
+
+pub mod codec;
+pub mod frame;

@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Instructions on the hot paths, counted by valgrind's callgrind (stable from run to run, unlike
+# time on these shared machines): judge a change to the hot path by these.
+#   per record     1000-record JSON bodies: (20 bodies - idle) / 20,000 records
+#   per POST       single-record JSON bodies on one kept-alive connection: (2,000 - idle) / 2,000
+#   per datagram   StatsD over UDP, one line per datagram, 30,000 at 5,000/s (examples/statsd_blast):
+#                  the whole process's total / 30,000, as docs/performance.md counts it
+# Each is the sidecar in --dry-run with no self metrics and a 600 s flush. Extra flags for the
+# sidecar (a config with rules, say) go in CALLGRIND_FLAGS.
+#
+#   scripts/callgrind.sh             # all three
+#   CALLGRIND_ONLY=record scripts/callgrind.sh
+# Installs valgrind from Debian's packages when missing; targets 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+command -v valgrind >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq valgrind >/dev/null; }
+profile="${CALLGRIND_PROFILE:-release}"
+only="${CALLGRIND_ONLY:-record post datagram}"
+read -r -a extra <<<"${CALLGRIND_FLAGS:-}"
+cargo build --profile "$profile" --locked --bin cw-sidecar --example statsd_blast >&2
+dir="${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")"
+sidecar="$dir/cw-sidecar"
+work="$(mktemp -d)"
+pid=""
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+python3 - "$work" <<'EOF'
+import json, math, random, sys
+random.seed(7)
+work = sys.argv[1]
+def record(i):
+    v = round(math.exp(random.random() * 3 + 1) * (40 if random.random() < 0.05 else 1), 3)
+    return {"name": "Latency", "value": v, "unit": "Milliseconds",
+            "dimensions": {"Service": "svc%d" % (i % 10), "Route": "/r%d" % (i % 6)}}
+open(f"{work}/one.json", "w").write(json.dumps([record(0)]))
+open(f"{work}/batch.json", "w").write(json.dumps([record(i) for i in range(1000)]))
+EOF
+
+port=26900
+# Runs the sidecar under callgrind, lets `load` drive it, stops it; prints its instructions.
+run() { # load-function [sidecar flags...]
+  local load=$1; shift
+  port=$((port + 2))
+  local out="$work/cg.$port"
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$sidecar" --dry-run --listen "127.0.0.1:$port" \
+    --namespace Bench --flush-interval 600s --self-metrics-namespace "" "${extra[@]}" "$@" >/dev/null 2>"$work/cg.log" &
+  pid=$!
+  for _ in $(seq 300); do curl -sf "127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  curl -sf "127.0.0.1:$port/healthz" >/dev/null || { cat "$work/cg.log" >&2; exit 1; }
+  "$load"
+  kill -INT "$pid"
+  wait "$pid" || true
+  pid=""
+  awk '/^summary:/ {print $2}' "$out"
+}
+idle() { :; }
+bodies() {
+  for _ in $(seq 20); do
+    curl -s -o /dev/null -H 'content-type: application/json' --data-binary "@$work/batch.json" "127.0.0.1:$port/v1/metrics"
+  done
+}
+posts() {
+  python3 - "$port" "$work/one.json" <<'EOF'
+import http.client, sys
+conn = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+body = open(sys.argv[2], "rb").read()
+for _ in range(2000):
+    conn.request("POST", "/v1/metrics", body, {"Content-Type": "application/json"})
+    r = conn.getresponse(); r.read()
+    assert r.status == 202, r.status
+EOF
+}
+blast() { "$dir/examples/statsd_blast" "127.0.0.1:$((port + 1))" 5000 50 6 >/dev/null; sleep 1; }
+sleep7() { sleep 7; }
+
+for what in $only; do
+  case "$what" in
+    record)
+      base=$(run idle); busy=$(run bodies)
+      printf '%-36s %10d   (%d - %d idle) / 20,000\n' "instructions per record (1000-record body)" $(((busy - base) / 20000)) "$busy" "$base" ;;
+    post)
+      base=$(run idle); busy=$(run posts)
+      printf '%-36s %10d   (%d - %d idle) / 2,000\n' "instructions per single-record POST" $(((busy - base) / 2000)) "$busy" "$base" ;;
+    datagram)
+      base=$(run sleep7 --statsd-udp-address "127.0.0.1:$((port + 3))")
+      busy=$(run blast --statsd-udp-address "127.0.0.1:$((port + 3))")
+      printf '%-36s %10d   %d total / 30,000 (idle alike: %d)\n' "instructions per StatsD datagram" $((busy / 30000)) "$busy" "$base" ;;
+  esac
+done
