@@ -41,7 +41,7 @@ export LOCALSTACK_ENDPOINT="${LOCALSTACK_ENDPOINT:-http://127.0.0.1:4566}"
 
 section "cargo fmt --check, cargo clippy"
 cargo fmt --all -- --check
-cargo clippy --locked --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 section "real clients for the integration tests (hot-shots and the OpenTelemetry SDK from npm; statsd, datadog, aws-embedded-metrics, prometheus-client and the OpenTelemetry SDK from PyPI)"
 scripts/clients.sh
@@ -56,7 +56,7 @@ if [ -n "$stray_ignores" ]; then
   echo "$stray_ignores" >&2
   exit 1
 fi
-cargo test --locked --all-targets -- --include-ignored --skip soak_
+cargo test --locked --workspace --all-targets -- --include-ignored --skip soak_
 
 section "scripts/bench.sh smoke run (quick mode: every row printed with its numbers; no figure is judged)"
 scripts/bench-smoke.sh

@@ -13,20 +13,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::engine::{self, Engine};
 use crate::flush::Flusher;
 use crate::ingest::http::server::{self, ServerLimits, Timeouts};
 use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
 use crate::ingest::{emf, otlp, scrape, statsd};
-use crate::pipeline::{Pipeline, Settings};
-use crate::publish::outbox::Outbox;
 use crate::publish::publisher::Publisher;
-use crate::publish::rate::AdaptiveRate;
 use crate::publish::sink::Sink;
 use crate::publish::tracker::FlushCounts;
-use crate::spool::Spool;
 use crate::telemetry::Telemetry;
-use cw_core::domain::dimensions::DefaultDimensions;
-use cw_core::pipeline::validate::Defaults;
 
 /// How long requests in flight may take to finish once the server stops, the last step of
 /// shutdown.
@@ -68,49 +63,9 @@ impl App {
     /// [`App::build`] on a given clock (tests move time themselves).
     pub async fn build_with_clock(config: Config, sink: Sink, clock: SharedClock) -> std::io::Result<App> {
         let listener = TcpListener::bind(config.listen).await?;
-        let dimensions = DefaultDimensions::new(&config.default_dimensions)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let telemetry = Arc::new(Telemetry::default());
-        let (spool, replayed) = match Spool::open(&config.spool, telemetry.clone()) {
-            Ok(Some((spool, replayed))) => (Some(spool), Some(replayed)),
-            Ok(None) => (None, None),
-            Err(e) => {
-                let dir = config.spool.dir.as_deref().unwrap_or(std::path::Path::new("")).display();
-                return Err(std::io::Error::new(e.kind(), format!("spool directory {dir}: {e}")));
-            }
-        };
-        let pipeline = Arc::new(
-            Pipeline::new(
-                Settings {
-                    defaults: Defaults { namespace: config.namespace.clone(), dimensions },
-                    max_buffered: config.max_buffered_datums,
-                    series_warning: config.metric_series_warning,
-                    window_grace: config.window_grace,
-                    retry_after: config.flush_interval,
-                },
-                telemetry.clone(),
-                clock.clone(),
-            )
-            .with_spool(spool.clone()),
-        );
-        let outbox = Arc::new(
-            Outbox::new(pipeline.budget().clone(), telemetry.clone(), clock.clone()).with_spool(spool.clone()),
-        );
-        if let (Some(spool), Some(replayed)) = (&spool, replayed) {
-            replayed.resume(spool, &pipeline, &outbox, clock.now_ms());
-        }
-        let rate = Arc::new(AdaptiveRate::new(config.max_put_requests_per_second, clock.clone()));
-        let publisher =
-            Arc::new(Publisher::new(outbox.clone(), Arc::new(sink), rate.clone(), telemetry.clone(), clock.clone()));
-        let flusher = Arc::new(Flusher {
-            pipeline: pipeline.clone(),
-            outbox,
-            telemetry: telemetry.clone(),
-            rate,
-            self_metrics_namespace: config.self_metrics_namespace.clone(),
-            wait: config.shutdown_timeout,
-            clock: clock.clone(),
-        });
+        let Engine { pipeline, outbox, flusher, rate, .. } = Engine::assemble(&config, &telemetry, &clock)?;
+        let publisher = Arc::new(Publisher::new(outbox, Arc::new(sink), rate, telemetry.clone(), clock.clone()));
         let settings = statsd::Settings::new(&config.statsd, config.namespace.as_ref());
         let input = statsd::Statsd::new(pipeline.clone(), telemetry.clone(), clock.clone(), settings);
         let statsd = statsd::Listeners::bind(&config.statsd, input).await?;
@@ -174,7 +129,7 @@ impl App {
     }
 
     /// The pipeline every input submits to (tests use it as an input of their own).
-    pub fn pipeline(&self) -> Arc<Pipeline> {
+    pub fn pipeline(&self) -> Arc<cw_core::pipeline::Pipeline> {
         self.http.pipeline.clone()
     }
 
@@ -226,7 +181,7 @@ impl App {
         if let Some(scrape) = scrape {
             scrape.stop().await;
         }
-        http.pipeline.close().await;
+        engine::close(&http.pipeline).await;
         stop_timer.cancel();
         let _ = timer.await;
         let counts = flusher.flush_and_wait().await;
@@ -245,7 +200,7 @@ impl App {
         }
         stop_publisher.cancel();
         let _ = publishing.await;
-        if let Some(spool) = http.pipeline.spool() {
+        if let Some(spool) = &flusher.spool {
             // Its last deletions done, the spool holds exactly what the next start publishes.
             spool.stop();
             let (datums, files) = flusher.outbox.stored();

@@ -1,31 +1,13 @@
-//! Time, injected. Windows and timestamps read the wall clock; timers, backoff, the rate
-//! limit and deadlines read a monotonic one. Production uses [`SystemClock`]; tests that
-//! would otherwise sleep use [`ManualClock`] and move time themselves.
+//! The clocks that sleep on tokio (the [`Clock`] trait is the core's): production uses
+//! [`SystemClock`]; tests that would otherwise sleep use [`ManualClock`] and move time
+//! themselves.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-pub type BoxSleep = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
-
-pub trait Clock: Send + Sync + 'static {
-    /// Wall-clock milliseconds since the Unix epoch.
-    fn now_ms(&self) -> i64;
-    /// Monotonic time since the clock was made.
-    fn elapsed(&self) -> Duration;
-    /// Resolves once [`Clock::elapsed`] reaches `at`.
-    fn sleep_until(&self, at: Duration) -> BoxSleep;
-
-    /// Resolves after `d` of this clock's time.
-    fn sleep(&self, d: Duration) -> BoxSleep {
-        self.sleep_until(self.elapsed().saturating_add(d))
-    }
-}
-
-pub type SharedClock = Arc<dyn Clock>;
+pub use cw_core::clock::{BoxSleep, Clock, SharedClock, system_now_ms};
 
 /// The system's clocks; sleeps are tokio's (so they also follow tokio's paused time).
 pub struct SystemClock {
@@ -50,14 +32,6 @@ impl Clock for SystemClock {
     fn sleep_until(&self, at: Duration) -> BoxSleep {
         Box::pin(tokio::time::sleep_until(self.start + at))
     }
-}
-
-/// Wall-clock milliseconds since the Unix epoch (0 before 1970).
-pub fn system_now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// A clock that moves only when told to: wall time is `start_ms` plus what was advanced.

@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use crate::clock::SharedClock;
 use crate::ingest::self_metrics;
-use crate::pipeline::Pipeline;
 use crate::publish::outbox::Outbox;
 use crate::publish::rate::AdaptiveRate;
 use crate::publish::tracker::{FlushCounts, FlushTracker};
+use crate::spool::Spool;
 use crate::telemetry::Telemetry;
+use cw_core::pipeline::Pipeline;
 use cw_core::publish::batch::into_batches;
 use cw_core::publish::datum::{Datum, datums_for};
 
@@ -20,6 +21,8 @@ pub struct Flusher {
     pub outbox: Arc<Outbox>,
     pub telemetry: Arc<Telemetry>,
     pub rate: Arc<AdaptiveRate>,
+    /// The disk spool, when there is one: its log is sealed and trimmed around each drain.
+    pub spool: Option<Arc<Spool>>,
     pub self_metrics_namespace: String,
     /// How long `flush_and_wait` waits for publishing.
     pub wait: Duration,
@@ -35,12 +38,12 @@ impl Flusher {
     /// in one or the other (both, for a moment) until CloudWatch has it.
     pub fn flush(&self, include_open: bool, tracker: Option<&Arc<FlushTracker>>) {
         self_metrics::record(&self.pipeline, &self.telemetry, &self.self_metrics_namespace);
-        let spool = self.pipeline.spool();
+        let spool = self.spool.as_ref();
         let sealed = spool.and_then(|s| s.seal());
         let (closed, ended) = self.pipeline.drain_ended(include_open);
         let datums: Vec<Datum> = closed.iter().flat_map(datums_for).collect();
         let slots = closed.iter().map(|c| c.window.slots()).sum();
-        self.pipeline.budget().windows_to_datums(slots, datums.len());
+        self.pipeline.buffer().windows_to_datums(slots, datums.len());
         let stored = self.outbox.push(into_batches(datums), tracker);
         // A batch whose file could not be written is in memory only: the log keeps its
         // records until a flush finds every batch on disk.
@@ -60,6 +63,6 @@ impl Flusher {
     }
 
     pub fn update_gauges(&self) {
-        self.telemetry.set_gauges(self.pipeline.budget().used(), self.pipeline.active_series(), self.rate.current());
+        self.telemetry.set_gauges(self.pipeline.buffer().used(), self.pipeline.active_series(), self.rate.current());
     }
 }

@@ -24,13 +24,11 @@
 //! - [`clock`]: time, injected, so tests move it instead of sleeping.
 
 pub mod app;
-#[doc(hidden)]
-pub mod bench_support;
 pub mod clock;
 pub mod config;
+pub(crate) mod engine;
 pub(crate) mod flush;
 pub(crate) mod ingest;
-pub mod pipeline;
 pub mod publish;
 pub mod spool;
 pub mod telemetry;

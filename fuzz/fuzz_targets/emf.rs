@@ -1,40 +1,12 @@
 //! The EMF document parser on arbitrary bytes: it must never panic, and what it accepts must
 //! hold its promises (at most 100 finite values per metric, known units, resolutions 1 or 60,
 //! at most 30 dimensions with non-empty values, Values and Counts of one length).
-//!
-//! Like the StatsD target, the parser is compiled in here from its source file with the few
-//! things it borrows from the crate (`GivenDimensions`, the units, the reason labels), so the
-//! whole crate is not built with sanitizers.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-mod domain {
-    pub mod dimensions {
-        use std::borrow::Cow;
-        /// As in `src/domain/dimensions.rs`.
-        pub type GivenDimensions<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 4]>;
-    }
-
-    pub(crate) use super::units;
-}
-
-#[allow(dead_code)]
-#[path = "../../src/domain/units.rs"]
-pub mod units;
-
-#[allow(dead_code)]
-#[path = "../../src/telemetry/reasons.rs"]
-pub mod reasons;
-
-mod telemetry {
-    pub(crate) use super::reasons;
-}
-
-#[allow(dead_code)]
-#[path = "../../src/ingest/emf/parse.rs"]
-mod parse;
-
+use cw_core::domain;
+use cw_core::ingest::emf as parse;
 use parse::{Parsed, Values};
 
 fuzz_target!(|data: &[u8]| {

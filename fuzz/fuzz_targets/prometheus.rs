@@ -1,15 +1,11 @@
 //! The Prometheus text parser (0.0.4 and OpenMetrics) on arbitrary bytes: it must never panic,
 //! and what it accepts must hold its promises (valid metric and label names, label names unique
 //! per sample, every sample in a family whose name it starts with, errors on real line numbers).
-//!
-//! The parser uses nothing but std, so it is compiled in here from its source file alone.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-#[allow(dead_code)]
-#[path = "../../src/ingest/scrape/parse.rs"]
-mod parse;
+use cw_core::ingest::prometheus::parse;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };

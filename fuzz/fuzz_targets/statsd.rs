@@ -1,34 +1,11 @@
 //! The StatsD line parser on arbitrary bytes: it must never panic, and what it accepts must
 //! hold its promises (a name, finite values, a rate in (0, 1], each tag key once); its
 //! shortcut for usual numbers reads the same `f64` as `str::parse`.
-//!
-//! The parser is compiled in here from its source file, with the two types it borrows from the
-//! crate (`GivenDimensions`, the reason labels): depending on the whole crate would build the
-//! AWS SDK with sanitizers, minutes of compiling on a small machine for one pure function.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-mod domain {
-    pub mod dimensions {
-        use std::borrow::Cow;
-        /// As in `src/domain/dimensions.rs`.
-        pub type GivenDimensions<'a> = smallvec::SmallVec<[(Cow<'a, str>, Cow<'a, str>); 4]>;
-    }
-}
-
-#[allow(dead_code)]
-#[path = "../../src/telemetry/reasons.rs"]
-pub mod reasons;
-
-mod telemetry {
-    pub(crate) use super::reasons;
-}
-
-#[allow(dead_code)]
-#[path = "../../src/ingest/statsd/parse.rs"]
-mod parse;
-
+use cw_core::ingest::statsd as parse;
 use parse::{Metric, Parsed, Sample};
 
 fuzz_target!(|data: &[u8]| {

@@ -5,10 +5,10 @@
 
 use std::borrow::Cow;
 
-use crate::pipeline::{Input, Pipeline};
 use crate::telemetry::Telemetry;
 use cw_core::domain::payload::GivenValues;
 use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::pipeline::{Input, Pipeline};
 
 /// Records this flush's self metrics; nothing when `namespace` is empty (disabled).
 pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
@@ -25,7 +25,7 @@ pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
         ("UdpDropped", d.udp_dropped),
         ("PublishFailures", d.publish_failures),
         ("ThrottledRequests", d.throttled_requests),
-        ("BufferedDatums", pipeline.budget().used() as u64),
+        ("BufferedDatums", pipeline.buffer().used() as u64),
     ];
     let mut candidates: Vec<_> = metrics
         .into_iter()

@@ -5,7 +5,7 @@
 //! ([`retry_later`](Outbox::retry_later)), bisected ([`split`](Outbox::split)) or
 //! [`dropped`](Outbox::dropped); [`expire`](Outbox::expire) drops datums CloudWatch would no
 //! longer take before an attempt. Whenever datums leave, the operation counts them in
-//! [`Telemetry`], releases their [`Budget`] slots and settles the [`FlushTracker`]s that
+//! [`Telemetry`], releases their [`Buffer`] slots and settles the [`FlushTracker`]s that
 //! follow them, in that order (so a flush that returns sees the counters already moved),
 //! and nothing else touches that accounting.
 
@@ -17,11 +17,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use crate::clock::SharedClock;
+use crate::publish::store::{BatchFile, BatchStore};
 use crate::publish::tracker::{FlushTracker, Settled};
-use crate::spool::{BatchFile, Spool};
 use crate::telemetry::Telemetry;
 use cw_core::domain::limits::MAX_AGE_MS;
-use cw_core::pipeline::budget::Budget;
+use cw_core::pipeline::buffer::Buffer;
 use cw_core::publish::batch::Batch;
 use cw_core::reasons::DropReason;
 
@@ -125,20 +125,21 @@ pub enum Next {
 pub struct Outbox {
     inner: Mutex<Inner>,
     wake: Notify,
-    budget: Arc<Budget>,
+    buffer: Arc<Buffer>,
     telemetry: Arc<Telemetry>,
     clock: SharedClock,
-    spool: Option<Arc<Spool>>,
+    store: Option<Arc<dyn BatchStore>>,
 }
 
 impl Outbox {
-    pub fn new(budget: Arc<Budget>, telemetry: Arc<Telemetry>, clock: SharedClock) -> Outbox {
-        Outbox { inner: Mutex::default(), wake: Notify::new(), budget, telemetry, clock, spool: None }
+    pub fn new(buffer: Arc<Buffer>, telemetry: Arc<Telemetry>, clock: SharedClock) -> Outbox {
+        Outbox { inner: Mutex::default(), wake: Notify::new(), buffer, telemetry, clock, store: None }
     }
 
-    /// An outbox whose batches wait in the spool's batch files rather than in memory.
-    pub fn with_spool(mut self, spool: Option<Arc<Spool>>) -> Outbox {
-        self.spool = spool;
+    /// An outbox whose batches wait in `store` (the spool's batch files) rather than in
+    /// memory.
+    pub fn with_store(mut self, store: Option<Arc<dyn BatchStore>>) -> Outbox {
+        self.store = store;
         self
     }
 
@@ -160,9 +161,9 @@ impl Outbox {
         let held: Vec<Held> = batches
             .into_iter()
             .filter(|b| !b.is_empty())
-            .map(|batch| match self.spool.as_ref().map(|s| s.write_batch(&batch)) {
+            .map(|batch| match self.store.as_ref().map(|s| s.write_batch(&batch)) {
                 Some(Ok(file)) => {
-                    self.budget.release(batch.len());
+                    self.buffer.release(batch.len());
                     Held::Stored(file, batch.len())
                 }
                 Some(Err(_)) => {
@@ -178,8 +179,8 @@ impl Outbox {
                 "batches kept in memory: the spool could not take them (full, or a failed write: see above)"
             );
         }
-        if let Some(spool) = self.spool.as_ref().filter(|_| !held.is_empty()) {
-            spool.sync_dir();
+        if let Some(store) = self.store.as_ref().filter(|_| !held.is_empty()) {
+            store.sync();
         }
         self.queue(held, tracker);
         in_memory == 0
@@ -227,7 +228,7 @@ impl Outbox {
 
     /// Entries a spool should hold but does not (their batch file could not be written).
     pub fn unstored(&self) -> usize {
-        match self.spool {
+        match self.store {
             Some(_) => self.lock().entries.values().filter(|e| e.file.is_none() && e.holds_slots).count(),
             None => 0,
         }
@@ -260,7 +261,7 @@ impl Outbox {
             }
             let (file, len) = (entry.file.clone().expect("an entry is in memory or in a file"), entry.len);
             drop(inner);
-            match self.spool.as_ref().and_then(|s| s.read_batch(&file)) {
+            match self.store.as_ref().and_then(|s| s.read_batch(&file)) {
                 Some(batch) if batch.len() == len => return Next::Ready(Attempt { id, batch, failures }),
                 _ => {
                     tracing::error!(file = %file.path.display(), datums = len, "unreadable batch file: dropping it");
@@ -345,15 +346,15 @@ impl Outbox {
     /// A stored entry whose batch lost datums gets a file with what is left (kept in memory
     /// instead if that cannot be written).
     fn rewrite_file(&self, attempt: &Attempt) {
-        let Some(spool) = &self.spool else { return };
+        let Some(store) = &self.store else { return };
         let old = self.lock().entries.get_mut(&attempt.id).and_then(|e| e.file.take());
         let Some(old) = old else { return };
-        let new = spool.write_batch(&attempt.batch).ok();
+        let new = store.write_batch(&attempt.batch).ok();
         if new.is_some() {
-            spool.sync_dir();
+            store.sync();
         }
         self.lock().entries.get_mut(&attempt.id).expect("an attempt's entry exists").file = new;
-        spool.remove_file(&old.path, old.bytes);
+        store.remove_batch(&old);
     }
 
     /// `n` datums of entry `id` are done with. With `left`, the entry stays with that many
@@ -377,7 +378,7 @@ impl Outbox {
             self.remove_file(&file);
         }
         if holds_slots {
-            self.budget.release(n);
+            self.buffer.release(n);
         }
         for t in trackers {
             t.settle(n, how);
@@ -385,8 +386,8 @@ impl Outbox {
     }
 
     fn remove_file(&self, file: &BatchFile) {
-        if let Some(spool) = &self.spool {
-            spool.remove_file(&file.path, file.bytes);
+        if let Some(store) = &self.store {
+            store.remove_batch(file);
         }
     }
 

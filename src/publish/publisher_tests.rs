@@ -19,7 +19,7 @@ use crate::publish::sink::{BoxFuture, ErrorClass, PutError, PutMetricData};
 use crate::publish::tracker::{FlushCounts, FlushTracker};
 use crate::telemetry::Telemetry;
 use cw_core::domain::units::{Resolution, Unit};
-use cw_core::pipeline::budget::Budget;
+use cw_core::pipeline::buffer::Buffer;
 use cw_core::publish::batch::Batch;
 use cw_core::publish::datum::{Datum, DatumValues};
 
@@ -74,7 +74,7 @@ struct Harness {
     outbox: Arc<Outbox>,
     rate: Arc<AdaptiveRate>,
     telemetry: Arc<Telemetry>,
-    budget: Arc<Budget>,
+    budget: Arc<Buffer>,
     stop: CancellationToken,
     running: JoinHandle<()>,
 }
@@ -98,7 +98,7 @@ fn start_gated(
         in_flight: AtomicUsize::new(0),
         peak: AtomicUsize::new(0),
     });
-    let budget = Arc::new(Budget::new(1_000_000));
+    let budget = Arc::new(Buffer::new(1_000_000));
     let telemetry = Arc::new(Telemetry::default());
     let outbox = Arc::new(Outbox::new(budget.clone(), telemetry.clone(), clock.clone()));
     let rate = Arc::new(AdaptiveRate::new(1000, clock.clone()));

@@ -1,7 +1,7 @@
 //! The optional disk spool: what was acknowledged survives a crash of the sidecar, and an
 //! outage is bounded by the disk instead of memory.
 //!
-//! Two kinds of files, both made of checksummed frames ([`frame`]):
+//! Two kinds of files, both made of checksummed frames (the core's `spool::frame`):
 //! - the write-ahead log ([`wal`]): each accepted submission's records, written (and, under
 //!   `sync = always`, fsynced, many submissions per fsync) before the client is answered;
 //! - batch files: one per PutMetricData batch, written when a flush turns closed windows into
@@ -10,54 +10,47 @@
 //! A flush seals the log's segment, drains the closed windows, writes their batches, and then
 //! deletes the sealed segments whose windows it drained: every record is on disk either in the
 //! log or in a batch file until CloudWatch has it. A start replays both ([`replay`]).
+//!
+//! The spool is reached through the traits of its users: the pipeline's
+//! [`Journal`](cw_core::pipeline::admission::Journal) and the outbox's [`BatchStore`].
 
+mod disk;
 mod replay;
-pub(crate) mod wal;
+mod wal;
 
 use std::fs::{self, File};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use crate::config::{SpoolConfig, SyncPolicy};
-use crate::telemetry::Telemetry;
+use cw_core::pipeline::admission::journal::Then;
+use cw_core::pipeline::admission::{Journal, JournalEntry, JournalFull};
+use cw_core::pipeline::records::Records;
 use cw_core::publish::batch::Batch;
 use cw_core::reasons::SpoolOp;
 use cw_core::spool::{codec, frame};
 
-pub use replay::Replayed;
+pub use replay::{Replayed, Resume};
+
+use crate::config::SpoolConfig;
+use crate::publish::store::{BatchFile, BatchStore};
+use crate::telemetry::Telemetry;
+use disk::{Disk, LOCK, batch_path};
 
 /// Submissions queued for the log at most; a submitter waits beyond (the disk is slower than
 /// ingest).
 const QUEUE: usize = 4096;
 
-/// A batch file: where it is and what it costs the spool.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BatchFile {
-    pub path: PathBuf,
-    pub bytes: u64,
-}
-
-/// The spool has no room for a record; nothing was taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpoolFull {
-    pub used: u64,
-    pub max: u64,
-}
-
 pub struct Spool {
-    dir: PathBuf,
-    max: u64,
-    used: AtomicU64,
-    sync: SyncPolicy,
+    disk: Arc<Disk>,
     next_batch: AtomicU64,
     log: Mutex<Option<SyncSender<wal::Msg>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Held while the spool is open: one process per directory.
     _lock: File,
-    telemetry: Arc<Telemetry>,
 }
 
 impl Spool {
@@ -74,31 +67,47 @@ impl Spool {
         // Fails early, at start, when the directory cannot be written or another sidecar
         // uses it.
         let lock = lock(dir)?;
+        let disk = Arc::new(Disk::new(dir.clone(), config.max_bytes as u64, config.sync, telemetry));
+        let replayed = replay::read(&disk)?;
         let spool = Arc::new(Spool {
-            dir: dir.clone(),
-            max: config.max_bytes as u64,
-            used: AtomicU64::new(0),
-            sync: config.sync,
-            next_batch: AtomicU64::new(0),
+            next_batch: AtomicU64::new(replayed.next_batch),
+            disk,
             log: Mutex::new(None),
             thread: Mutex::new(None),
             _lock: lock,
-            telemetry,
         });
-        let replayed = replay::read(&spool)?;
         Ok(Some((spool, replayed)))
     }
 
-    /// Starts the log's thread, after the sealed segments `replayed` left.
-    pub(crate) fn start(self: &Arc<Self>, next_segment: u64, sealed: Vec<wal::Sealed>) {
+    /// The batch files a start found, for the outbox.
+    pub(crate) fn replayed_batches(&self, replayed: &mut Replayed) -> Vec<(BatchFile, usize)> {
+        replayed.take_batches(&self.disk)
+    }
+
+    /// Hands the log's records to `restore` (see [`Replayed::records`]), then starts the log's
+    /// thread after the segments read.
+    pub(crate) fn replay_records(
+        self: &Arc<Self>,
+        replayed: Replayed,
+        now_ms: i64,
+        restore: impl FnMut(&[u8], i64, cw_core::domain::payload::Payload) -> i64,
+    ) {
+        let resume = replayed.records(&self.disk, now_ms, restore);
+        self.start(resume);
+    }
+
+    fn start(self: &Arc<Self>, resume: Resume) {
         let (tx, rx) = sync_channel(QUEUE);
-        let writer = wal::Writer::new(self.clone(), next_segment, sealed);
-        let thread = std::thread::Builder::new()
-            .name("cw-sidecar-spool".into())
-            .spawn(move || writer.run(rx))
-            .expect("the spool thread starts");
-        *self.log.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
-        *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
+        let writer = wal::Writer::new(self.disk.clone(), resume.next_segment, resume.sealed);
+        let thread = std::thread::Builder::new().name("cw-sidecar-spool".into()).spawn(move || writer.run(rx));
+        match thread {
+            Ok(thread) => {
+                *self.log.lock().unwrap_or_else(|e| e.into_inner()) = Some(tx);
+                *self.thread.lock().unwrap_or_else(|e| e.into_inner()) = Some(thread);
+            }
+            // Without its thread the log takes nothing: every append fails, and is refused.
+            Err(e) => self.disk.failed(SpoolOp::Write, &e),
+        }
     }
 
     /// Stops the log's thread once it has handled what is queued (deletions included), and
@@ -114,52 +123,20 @@ impl Spool {
         self.try_send(msg).is_ok()
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Takes room for `n` bytes, all or nothing.
-    pub fn try_reserve(&self, n: u64) -> Result<(), SpoolFull> {
-        self.used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| used.checked_add(n).filter(|a| *a <= self.max))
-            .map(|_| self.gauge())
-            .map_err(|used| SpoolFull { used, max: self.max })
-    }
-
-    fn add(&self, n: u64) {
-        self.used.fetch_add(n, Ordering::AcqRel);
-        self.gauge();
-    }
-
-    pub(crate) fn release(&self, n: u64) {
-        let _ = self.used.fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| Some(u.saturating_sub(n)));
-        self.gauge();
-    }
-
-    pub fn used(&self) -> u64 {
-        self.used.load(Ordering::Acquire)
-    }
-
-    fn gauge(&self) {
-        self.telemetry.spool.set_bytes(self.used(), self.max);
-    }
-
-    /// Hands a framed record to the log; `then` runs on the log's thread once it is durable
-    /// (`true`) or failed (`false`). Its bytes must have been reserved.
-    pub(crate) fn append(&self, record: Vec<u8>, max_end_ms: i64, then: Box<dyn FnOnce(bool) + Send>) {
-        let n = record.len() as u64;
-        if let Err(wal::Msg::Append(a)) = self.try_send(wal::Msg::Append(wal::Append { record, max_end_ms, then })) {
-            self.release(n);
-            (a.then)(false);
-        }
-    }
-
     fn try_send(&self, msg: wal::Msg) -> Result<(), wal::Msg> {
         let tx = self.log.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match tx {
             Some(tx) => tx.send(msg).map_err(|e| e.0),
             None => Err(msg),
         }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.disk.dir
+    }
+
+    pub fn used(&self) -> u64 {
+        self.disk.used()
     }
 
     /// Seals the log's segment (after everything queued before is aggregated); the id below
@@ -182,83 +159,65 @@ impl Spool {
             let _ = rx.await;
         }
     }
+}
 
-    /// Writes a batch file (fsynced, then renamed into place), within the bound: when it does
-    /// not fit, the error is of kind [`std::io::ErrorKind::StorageFull`] and nothing is
-    /// written (the batch stays in memory, and the log keeps its records, until publishing
-    /// frees room).
-    pub fn write_batch(&self, batch: &Batch) -> std::io::Result<BatchFile> {
+/// The pipeline logs accepted records here before it aggregates them.
+impl Journal for Spool {
+    fn prepare(&self, records: &Records) -> Result<JournalEntry, JournalFull> {
+        let mut log = codec::LogRecord::with_capacity(records.len());
+        for (key, window, payload) in records.iter() {
+            log.push(key, window, payload);
+        }
+        let entries = log.finish();
+        let mut bytes = Vec::with_capacity(entries.len() + 16);
+        frame::push_frame(&mut bytes, &entries);
+        self.disk.try_reserve(bytes.len() as u64)?;
+        Ok(JournalEntry { bytes, max_end_ms: records.max_window_end() })
+    }
+
+    fn append(&self, entry: JournalEntry, then: Then) {
+        let n = entry.bytes.len() as u64;
+        if let Err(wal::Msg::Append(a)) = self.try_send(wal::Msg::Append(wal::Append { entry, then })) {
+            self.disk.release(n);
+            (a.then)(false);
+        }
+    }
+
+    fn barrier(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(Spool::barrier(self))
+    }
+}
+
+/// The outbox keeps batches in files here until their attempt.
+impl BatchStore for Spool {
+    fn write_batch(&self, batch: &Batch) -> std::io::Result<BatchFile> {
         let mut bytes = Vec::new();
         frame::push_frame(&mut bytes, &codec::encode_batch(batch));
         let n = bytes.len() as u64;
-        if let Err(SpoolFull { used, max }) = self.try_reserve(n) {
+        if let Err(JournalFull { used, max }) = self.disk.try_reserve(n) {
             let why = format!("spool full: {used} of {max} bytes in use, a batch file needs {n}");
             return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, why));
         }
         let seq = self.next_batch.fetch_add(1, Ordering::AcqRel);
-        let path = batch_path(&self.dir, seq);
-        if let Err(e) = self.write_file(&path, &bytes) {
-            self.release(n);
+        let path = batch_path(&self.disk.dir, seq);
+        if let Err(e) = self.disk.write_file(&path, &bytes) {
+            self.disk.release(n);
             return Err(e);
         }
         Ok(BatchFile { path, bytes: n })
     }
 
-    /// Writes a whole file beside `path` (fsynced under `always`), then renames it into
-    /// place: a crash leaves the old file or the new one, never part of one.
-    fn write_file(&self, path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-        let tmp = path.with_extension("tmp");
-        let written = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            if self.sync == SyncPolicy::Always {
-                f.sync_data()?;
-            }
-            fs::rename(&tmp, path)
-        })();
-        if let Err(e) = &written {
-            self.failed(SpoolOp::Write, e);
-            let _ = fs::remove_file(&tmp);
-        }
-        written
-    }
-
-    /// Reads a batch file back.
-    pub fn read_batch(&self, file: &BatchFile) -> Option<Batch> {
-        let bytes = fs::read(&file.path).map_err(|e| self.failed(SpoolOp::Read, &e)).ok()?;
+    fn read_batch(&self, file: &BatchFile) -> Option<Batch> {
+        let bytes = fs::read(&file.path).map_err(|e| self.disk.failed(SpoolOp::Read, &e)).ok()?;
         frame::single(&bytes).and_then(codec::decode_batch)
     }
 
-    /// Deletes a file the spool no longer needs.
-    pub(crate) fn remove_file(&self, path: &Path, bytes: u64) {
-        match fs::remove_file(path) {
-            Ok(()) => self.release(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.release(bytes),
-            Err(e) => self.failed(SpoolOp::Remove, &e),
-        }
+    fn remove_batch(&self, file: &BatchFile) {
+        self.disk.remove_file(&file.path, file.bytes);
     }
 
-    /// Replaces the checkpoint file (written aside, then renamed over the old one).
-    pub(crate) fn write_checkpoint(&self, checkpoint: wal::Checkpoint) {
-        let mut bytes = Vec::new();
-        frame::push_frame(&mut bytes, &checkpoint.encode());
-        if self.write_file(&self.dir.join(CHECKPOINT), &bytes).is_ok() {
-            self.sync_dir();
-        }
-    }
-
-    /// Makes the directory's entries (new and renamed files) durable.
-    pub fn sync_dir(&self) {
-        if self.sync == SyncPolicy::Always
-            && let Err(e) = File::open(&self.dir).and_then(|d| d.sync_all())
-        {
-            self.failed(SpoolOp::Sync, &e);
-        }
-    }
-
-    fn failed(&self, op: SpoolOp, e: &std::io::Error) {
-        self.telemetry.spool.failed(op);
-        tracing::error!(dir = %self.dir.display(), op = op.label(), error = %e, "spool operation failed");
+    fn sync(&self) {
+        self.disk.sync_dir();
     }
 }
 
@@ -273,16 +232,6 @@ fn lock(dir: &Path) -> std::io::Result<File> {
         return Err(std::io::Error::new(e.kind(), format!("another process holds the spool's lock ({e})")));
     }
     Ok(file)
-}
-
-/// The lock file: one sidecar per spool directory.
-const LOCK: &str = "lock";
-
-/// The file of the last [`wal::Checkpoint`].
-pub(crate) const CHECKPOINT: &str = "checkpoint";
-
-pub(crate) fn batch_path(dir: &Path, seq: u64) -> PathBuf {
-    dir.join(format!("batch-{seq:020}.bin"))
 }
 
 #[cfg(test)]

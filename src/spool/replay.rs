@@ -2,20 +2,25 @@
 //! again. Damage is counted and skipped, never fatal: a torn tail or a garbled frame loses
 //! that frame only, a file that cannot be read is left where it is, and a batch file with
 //! nothing good in it is removed so that it is not counted again at every start.
+//!
+//! What is read goes back to whoever starts the sidecar: the batch files for the outbox,
+//! the log's records for the pipeline ([`Replayed::records`]); the replay itself knows
+//! neither.
 
 use std::fs;
 use std::path::PathBuf;
-use std::sync::Arc;
 
-use crate::pipeline::Pipeline;
-use crate::publish::outbox::Outbox;
-use crate::spool::wal::{Checkpoint, Sealed};
-use crate::spool::{BatchFile, CHECKPOINT, LOCK, Spool};
 use cw_core::domain::limits::MAX_AGE_MS;
+use cw_core::domain::payload::Payload;
 use cw_core::pipeline::aggregate::window_end;
 use cw_core::reasons::{SpoolDamage, SpoolOp, SpoolReplayed};
+use cw_core::spool::checkpoint::Checkpoint;
 use cw_core::spool::codec;
 use cw_core::spool::frame::{self, Damage};
+
+use super::disk::{CHECKPOINT, Disk, LOCK};
+use super::wal::Sealed;
+use crate::publish::store::BatchFile;
 
 struct Segment {
     id: u64,
@@ -23,12 +28,22 @@ struct Segment {
     bytes: u64,
 }
 
-/// What an earlier run left, read but not yet handed to the pipeline and the outbox.
+/// What an earlier run left, read but not yet handed on.
 pub struct Replayed {
     batches: Vec<(BatchFile, usize)>,
+    /// How many batch files, and their datums.
+    found: (usize, usize),
     segments: Vec<Segment>,
-    next_segment: u64,
+    pub(super) next_segment: u64,
+    pub(super) next_batch: u64,
     checkpoint: Checkpoint,
+}
+
+/// Where the log goes on after a replay: past the segments it read, which stay until a
+/// flush covers them.
+pub struct Resume {
+    pub(super) next_segment: u64,
+    pub(super) sealed: Vec<Sealed>,
 }
 
 fn id_of(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
@@ -36,11 +51,11 @@ fn id_of(name: &str, prefix: &str, suffix: &str) -> Option<u64> {
 }
 
 /// Lists the spool and checks its batch files.
-pub(super) fn read(spool: &Arc<Spool>) -> std::io::Result<Replayed> {
+pub(super) fn read(disk: &Disk) -> std::io::Result<Replayed> {
     let mut batches = Vec::new();
     let mut segments = Vec::new();
     let mut next_batch = 0;
-    for entry in fs::read_dir(&spool.dir)? {
+    for entry in fs::read_dir(&disk.dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
@@ -60,49 +75,49 @@ pub(super) fn read(spool: &Arc<Spool>) -> std::io::Result<Replayed> {
             tracing::warn!(file = %path.display(), "not a spool file; left alone");
         }
     }
-    spool.next_batch.store(next_batch, std::sync::atomic::Ordering::Release);
     batches.sort_by_key(|(seq, _)| *seq);
     segments.sort_by_key(|s| s.id);
     let next_segment = segments.last().map_or(0, |s| s.id + 1);
     let mut good = Vec::new();
     for (_, file) in batches {
         let Ok(bytes) = fs::read(&file.path) else {
-            spool.telemetry.spool.failed(SpoolOp::Read);
-            damaged(spool, &file.path, SpoolDamage::Unreadable, file.bytes as usize);
+            disk.telemetry.spool.failed(SpoolOp::Read);
+            disk.damaged(&file.path, SpoolDamage::Unreadable, file.bytes as usize);
             continue;
         };
         let scan = frame::scan(&bytes);
-        scan.damage.iter().for_each(|d| damaged(spool, &file.path, kind(*d), d.bytes()));
+        scan.damage.iter().for_each(|d| disk.damaged(&file.path, kind(*d), d.bytes()));
         match scan.frames.as_slice() {
             [record] => match codec::decode_batch(record) {
                 Some(batch) => {
-                    spool.add(file.bytes);
+                    disk.add(file.bytes);
                     good.push((file, batch.len()));
                     continue;
                 }
-                None => damaged(spool, &file.path, SpoolDamage::Unreadable, record.len()),
+                None => disk.damaged(&file.path, SpoolDamage::Unreadable, record.len()),
             },
-            _ if scan.damage.is_empty() => damaged(spool, &file.path, SpoolDamage::Unreadable, bytes.len()),
+            _ if scan.damage.is_empty() => disk.damaged(&file.path, SpoolDamage::Unreadable, bytes.len()),
             _ => {}
         }
         let _ = fs::remove_file(&file.path);
     }
-    segments.iter().for_each(|s| spool.add(s.bytes));
-    let checkpoint = read_checkpoint(spool);
+    segments.iter().for_each(|s| disk.add(s.bytes));
+    let checkpoint = read_checkpoint(disk);
     // New segments are numbered past the checkpoint, which would take them for covered ones
     // (after a clean stop no segment is left to number from).
     let next_segment = next_segment.max(checkpoint.below);
-    Ok(Replayed { batches: good, segments, next_segment, checkpoint })
+    let found = (good.len(), good.iter().map(|(_, n)| n).sum());
+    Ok(Replayed { batches: good, found, segments, next_segment, next_batch, checkpoint })
 }
 
 /// The last checkpoint; none (nothing skipped) when it is missing or damaged.
-fn read_checkpoint(spool: &Spool) -> Checkpoint {
-    let path = spool.dir.join(CHECKPOINT);
+fn read_checkpoint(disk: &Disk) -> Checkpoint {
+    let path = disk.dir.join(CHECKPOINT);
     let Ok(bytes) = fs::read(&path) else {
         return Checkpoint::NONE;
     };
     frame::single(&bytes).and_then(Checkpoint::decode).unwrap_or_else(|| {
-        damaged(spool, &path, SpoolDamage::Unreadable, bytes.len());
+        disk.damaged(&path, SpoolDamage::Unreadable, bytes.len());
         Checkpoint::NONE
     })
 }
@@ -114,19 +129,23 @@ fn kind(d: Damage) -> SpoolDamage {
     }
 }
 
-fn damaged(spool: &Spool, path: &std::path::Path, reason: SpoolDamage, bytes: usize) {
-    spool.telemetry.spool.damaged(reason, bytes);
-    tracing::error!(file = %path.display(), reason = reason.label(), bytes, "damaged spool file: skipping that part");
-}
-
 impl Replayed {
-    /// Queues the batch files for publishing and aggregates the log's records again, then
-    /// starts the log after the segments it read (they stay until a flush covers them).
-    pub(crate) fn resume(self, spool: &Arc<Spool>, pipeline: &Pipeline, outbox: &Outbox, now_ms: i64) {
-        let datums: usize = self.batches.iter().map(|(_, n)| n).sum();
-        let files = self.batches.len();
-        outbox.push_stored(self.batches);
-        spool.telemetry.spool.replayed(SpoolReplayed::Datums, datums);
+    /// The batch files found (with their datums), to publish; counted as replayed.
+    pub(super) fn take_batches(&mut self, disk: &Disk) -> Vec<(BatchFile, usize)> {
+        disk.telemetry.spool.replayed(SpoolReplayed::Datums, self.found.1);
+        std::mem::take(&mut self.batches)
+    }
+
+    /// Hands each record of the log that no batch file holds and CloudWatch would still take
+    /// to `restore` (which aggregates it and answers the end of its window), and says where
+    /// the log goes on.
+    pub(super) fn records(
+        self,
+        disk: &Disk,
+        now_ms: i64,
+        mut restore: impl FnMut(&[u8], i64, Payload) -> i64,
+    ) -> Resume {
+        let (files, datums) = self.found;
         let oldest = now_ms - MAX_AGE_MS;
         let (mut records, mut expired, mut published) = (0, 0, 0);
         let mut sealed = Vec::new();
@@ -135,10 +154,10 @@ impl Replayed {
             match fs::read(&s.path) {
                 Ok(bytes) => {
                     let scan = frame::scan(&bytes);
-                    scan.damage.iter().for_each(|d| damaged(spool, &s.path, kind(*d), d.bytes()));
+                    scan.damage.iter().for_each(|d| disk.damaged(&s.path, kind(*d), d.bytes()));
                     for record in scan.frames {
                         let Some(entries) = codec::entries(record) else {
-                            damaged(spool, &s.path, SpoolDamage::Unreadable, record.len());
+                            disk.damaged(&s.path, SpoolDamage::Unreadable, record.len());
                             continue;
                         };
                         for e in entries {
@@ -150,22 +169,22 @@ impl Replayed {
                                 expired += 1;
                                 continue;
                             }
-                            max_end_ms = max_end_ms.max(pipeline.restore(e.key, e.window_start_ms, e.payload));
+                            max_end_ms = max_end_ms.max(restore(e.key, e.window_start_ms, e.payload));
                             records += 1;
                         }
                     }
                 }
                 Err(e) => {
-                    spool.failed(SpoolOp::Read, &e);
-                    damaged(spool, &s.path, SpoolDamage::Unreadable, s.bytes as usize);
+                    disk.failed(SpoolOp::Read, &e);
+                    disk.damaged(&s.path, SpoolDamage::Unreadable, s.bytes as usize);
                     // Kept until covered like the others; a later start may read it.
                     max_end_ms = i64::MAX;
                 }
             }
             sealed.push(Sealed { id: s.id, path: s.path, bytes: s.bytes, max_end_ms });
         }
-        spool.telemetry.spool.replayed(SpoolReplayed::Records, records);
-        spool.telemetry.spool.expired(expired);
+        disk.telemetry.spool.replayed(SpoolReplayed::Records, records);
+        disk.telemetry.spool.expired(expired);
         if expired > 0 {
             tracing::error!(records = expired, "spooled records older than CloudWatch's 14-day window dropped");
         }
@@ -178,6 +197,6 @@ impl Replayed {
                 "replaying the spool"
             );
         }
-        spool.start(self.next_segment, sealed);
+        Resume { next_segment: self.next_segment, sealed }
     }
 }

@@ -8,14 +8,16 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::clock::{Clock, ManualClock};
+use crate::clock::ManualClock;
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::engine::Engine;
 use crate::flush::Flusher;
-use crate::ingest::http::submit::submit_body;
-use crate::pipeline::{Input, Pipeline, Refusal};
-use crate::publish::outbox::{Next, Outbox};
-use crate::publish::rate::AdaptiveRate;
+use crate::publish::outbox::Next;
 use crate::test_support::TempDir;
 use cw_core::ingest::json::BodyKind;
+use cw_core::ingest::json::submit::submit_body;
+use cw_core::pipeline::{Input, Refusal};
 use cw_core::publish::datum::DatumValues;
 
 /// A minute boundary, plus 10 s.
@@ -30,22 +32,19 @@ struct Run {
 /// A sidecar's insides on the spool in `dir`, after replaying it.
 fn start(dir: &Path, clock: &Arc<ManualClock>, max_bytes: usize) -> Run {
     let telemetry = Arc::new(Telemetry::default());
-    let config = SpoolConfig { dir: Some(dir.into()), max_bytes, ..Default::default() };
-    let (spool, replayed) = Spool::open(&config, telemetry.clone()).unwrap().unwrap();
-    let pipeline =
-        Pipeline::for_tests_with(Some("T"), 1_000_000, clock.clone(), telemetry.clone(), Some(spool.clone()));
-    let outbox = Outbox::new(pipeline.budget().clone(), telemetry.clone(), clock.clone());
-    let outbox = Arc::new(outbox.with_spool(Some(spool.clone())));
-    replayed.resume(&spool, &pipeline, &outbox, clock.now_ms());
-    let flusher = Flusher {
-        pipeline,
-        outbox,
-        telemetry: telemetry.clone(),
-        rate: Arc::new(AdaptiveRate::new(100, clock.clone())),
+    let config = Config {
+        namespace: Some("T".into()),
+        max_buffered_datums: 1_000_000,
+        flush_interval: Duration::from_secs(1),
+        max_put_requests_per_second: 100,
         self_metrics_namespace: String::new(),
-        wait: Duration::from_secs(1),
-        clock: clock.clone(),
+        shutdown_timeout: Duration::from_secs(1),
+        spool: SpoolConfig { dir: Some(dir.into()), max_bytes, ..Default::default() },
+        ..Config::default()
     };
+    let clock: SharedClock = clock.clone();
+    let engine = Engine::assemble(&config, &telemetry, &clock).unwrap();
+    let (spool, flusher) = (engine.spool.unwrap(), Arc::into_inner(engine.flusher).unwrap());
     Run { spool, flusher, telemetry }
 }
 
@@ -177,7 +176,7 @@ async fn what_cloudwatch_did_not_take_before_shutdown_waits_in_batch_files_for_t
     assert_eq!(run.post(&records).await, Ok(50));
     run.flusher.flush(true, None);
     // Nothing published (an outage), and the buffer holds none of it: it is on disk.
-    assert_eq!(run.flusher.pipeline.budget().used(), 0);
+    assert_eq!(run.flusher.pipeline.buffer().used(), 0);
     assert_eq!(run.flusher.outbox.stored(), (50, 1));
     run.spool.stop();
     assert_eq!((files(dir.path(), "wal-").len(), files(dir.path(), "batch-").len()), (0, 1));

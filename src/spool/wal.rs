@@ -8,14 +8,18 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::time::{Duration, Instant};
 
-use crate::config::SyncPolicy;
-use crate::spool::Spool;
+use cw_core::pipeline::admission::JournalEntry;
+use cw_core::pipeline::admission::journal::Then;
 use cw_core::reasons::SpoolOp;
+use cw_core::spool::checkpoint::Checkpoint;
+
+use super::disk::{Disk, segment_path};
+use crate::config::SyncPolicy;
 
 /// How often `sync = periodic` calls fsync.
 const PERIODIC_SYNC: Duration = Duration::from_secs(1);
@@ -23,10 +27,8 @@ const PERIODIC_SYNC: Duration = Duration::from_secs(1);
 /// What a submission hands the log: a framed record, and what to do once it is durable (with
 /// `true`) or could not be written (with `false`).
 pub(crate) struct Append {
-    pub record: Vec<u8>,
-    /// The end of the latest window its records went into (ms).
-    pub max_end_ms: i64,
-    pub then: Box<dyn FnOnce(bool) + Send>,
+    pub entry: JournalEntry,
+    pub then: Then,
 }
 
 pub(crate) enum Msg {
@@ -40,36 +42,6 @@ pub(crate) enum Msg {
     },
     /// Answered once everything queued before it is durable.
     Barrier(tokio::sync::oneshot::Sender<()>),
-}
-
-/// What the last flush moved into batch files: the windows that ended by `end_ms`, of the
-/// segments below `below`. A replay skips those records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Checkpoint {
-    pub below: u64,
-    pub end_ms: i64,
-}
-
-impl Checkpoint {
-    pub const NONE: Checkpoint = Checkpoint { below: 0, end_ms: i64::MIN };
-
-    /// Whether a record of segment `id` whose window ends at `end_ms` is in a batch file.
-    pub fn covers(self, id: u64, end_ms: i64) -> bool {
-        id < self.below && end_ms <= self.end_ms
-    }
-
-    pub fn encode(self) -> [u8; 16] {
-        let mut out = [0; 16];
-        out[..8].copy_from_slice(&self.below.to_le_bytes());
-        out[8..].copy_from_slice(&self.end_ms.to_le_bytes());
-        out
-    }
-
-    pub fn decode(bytes: &[u8]) -> Option<Checkpoint> {
-        let bytes: &[u8; 16] = bytes.try_into().ok()?;
-        let below = u64::from_le_bytes(bytes[..8].try_into().ok()?);
-        Some(Checkpoint { below, end_ms: i64::from_le_bytes(bytes[8..].try_into().ok()?) })
-    }
 }
 
 /// A segment that takes no more records.
@@ -88,13 +60,9 @@ struct Current {
     dirty: bool,
 }
 
-pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
-    dir.join(format!("wal-{id:020}.log"))
-}
-
 /// The log's thread: runs until every sender is gone.
 pub(crate) struct Writer {
-    spool: Arc<Spool>,
+    disk: Arc<Disk>,
     next_id: u64,
     current: Option<Current>,
     sealed: Vec<Sealed>,
@@ -102,8 +70,8 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub fn new(spool: Arc<Spool>, next_id: u64, sealed: Vec<Sealed>) -> Writer {
-        Writer { spool, next_id, current: None, sealed, last_sync: Instant::now() }
+    pub fn new(disk: Arc<Disk>, next_id: u64, sealed: Vec<Sealed>) -> Writer {
+        Writer { disk, next_id, current: None, sealed, last_sync: Instant::now() }
     }
 
     pub fn run(mut self, rx: Receiver<Msg>) {
@@ -141,14 +109,14 @@ impl Writer {
                 let _ = reply.send(self.next_id);
             }
             Msg::Covered { below, end_ms } => {
-                let spool = &self.spool;
+                let disk = &self.disk;
                 // Recorded first: a segment that outlives this (it holds a later window too)
                 // is replayed without the windows that are in batch files now.
-                spool.write_checkpoint(Checkpoint { below, end_ms });
+                disk.write_checkpoint(Checkpoint { below, end_ms });
                 self.sealed.retain(|s| {
                     let covered = s.id < below && s.max_end_ms <= end_ms;
                     if covered {
-                        spool.remove_file(&s.path, s.bytes);
+                        disk.remove_file(&s.path, s.bytes);
                     }
                     !covered
                 });
@@ -169,7 +137,7 @@ impl Writer {
         for a in run.drain(..) {
             // Bytes that stay in a segment are counted with it until it is deleted.
             if !in_file {
-                self.spool.release(a.record.len() as u64);
+                self.disk.release(a.entry.bytes.len() as u64);
             }
             (a.then)(ok);
         }
@@ -178,13 +146,13 @@ impl Writer {
     /// Whether the run is durable, and whether its bytes are in a segment (a failed fsync
     /// leaves them there, not durable: refused, and replayed only if a crash comes first).
     fn write(&mut self, run: &[Append]) -> (bool, bool) {
-        let spool = self.spool.clone();
+        let disk = self.disk.clone();
         let Some(current) = self.current() else {
             return (false, false);
         };
-        let bytes: Vec<u8> = run.iter().flat_map(|a| a.record.iter().copied()).collect();
+        let bytes: Vec<u8> = run.iter().flat_map(|a| a.entry.bytes.iter().copied()).collect();
         if let Err(e) = current.file.write_all(&bytes) {
-            spool.failed(SpoolOp::Write, &e);
+            disk.failed(SpoolOp::Write, &e);
             // Cut what part of it was written, so that the next records follow a whole one;
             // if that fails too, a new segment starts (a reader skips the torn frame).
             if current.file.set_len(current.bytes).is_err() {
@@ -193,10 +161,10 @@ impl Writer {
             return (false, false);
         }
         current.bytes += bytes.len() as u64;
-        current.max_end_ms = run.iter().map(|a| a.max_end_ms).fold(current.max_end_ms, i64::max);
+        current.max_end_ms = run.iter().map(|a| a.entry.max_end_ms).fold(current.max_end_ms, i64::max);
         current.dirty = true;
-        spool.telemetry.spool.committed();
-        match spool.sync {
+        disk.telemetry.spool.committed();
+        match disk.sync {
             SyncPolicy::Always => (self.sync_if_dirty(), true),
             SyncPolicy::Periodic => {
                 self.sync_if_due();
@@ -209,15 +177,15 @@ impl Writer {
     fn current(&mut self) -> Option<&mut Current> {
         if self.current.is_none() {
             let id = self.next_id;
-            let path = segment_path(&self.spool.dir, id);
+            let path = segment_path(&self.disk.dir, id);
             match OpenOptions::new().create_new(true).append(true).open(&path) {
                 Ok(file) => {
                     self.next_id += 1;
-                    self.spool.sync_dir();
+                    self.disk.sync_dir();
                     self.current = Some(Current { id, file, bytes: 0, max_end_ms: i64::MIN, dirty: false });
                 }
                 Err(e) => {
-                    self.spool.failed(SpoolOp::Write, &e);
+                    self.disk.failed(SpoolOp::Write, &e);
                     return None;
                 }
             }
@@ -228,7 +196,7 @@ impl Writer {
     fn seal(&mut self) {
         self.sync_if_dirty();
         if let Some(c) = self.current.take() {
-            let path = segment_path(&self.spool.dir, c.id);
+            let path = segment_path(&self.disk.dir, c.id);
             self.sealed.push(Sealed { id: c.id, path, bytes: c.bytes, max_end_ms: c.max_end_ms });
         }
     }
@@ -246,7 +214,7 @@ impl Writer {
                 true
             }
             Err(e) => {
-                self.spool.failed(SpoolOp::Sync, &e);
+                self.disk.failed(SpoolOp::Sync, &e);
                 c.dirty = false;
                 self.seal();
                 false

@@ -255,6 +255,25 @@ impl Default for Telemetry {
     }
 }
 
+/// The pipeline's counts, in the families above.
+impl cw_core::pipeline::Counters for Telemetry {
+    fn received(&self, n: usize) {
+        self.records_received(n);
+    }
+
+    fn rejected(&self, reason: RejectReason) {
+        self.record_rejected(reason);
+    }
+
+    fn accepted(&self, n: usize) {
+        self.records_accepted(n);
+    }
+
+    fn refused(&self, reason: RefuseReason) {
+        self.request_refused(reason);
+    }
+}
+
 impl Telemetry {
     pub fn records_received(&self, n: usize) {
         self.records_received.inc_by(n as u64);

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::config::{BehaviorVersion, Credentials, Region};
+use cw_core::pipeline::Pipeline;
 use cw_sidecar::app::{App, ShutdownReport};
 use cw_sidecar::clock::{SharedClock, SystemClock};
 use cw_sidecar::config::Config;
-use cw_sidecar::pipeline::Pipeline;
 use cw_sidecar::publish::sink::Sink;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;

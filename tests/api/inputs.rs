@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use cw_core::domain::error::reject;
 use cw_core::domain::payload::GivenValues;
 use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::pipeline::{Admission, Input, Refusal, Rejection};
 use cw_core::reasons::RejectReason;
-use cw_sidecar::pipeline::{Admission, Input, Refusal, Rejection};
 
 use crate::helpers::{TestApp, mid_window_ms};
 

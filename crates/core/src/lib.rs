@@ -9,16 +9,19 @@
 //!   [`ingest::otlp`], [`ingest::prometheus`]; [`ingest::cumulative`] and
 //!   [`ingest::buckets`] turn cumulative readings and histogram buckets into CloudWatch
 //!   values.
-//! - [`pipeline`]: a candidate ([`pipeline::candidate`]) validated by CloudWatch's rules
-//!   ([`pipeline::validate`], on the types of [`domain`]), the bound on buffered datums
-//!   ([`pipeline::budget`]) and the aggregation per series and window
-//!   ([`pipeline::aggregate`]).
+//! - [`pipeline`]: the one path every input takes: a candidate ([`pipeline::candidate`])
+//!   validated by CloudWatch's rules ([`pipeline::validate`], on the types of [`domain`]),
+//!   then the admission chain ([`pipeline::admission`]: gate, journal, aggregate) against
+//!   the bound on buffered datums ([`pipeline::buffer`]) into the windows of
+//!   [`pipeline::aggregate`].
 //! - [`publish`]: closed windows become datums ([`publish::datum`]) and datums become
 //!   PutMetricData requests ([`publish::batch`]).
 //! - [`spool`]: the checksummed frames ([`spool::frame`]) and records ([`spool::codec`]) of
 //!   the disk spool.
-//! - [`reasons`]: every label a refusal, rejection or drop is counted under.
+//! - [`reasons`]: every label a refusal, rejection or drop is counted under; [`clock`]: time,
+//!   injected.
 
+pub mod clock;
 pub mod domain;
 pub mod ingest;
 pub mod pipeline;

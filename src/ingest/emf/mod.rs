@@ -17,13 +17,13 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::EmfConfig;
 use crate::ingest::lines::{self, LineInput};
-use crate::pipeline::{Accepted, Admission, Input, Pipeline};
 use crate::telemetry::Telemetry;
 use cw_core::domain::payload::{GivenValues, Payload, StatSet};
 use cw_core::domain::timestamp::GivenTime;
 use cw_core::ingest::emf::{self as parse, Datum, Parsed, Values};
 use cw_core::ingest::statsd::lines as split_lines;
 use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::pipeline::{Accepted, Admission, Input, Pipeline};
 use cw_core::reasons::{LineOutcome, LineWarning};
 
 pub const INPUT: Input = Input { name: "emf", admission: Admission::Bounded, counted: true };
@@ -171,7 +171,7 @@ mod tests {
 
     fn emf(namespace: Option<&str>) -> Emf {
         let clock = ManualClock::new(NOW);
-        let (pipeline, telemetry) = Pipeline::for_tests(None, 1000, clock.clone());
+        let (pipeline, telemetry) = crate::test_support::pipeline(None, 1000, clock.clone());
         let config = EmfConfig { namespace: namespace.map(str::to_string), ..EmfConfig::default() };
         Emf::new(pipeline, telemetry, clock, &config, Some(&"Global".to_string()))
     }

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::pipeline::Refusal;
+use cw_core::pipeline::Refusal;
 use cw_core::reasons::RefuseReason;
 
 #[derive(Debug, thiserror::Error)]

@@ -6,7 +6,6 @@ mod conn;
 mod error;
 mod read;
 pub mod server;
-pub mod submit;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,12 +21,12 @@ pub use error::IngestError;
 pub use read::{BodyBudget, BodyLimits};
 
 use crate::flush::Flusher;
-use crate::ingest::http::submit::submit_body;
 use crate::ingest::otlp::{self, Otlp};
-use crate::pipeline::{Accepted, Input, Pipeline};
 use crate::telemetry::Telemetry;
 use cw_core::ingest::json::BodyKind;
+use cw_core::ingest::json::submit::submit_body;
 use cw_core::ingest::otlp::wire;
+use cw_core::pipeline::{Accepted, Input, Pipeline};
 use cw_core::reasons::{RefuseReason, TimeoutPhase};
 
 /// What the HTTP handlers share.

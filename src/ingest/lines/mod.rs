@@ -14,9 +14,9 @@ pub mod udp;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::pipeline::{Accepted, Input, Pipeline, Refusal, Submission};
 use crate::telemetry::Telemetry;
 use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::pipeline::{Accepted, Input, Pipeline, Refusal, Submission};
 use cw_core::reasons::{LineOutcome, LineReject, RejectReason};
 
 /// Candidates per submission: small enough to fit any sensible buffer bound.

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{LineInput, submit as submit_all, too_long};
-use crate::pipeline::Refusal;
+use cw_core::pipeline::Refusal;
 use cw_core::reasons::LineOutcome;
 
 /// The longest line kept.

@@ -14,7 +14,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::recv::{Datagrams, SLOTS};
 use super::{LineInput, submit_once};
-use crate::pipeline::Refusal;
+use cw_core::pipeline::Refusal;
 use cw_core::reasons::{LineOutcome, UdpDrop};
 
 /// A batch is handed over when the processor is free, and blocks the reader beyond this size

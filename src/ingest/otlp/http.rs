@@ -20,8 +20,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 use crate::ingest::http::{HttpState, IngestError, MediaType, media_type, off_the_workers, read_request, refused};
-use crate::pipeline::Refusal;
 use cw_core::ingest::otlp::wire::{self, Encoding, code};
+use cw_core::pipeline::Refusal;
 
 /// The encoding named by `Content-Type`, if it is one OTLP uses (`application/x-protobuf`,
 /// also spelled `application/protobuf`; `application/json`).

@@ -21,12 +21,12 @@ use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequ
 
 use crate::clock::SharedClock;
 use crate::config::OtlpConfig;
-use crate::pipeline::{Admission, Input, Pipeline, Refusal};
 use crate::telemetry::Telemetry;
 use cw_core::ingest::cumulative::{First, Streams};
 pub use cw_core::ingest::otlp::convert::Settings;
 use cw_core::ingest::otlp::convert::{self, Converted, StreamKey, Undo};
 use cw_core::pipeline::candidate::Context;
+use cw_core::pipeline::{Admission, Input, Pipeline, Refusal};
 use cw_core::reasons::{OtlpOutcome, OtlpReject};
 
 pub const INPUT: Input = Input { name: "otlp", admission: Admission::Bounded, counted: true };

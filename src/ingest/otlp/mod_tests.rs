@@ -13,7 +13,7 @@ fn otlp(tune: impl FnOnce(&mut OtlpConfig)) -> (Otlp, Arc<ManualClock>) {
     let mut config = OtlpConfig::default();
     tune(&mut config);
     let clock = ManualClock::new(NOW);
-    let (pipeline, telemetry) = Pipeline::for_tests(Some("Test"), 1000, clock.clone());
+    let (pipeline, telemetry) = crate::test_support::pipeline(Some("Test"), 1000, clock.clone());
     (Otlp::new(pipeline, telemetry, clock.clone(), &config, None), clock)
 }
 

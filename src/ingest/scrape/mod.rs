@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::ScrapeConfig;
-use crate::pipeline::{Admission, Input, Pipeline};
 use crate::telemetry::Telemetry;
 use cw_core::ingest::prometheus::convert::{self, TargetState};
 use cw_core::ingest::prometheus::parse;
 use cw_core::ingest::prometheus::rules::{RUNTIME_EXCLUDES, Rules};
 use cw_core::pipeline::candidate::Context;
+use cw_core::pipeline::{Admission, Input, Pipeline};
 use cw_core::reasons::{ScrapeOutcome, ScrapeRefusal};
 use fetch::{Failure, Fetcher};
 

@@ -28,12 +28,12 @@ use smallvec::SmallVec;
 use crate::clock::SharedClock;
 use crate::config::StatsdConfig;
 use crate::ingest::lines::{self, LineInput};
-use crate::pipeline::{Accepted, Admission, Input, Pipeline, Refusal};
 use crate::telemetry::Telemetry;
 use cw_core::domain::payload::GivenValues;
 use cw_core::domain::timestamp::GivenTime;
 use cw_core::ingest::statsd::{self as parse, Kind, LineError, Metric, Parsed, Sample};
 use cw_core::pipeline::candidate::{Candidate, Context};
+use cw_core::pipeline::{Accepted, Admission, Input, Pipeline, Refusal};
 use cw_core::reasons::{LineOutcome, LineReject, LineWarning};
 
 pub const INPUT: Input = Input { name: "statsd", admission: Admission::Bounded, counted: true };

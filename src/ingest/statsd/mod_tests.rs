@@ -9,7 +9,7 @@ fn statsd(tune: impl FnOnce(&mut StatsdConfig)) -> (Statsd, Arc<ManualClock>) {
     let mut config = StatsdConfig::default();
     tune(&mut config);
     let clock = ManualClock::new(NOW);
-    let (pipeline, telemetry) = Pipeline::for_tests(Some("Test"), 1000, clock.clone());
+    let (pipeline, telemetry) = crate::test_support::pipeline(Some("Test"), 1000, clock.clone());
     let settings = Settings::new(&config, None);
     (Statsd::new(pipeline, telemetry, clock.clone(), settings), clock)
 }

@@ -123,6 +123,10 @@ impl<K: Hash + Eq> Streams<K> {
     pub fn len(&self) -> usize {
         self.streams.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.streams.is_empty()
+    }
 }
 
 #[cfg(test)]

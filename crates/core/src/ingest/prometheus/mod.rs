@@ -3,6 +3,7 @@
 //! the rules of `[scrape]` ([`rules`]).
 
 pub mod convert;
+pub mod converted;
 pub mod parse;
 pub mod rules;
 pub mod series;

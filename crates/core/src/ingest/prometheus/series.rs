@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use crate::ingest::cumulative::Reading;
-use crate::ingest::prometheus::convert::Converted;
+use crate::ingest::prometheus::converted::Converted;
 use crate::ingest::prometheus::parse::{Exposition, Family, Kind, Sample};
 use crate::reasons::ScrapeRefusal;
 

@@ -1,11 +1,11 @@
 //! A body of our JSON format fed into the pipeline: in one pass straight into a
 //! [`Submission`] when every record can be read, the usual case; the careful way otherwise.
 
+use crate::domain::error::reject;
+use crate::ingest::json::{BodyKind, Text, one_pass_parts, parse_record, records_into, split_body};
+use crate::pipeline::candidate::Context;
 use crate::pipeline::{Finished, Input, Pipeline};
-use cw_core::domain::error::reject;
-use cw_core::ingest::json::{BodyKind, Text, one_pass_parts, parse_record, records_into, split_body};
-use cw_core::pipeline::candidate::Context;
-use cw_core::reasons::RejectReason;
+use crate::reasons::RejectReason;
 
 /// Reads a body into a submission of `pipeline` and finishes it. A JSON body whose records
 /// can all be read, the usual case, is read in one pass straight into the submission. When
@@ -43,12 +43,13 @@ mod tests {
     use super::*;
     use std::sync::Arc;
 
-    use crate::clock::ManualClock;
-    use crate::pipeline::{Accepted, Refusal};
-    use cw_core::ingest::json::parse_record_carefully;
+    use crate::clock::StillClock;
+    use crate::ingest::json::parse_record_carefully;
+    use crate::pipeline::{Accepted, Refusal, Settings, Uncounted};
 
     fn pipeline() -> Arc<Pipeline> {
-        Pipeline::for_tests(Some("Test"), 10_000, ManualClock::new(1_700_000_010_000)).0
+        let clock = StillClock::shared(1_700_000_010_000);
+        Arc::new(Pipeline::new(Settings::plain(Some("Test"), 10_000), Arc::new(Uncounted), clock, None))
     }
 
     /// What the careful path alone makes of a body: split, then each item on its own.

@@ -1,17 +1,10 @@
-//! The JSON wire format of `POST /v1/metrics`, parsed borrowing from the request body
-//! straight into the pipeline's [`Candidate`]s. Pure: no I/O, no pipeline. A JSON body is read in one pass
-//! ([`one_pass_parts`], [`records_into`]); when a record cannot be read, the body is read
-//! again the careful way: split into items (array elements, envelope `metrics`, or NDJSON
-//! lines, [`split_body`]), each parsed on its own with its path tracked ([`parse_record`]),
-//! so that the malformed record is rejected by its index, with the field at fault, while the
-//! others are accepted. [`super::submit`] feeds either into the pipeline.
+//! One record of our JSON format, read straight into a [`Candidate`].
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
 use crate::domain::dimensions::GivenDimensions;
 use crate::domain::payload::StatSet;
@@ -185,7 +178,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for JsonRecord<'a> {
 
 /// Reads one record into an empty candidate in place: a candidate is a few hundred bytes,
 /// and a body of many records reads them all into one, never moving it.
-struct RecordInto<'s, 'a>(&'s mut Candidate<'a>);
+pub(super) struct RecordInto<'s, 'a>(pub(super) &'s mut Candidate<'a>);
 
 impl<'de: 'a, 'a> DeserializeSeed<'de> for RecordInto<'_, 'a> {
     type Value = ();
@@ -249,130 +242,6 @@ impl Field {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    namespace: Option<Text<'a>>,
-    #[serde(borrow)]
-    dimensions: Option<Dimensions<'a>>,
-    #[serde(borrow)]
-    metrics: Vec<&'a RawValue>,
-}
-
-/// How the body is framed, from its content type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyKind {
-    Json,
-    NdJson,
-}
-
-/// A body split into items, each still unparsed, with the envelope's defaults.
-#[derive(Debug, Default)]
-pub struct Body<'a> {
-    pub namespace: Option<Text<'a>>,
-    pub dimensions: Option<Dimensions<'a>>,
-    pub items: Vec<&'a [u8]>,
-}
-
-/// Splits a body into items. An error here means the body as a whole is unusable.
-pub fn split_body(body: &[u8], kind: BodyKind) -> Result<Body<'_>, String> {
-    match kind {
-        BodyKind::NdJson => Ok(Body {
-            items: body.split(|b| *b == b'\n').filter(|line| !line.iter().all(u8::is_ascii_whitespace)).collect(),
-            ..Body::default()
-        }),
-        // One pass checks the body's UTF-8; the parser then need not check each string.
-        BodyKind::Json => match body.iter().find(|b| !b.is_ascii_whitespace()) {
-            Some(b'[') => {
-                let text = std::str::from_utf8(body).map_err(|e| format!("body is not UTF-8: {e}"))?;
-                let items: Vec<&RawValue> =
-                    serde_json::from_str(text).map_err(|e| format!("body is not a JSON array of records: {e}"))?;
-                Ok(Body { items: items.into_iter().map(|r| r.get().as_bytes()).collect(), ..Body::default() })
-            }
-            Some(b'{') => {
-                let text = std::str::from_utf8(body).map_err(|e| format!("body is not UTF-8: {e}"))?;
-                let env: Envelope = serde_json::from_str(text).map_err(|e| {
-                    format!("body is not an envelope {{\"namespace\", \"dimensions\", \"metrics\": [...]}}: {e}")
-                })?;
-                Ok(Body {
-                    namespace: env.namespace,
-                    dimensions: env.dimensions,
-                    items: env.metrics.into_iter().map(|r| r.get().as_bytes()).collect(),
-                })
-            }
-            _ => Err("body must be a JSON array of records or an envelope object".to_string()),
-        },
-    }
-}
-
-/// The envelope with its records left unparsed, to be read straight into a submission once
-/// the envelope's namespace and dimensions are known (they may come after `metrics`).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnvelopeFirst<'a> {
-    #[serde(borrow)]
-    namespace: Option<Text<'a>>,
-    #[serde(borrow)]
-    dimensions: Option<Dimensions<'a>>,
-    #[serde(borrow)]
-    metrics: &'a RawValue,
-}
-
-/// What a one-pass read of a JSON body needs first: the envelope's namespace and dimensions
-/// (none for a bare array) and the text of the records' array. `None` when the body is not
-/// JSON of either shape, or not valid as a whole: then only the careful read
-/// ([`split_body`]) can say what is wrong.
-pub fn one_pass_parts(body: &[u8], kind: BodyKind) -> Option<(Option<Text<'_>>, Option<Dimensions<'_>>, &str)> {
-    if kind != BodyKind::Json {
-        return None;
-    }
-    let text = std::str::from_utf8(body).ok()?;
-    match body.iter().find(|b| !b.is_ascii_whitespace())? {
-        b'[' => Some((None, None, text)),
-        b'{' => {
-            let envelope: EnvelopeFirst = serde_json::from_str(text).ok()?;
-            Some((envelope.namespace, envelope.dimensions, envelope.metrics.get()))
-        }
-        _ => None,
-    }
-}
-
-/// Reads a JSON array of records, handing each to `each` as soon as it is read. An error
-/// means some record (or the array) could not be read: what `each` was given must then be
-/// thrown away and the body read the careful way.
-/// Reads a JSON array of records, handing each to `each` (which may take what it wants out
-/// of it; the candidate is emptied before the next record).
-pub fn records_into<'a>(text: &'a str, each: impl FnMut(&mut Candidate<'a>)) -> Result<(), serde_json::Error> {
-    let mut de = serde_json::Deserializer::from_str(text);
-    Records(each).deserialize(&mut de)?;
-    de.end()
-}
-
-struct Records<F>(F);
-
-impl<'de, F: FnMut(&mut Candidate<'de>)> DeserializeSeed<'de> for Records<F> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de, F: FnMut(&mut Candidate<'de>)> Visitor<'de> for Records<F> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of records")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
-        let mut slot = Candidate::default();
-        while seq.next_element_seed(RecordInto(&mut slot))?.is_some() {
-            (self.0)(&mut slot);
-            slot = Candidate::default();
-        }
-        Ok(())
-    }
-}
-
 /// Parses one item; the error names the field at fault (`values[2]: invalid type ...`).
 /// Read without tracking the path first; only a record that fails is read again with it.
 pub fn parse_record(item: &[u8]) -> Result<Candidate<'_>, String> {
@@ -408,85 +277,5 @@ fn strip_position(e: &serde_json::Error) -> String {
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_string(),
         None => s,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_array_splits_into_items_and_strings_borrow() {
-        let body = br#"[{"name":"a","value":1,"dimensions":{"K":"v"}}, {"name":"b\u0041","value":2}]"#;
-        let b = split_body(body, BodyKind::Json).unwrap();
-        assert_eq!(b.items.len(), 2);
-        let first = parse_record(b.items[0]).unwrap();
-        assert!(matches!(first.name.unwrap(), Cow::Borrowed("a")));
-        assert!(matches!(first.dimensions[0].0, Cow::Borrowed("K")));
-        let second = parse_record(b.items[1]).unwrap();
-        assert_eq!(second.name.unwrap(), "bA");
-    }
-
-    #[test]
-    fn an_envelope_carries_namespace_and_dimensions() {
-        let body = br#"{"namespace":"App","dimensions":{"Service":"api"},"metrics":[{"name":"x","value":1}]}"#;
-        let b = split_body(body, BodyKind::Json).unwrap();
-        assert_eq!(b.namespace.unwrap().as_str(), "App");
-        assert_eq!(b.dimensions.unwrap().0.len(), 1);
-        assert_eq!(b.items.len(), 1);
-    }
-
-    #[test]
-    fn ndjson_skips_blank_lines_and_keeps_bad_lines_as_items() {
-        let body = b"{\"name\":\"a\",\"value\":1}\n\nnot json\n{\"name\":\"b\",\"value\":2}\n";
-        let b = split_body(body, BodyKind::NdJson).unwrap();
-        assert_eq!(b.items.len(), 3);
-        assert!(parse_record(b.items[1]).is_err());
-        assert!(parse_record(b"{\"name\":\"\xff\",\"value\":1}").unwrap_err().contains("not UTF-8"));
-    }
-
-    #[test]
-    fn type_errors_name_the_field() {
-        let err = parse_record(br#"{"name":"a","values":[1,"x"]}"#).unwrap_err();
-        assert!(err.starts_with("values[1]: invalid type: string"), "{err}");
-        let err = parse_record(br#"{"name":"a","value":1,"dimension":{}}"#).unwrap_err();
-        assert!(err.contains("unknown field `dimension`"), "{err}");
-        let err = parse_record(br#"{"name":"a","timestamp":1.5}"#).unwrap_err();
-        assert!(err.starts_with("timestamp: invalid type"), "{err}");
-    }
-
-    #[test]
-    fn records_and_statistics_must_be_objects_not_positional_arrays() {
-        let err = parse_record(br#"["Latency", 12]"#).unwrap_err();
-        assert!(err.starts_with("invalid type: sequence, expected a record object"), "{err}");
-        let err = parse_record(br#"{"name":"x","statistics":[1,1,1,1]}"#).unwrap_err();
-        assert!(err.starts_with("statistics: invalid type: sequence, expected an object"), "{err}");
-        let ok = parse_record(br#"{"name":"x","statistics":{"sample_count":1,"sum":1,"min":1,"max":1}}"#).unwrap();
-        assert_eq!(ok.values.statistics.unwrap().sum, 1.0);
-    }
-
-    #[test]
-    fn repeated_fields_and_null_values() {
-        let err = parse_record(br#"{"name":"a","name":"b","value":1}"#).unwrap_err();
-        assert!(err.starts_with("duplicate field `name`"), "{err}");
-        let r = parse_record(br#"{"name":"a","value":1,"unit":null,"dimensions":null}"#).unwrap();
-        assert_eq!((r.unit, r.dimensions.len()), (None, 0));
-        let err = parse_record(br#"{"name":"a","value":1,"dimensions":[1]}"#).unwrap_err();
-        assert_eq!(err, "dimensions: invalid type: sequence, expected an object of dimension name to string value");
-        let err = parse_record(br#"{"name":"a","value":1,"dimensions":{"K":2}}"#).unwrap_err();
-        assert!(err.starts_with("dimensions.K: invalid type: integer `2`"), "{err}");
-        let mut slot = Candidate::default();
-        records_into(r#"[{"name":"a","value":1,"dimensions":{"K":"v"}},{"name":"b","value":2}]"#, |c| {
-            slot = std::mem::take(c)
-        })
-        .unwrap();
-        assert!(slot.dimensions.is_empty(), "each record starts from an empty candidate");
-    }
-
-    #[test]
-    fn whole_body_errors_say_what_was_expected() {
-        assert!(split_body(b"42", BodyKind::Json).unwrap_err().contains("JSON array"));
-        assert!(split_body(b"[1,", BodyKind::Json).is_err());
-        assert!(split_body(b"{\"metrics\": 3}", BodyKind::Json).unwrap_err().contains("envelope"));
     }
 }

@@ -7,10 +7,11 @@
 //! the datums made (never more); the outbox releases a datum's slot when it is published or
 //! dropped.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[derive(Debug)]
-pub struct Budget {
+pub struct Buffer {
     used: AtomicUsize,
     max: usize,
 }
@@ -22,57 +23,73 @@ pub struct Full {
     pub max: usize,
 }
 
-/// Slots held for work in progress. What is not [`Reservation::keep`]t goes back on drop.
+/// Slots held for work in progress, which may finish on another thread (once a journal has
+/// the records). What is not [`Reservation::keep`]t goes back on drop.
 #[must_use]
 #[derive(Debug)]
-pub struct Reservation<'b> {
-    budget: &'b Budget,
+pub struct Reservation {
+    buffer: Arc<Buffer>,
     held: usize,
 }
 
-impl Reservation<'_> {
-    /// Hands `n` of the held slots over to the buffer (windows grew by that much); they stay
-    /// used until the flush and the outbox account for them.
+impl Reservation {
+    /// Hands `n` slots over to the buffer (windows grew by that much); they stay used until
+    /// the flush and the outbox account for them. Windows that grew by more than was held
+    /// (never, while the plans' bounds hold) are counted all the same, past the bound.
     pub fn keep(&mut self, n: usize) {
         debug_assert!(n <= self.held, "kept more than reserved");
+        if n > self.held {
+            self.buffer.used.fetch_add(n - self.held, Ordering::AcqRel);
+        }
         self.held -= n.min(self.held);
     }
-}
 
-impl Reservation<'_> {
-    /// Keeps every held slot and says how many: whoever finishes the work elsewhere releases
-    /// what it does not use ([`Budget::release`]).
-    pub fn into_held(mut self) -> usize {
-        std::mem::take(&mut self.held)
+    /// Takes `n` more slots, or none when they do not all fit.
+    pub fn grow(&mut self, n: usize) -> Result<(), Full> {
+        self.buffer.try_reserve_n(n)?;
+        self.held += n;
+        Ok(())
+    }
+
+    /// Slots held now.
+    pub fn held(&self) -> usize {
+        self.held
     }
 }
 
-impl Drop for Reservation<'_> {
+impl Drop for Reservation {
     fn drop(&mut self) {
-        self.budget.release(self.held);
+        if self.held > 0 {
+            self.buffer.release(self.held);
+        }
     }
 }
 
-impl Budget {
-    pub fn new(max: usize) -> Budget {
-        Budget { used: AtomicUsize::new(0), max }
+impl Buffer {
+    pub fn new(max: usize) -> Buffer {
+        Buffer { used: AtomicUsize::new(0), max }
     }
 
-    /// Reserves `n` slots at once, or none when they do not all fit.
-    pub fn try_reserve(&self, n: usize) -> Result<Reservation<'_>, Full> {
+    fn try_reserve_n(&self, n: usize) -> Result<(), Full> {
         self.used
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |used| {
                 used.checked_add(n).filter(|after| *after <= self.max)
             })
-            .map(|_| Reservation { budget: self, held: n })
+            .map(|_| ())
             .map_err(|used| Full { used, max: self.max })
     }
 
+    /// Reserves `n` slots at once, or none when they do not all fit.
+    pub fn try_reserve(self: &Arc<Self>, n: usize) -> Result<Reservation, Full> {
+        self.try_reserve_n(n)?;
+        Ok(Reservation { buffer: self.clone(), held: n })
+    }
+
     /// Reserves `n` slots even past the bound: for the sidecar's own few series, which must
-    /// not be lost to a buffer that clients filled.
-    pub fn reserve_past_bound(&self, n: usize) -> Reservation<'_> {
+    /// not be lost to a buffer that clients filled, and for records replayed from the spool.
+    pub fn reserve_past_bound(self: &Arc<Self>, n: usize) -> Reservation {
         self.used.fetch_add(n, Ordering::AcqRel);
-        Reservation { budget: self, held: n }
+        Reservation { buffer: self.clone(), held: n }
     }
 
     /// Closed windows that held `slots` slots became `datums` datums (at most as many).
@@ -103,7 +120,7 @@ mod tests {
 
     #[test]
     fn reservations_are_all_or_nothing_and_give_back_what_they_did_not_keep() {
-        let b = Budget::new(10);
+        let b = Arc::new(Buffer::new(10));
         let mut r = b.try_reserve(8).unwrap();
         assert_eq!(b.try_reserve(3).unwrap_err(), Full { used: 8, max: 10 });
         r.keep(3);
@@ -122,5 +139,18 @@ mod tests {
         assert_eq!(b.used(), 12);
         b.release(12);
         assert_eq!(b.used(), 0);
+    }
+
+    #[test]
+    fn a_reservation_grows_all_or_nothing() {
+        let b = Arc::new(Buffer::new(10));
+        let mut r = b.try_reserve(4).unwrap();
+        r.grow(5).unwrap();
+        assert_eq!((r.held(), b.used()), (9, 9));
+        assert_eq!(r.grow(2), Err(Full { used: 9, max: 10 }));
+        assert_eq!(r.held(), 9);
+        r.keep(6);
+        drop(r);
+        assert_eq!(b.used(), 6);
     }
 }

@@ -1,0 +1,26 @@
+//! What the pipeline counts: a trait of its own, which the sidecar's telemetry implements, so
+//! that the pipeline imports none of it.
+
+use crate::reasons::{RefuseReason, RejectReason};
+
+/// What the pipeline counts, as the sidecar's telemetry takes it.
+pub trait Counters: Send + Sync + 'static {
+    /// Records of a counted input that reached the pipeline.
+    fn received(&self, n: usize);
+    /// One record turned away, for `reason`.
+    fn rejected(&self, reason: RejectReason);
+    /// Records of a counted input in their windows (durable first, with a journal).
+    fn accepted(&self, n: usize);
+    /// A submission refused as a whole.
+    fn refused(&self, reason: RefuseReason);
+}
+
+/// Counts nothing: for tests and benches of the pure pipeline.
+pub struct Uncounted;
+
+impl Counters for Uncounted {
+    fn received(&self, _: usize) {}
+    fn rejected(&self, _: RejectReason) {}
+    fn accepted(&self, _: usize) {}
+    fn refused(&self, _: RefuseReason) {}
+}

@@ -1,0 +1,85 @@
+//! The sidecar without its inputs: the pipeline, the disk spool behind its journal and the
+//! outbox's store, the outbox and the flusher, wired once from the configuration, with what
+//! an earlier run left in the spool handed back (its batch files to the outbox, its log's
+//! records to the pipeline).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use cw_core::domain::dimensions::DefaultDimensions;
+use cw_core::pipeline::admission::Journal;
+use cw_core::pipeline::validate::Defaults;
+use cw_core::pipeline::{Pipeline, Settings};
+
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::flush::Flusher;
+use crate::publish::outbox::Outbox;
+use crate::publish::rate::AdaptiveRate;
+use crate::publish::store::BatchStore;
+use crate::spool::Spool;
+use crate::telemetry::Telemetry;
+
+pub(crate) struct Engine {
+    pub pipeline: Arc<Pipeline>,
+    pub outbox: Arc<Outbox>,
+    pub flusher: Arc<Flusher>,
+    pub rate: Arc<AdaptiveRate>,
+    /// The disk spool, when configured (the flusher holds it too).
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub spool: Option<Arc<Spool>>,
+}
+
+impl Engine {
+    /// Opens the spool (if configured) and replays it into the new pipeline and outbox.
+    pub fn assemble(config: &Config, telemetry: &Arc<Telemetry>, clock: &SharedClock) -> std::io::Result<Engine> {
+        let dimensions = DefaultDimensions::new(&config.default_dimensions)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let (spool, replayed) = match Spool::open(&config.spool, telemetry.clone()) {
+            Ok(Some((spool, replayed))) => (Some(spool), Some(replayed)),
+            Ok(None) => (None, None),
+            Err(e) => {
+                let dir = config.spool.dir.as_deref().unwrap_or(std::path::Path::new("")).display();
+                return Err(std::io::Error::new(e.kind(), format!("spool directory {dir}: {e}")));
+            }
+        };
+        let settings = Settings {
+            defaults: Defaults { namespace: config.namespace.clone(), dimensions },
+            max_buffered: config.max_buffered_datums,
+            series_warning: config.metric_series_warning,
+            window_grace: config.window_grace,
+            retry_after: config.flush_interval,
+        };
+        let journal = spool.clone().map(|s| s as Arc<dyn Journal>);
+        let pipeline = Arc::new(Pipeline::new(settings, telemetry.clone(), clock.clone(), journal));
+        let store = spool.clone().map(|s| s as Arc<dyn BatchStore>);
+        let outbox =
+            Arc::new(Outbox::new(pipeline.buffer().clone(), telemetry.clone(), clock.clone()).with_store(store));
+        if let (Some(spool), Some(mut replayed)) = (&spool, replayed) {
+            outbox.push_stored(spool.replayed_batches(&mut replayed));
+            spool.replay_records(replayed, clock.now_ms(), |key, window, payload| {
+                pipeline.restore(key, window, payload)
+            });
+        }
+        let rate = Arc::new(AdaptiveRate::new(config.max_put_requests_per_second, clock.clone()));
+        let flusher = Arc::new(Flusher {
+            pipeline: pipeline.clone(),
+            outbox: outbox.clone(),
+            telemetry: telemetry.clone(),
+            rate: rate.clone(),
+            spool: spool.clone(),
+            self_metrics_namespace: config.self_metrics_namespace.clone(),
+            wait: config.shutdown_timeout,
+            clock: clock.clone(),
+        });
+        Ok(Engine { pipeline, outbox, flusher, rate, spool })
+    }
+}
+
+/// Stops the pipeline admitting records and waits for the submissions in progress.
+pub(crate) async fn close(pipeline: &Pipeline) {
+    pipeline.close();
+    while pipeline.busy() {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
