@@ -1,6 +1,7 @@
-//! Wires the stages together: `App::build` binds the listener and assembles inputs, pipeline
-//! and publisher; `run_until_stopped` serves, flushes on a timer, and on shutdown publishes
-//! everything it holds before returning.
+//! Wires the stages together: `App::build` binds the API's listener and every input the
+//! configuration turns on ([`SOURCES`]), on the engine (pipeline, spool, outbox, flusher);
+//! `run_until_stopped` serves, flushes on a timer, and on shutdown publishes everything it
+//! holds before returning.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,24 +9,28 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::{self, Api};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::engine::{self, Engine};
 use crate::flush::Flusher;
-use crate::ingest::http::server::{self, ServerLimits, Timeouts};
-use crate::ingest::http::{BodyBudget, BodyLimits, HttpState, router};
-use crate::ingest::{emf, otlp, scrape, statsd};
+use crate::ingest::http::listener::HttpListener;
+use crate::ingest::http::server::ServerLimits;
+use crate::ingest::http::{BodyBudget, BodyLimits, Http};
+use crate::ingest::otlp::{self, Otlp};
+use crate::ingest::source::{Address, Build, Running, Shared, Source};
+use crate::ingest::{emf, scrape, statsd};
 use crate::publish::publisher::Publisher;
 use crate::publish::sink::Sink;
 use crate::publish::tracker::FlushCounts;
 use crate::telemetry::Telemetry;
 
-/// How long requests in flight may take to finish once the server stops, the last step of
-/// shutdown.
-const SERVER_DRAIN: Duration = Duration::from_secs(1);
+/// Every input beside the API's own `POST /v1/metrics`, each built from its config section
+/// (and left out when the section turns nothing on). Adding an input is a module that
+/// implements [`Source`] and a line here.
+pub(crate) const SOURCES: &[Build] = &[statsd::build, emf::build, otlp::http::build, scrape::build];
 
 /// What shutdown managed to publish, and what it had to leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,18 +45,14 @@ impl ShutdownReport {
 }
 
 pub struct App {
-    listener: TcpListener,
-    http: Arc<HttpState>,
-    limits: ServerLimits,
+    /// The API's listener: our records and OTLP at `/v1/metrics`, flush, health, `/metrics`.
+    api_listener: HttpListener,
+    api: Arc<Api>,
+    sources: Vec<Box<dyn Source>>,
     flusher: Arc<Flusher>,
     publisher: Arc<Publisher>,
     flush_interval: Duration,
     clock: SharedClock,
-    statsd: Option<statsd::Listeners>,
-    emf: Option<emf::Listeners>,
-    /// The OTLP listener, when configured.
-    otlp: Option<TcpListener>,
-    scrape: Option<scrape::Scraper>,
 }
 
 impl App {
@@ -62,126 +63,84 @@ impl App {
 
     /// [`App::build`] on a given clock (tests move time themselves).
     pub async fn build_with_clock(config: Config, sink: Sink, clock: SharedClock) -> std::io::Result<App> {
-        let listener = TcpListener::bind(config.listen).await?;
         let telemetry = Arc::new(Telemetry::default());
         let Engine { pipeline, outbox, flusher, rate, .. } = Engine::assemble(&config, &telemetry, &clock)?;
         let publisher = Arc::new(Publisher::new(outbox, Arc::new(sink), rate, telemetry.clone(), clock.clone()));
-        let settings = statsd::Settings::new(&config.statsd, config.namespace.as_ref());
-        let input = statsd::Statsd::new(pipeline.clone(), telemetry.clone(), clock.clone(), settings);
-        let statsd = statsd::Listeners::bind(&config.statsd, input).await?;
-        let input =
-            emf::Emf::new(pipeline.clone(), telemetry.clone(), clock.clone(), &config.emf, config.namespace.as_ref());
-        let emf = emf::bind(&config.emf, input).await?;
-        let otlp_input = Arc::new(otlp::Otlp::new(
-            pipeline.clone(),
-            telemetry.clone(),
-            clock.clone(),
-            &config.otlp,
-            config.namespace.as_ref(),
-        ));
-        let otlp = match config.otlp.address() {
-            Some(address) => Some(TcpListener::bind(address).await?),
-            None => None,
-        };
-        let scrape = scrape::Scraper::new(
-            &config.scrape,
-            config.namespace.as_ref(),
-            pipeline.clone(),
-            telemetry.clone(),
-            clock.clone(),
-        );
-        let http = Arc::new(HttpState {
-            pipeline,
-            flusher: flusher.clone(),
-            telemetry,
-            otlp: otlp_input,
+        let http = Arc::new(Http {
+            pipeline: pipeline.clone(),
+            telemetry: telemetry.clone(),
             auth_token: config.auth_token.clone(),
             body_limits: BodyLimits { max: config.max_body_bytes, timeout: config.body_read_timeout },
             bodies: BodyBudget::new(config.max_body_bytes_in_flight),
+        });
+        let namespace = config.namespace.as_ref();
+        let otlp = Arc::new(Otlp::new(pipeline.clone(), telemetry.clone(), clock.clone(), &config.otlp, namespace));
+        let api = Arc::new(Api {
+            http: http.clone(),
+            otlp: otlp.clone(),
+            flusher: flusher.clone(),
             started: AtomicBool::new(false),
         });
-        let limits = ServerLimits {
-            max_connections: server::connection_limit(config.max_connections),
-            max_header_bytes: config.max_header_bytes,
-            timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
-        };
+        let limits = ServerLimits::of(&config);
+        let api_listener =
+            HttpListener::bind("api", config.listen, api::router(api.clone()), limits, telemetry.clone()).await?;
         let flush_interval = config.flush_interval;
-        Ok(App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, otlp, scrape })
+        let shared = Shared { config: Arc::new(config), pipeline, telemetry, clock: clock.clone(), http, otlp };
+        let mut sources = Vec::new();
+        for build in SOURCES {
+            sources.extend(build(&shared).await?);
+        }
+        Ok(App { api_listener, api, sources, flusher, publisher, flush_interval, clock })
     }
 
+    /// Where the API listens.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.api_listener.addresses().first().map(|a| a.addr).unwrap_or(SocketAddr::from(([0, 0, 0, 0], 0)))
     }
 
-    /// Where StatsD listens, if it does: (UDP, TCP).
-    pub fn statsd_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
-        self.statsd.as_ref().map_or((None, None), |s| (s.udp_addr(), s.tcp_addr()))
+    /// Where input `name` listens for `kind` (`udp`, `tcp`, `http`), if it does.
+    pub fn addr(&self, name: &str, kind: &str) -> Option<SocketAddr> {
+        self.addresses().into_iter().find(|(n, k, _)| *n == name && *k == kind).map(|(_, _, a)| a)
     }
 
-    /// Where EMF listens, if it does: (UDP, TCP).
-    pub fn emf_addrs(&self) -> (Option<SocketAddr>, Option<SocketAddr>) {
-        self.emf.as_ref().map_or((None, None), |s| (s.udp_addr(), s.tcp_addr()))
-    }
-
-    /// Where the OTLP listener listens, if it does.
-    pub fn otlp_addr(&self) -> Option<SocketAddr> {
-        self.otlp.as_ref().map(|l| l.local_addr().expect("a bound listener has an address"))
+    /// Every input's addresses: (input, kind, address).
+    pub fn addresses(&self) -> Vec<(&'static str, &'static str, SocketAddr)> {
+        let mut out = Vec::new();
+        for s in &self.sources {
+            out.extend(s.addresses().into_iter().map(|Address { kind, addr }| (s.name(), kind, addr)));
+        }
+        out
     }
 
     /// The pipeline every input submits to (tests use it as an input of their own).
     pub fn pipeline(&self) -> Arc<cw_core::pipeline::Pipeline> {
-        self.http.pipeline.clone()
+        self.api.http.pipeline.clone()
     }
 
     /// Serves until `shutdown` resolves, then stops ingest (503), publishes everything it
     /// holds, open windows included, and returns within `shutdown_timeout`.
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> std::io::Result<ShutdownReport> {
-        let App { listener, http, limits, flusher, publisher, flush_interval, clock, statsd, emf, otlp, scrape } = self;
-        let listen = listener.local_addr()?;
+        let App { api_listener, api, sources, flusher, publisher, flush_interval, clock } = self;
+        let listen = api_listener.local_addr()?;
         let stop_publisher = CancellationToken::new();
         let publishing = tokio::spawn(publisher.run(stop_publisher.clone()));
 
         let stop_timer = CancellationToken::new();
         let timer = tokio::spawn(flush_timer(flusher.clone(), clock, flush_interval, stop_timer.clone()));
 
-        let stop_server = CancellationToken::new();
-        let server = tokio::spawn(server::serve(
-            listener,
-            router(http.clone()),
-            limits,
-            http.telemetry.clone(),
-            stop_server.clone(),
-            SERVER_DRAIN,
-        ));
-        // The OTLP listener is served like the API (its own connection limit), stopped with it.
-        let otlp_server = otlp.map(|listener| {
-            tokio::spawn(server::serve(
-                listener,
-                otlp::http::router(http.clone()),
-                limits,
-                http.telemetry.clone(),
-                stop_server.clone(),
-                SERVER_DRAIN,
-            ))
-        });
-        let statsd = statsd.map(statsd::Listeners::start).transpose()?;
-        let emf = emf.map(emf::Listeners::start).transpose()?;
-        let scrape = scrape.map(scrape::Scraper::start);
-        http.started.store(true, Ordering::Release);
+        let mut running: Vec<Box<dyn Running>> = vec![Box::new(api_listener).start()?];
+        for source in sources {
+            running.push(source.start()?);
+        }
+        api.started.store(true, Ordering::Release);
         tracing::info!(%listen, "cw-sidecar ready");
 
         shutdown.await;
         tracing::info!("shutting down: refusing new records, publishing everything buffered");
-        if let Some(statsd) = statsd {
-            statsd.stop().await;
+        for input in &mut running {
+            input.stop().await;
         }
-        if let Some(emf) = emf {
-            emf.stop().await;
-        }
-        if let Some(scrape) = scrape {
-            scrape.stop().await;
-        }
-        engine::close(&http.pipeline).await;
+        engine::close(&api.http.pipeline).await;
         stop_timer.cancel();
         let _ = timer.await;
         let counts = flusher.flush_and_wait().await;
@@ -211,17 +170,9 @@ impl App {
                 );
             }
         }
-        stop_server.cancel();
-        // The server drains for SERVER_DRAIN, then closes what is left: this is a safety net.
-        match tokio::time::timeout(SERVER_DRAIN + Duration::from_secs(1), server).await {
-            Ok(Ok(result)) => result?,
-            _ => tracing::warn!("HTTP server did not stop in time"),
-        }
-        if let Some(otlp_server) = otlp_server {
-            match tokio::time::timeout(SERVER_DRAIN + Duration::from_secs(1), otlp_server).await {
-                Ok(Ok(result)) => result?,
-                _ => tracing::warn!("OTLP server did not stop in time"),
-            }
+        // The listeners drain, then close what is left.
+        for input in running {
+            input.close().await?;
         }
         Ok(report)
     }

@@ -23,6 +23,7 @@
 //! - [`app`]: wires it together; `App::build` binds, `run_until_stopped` serves until shutdown.
 //! - [`clock`]: time, injected, so tests move it instead of sleeping.
 
+pub(crate) mod api;
 pub mod app;
 pub mod clock;
 pub mod config;

@@ -4,49 +4,15 @@
 
 use std::net::SocketAddr;
 
-use serde::Serialize;
-
-use super::statsd::{address, boolean, namespace, print_size, receive_buffer_bytes};
+use super::listener::line_section;
 
 /// The conventional EMF address, where `enabled = true` listens.
 pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 25888);
 
-/// EMF documents over UDP and TCP.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct EmfConfig {
-    /// Listen on 127.0.0.1:25888 for UDP and TCP, unless an address below says otherwise.
-    #[serde(deserialize_with = "boolean")]
-    pub enabled: bool,
-    /// UDP address; off unless set (or `enabled`).
-    #[serde(deserialize_with = "address", skip_serializing_if = "Option::is_none")]
-    pub udp_address: Option<SocketAddr>,
-    /// TCP address; off unless set (or `enabled`).
-    #[serde(deserialize_with = "address", skip_serializing_if = "Option::is_none")]
-    pub tcp_address: Option<SocketAddr>,
-    /// `SO_RCVBUF` of the UDP socket; 4 MiB when unset, capped by `net.core.rmem_max`.
-    #[serde(
-        serialize_with = "print_size",
-        deserialize_with = "receive_buffer_bytes",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub receive_buffer_bytes: Option<usize>,
-    /// Namespace of directives that name none (every EMF directive should); the global
-    /// `namespace` when unset.
-    #[serde(deserialize_with = "namespace", skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-}
-
-impl EmfConfig {
-    /// Where UDP listens, if anywhere.
-    pub fn udp(&self) -> Option<SocketAddr> {
-        self.udp_address.or(self.enabled.then_some(DEFAULT_ADDRESS))
-    }
-
-    /// Where TCP listens, if anywhere.
-    pub fn tcp(&self) -> Option<SocketAddr> {
-        self.tcp_address.or(self.enabled.then_some(DEFAULT_ADDRESS))
-    }
+line_section! {
+    /// EMF documents over UDP and TCP; `namespace` is for directives that name none (every
+    /// EMF directive should).
+    pub struct EmfConfig, at "127.0.0.1:25888" = DEFAULT_ADDRESS, namespace "of directives that name none" {}
 }
 
 #[cfg(test)]

@@ -9,9 +9,9 @@ use std::path::Path;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
-use super::Config;
 use super::args::{ConfigArgs, KEYS, env_name, flag_name};
 use super::error::{ConfigError, from_figment, layer_of, shown};
+use super::root::Config;
 
 /// One layer: its values, and metadata naming it for error messages.
 struct Layer {
@@ -154,4 +154,17 @@ fn read_token_file(config: &mut Config, figment: &Figment) -> Result<(), ConfigE
     }
     config.auth_token = Some(token.to_string());
     Ok(())
+}
+
+impl Config {
+    /// Layers the file named by `--config` (if any), the `CW_SIDECAR_*` environment variables
+    /// and the flags in `args`, over the defaults.
+    pub fn load(args: &ConfigArgs) -> Result<Config, ConfigError> {
+        load(args, |name| std::env::var_os(name))
+    }
+
+    /// The effective configuration as TOML, with the token redacted.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("config serializes")
+    }
 }

@@ -10,7 +10,7 @@ use serde::de::{self, Deserialize, Deserializer, Error, SeqAccess, Visitor};
 use serde::{Serialize, Serializer};
 
 use super::human::{self, Text};
-use super::statsd::{address, boolean, namespace};
+use super::listener::{address, boolean, namespace};
 use cw_core::domain::names::check_dimension;
 
 /// The conventional OTLP/HTTP address, where `enabled = true` listens.

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, Error};
 
-use super::LogFormat;
 use super::human::{self, Pairs, Text};
 use cw_core::domain::dimensions::DefaultDimensions;
 use cw_core::domain::names::Namespace;
+use serde::Serialize;
 
 /// Parses a scalar given as text with `parse`, whose error says what is allowed.
 fn text<'de, D: Deserializer<'de>, T>(d: D, parse: impl FnOnce(String) -> Result<T, String>) -> Result<T, D::Error> {
@@ -142,4 +142,15 @@ pub fn auth_token_file<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf
 
 pub fn integer_timestamps<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
     text(d, |s| human::auto_bool(&s))
+}
+
+/// How log lines are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human text, one event per line.
+    #[default]
+    Text,
+    /// One JSON object per event and line, for log pipelines.
+    Json,
 }

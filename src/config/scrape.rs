@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, Error, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use super::human::{self, Text};
-use super::statsd::{boolean, namespace};
+use super::listener::{boolean, namespace};
 
 /// Prometheus scraping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -15,6 +15,8 @@ pub mod emf;
 pub mod http;
 pub mod lines;
 pub mod otlp;
+pub mod records;
 pub mod scrape;
 pub mod self_metrics;
+pub mod source;
 pub mod statsd;

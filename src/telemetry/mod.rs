@@ -19,9 +19,6 @@ use cw_core::reasons::{
     TimeoutPhase, UdpDrop,
 };
 
-/// The line-based inputs, whose labels `/metrics` pre-creates.
-const LINE_INPUTS: &[&str] = &["statsd", "emf"];
-
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
     reason: &'static str,
@@ -221,20 +218,6 @@ impl Default for Telemetry {
         }
         t.scrape.register(&mut registry);
         t.spool.register(&mut registry);
-        for &input in LINE_INPUTS {
-            for o in LineOutcome::ALL {
-                drop(t.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));
-            }
-            for r in LineReject::ALL {
-                drop(t.input_lines_rejected.get_or_create(&InputReason { input, reason: r.label() }));
-            }
-            for r in LineWarning::ALL {
-                drop(t.input_warnings.get_or_create(&InputReason { input, reason: r.label() }));
-            }
-            for r in UdpDrop::ALL {
-                drop(t.udp_dropped.get_or_create(&InputReason { input, reason: r.label() }));
-            }
-        }
         // Every label value starts at 0, so dashboards and alerts see them before they move.
         for r in RejectReason::ALL {
             drop(t.records_rejected.get_or_create(&Reason { reason: r.label() }));
@@ -275,6 +258,23 @@ impl cw_core::pipeline::Counters for Telemetry {
 }
 
 impl Telemetry {
+    /// A line-based input's counters, all at zero, so that `/metrics` shows every outcome and
+    /// reason of an input that runs before it first happens.
+    pub fn line_input(&self, input: &'static str) {
+        for o in LineOutcome::ALL {
+            drop(self.input_lines.get_or_create(&InputOutcome { input, outcome: o.label() }));
+        }
+        for r in LineReject::ALL {
+            drop(self.input_lines_rejected.get_or_create(&InputReason { input, reason: r.label() }));
+        }
+        for r in LineWarning::ALL {
+            drop(self.input_warnings.get_or_create(&InputReason { input, reason: r.label() }));
+        }
+        for r in UdpDrop::ALL {
+            drop(self.udp_dropped.get_or_create(&InputReason { input, reason: r.label() }));
+        }
+    }
+
     pub fn records_received(&self, n: usize) {
         self.records_received.inc_by(n as u64);
     }

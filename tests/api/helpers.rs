@@ -32,6 +32,8 @@ pub struct TestApp {
     pub emf: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
     /// The OTLP listener, when configured.
     pub otlp: Option<std::net::SocketAddr>,
+    /// Every input's addresses: (input, kind, address); see [`TestApp::addr`].
+    pub addresses: Vec<(&'static str, &'static str, std::net::SocketAddr)>,
     stop: Option<oneshot::Sender<()>>,
     running: Option<JoinHandle<std::io::Result<ShutdownReport>>>,
 }
@@ -80,6 +82,11 @@ pub fn test_config() -> Config {
 }
 
 impl TestApp {
+    /// Where input `name` listens for `kind` (`udp`, `tcp`, `http`), if it does.
+    pub fn addr(&self, name: &str, kind: &str) -> Option<std::net::SocketAddr> {
+        self.addresses.iter().find(|(n, k, _)| *n == name && *k == kind).map(|(_, _, a)| *a)
+    }
+
     pub async fn spawn(tune: impl FnOnce(&mut Config)) -> TestApp {
         TestApp::spawn_with_clock(tune, SystemClock::shared()).await
     }
@@ -96,7 +103,13 @@ impl TestApp {
         );
         let app = App::build_with_clock(config, sink, clock).await.unwrap();
         let pipeline = app.pipeline();
-        let (statsd, emf, otlp) = (app.statsd_addrs(), app.emf_addrs(), app.otlp_addr());
+        let addresses = app.addresses();
+        let addr = |name: &str, kind: &str| app.addr(name, kind);
+        let (statsd, emf, otlp) = (
+            (addr("statsd", "udp"), addr("statsd", "tcp")),
+            (addr("emf", "udp"), addr("emf", "tcp")),
+            addr("otlp", "http"),
+        );
         let base = format!("http://{}", app.local_addr());
         let (stop, stopped) = oneshot::channel();
         let running = tokio::spawn(app.run_until_stopped(async {
@@ -110,6 +123,7 @@ impl TestApp {
             statsd,
             emf,
             otlp,
+            addresses,
             stop: Some(stop),
             running: Some(running),
         }

@@ -75,3 +75,35 @@ async fn the_buffer_bound_refuses_any_input_the_same_way() {
     assert_eq!(app.metric("cw_sidecar_requests_refused_total", "reason=\"too_large\"").await, 1.0);
     app.shutdown().await;
 }
+
+/// Each input the configuration turns on is one source of the app, found by its name and
+/// kind of address; those it does not turn on are not there.
+#[tokio::test]
+async fn every_input_turned_on_is_listed_with_its_addresses_and_no_other() {
+    let local = "127.0.0.1:0".parse().ok();
+    let app = TestApp::spawn(|c| {
+        (c.statsd.udp_address, c.statsd.tcp_address) = (local, local);
+        c.emf.tcp_address = local;
+        c.otlp.listen = local;
+    })
+    .await;
+    let mut kinds: Vec<(&str, &str)> = app.addresses.iter().map(|(name, kind, _)| (*name, *kind)).collect();
+    kinds.sort();
+    assert_eq!(kinds, vec![("emf", "tcp"), ("otlp", "http"), ("statsd", "tcp"), ("statsd", "udp")]);
+    for (name, kind, addr) in &app.addresses {
+        assert_ne!(addr.port(), 0, "{name} {kind} is bound");
+        assert_eq!(app.addr(name, kind), Some(*addr));
+    }
+    assert_eq!(app.addr("emf", "udp"), None);
+    // Each listens: a StatsD line over TCP arrives like any record.
+    let mut tcp = tokio::net::TcpStream::connect(app.addr("statsd", "tcp").unwrap()).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut tcp, b"listed:1|c\n").await.unwrap();
+    drop(tcp);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !app.get("/metrics").await.1.contains("cw_sidecar_input_lines_total{input=\"statsd\",outcome=\"accepted\"} 1")
+    {
+        assert!(std::time::Instant::now() < deadline, "the line was not accepted");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    app.shutdown().await;
+}

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use crate::clock::SharedClock;
 use crate::config::EmfConfig;
 use crate::ingest::lines::{self, LineInput};
+use crate::ingest::source::{BoxFuture, Shared, Source};
 use crate::telemetry::Telemetry;
 use cw_core::domain::payload::{GivenValues, Payload, StatSet};
 use cw_core::domain::timestamp::GivenTime;
@@ -46,6 +47,7 @@ impl Emf {
         namespace: Option<&String>,
     ) -> Emf {
         let namespace = config.namespace.clone().or_else(|| namespace.cloned());
+        telemetry.line_input(INPUT.name);
         Emf { pipeline, telemetry, clock, namespace }
     }
 
@@ -88,6 +90,10 @@ fn candidate(datum: Datum<'_>, now: i64) -> Result<Candidate<'_>, (Cow<'_, str>,
 
 impl LineInput for Emf {
     const INPUT: Input = INPUT;
+
+    fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
 
     fn telemetry(&self) -> &Telemetry {
         &self.telemetry
@@ -152,13 +158,19 @@ impl LineInput for Emf {
     }
 }
 
-/// The EMF listeners, bound.
-pub type Listeners = lines::Listeners<Emf>;
-
-/// Binds what `[emf]` turns on; `None` when nothing is.
-pub async fn bind(config: &EmfConfig, emf: Emf) -> std::io::Result<Option<Listeners>> {
-    let (udp, tcp, buffer) = (config.udp(), config.tcp(), config.receive_buffer_bytes);
-    lines::Listeners::bind(udp, tcp, buffer, "emf.receive_buffer_bytes", Arc::new(emf)).await
+/// Binds what `[emf]` turns on: the input's [`Source`]; `None` when nothing is.
+pub fn build(shared: &Shared) -> BoxFuture<'_, std::io::Result<Option<Box<dyn Source>>>> {
+    Box::pin(async move {
+        let config = &shared.config;
+        let listener = config.emf.listener();
+        if listener.udp.is_none() && listener.tcp.is_none() {
+            return Ok(None);
+        }
+        let (pipeline, telemetry, clock) = (shared.pipeline.clone(), shared.telemetry.clone(), shared.clock.clone());
+        let emf = Emf::new(pipeline, telemetry, clock, &config.emf, config.namespace.as_ref());
+        let bound = lines::Listeners::bind(&listener, "emf.receive_buffer_bytes", emf).await?;
+        Ok(bound.map(|b| Box::new(b) as Box<dyn Source>))
+    })
 }
 
 #[cfg(test)]
@@ -232,7 +244,7 @@ mod tests {
             "\n"
         );
         let mut p = e.prepare_batch(batch.as_bytes());
-        lines::submit(&e, &mut p).unwrap();
+        lines::input::submit(&e, &mut p).unwrap();
         assert_eq!(e.pipeline.active_series(), 1);
         counted(
             &e,

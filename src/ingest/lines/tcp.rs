@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{LineInput, submit as submit_all, too_long};
+use super::input::{LineInput, submit as submit_all, too_long};
 use cw_core::pipeline::Refusal;
 use cw_core::reasons::LineOutcome;
 

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::input::{LineInput, submit_once};
 use super::recv::{Datagrams, SLOTS};
-use super::{LineInput, submit_once};
 use cw_core::pipeline::Refusal;
 use cw_core::reasons::{LineOutcome, UdpDrop};
 

@@ -8,7 +8,7 @@
 //!   clients do not retry a 413;
 //! - 401, 408, 415 as for our own records.
 //!
-//! Body reading (limits, gzip, the bytes-in-flight budget, the timeout) is the HTTP input's.
+//! Body reading (limits, gzip, the bytes-in-flight budget, the timeout) is the HTTP toolkit's.
 
 use std::sync::Arc;
 
@@ -19,7 +19,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
-use crate::ingest::http::{HttpState, IngestError, MediaType, media_type, off_the_workers, read_request, refused};
+use super::Otlp;
+use crate::ingest::http::listener::HttpListener;
+use crate::ingest::http::server::ServerLimits;
+use crate::ingest::http::{self, Http, IngestError, MediaType, media_type, off_the_workers};
+use crate::ingest::source::{BoxFuture, Shared, Source};
 use cw_core::ingest::otlp::wire::{self, Encoding, code};
 use cw_core::pipeline::Refusal;
 
@@ -33,29 +37,54 @@ pub fn content_encoding(headers: &HeaderMap) -> Option<Encoding> {
     }
 }
 
-/// The OTLP listener: `POST /v1/metrics` only, every JSON body taken as OTLP.
-pub fn router(state: Arc<HttpState>) -> Router {
-    crate::ingest::http::traced(Router::new().route("/v1/metrics", post(ingest))).with_state(state)
+/// What the OTLP listener's handler needs: the HTTP toolkit and the OTLP input.
+pub struct Listener {
+    pub http: Arc<Http>,
+    pub otlp: Arc<Otlp>,
 }
 
-async fn ingest(State(state): State<Arc<HttpState>>, headers: HeaderMap, body: Body) -> Response {
+/// Binds the OTLP listener that `[otlp]` turns on: the input's [`Source`]; `None` when it
+/// is off (`POST /v1/metrics` of the API takes OTLP regardless).
+pub fn build(shared: &Shared) -> BoxFuture<'_, std::io::Result<Option<Box<dyn Source>>>> {
+    Box::pin(async move {
+        let Some(address) = shared.config.otlp.address() else { return Ok(None) };
+        let router = router(Arc::new(Listener { http: shared.http.clone(), otlp: shared.otlp.clone() }));
+        let limits = ServerLimits::of(&shared.config);
+        let listener = HttpListener::bind("otlp", address, router, limits, shared.telemetry.clone()).await?;
+        Ok(Some(Box::new(listener) as Box<dyn Source>))
+    })
+}
+
+/// The OTLP listener: `POST /v1/metrics` only, every JSON body taken as OTLP.
+pub fn router(listener: Arc<Listener>) -> Router {
+    http::traced(Router::new().route("/v1/metrics", post(ingest))).with_state(listener)
+}
+
+async fn ingest(State(listener): State<Arc<Listener>>, headers: HeaderMap, body: Body) -> Response {
     let encoding = content_encoding(&headers);
-    match read_request(&state, &headers, body, encoding.is_some()).await {
-        Ok((bytes, _held)) => export(&state, &bytes, encoding.unwrap_or(Encoding::Json)).await,
-        Err(e) => refused(&state, e, Some(encoding.unwrap_or(Encoding::Json))),
+    let Listener { http, otlp } = &*listener;
+    match http.read_request(&headers, body, encoding.is_some()).await {
+        Ok((bytes, _held)) => export(http, otlp, &bytes, encoding.unwrap_or(Encoding::Json)).await,
+        Err(e) => refused(http, e, encoding.unwrap_or(Encoding::Json)),
     }
+}
+
+/// Counts a refusal decided here and answers it as OTLP does.
+fn refused(http: &Http, e: IngestError, encoding: Encoding) -> Response {
+    http.refusal(&e);
+    error_response(e, encoding)
 }
 
 /// Decodes, converts and submits an OTLP body, and answers (with a spool, once what it
 /// submitted is durable).
-pub async fn export(state: &HttpState, bytes: &[u8], encoding: Encoding) -> Response {
+pub async fn export(http: &Http, otlp: &Otlp, bytes: &[u8], encoding: Encoding) -> Response {
     let request = match wire::decode(bytes, encoding) {
         Ok(r) => r,
-        Err(message) => return refused(state, IngestError::MalformedBody(message), Some(encoding)),
+        Err(message) => return refused(http, IngestError::MalformedBody(message), encoding),
     };
-    match off_the_workers(bytes.len(), || state.otlp.export(&request)) {
+    match off_the_workers(bytes.len(), || otlp.export(&request)) {
         Ok(answer) => {
-            state.pipeline.durable().await;
+            http.pipeline.durable().await;
             let body = wire::response(answer.rejected as i64, answer.message, encoding);
             ([(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
         }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::SharedClock;
 use crate::config::ScrapeConfig;
+use crate::ingest::source::{Address, BoxFuture, Running as SourceRunning, Shared, Source};
 use crate::telemetry::Telemetry;
 use cw_core::ingest::prometheus::convert::{self, TargetState};
 use cw_core::ingest::prometheus::parse;
@@ -104,15 +105,6 @@ impl Scraper {
         }
         let fetcher = Fetcher::new(config.max_response_bytes, clock.clone());
         Some(Scraper { pipeline, telemetry, clock, rules, namespace, fetcher, targets })
-    }
-
-    /// Starts one task per target.
-    pub fn start(self) -> Running {
-        let stop = CancellationToken::new();
-        let scraper = Arc::new(self);
-        let tasks =
-            scraper.targets.iter().map(|t| tokio::spawn(scraper.clone().run(t.clone(), stop.clone()))).collect();
-        Running { tasks, stop }
     }
 
     /// Scrapes `target` at once, then every interval, until stopped.
@@ -243,18 +235,49 @@ impl Scraper {
     }
 }
 
+/// The scrape input that `[scrape]` turns on (a target at least): its [`Source`]; `None`
+/// when no target is configured.
+pub fn build(shared: &Shared) -> BoxFuture<'_, std::io::Result<Option<Box<dyn Source>>>> {
+    let config = &shared.config;
+    let (pipeline, telemetry, clock) = (shared.pipeline.clone(), shared.telemetry.clone(), shared.clock.clone());
+    let scraper = Scraper::new(&config.scrape, config.namespace.as_ref(), pipeline, telemetry, clock);
+    Box::pin(std::future::ready(Ok(scraper.map(|s| Box::new(s) as Box<dyn Source>))))
+}
+
+impl Source for Scraper {
+    fn name(&self) -> &'static str {
+        INPUT.name
+    }
+
+    /// It listens nowhere: it calls its targets.
+    fn addresses(&self) -> Vec<Address> {
+        Vec::new()
+    }
+
+    /// Starts one task per target.
+    fn start(self: Box<Self>) -> std::io::Result<Box<dyn SourceRunning>> {
+        let stop = CancellationToken::new();
+        let scraper = Arc::new(*self);
+        let tasks =
+            scraper.targets.iter().map(|t| tokio::spawn(scraper.clone().run(t.clone(), stop.clone()))).collect();
+        Ok(Box::new(Running { tasks, stop }))
+    }
+}
+
 /// The scrape tasks while they run.
-pub struct Running {
+struct Running {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: CancellationToken,
 }
 
-impl Running {
+impl SourceRunning for Running {
     /// Stops scraping (a scrape in progress is abandoned); before the pipeline closes.
-    pub async fn stop(self) {
-        self.stop.cancel();
-        for t in self.tasks {
-            let _ = t.await;
-        }
+    fn stop(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.stop.cancel();
+            for t in self.tasks.drain(..) {
+                let _ = t.await;
+            }
+        })
     }
 }

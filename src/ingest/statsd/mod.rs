@@ -14,7 +14,8 @@
 //!
 //! The transports are the shared ones of [`crate::ingest::lines`]: each maps the pipeline's
 //! refusal onto its protocol: UDP counts what it loses, TCP stops reading until there is
-//! room, so that the client's writes block.
+//! room, so that the client's writes block. A ticker on the input's clock moves gauge and set
+//! state on every second.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -28,6 +29,7 @@ use smallvec::SmallVec;
 use crate::clock::SharedClock;
 use crate::config::StatsdConfig;
 use crate::ingest::lines::{self, LineInput};
+use crate::ingest::source::{BoxFuture, Shared, Source};
 use crate::telemetry::Telemetry;
 use cw_core::domain::payload::GivenValues;
 use cw_core::domain::timestamp::GivenTime;
@@ -110,6 +112,7 @@ pub struct Statsd {
 
 impl Statsd {
     pub fn new(pipeline: Arc<Pipeline>, telemetry: Arc<Telemetry>, clock: SharedClock, settings: Settings) -> Statsd {
+        telemetry.line_input(INPUT.name);
         Statsd { pipeline, telemetry, clock, settings, gauges: Mutex::default(), sets: Mutex::default() }
     }
 
@@ -119,8 +122,12 @@ impl Statsd {
 
     /// Parses lines, applies them to gauge and set state, and returns the candidates.
     #[cfg(test)]
-    pub fn prepare<'a>(&'a self, lines: impl IntoIterator<Item = &'a [u8]>, capacity: usize) -> lines::Prepared<'a> {
-        let mut prepared = lines::Prepared { items: Vec::with_capacity(capacity), done: 0 };
+    pub fn prepare<'a>(
+        &'a self,
+        lines: impl IntoIterator<Item = &'a [u8]>,
+        capacity: usize,
+    ) -> lines::input::Prepared<'a> {
+        let mut prepared = lines::input::Prepared { items: Vec::with_capacity(capacity), done: 0 };
         self.each_line(lines, |c| prepared.items.push(c));
         prepared
     }
@@ -166,13 +173,13 @@ impl Statsd {
 
     /// Submits prepared candidates: [`lines::submit`].
     #[cfg(test)]
-    pub fn submit(&self, prepared: &mut lines::Prepared<'_>) -> Result<(), Refusal> {
-        lines::submit(self, prepared)
+    pub fn submit(&self, prepared: &mut lines::input::Prepared<'_>) -> Result<(), Refusal> {
+        lines::input::submit(self, prepared)
     }
 
     /// How many candidates are not submitted yet (what UDP loses on a refusal).
     #[cfg(test)]
-    pub fn pending(prepared: &lines::Prepared<'_>) -> usize {
+    pub fn pending(prepared: &lines::input::Prepared<'_>) -> usize {
         prepared.pending()
     }
 
@@ -392,6 +399,17 @@ fn series_key(key: &mut Vec<u8>, name: &str, unit: Option<&str>, tags: &[(Cow<'_
 impl LineInput for Statsd {
     const INPUT: Input = INPUT;
 
+    /// Idle gauges are forgotten and ended set windows submitted.
+    const TICKS: bool = true;
+
+    fn tick(&self, all: bool) {
+        Statsd::tick(self, all);
+    }
+
+    fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+
     fn telemetry(&self) -> &Telemetry {
         &self.telemetry
     }
@@ -420,70 +438,22 @@ impl LineInput for Statsd {
     }
 }
 
-/// The bound sockets, before they serve.
-pub struct Listeners {
-    lines: lines::Listeners<Statsd>,
-}
-
-/// The listeners while they serve.
-pub struct Running {
-    statsd: Arc<Statsd>,
-    lines: lines::Running<Statsd>,
-    ticker: tokio::task::JoinHandle<()>,
-    stop: tokio_util::sync::CancellationToken,
-}
-
-impl Listeners {
-    /// Binds what `[statsd]` turns on; `None` when nothing is.
-    pub async fn bind(config: &StatsdConfig, statsd: Statsd) -> std::io::Result<Option<Listeners>> {
-        let (udp_at, tcp_at) = (config.udp(), config.tcp());
-        let statsd = Arc::new(statsd);
-        let bound =
-            lines::Listeners::bind(udp_at, tcp_at, config.receive_buffer_bytes, "statsd.receive_buffer_bytes", statsd)
-                .await?;
-        let Some(lines) = bound else { return Ok(None) };
-        if lines.input().settings.namespace.is_none() {
+/// Binds what `[statsd]` turns on: the input's [`Source`]; `None` when nothing is.
+pub fn build(shared: &Shared) -> BoxFuture<'_, std::io::Result<Option<Box<dyn Source>>>> {
+    Box::pin(async move {
+        let config = &shared.config;
+        let listener = config.statsd.listener();
+        if listener.udp.is_none() && listener.tcp.is_none() {
+            return Ok(None);
+        }
+        let settings = Settings::new(&config.statsd, config.namespace.as_ref());
+        if settings.namespace.is_none() {
             tracing::warn!("statsd has no namespace (set statsd.namespace or namespace): every line will be rejected");
         }
-        Ok(Some(Listeners { lines }))
-    }
-
-    pub fn udp_addr(&self) -> Option<std::net::SocketAddr> {
-        self.lines.udp_addr()
-    }
-
-    pub fn tcp_addr(&self) -> Option<std::net::SocketAddr> {
-        self.lines.tcp_addr()
-    }
-
-    pub fn start(self) -> std::io::Result<Running> {
-        let statsd = self.lines.input().clone();
-        let lines = self.lines.start()?;
-        let stop = tokio_util::sync::CancellationToken::new();
-        let ticker = {
-            let (statsd, stop) = (statsd.clone(), stop.clone());
-            tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        _ = tokio::time::sleep(std::time::Duration::from_secs(1)) => statsd.tick(false),
-                        _ = stop.cancelled() => return,
-                    }
-                }
-            })
-        };
-        Ok(Running { statsd, lines, ticker, stop })
-    }
-}
-
-impl Running {
-    /// Stops reading, submits what was read and the open set windows; before the pipeline closes.
-    pub async fn stop(self) {
-        self.lines.stop().await;
-        self.stop.cancel();
-        let _ = self.ticker.await;
-        let statsd = self.statsd;
-        let _ = tokio::task::spawn_blocking(move || statsd.tick(true)).await;
-    }
+        let statsd = Statsd::new(shared.pipeline.clone(), shared.telemetry.clone(), shared.clock.clone(), settings);
+        let bound = lines::Listeners::bind(&listener, "statsd.receive_buffer_bytes", statsd).await?;
+        Ok(bound.map(|b| Box::new(b) as Box<dyn Source>))
+    })
 }
 
 #[cfg(test)]

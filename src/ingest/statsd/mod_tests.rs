@@ -143,10 +143,10 @@ fn a_streamed_batch_is_taken_and_refused_as_the_prepared_one_would_be() {
     let run = |streamed: bool| {
         let (s, _) = statsd(|_| {});
         let outcome = match streamed {
-            true => lines::submit_once(&s, text.as_bytes()),
+            true => lines::input::submit_once(&s, text.as_bytes()),
             false => {
                 let mut prepared = s.prepare_batch(text.as_bytes());
-                lines::submit(&s, &mut prepared).map_err(|r| (r, prepared.pending()))
+                lines::input::submit(&s, &mut prepared).map_err(|r| (r, prepared.pending()))
             }
         };
         let held = s.pipeline.drain(true).len();
