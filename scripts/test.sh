@@ -39,9 +39,11 @@ else
 fi
 export LOCALSTACK_ENDPOINT="${LOCALSTACK_ENDPOINT:-http://127.0.0.1:4566}"
 
-section "cargo fmt --check, cargo clippy"
+section "cargo fmt --check, cargo clippy, no import cycle between files, the fuzz targets build"
 cargo fmt --all -- --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
+python3 scripts/import-cycles.py
+cargo check --locked --quiet --manifest-path fuzz/Cargo.toml
 
 section "real clients for the integration tests (hot-shots and the OpenTelemetry SDK from npm; statsd, datadog, aws-embedded-metrics, prometheus-client and the OpenTelemetry SDK from PyPI)"
 scripts/clients.sh

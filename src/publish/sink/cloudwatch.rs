@@ -13,7 +13,8 @@ use aws_sdk_cloudwatch::operation::put_metric_data::PutMetricDataError;
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit, StatisticSet};
 
-use crate::publish::sink::{BoxFuture, ErrorClass, PutError, PutMetricData, classify};
+use super::classify::{ErrorClass, PutError, classify};
+use super::put::{BoxFuture, PutMetricData};
 use cw_core::publish::batch::Batch;
 use cw_core::publish::datum::{Datum, DatumValues};
 

@@ -2,7 +2,8 @@
 
 use std::io::Write;
 
-use crate::publish::sink::{BoxFuture, ErrorClass, PutError, PutMetricData};
+use super::classify::{ErrorClass, PutError};
+use super::put::{BoxFuture, PutMetricData};
 use cw_core::publish::batch::Batch;
 
 /// Prints each request as one JSON line on stdout.

@@ -2,8 +2,6 @@
 //! SDK ([`cloudwatch`]), or stdout in dry-run ([`dry_run`]). Tests put a scripted fake in
 //! their place.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use cw_core::publish::batch::Batch;
@@ -12,15 +10,10 @@ mod classify;
 pub(crate) mod cloudwatch;
 pub mod compat;
 pub(crate) mod dry_run;
+mod put;
 
 pub use classify::{ErrorClass, PutError, classify};
-
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// One PutMetricData call: the batch is accepted whole, or the error says why not.
-pub trait PutMetricData: Send + Sync {
-    fn put<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), PutError>>;
-}
+pub use put::{BoxFuture, PutMetricData};
 
 /// The sinks the binary can choose from.
 pub enum Sink {
