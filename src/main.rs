@@ -36,6 +36,12 @@ enum Command {
     /// Generate traffic like a web service's (the metric contract) against a sidecar; prints a
     /// JSON summary on stdout.
     Traffic(Box<traffic::TrafficArgs>),
+    /// About the configuration itself.
+    Config {
+        /// Print every key at its default, with its documentation, as a TOML file.
+        #[arg(long)]
+        print_defaults: bool,
+    },
 }
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
@@ -45,6 +51,15 @@ fn main() -> ExitCode {
         Some(Command::Traffic(args)) => {
             init_logging(LogFormat::Text);
             runtime.block_on(traffic(*args))
+        }
+        // About the keys, whatever the configuration at hand says.
+        Some(Command::Config { print_defaults }) => {
+            if !print_defaults {
+                eprintln!("cw-sidecar config: say what to print (--print-defaults)");
+                return ExitCode::from(2);
+            }
+            print!("{}", cw_sidecar::config::docs::print_defaults());
+            return ExitCode::SUCCESS;
         }
         // Logging is set up once the configuration says how; an invalid configuration is
         // reported on stderr as it is, before any logging exists.

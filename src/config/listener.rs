@@ -41,7 +41,7 @@ macro_rules! line_section {
         }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
         #[serde(default, deny_unknown_fields)]
         pub struct $name {
             #[doc = concat!("Listen on ", $at, " for UDP and TCP, unless an address below says otherwise.")]
@@ -49,9 +49,11 @@ macro_rules! line_section {
             pub enabled: bool,
             /// UDP address; off unless set (or `enabled`).
             #[serde(deserialize_with = "crate::config::listener::address", skip_serializing_if = "Option::is_none")]
+            #[schemars(with = "Option<String>")]
             pub udp_address: Option<std::net::SocketAddr>,
             /// TCP address; off unless set (or `enabled`).
             #[serde(deserialize_with = "crate::config::listener::address", skip_serializing_if = "Option::is_none")]
+            #[schemars(with = "Option<String>")]
             pub tcp_address: Option<std::net::SocketAddr>,
             /// `SO_RCVBUF` of the UDP socket; 4 MiB when unset, capped by the kernel's
             /// `net.core.rmem_max` (a log line gives the size granted).

@@ -9,7 +9,7 @@ use std::path::Path;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 
-use super::args::{ConfigArgs, KEYS, env_name, flag_name};
+use super::args::{ConfigArgs, env_name, flag_name, keys};
 use super::error::{ConfigError, from_figment, layer_of, shown};
 use super::root::Config;
 
@@ -48,13 +48,13 @@ impl Layer {
         Ok(Layer::new(Metadata::from("config file", Source::File(path.to_path_buf())), table))
     }
 
-    /// `CW_SIDECAR_<KEY>` for every key in [`KEYS`]; other `CW_SIDECAR_*` variables
+    /// `CW_SIDECAR_<KEY>` for every key of the file; other `CW_SIDECAR_*` variables
     /// (`CW_SIDECAR_E2E` of the tests, `CW_SIDECAR_URL` of clients) are none of its business.
     fn env(var: impl Fn(&str) -> Option<OsString>) -> Result<Layer, ConfigError> {
         let metadata = Metadata::named("environment variable")
             .interpolater(|_: &Profile, path: &[&str]| env_name(&path.join(".")));
         let mut table = toml::Table::new();
-        for &(key, _) in KEYS {
+        for key in keys() {
             let name = env_name(key);
             if let Some(value) = var(&name) {
                 let value = value.into_string().map_err(|_| ConfigError::Invalid {

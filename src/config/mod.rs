@@ -1,8 +1,8 @@
 //! Configuration, layered: flag beats `CW_SIDECAR_<KEY>` env beats TOML file beats default.
 //!
 //! [`Config`] is the single description of the keys: its serde attributes say how each value
-//! is read and printed, its [`Default`] gives the defaults, and `deny_unknown_fields` refuses
-//! keys it does not know. Each layer (the file named by `--config FILE` or
+//! is read and printed, its [`Default`] gives the defaults, its doc comments say what each key
+//! is, and `deny_unknown_fields` refuses keys it does not know. Each layer (the file named by `--config FILE` or
 //! `CW_SIDECAR_CONFIG`, the environment, the flags) becomes a table tagged with where it came
 //! from; [figment] merges them and deserializes the result. Values are human strings in every
 //! layer (`60s`, `500ms`, `5MiB`, `K=V,K=V`, `auto`); one `deserialize_with` function per key
@@ -15,35 +15,45 @@
 //!
 //! # Keys, flags and environment variables
 //!
-//! A key is its name in the file: `flush_interval` at the top level, `address` in a section
-//! `[statsd]`, written `statsd.address`. Its flag replaces dots and underscores by dashes;
-//! its environment variable is `CW_SIDECAR_` and the key in capitals, with `__` (two
+//! A key is its name in the file: `flush_interval` at the top level, `udp_address` in a
+//! section `[statsd]`, written `statsd.udp_address`. Its flag replaces dots and underscores by
+//! dashes; its environment variable is `CW_SIDECAR_` and the key in capitals, with `__` (two
 //! underscores) between section and key:
 //!
 //! | file | flag | environment variable |
 //! |---|---|---|
 //! | `flush_interval = "60s"` | `--flush-interval 60s` | `CW_SIDECAR_FLUSH_INTERVAL=60s` |
-//! | `[statsd]` `address = "…"` | `--statsd-address …` | `CW_SIDECAR_STATSD__ADDRESS=…` |
+//! | `[statsd]` `udp_address = "…"` | `--statsd-udp-address …` | `CW_SIDECAR_STATSD__UDP_ADDRESS=…` |
 //!
-//! Only the keys listed in `args::KEYS` are read from the environment, so other
-//! `CW_SIDECAR_*` variables (`CW_SIDECAR_E2E` of the tests, `CW_SIDECAR_URL` of clients) are
-//! left alone.
+//! Only the keys of the file are read from the environment, so other `CW_SIDECAR_*`
+//! variables (`CW_SIDECAR_E2E` of the tests, `CW_SIDECAR_URL` of clients) are left alone.
+//!
+//! # One definition per key
+//!
+//! A key is defined once, as a field: its doc comment, its rule (`deserialize_with`) and its
+//! default (the struct's `Default`). [`docs`] reads every key with its doc comment and default
+//! from the structs' schema; the flags, their `--help`, `cw-sidecar config --print-defaults`
+//! and the check of the README's tables (`readme_tests`) all come from there.
 //!
 //! # Adding a section
 //!
-//! A section such as `[statsd]` is a struct like [`Config`]: `#[derive(Serialize,
-//! Deserialize)]` with `#[serde(default, deny_unknown_fields)]`, a doc comment and (where a
-//! rule applies) a `deserialize_with` on every field, and a [`Default`]. It joins as one field
-//! of [`Config`] (`pub statsd: StatsdConfig`) and one line per key in `args::KEYS`
-//! (`("statsd.address", "help text")`), which gives the key its flag and variable.
+//! A section such as `[spool]` is a struct like [`Config`]: `#[derive(Serialize,
+//! Deserialize, JsonSchema)]` with `#[serde(default, deny_unknown_fields)]`, a doc comment and
+//! (where a rule applies) a `deserialize_with` on every field, and a [`Default`]; it joins as
+//! one field of [`Config`] (`pub spool: SpoolConfig`), which gives its keys their flags and
+//! variables. A line-based input's section is written with `listener::line_section!`, which
+//! adds the listener keys every such section shares; the README gets a table of its keys.
 
 mod args;
+pub mod docs;
 mod emf;
 mod error;
 mod human;
 pub(crate) mod listener;
 mod load;
 mod otlp;
+#[cfg(test)]
+mod readme_tests;
 mod root;
 mod rules;
 mod scrape;

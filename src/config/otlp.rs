@@ -17,7 +17,7 @@ use cw_core::domain::names::check_dimension;
 pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4318);
 
 /// OpenTelemetry metrics over OTLP/HTTP (protobuf and JSON).
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct OtlpConfig {
     /// Listen on 127.0.0.1:4318 (the SDKs' default), unless `listen` says otherwise.
@@ -25,6 +25,7 @@ pub struct OtlpConfig {
     pub enabled: bool,
     /// Address of the OTLP listener; off unless set (or `enabled`).
     #[serde(deserialize_with = "address", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
     pub listen: Option<SocketAddr>,
     /// Namespace of OTLP metrics; the global `namespace` when unset.
     #[serde(deserialize_with = "namespace", skip_serializing_if = "Option::is_none")]
@@ -40,6 +41,7 @@ pub struct OtlpConfig {
     /// A cumulative stream without points for this long is forgotten (its next point sets a
     /// new baseline).
     #[serde(serialize_with = "print_duration", deserialize_with = "stream_idle_timeout")]
+    #[schemars(with = "String")]
     pub stream_idle_timeout: Duration,
 }
 

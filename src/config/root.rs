@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::emf::EmfConfig;
@@ -17,11 +18,12 @@ use super::spool::SpoolConfig;
 use super::statsd::StatsdConfig;
 
 /// The effective configuration; also the shape of the TOML file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Address the HTTP API listens on.
     #[serde(deserialize_with = "rules::listen")]
+    #[schemars(with = "String")]
     pub listen: SocketAddr,
     /// Namespace for records that name none; `None` (or empty) means such records are rejected.
     #[serde(deserialize_with = "rules::namespace", skip_serializing_if = "Option::is_none")]
@@ -32,9 +34,11 @@ pub struct Config {
     pub default_dimensions: BTreeMap<String, String>,
     /// Period of the flush that publishes closed windows; at least 1s.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::flush_interval")]
+    #[schemars(with = "String")]
     pub flush_interval: Duration,
     /// Time a window stays open past its end for late records; at most 60s.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::window_grace")]
+    #[schemars(with = "String")]
     pub window_grace: Duration,
     /// Bound on datums in memory: unpublished ones and those open windows will make (1 to 100000000).
     #[serde(deserialize_with = "rules::max_buffered_datums")]
@@ -48,14 +52,17 @@ pub struct Config {
     pub max_put_requests_per_second: u32,
     /// Largest request body accepted, before and after decompression; 1KiB to 1GiB.
     #[serde(serialize_with = "human::print::size", deserialize_with = "rules::max_body_bytes")]
+    #[schemars(with = "String")]
     pub max_body_bytes: usize,
     /// Bound on the bytes of request bodies held in memory at once, over all requests (bodies
     /// draw from it as their bytes arrive; ingest answers 503 when it is spent); at least
     /// `max_body_bytes`, at most 64GiB.
     #[serde(serialize_with = "human::print::size", deserialize_with = "rules::max_body_bytes_in_flight")]
+    #[schemars(with = "String")]
     pub max_body_bytes_in_flight: usize,
     /// Largest request head (request line and headers); 1KiB to 1MiB. Larger is answered 431.
     #[serde(serialize_with = "human::print::size", deserialize_with = "rules::max_header_bytes")]
+    #[schemars(with = "String")]
     pub max_header_bytes: usize,
     /// Bound on open HTTP connections (1 to 1000000); further ones are closed at once. Capped
     /// at startup to the open-files limit (RLIMIT_NOFILE) minus descriptors kept for publishing.
@@ -64,19 +71,24 @@ pub struct Config {
     /// Time a request head may take, from the connection's start or the first byte of the
     /// request; at least 100ms.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::connection_timeout")]
+    #[schemars(with = "String")]
     pub header_read_timeout: Duration,
     /// Time a request body may take, from its head; answered 408 beyond; at least 100ms.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::connection_timeout")]
+    #[schemars(with = "String")]
     pub body_read_timeout: Duration,
     /// Time a kept-alive connection may wait for the first byte of its next request; at least
     /// 100ms.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::connection_timeout")]
+    #[schemars(with = "String")]
     pub idle_timeout: Duration,
     /// Upper bound on how long shutdown and `/v1/flush` wait for publishing.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::shutdown_timeout")]
+    #[schemars(with = "String")]
     pub shutdown_timeout: Duration,
     /// Timeout of a single PutMetricData attempt (the SDK's own retries are off); at least 100ms.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "rules::publish_timeout")]
+    #[schemars(with = "String")]
     pub publish_timeout: Duration,
     /// Namespace of the self metrics; empty disables them.
     #[serde(deserialize_with = "rules::self_metrics_namespace")]

@@ -145,7 +145,7 @@ pub fn integer_timestamps<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool
 }
 
 /// How log lines are written (to stderr).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     /// Human text, one event per line.

@@ -11,15 +11,17 @@ use super::human::{self, Text};
 use super::listener::{boolean, namespace};
 
 /// Prometheus scraping.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScrapeConfig {
     /// Time between two scrapes of a target that names none; at least 1s.
     #[serde(serialize_with = "human::print::duration", deserialize_with = "interval")]
+    #[schemars(with = "String")]
     pub interval: Duration,
     /// Time a scrape may take, unless its target names one; at least 100ms (capped at the
     /// target's interval).
     #[serde(serialize_with = "human::print::duration", deserialize_with = "timeout")]
+    #[schemars(with = "String")]
     pub timeout: Duration,
     /// Namespace of scraped metrics; the global `namespace` when unset.
     #[serde(deserialize_with = "namespace", skip_serializing_if = "Option::is_none")]
@@ -49,6 +51,7 @@ pub struct ScrapeConfig {
     pub family_series_warning: usize,
     /// Largest answer of a target, before and after decompression; 1KiB to 1GiB.
     #[serde(serialize_with = "human::print::size", deserialize_with = "max_response_bytes")]
+    #[schemars(with = "String")]
     pub max_response_bytes: usize,
     /// The targets: `[[scrape.targets]]` tables in the file, `URL,URL` in env and flags.
     #[serde(deserialize_with = "targets")]
@@ -75,25 +78,29 @@ impl Default for ScrapeConfig {
 }
 
 /// One target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetConfig {
     /// `http://host:port/path` (plain HTTP: targets are local).
     #[serde(deserialize_with = "url")]
     pub url: String,
+    /// Time between two scrapes of this target; `[scrape] interval` when unset.
     #[serde(
         default,
         deserialize_with = "opt_interval",
         serialize_with = "print_opt",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>")]
     pub interval: Option<Duration>,
+    /// Time a scrape of this target may take; `[scrape] timeout` when unset.
     #[serde(
         default,
         deserialize_with = "opt_timeout",
         serialize_with = "print_opt",
         skip_serializing_if = "Option::is_none"
     )]
+    #[schemars(with = "Option<String>")]
     pub timeout: Option<Duration>,
 }
 

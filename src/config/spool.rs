@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::human::{self, Text};
 
 /// When an acknowledgment waits for the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SyncPolicy {
     /// Each acknowledgment waits for fsync; concurrent requests share one (group commit).
@@ -22,7 +22,7 @@ pub enum SyncPolicy {
 }
 
 /// The disk spool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct SpoolConfig {
     /// Directory of the spool; off unless set. It should be a volume that outlives the
@@ -32,6 +32,7 @@ pub struct SpoolConfig {
     /// Bound on the spool's files; ingest answers 503 (TCP stops reading) while it is
     /// reached. 1MiB to 1TiB.
     #[serde(serialize_with = "human::print::size", deserialize_with = "max_bytes")]
+    #[schemars(with = "String")]
     pub max_bytes: usize,
     /// `always` (acknowledge after fsync, group-committed) or `periodic` (acknowledge after the
     /// write, fsync every second).

@@ -24,6 +24,7 @@ line_section! {
         pub units: BTreeMap<String, String> = BTreeMap::new(),
         /// A gauge's last value (what `+N`/`-N` adjust) is forgotten after this long without lines.
         #[serde(serialize_with = "print_duration", deserialize_with = "gauge_idle_timeout")]
+        #[schemars(with = "String")]
         pub gauge_idle_timeout: Duration = Duration::from_secs(3600),
         /// Rewrite `.` to `_` in names, as the CloudWatch agent does (off: names are verbatim).
         #[serde(deserialize_with = "boolean")]

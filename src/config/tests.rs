@@ -6,7 +6,8 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use super::args::{KEYS, env_name, flag_name};
+use super::args::{env_name, flag_name};
+use super::docs::KEYS;
 use super::*;
 use crate::test_support::TempDir;
 
@@ -305,12 +306,12 @@ fn every_key_has_a_flag_and_a_variable() {
         scrape: crate::config::ScrapeConfig { namespace: Some("P".into()), ..Default::default() },
         ..Config::default()
     };
-    let listed: BTreeSet<&str> = KEYS.iter().map(|&(key, _)| key).collect();
+    let listed: BTreeSet<&str> = KEYS.iter().map(|k| k.key.as_str()).collect();
     let mut file_keys = BTreeSet::new();
     collect_keys(&toml::from_str(&full.to_toml()).unwrap(), "", &listed, &mut file_keys);
     // ... is listed in KEYS, and every listed key is a key of the file.
     assert_eq!(file_keys, listed.iter().map(|k| k.to_string()).collect());
-    let flags: BTreeSet<String> = KEYS.iter().map(|&(key, _)| flag_name(key)).collect();
+    let flags: BTreeSet<String> = KEYS.iter().map(|k| flag_name(&k.key)).collect();
     assert_eq!(flags.len(), KEYS.len(), "two keys share a flag");
 }
 

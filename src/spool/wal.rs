@@ -75,6 +75,7 @@ impl Writer {
     }
 
     pub fn run(mut self, rx: Receiver<Msg>) {
+        batch_scheduling();
         let mut run: Vec<Append> = Vec::new();
         loop {
             let first = match rx.recv_timeout(PERIODIC_SYNC) {
@@ -85,6 +86,9 @@ impl Writer {
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
             };
+            // The submitters the last commit woke get the core first (see `batch_scheduling`):
+            // they answer their clients and submit the next requests, which join this commit.
+            std::thread::yield_now();
             // Everything queued meanwhile goes into this commit, in order.
             for msg in std::iter::once(first).chain(std::iter::from_fn(|| rx.try_recv().ok())) {
                 match msg {
@@ -225,6 +229,22 @@ impl Writer {
     fn sync_if_due(&mut self) {
         if self.last_sync.elapsed() >= PERIODIC_SYNC {
             self.sync_if_dirty();
+        }
+    }
+}
+
+/// Group commit, from the scheduler's side: the log's thread takes `SCHED_BATCH`, so that a
+/// submission waking it does not preempt the threads serving ingest on the same core. It
+/// runs when they wait (for the network, or for this very commit) or at the scheduler's next
+/// turn, and by then every submission made meanwhile has joined its commit: one fsync for
+/// them all. On a machine with a core to spare it runs at once, as before.
+fn batch_scheduling() {
+    #[cfg(target_os = "linux")]
+    {
+        let param = libc::sched_param { sched_priority: 0 };
+        // SAFETY: sets this thread's scheduling policy; `param` lives on this stack.
+        if unsafe { libc::sched_setscheduler(0, libc::SCHED_BATCH, &param) } != 0 {
+            tracing::debug!(error = %std::io::Error::last_os_error(), "the spool's thread keeps the default scheduling");
         }
     }
 }
