@@ -56,8 +56,12 @@ impl Publisher {
     async fn dispatch(self: &Arc<Self>, attempts: &TaskTracker, stop: &CancellationToken) {
         let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
         loop {
+            // The semaphore is never closed: an error cannot come, and would end the loop.
             let permit = tokio::select! {
-                p = in_flight.clone().acquire_owned() => p.expect("never closed"),
+                p = in_flight.clone().acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => return,
+                },
                 _ = stop.cancelled() => return,
             };
             let attempt = loop {

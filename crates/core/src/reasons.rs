@@ -33,6 +33,19 @@ labels! {
         Unit => "unit",
         Timestamp => "timestamp",
         StorageResolution => "storage_resolution",
+        /// A new series over the series budget, with `overflow = "refuse"`.
+        SeriesBudget => "series_budget",
+    }
+}
+
+labels! {
+    /// Which bound of the series budget (`[cardinality]`) a new series met.
+    SeriesBound {
+        PerMetric => "max_series_per_metric",
+        PerNamespace => "max_series_per_namespace",
+        Total => "max_series",
+        /// Even the overflow series (`AllOther`) could not be made: the table is full.
+        OverflowSeries => "overflow_series",
     }
 }
 

@@ -9,6 +9,7 @@ use crate::domain::payload::Payload;
 use crate::pipeline::Input;
 use crate::pipeline::aggregate::plan::Plan;
 use crate::pipeline::aggregate::{Aggregator, window_end};
+use crate::pipeline::answer::Rejection;
 use crate::pipeline::buffer::Reservation;
 
 /// A valid record: where its series key lies in [`Records::keys`], its window's start, and
@@ -31,11 +32,57 @@ pub struct Records {
     /// Join the records of each series-window into one plan before aggregating them: the
     /// reservation was made for the joined plans (their bound is tighter).
     pub join: bool,
+    /// Per valid record, its index in the submission, or [`DERIVED`] for one a stage made
+    /// (a rollup); empty while every record's index is its position.
+    pub from: Vec<u32>,
+    /// How many of the valid records are the client's own (not derived): what is counted
+    /// accepted.
+    pub originals: usize,
+    /// Records a stage turned away, by their index in the submission.
+    pub rejected: Vec<Rejection>,
 }
+
+/// [`Records::from`] of a record a stage derived from another.
+pub const DERIVED: u32 = u32::MAX;
 
 impl Records {
     pub fn new(input: Input, keys: Vec<u8>, valid: Vec<Valid>, groups: Vec<u32>, series: u32) -> Records {
-        Records { input, keys, valid, groups, series, reservation: None, join: false }
+        let originals = valid.len();
+        let (from, rejected) = (Vec::new(), Vec::new());
+        Records { input, keys, valid, groups, series, reservation: None, join: false, from, originals, rejected }
+    }
+
+    /// With each valid record's index in the submission (when some were rejected before).
+    pub fn with_indices(mut self, from: Vec<u32>) -> Records {
+        debug_assert!(from.is_empty() || from.len() == self.valid.len());
+        self.from = from;
+        self
+    }
+
+    /// The submission index of valid record `at`; `None` for a derived one.
+    pub fn index_of(&self, at: usize) -> Option<usize> {
+        match self.from.get(at) {
+            None => Some(at),
+            Some(&DERIVED) => None,
+            Some(&i) => Some(i as usize),
+        }
+    }
+
+    /// Takes the records out to finish later (on another thread), leaving what stages
+    /// rejected so far behind for the answer.
+    pub fn take(&mut self) -> Records {
+        Records {
+            input: self.input,
+            keys: std::mem::take(&mut self.keys),
+            valid: std::mem::take(&mut self.valid),
+            groups: std::mem::take(&mut self.groups),
+            series: std::mem::take(&mut self.series),
+            reservation: self.reservation.take(),
+            join: self.join,
+            from: std::mem::take(&mut self.from),
+            originals: self.originals,
+            rejected: Vec::new(),
+        }
     }
 
     /// How many records.
@@ -78,10 +125,11 @@ impl Records {
         self.series = self.valid.len() as u32;
     }
 
-    /// Adds the records to their windows and keeps the slots that took; returns that.
-    pub fn aggregate(mut self, aggregator: &Aggregator) -> usize {
+    /// Adds the records to their windows and keeps the slots that took (the rest of the
+    /// reservation goes back at once); returns that.
+    pub fn aggregate(&mut self, aggregator: &Aggregator) -> usize {
         let added = self.add_to(aggregator);
-        if let Some(reservation) = &mut self.reservation {
+        if let Some(mut reservation) = self.reservation.take() {
             reservation.keep(added);
         }
         added

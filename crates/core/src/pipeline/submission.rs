@@ -71,6 +71,8 @@ pub struct Submission<'p, 'c> {
     /// How many such series.
     series: u32,
     rejected: Vec<Rejection>,
+    /// Per valid record, its index in the submission; empty while that is its position.
+    from: Vec<u32>,
     received: usize,
     memo: Memo,
     known: KnownSeries,
@@ -90,6 +92,7 @@ impl<'p, 'c> Submission<'p, 'c> {
             groups: Vec::with_capacity(if expected > 1 { expected } else { 0 }),
             series: 0,
             rejected: Vec::new(),
+            from: Vec::new(),
             received: 0,
             memo: Memo::default(),
             known: KnownSeries::default(),
@@ -137,6 +140,12 @@ impl<'p, 'c> Submission<'p, 'c> {
         };
         match checked {
             Ok((v, group)) => {
+                if index != self.valid.len() || !self.from.is_empty() {
+                    if self.from.is_empty() {
+                        self.from.extend(0..self.valid.len() as u32);
+                    }
+                    self.from.push(index as u32);
+                }
                 self.valid.push(v);
                 if self.valid.len() > 1 {
                     if self.groups.is_empty() {
@@ -171,7 +180,7 @@ impl<'p, 'c> Submission<'p, 'c> {
 
     /// Like [`Submission::finish`], with a way to wait until the records are durable.
     pub fn finished(self) -> Finished {
-        let Submission { intake, input, keys, valid, groups, series, rejected, received, .. } = self;
+        let Submission { intake, input, keys, valid, groups, series, rejected, received, from, .. } = self;
         intake.run_hook();
         let counters = &intake.counters;
         if input.counted {
@@ -183,15 +192,36 @@ impl<'p, 'c> Submission<'p, 'c> {
         if valid.is_empty() {
             return Finished::now_with(Ok(Accepted { accepted: 0, rejected }));
         }
-        let accepted = valid.len();
-        match intake.chain.run(Records::new(input, keys, valid, groups, series)) {
-            Ok(done) => Finished::done(Accepted { accepted, rejected }, done),
+        let mut records = Records::new(input, keys, valid, groups, series).with_indices(from);
+        match intake.chain.run(&mut records) {
+            Ok(done) => {
+                let accepted = records.originals - records.rejected.len();
+                let rejected = merge_rejections(rejected, records.rejected, input.counted.then_some(&**counters));
+                Finished::done(Accepted { accepted, rejected }, done)
+            }
             Err(refusal) => {
                 counters.refused(refusal.reason());
                 Finished::now_with(Err(refusal))
             }
         }
     }
+}
+
+/// The submission's rejections with those of the stages, by index; the stages' are counted.
+fn merge_rejections(
+    mut mine: Vec<Rejection>,
+    stages: Vec<Rejection>,
+    counters: Option<&dyn Counters>,
+) -> Vec<Rejection> {
+    if stages.is_empty() {
+        return mine;
+    }
+    if let Some(counters) = counters {
+        stages.iter().for_each(|r| counters.rejected(r.reason));
+    }
+    mine.extend(stages);
+    mine.sort_by_key(|r| r.index);
+    mine
 }
 
 #[cfg(test)]

@@ -44,15 +44,20 @@ pub fn into_batches(mut datums: Vec<Datum>) -> Vec<Batch> {
     let mut bytes = 0;
     for datum in datums {
         let size = datum.encoded_size_bound();
-        let fits = out.last().is_some_and(|b| {
-            b.namespace == datum.namespace && b.len() < MAX_DATUMS_PER_REQUEST && bytes + size <= MAX_REQUEST_BYTES
-        });
-        if !fits {
-            bytes = REQUEST_OVERHEAD + datum.namespace.len();
-            out.push(Batch { namespace: datum.namespace.clone(), metric_data: Vec::new() });
+        match out.last_mut() {
+            Some(b)
+                if b.namespace == datum.namespace
+                    && b.len() < MAX_DATUMS_PER_REQUEST
+                    && bytes + size <= MAX_REQUEST_BYTES =>
+            {
+                bytes += size;
+                b.metric_data.push(datum);
+            }
+            _ => {
+                bytes = REQUEST_OVERHEAD + datum.namespace.len() + size;
+                out.push(Batch { namespace: datum.namespace.clone(), metric_data: vec![datum] });
+            }
         }
-        bytes += size;
-        out.last_mut().expect("a batch was just pushed").metric_data.push(datum);
     }
     out
 }

@@ -224,7 +224,7 @@ impl<'a> Reader<'a> {
         let n = self.u32()?;
         // The length is checked against what is there before anything is allocated.
         let bytes = self.take(n.checked_mul(8)?)?;
-        Some(bytes.chunks_exact(8).map(|b| f64::from_le_bytes(b.try_into().expect("8 bytes"))).collect())
+        Some(bytes.as_chunks::<8>().0.iter().map(|b| f64::from_le_bytes(*b)).collect())
     }
 
     fn statistics(&mut self) -> Option<StatSet> {

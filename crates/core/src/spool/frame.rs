@@ -51,15 +51,14 @@ enum Read<'a> {
 
 fn read_at(bytes: &[u8], at: usize) -> Read<'_> {
     let rest = &bytes[at..];
-    if rest.len() < HEADER || rest[..4] != MAGIC {
-        return if rest.len() < HEADER && MAGIC.starts_with(&rest[..rest.len().min(4)]) {
-            Read::Short
-        } else {
-            Read::Bad
-        };
+    let Some((&[m0, m1, m2, m3, l0, l1, l2, l3, c0, c1, c2, c3], _)) = rest.split_first_chunk::<HEADER>() else {
+        return if MAGIC.starts_with(&rest[..rest.len().min(4)]) { Read::Short } else { Read::Bad };
+    };
+    if [m0, m1, m2, m3] != MAGIC {
+        return Read::Bad;
     }
-    let len = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes")) as usize;
-    let crc = u32::from_le_bytes(rest[8..12].try_into().expect("4 bytes"));
+    let len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+    let crc = u32::from_le_bytes([c0, c1, c2, c3]);
     if len > MAX_PAYLOAD {
         return Read::Bad;
     }

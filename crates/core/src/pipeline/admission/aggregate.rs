@@ -26,8 +26,8 @@ impl Stage for Aggregate {
     }
 
     /// The chain's end: nothing comes after it.
-    fn admit(&self, records: Records, _: Next<'_>) -> Result<Done, Refusal> {
-        let (counted, n) = (records.input.counted, records.len());
+    fn admit(&self, records: &mut Records, _: Next<'_>) -> Result<Done, Refusal> {
+        let (counted, n) = (records.input.counted, records.originals);
         records.aggregate(&self.aggregator);
         if counted {
             self.counters.accepted(n);
@@ -78,7 +78,7 @@ mod tests {
         ];
         let mut records = Records::new(Input::HTTP, keys, valid, vec![0, 1, 0], 2);
         records.reservation = Some(buffer.try_reserve(3).unwrap());
-        assert!(matches!(chain.run(records), Ok(Done::Now)));
+        assert!(matches!(chain.run(&mut records), Ok(Done::Now)));
         assert_eq!(aggregator.active_series(), 2);
         assert_eq!(buffer.used(), 2, "two windows of one datum each; the third slot went back");
         assert_eq!(*counters.0.lock().unwrap(), 3);

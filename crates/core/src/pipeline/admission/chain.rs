@@ -12,8 +12,10 @@ pub trait Stage: Send + Sync + 'static {
     /// Its name, for logs and tests.
     fn name(&self) -> &'static str;
 
-    /// Refuses `records`, or hands them to `next` (the rest of the chain), now or later.
-    fn admit(&self, records: Records, next: Next<'_>) -> Result<Done, Refusal>;
+    /// Refuses `records`, or hands them to `next` (the rest of the chain), now or later (then
+    /// taking them out with [`Records::take`]). A stage may rewrite them, or turn single
+    /// records away into [`Records::rejected`].
+    fn admit(&self, records: &mut Records, next: Next<'_>) -> Result<Done, Refusal>;
 }
 
 /// The stages, in order.
@@ -36,7 +38,7 @@ pub struct Later {
 
 impl Next<'_> {
     /// Runs the rest of the chain on `records`; the chain's end takes them as they are.
-    pub fn run(self, records: Records) -> Result<Done, Refusal> {
+    pub fn run(self, records: &mut Records) -> Result<Done, Refusal> {
         match self.chain.stages.get(self.at) {
             Some(stage) => stage.admit(records, Next { chain: self.chain, at: self.at + 1 }),
             None => Ok(Done::Now),
@@ -49,7 +51,7 @@ impl Next<'_> {
 }
 
 impl Later {
-    pub fn run(self, records: Records) -> Result<Done, Refusal> {
+    pub fn run(self, records: &mut Records) -> Result<Done, Refusal> {
         Next { chain: &self.chain, at: self.at }.run(records)
     }
 }
@@ -61,7 +63,7 @@ impl Chain {
     }
 
     /// Sends records through every stage.
-    pub fn run(self: &Arc<Self>, records: Records) -> Result<Done, Refusal> {
+    pub fn run(self: &Arc<Self>, records: &mut Records) -> Result<Done, Refusal> {
         Next { chain: self, at: 0 }.run(records)
     }
 

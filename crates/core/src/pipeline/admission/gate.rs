@@ -69,7 +69,7 @@ impl Stage for Gate {
         "gate"
     }
 
-    fn admit(&self, mut records: Records, next: Next<'_>) -> Result<Done, Refusal> {
+    fn admit(&self, records: &mut Records, next: Next<'_>) -> Result<Done, Refusal> {
         // Inside until the rest of the chain returned: shutdown waits for what it adds now.
         let (_entered, open) = self.gate.enter();
         let buffer = &self.buffer;
@@ -126,7 +126,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "holds"
         }
-        fn admit(&self, records: Records, _: Next<'_>) -> Result<Done, Refusal> {
+        fn admit(&self, records: &mut Records, _: Next<'_>) -> Result<Done, Refusal> {
             let held = records.reservation.as_ref().map_or(0, |r| r.held());
             self.0.lock().unwrap().push((held, records.join));
             Ok(Done::Now)
@@ -144,9 +144,9 @@ mod tests {
     fn records_are_reserved_one_slot_each_or_joined_when_that_does_not_fit() {
         let (buffer, gate) = (Arc::new(Buffer::new(10)), Arc::new(IngestGate::default()));
         let (chain, holds) = chain(&buffer, &gate);
-        assert!(chain.run(records(4, Input::HTTP)).is_ok());
+        assert!(chain.run(&mut records(4, Input::HTTP)).is_ok());
         // 20 records of one series-window do not fit one slot each, but do joined.
-        assert!(chain.run(records(20, Input::HTTP)).is_ok());
+        assert!(chain.run(&mut records(20, Input::HTTP)).is_ok());
         assert_eq!(*holds.0.lock().unwrap(), vec![(4, false), (1, true)]);
         assert_eq!(buffer.used(), 0, "what the next stage did not keep went back");
     }
@@ -156,14 +156,14 @@ mod tests {
         let (buffer, gate) = (Arc::new(Buffer::new(10)), Arc::new(IngestGate::default()));
         let (chain, holds) = chain(&buffer, &gate);
         let mut taken = buffer.try_reserve(10).unwrap();
-        let full = chain.run(records(1, Input::HTTP)).err();
+        let full = chain.run(&mut records(1, Input::HTTP)).err();
         assert_eq!(full, Some(Refusal::BufferFull { used: 10, max: 10, retry_after: Duration::from_secs(3) }));
-        assert!(chain.run(records(2, Input::SELF_METRICS)).is_ok(), "past the bound");
+        assert!(chain.run(&mut records(2, Input::SELF_METRICS)).is_ok(), "past the bound");
         taken.keep(0);
         drop(taken);
         gate.close();
-        assert_eq!(chain.run(records(1, Input::HTTP)).err(), Some(Refusal::ShuttingDown));
-        assert!(chain.run(records(1, Input::SELF_METRICS)).is_ok());
+        assert_eq!(chain.run(&mut records(1, Input::HTTP)).err(), Some(Refusal::ShuttingDown));
+        assert!(chain.run(&mut records(1, Input::SELF_METRICS)).is_ok());
         assert_eq!(holds.0.lock().unwrap().len(), 2);
         assert!(!gate.busy());
     }
@@ -187,6 +187,6 @@ mod tests {
             r.valid.push((start..r.keys.len(), 60_000, Payload::single(1.0).unwrap()));
         }
         r.forget_groups();
-        assert_eq!(chain.run(r).err(), Some(Refusal::NeverFits { windows: 4, max: 3 }));
+        assert_eq!(chain.run(&mut r).err(), Some(Refusal::NeverFits { windows: 4, max: 3 }));
     }
 }

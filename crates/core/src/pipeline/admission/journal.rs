@@ -65,13 +65,13 @@ impl Stage for Journaling {
         "journal"
     }
 
-    fn admit(&self, records: Records, next: Next<'_>) -> Result<Done, Refusal> {
-        let entry = self.journal.prepare(&records).map_err(|JournalFull { used, max }| Refusal::SpoolFull {
+    fn admit(&self, records: &mut Records, next: Next<'_>) -> Result<Done, Refusal> {
+        let entry = self.journal.prepare(records).map_err(|JournalFull { used, max }| Refusal::SpoolFull {
             used,
             max,
             retry_after: self.retry_after,
         })?;
-        let (later, counters) = (next.later(), self.counters.clone());
+        let (later, counters, mut records) = (next.later(), self.counters.clone(), records.take());
         let (tell, pending) = signal();
         self.journal.append(
             entry,
@@ -79,7 +79,7 @@ impl Stage for Journaling {
                 if durable {
                     // What the rest of the chain refuses now is lost to no one: the records
                     // are durable, and a replay aggregates them.
-                    let _ = later.run(records);
+                    let _ = later.run(&mut records);
                 } else {
                     // Their slots go back with them.
                     drop(records);
@@ -154,7 +154,7 @@ mod tests {
         fn name(&self) -> &'static str {
             "reached"
         }
-        fn admit(&self, records: Records, _: Next<'_>) -> Result<Done, Refusal> {
+        fn admit(&self, records: &mut Records, _: Next<'_>) -> Result<Done, Refusal> {
             *self.0.lock().unwrap() += records.len();
             Ok(Done::Now)
         }
@@ -197,18 +197,18 @@ mod tests {
         let chain = Arc::new(Chain::of(stages));
         let buffer = Arc::new(Buffer::new(100));
 
-        let Ok(Done::Pending(mut first)) = chain.run(records(3, &buffer)) else { panic!("pending") };
+        let Ok(Done::Pending(mut first)) = chain.run(&mut records(3, &buffer)) else { panic!("pending") };
         assert_eq!((*reached.lock().unwrap(), outcome(&mut first)), (0, None), "nothing before it is durable");
         journal.flush(true);
         assert_eq!((*reached.lock().unwrap(), outcome(&mut first)), (3, Some(true)));
 
-        let Ok(Done::Pending(mut second)) = chain.run(records(4, &buffer)) else { panic!("pending") };
+        let Ok(Done::Pending(mut second)) = chain.run(&mut records(4, &buffer)) else { panic!("pending") };
         journal.flush(false);
         assert_eq!((*reached.lock().unwrap(), outcome(&mut second)), (3, Some(false)));
         assert_eq!(*counters.0.lock().unwrap(), vec![RefuseReason::SpoolError]);
         assert_eq!(buffer.used(), 0);
 
-        let full = chain.run(records(4, &buffer)).err();
+        let full = chain.run(&mut records(4, &buffer)).err();
         assert_eq!(full, Some(Refusal::SpoolFull { used: 7, max: 10, retry_after: Duration::from_secs(2) }));
         assert_eq!(buffer.used(), 0, "a refusal gives the slots back");
     }

@@ -140,11 +140,11 @@ impl ValueUnit {
         for (i, &v) in values.iter().enumerate() {
             let (pieces, w) = pieces(v, weight(i));
             for _ in 0..pieces {
-                let full = current
-                    .as_ref()
-                    .is_some_and(|(u, _, _)| u.count + w > SEGMENT_LIMIT || u.abs_sum + v.abs() * w > SEGMENT_LIMIT);
-                if full {
-                    units.push(finish(current.take()));
+                let full = |(u, _, _): &(ValueUnit, _, _)| {
+                    u.count + w > SEGMENT_LIMIT || u.abs_sum + v.abs() * w > SEGMENT_LIMIT
+                };
+                if let Some(built) = current.take_if(|c| full(c)) {
+                    units.push(finish(built));
                 }
                 let (unit, vs, cs) = current.get_or_insert_with(|| (ValueUnit::empty(), Vec::new(), Vec::new()));
                 unit.count += w;
@@ -155,8 +155,8 @@ impl ValueUnit {
                 cs.push(w);
             }
         }
-        if current.is_some() {
-            units.push(finish(current));
+        if let Some(built) = current {
+            units.push(finish(built));
         }
         units
     }
@@ -221,8 +221,7 @@ impl ValueUnit {
     }
 }
 
-fn finish(built: Option<(ValueUnit, Vec<f64>, Vec<f64>)>) -> ValueUnit {
-    let (mut unit, values, counts) = built.expect("a unit under construction");
+fn finish((mut unit, values, counts): (ValueUnit, Vec<f64>, Vec<f64>)) -> ValueUnit {
     unit.parts.push(Part::Many { values, counts: Some(counts) });
     unit
 }
