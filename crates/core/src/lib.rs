@@ -22,6 +22,7 @@
 //!   injected.
 
 pub mod clock;
+pub mod cost;
 pub mod domain;
 pub mod ingest;
 pub mod pipeline;

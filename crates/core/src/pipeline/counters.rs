@@ -1,7 +1,7 @@
 //! What the pipeline counts: a trait of its own, which the sidecar's telemetry implements, so
 //! that the pipeline imports none of it.
 
-use crate::reasons::{RefuseReason, RejectReason};
+use crate::reasons::{RefuseReason, RejectReason, SeriesBound};
 
 /// What the pipeline counts, as the sidecar's telemetry takes it.
 pub trait Counters: Send + Sync + 'static {
@@ -13,6 +13,13 @@ pub trait Counters: Send + Sync + 'static {
     fn accepted(&self, n: usize);
     /// A submission refused as a whole.
     fn refused(&self, reason: RefuseReason);
+    /// A rollup a metric rule (`rule`, its label) could not make: the record lacks one of
+    /// its dimensions.
+    fn rollup_skipped(&self, _rule: &str) {}
+    /// Records that went to their metric's overflow series, over `bound`.
+    fn series_overflow(&self, _bound: SeriesBound, _n: usize) {}
+    /// Records refused for the series budget, over `bound` (derived ones included).
+    fn series_refused(&self, _bound: SeriesBound, _n: usize) {}
 }
 
 /// Counts nothing: for tests and benches of the pure pipeline.

@@ -31,16 +31,20 @@ pub mod validate;
 #[cfg(test)]
 mod rules_tests;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::clock::SharedClock;
+use crate::cost::budget::{BudgetSettings, SeriesId, SeriesRef, SeriesReport, SeriesTable};
+use crate::cost::rules::MetricRules;
 use crate::domain::error::ValidationError;
 use crate::domain::payload::Payload;
 use crate::pipeline::admission::aggregate::Aggregate;
+use crate::pipeline::admission::budget::{self, Budget, SharedTable};
 use crate::pipeline::admission::chain::{Chain, Stage};
 use crate::pipeline::admission::gate::{Gate, IngestGate};
 use crate::pipeline::admission::journal::{Journal, Journaling};
+use crate::pipeline::admission::rules::Rules;
 use crate::pipeline::aggregate::plan::Plan;
 use crate::pipeline::aggregate::{Aggregator, ClosedWindow};
 use crate::pipeline::buffer::Buffer;
@@ -64,6 +68,10 @@ pub struct Settings {
     pub retry_after: Duration,
     /// A metric with more active series than this is logged, once.
     pub series_warning: usize,
+    /// The metric rules (`[[metrics]]`); none leaves the rules stage out.
+    pub rules: MetricRules,
+    /// The series budget (`[cardinality]`); `None` leaves the budget stage out.
+    pub budget: Option<BudgetSettings>,
 }
 
 impl Settings {
@@ -76,6 +84,8 @@ impl Settings {
             window_grace: Duration::from_secs(2),
             retry_after: Duration::from_secs(1),
             series_warning: usize::MAX,
+            rules: MetricRules::default(),
+            budget: None,
         }
     }
 }
@@ -88,6 +98,8 @@ pub struct Pipeline {
     gate: Arc<IngestGate>,
     /// With a spool, accepted records are logged there before they are aggregated.
     journal: Option<Arc<dyn Journal>>,
+    /// The active series, with a series budget.
+    series: Option<SharedTable>,
     clock: SharedClock,
 }
 
@@ -106,6 +118,13 @@ impl Pipeline {
         let gate = Arc::new(IngestGate::default());
         // The stages, in order; those not configured are left out.
         let mut stages: Vec<Box<dyn Stage>> = vec![Box::new(Gate::new(gate.clone(), buffer.clone(), retry_after))];
+        if !settings.rules.is_empty() {
+            stages.push(Box::new(Rules::new(settings.rules.clone(), counters.clone(), retry_after)));
+        }
+        let series = settings.budget.clone().map(|b| Arc::new(Mutex::new(SeriesTable::new(b))));
+        if let Some(table) = &series {
+            stages.push(Box::new(Budget::new(table.clone(), counters.clone(), clock.clone())));
+        }
         if let Some(journal) = &journal {
             stages.push(Box::new(Journaling::new(journal.clone(), counters.clone(), retry_after)));
         }
@@ -118,6 +137,7 @@ impl Pipeline {
             buffer,
             gate,
             journal,
+            series,
             clock,
         }
     }
@@ -151,6 +171,13 @@ impl Pipeline {
     /// Aggregates a record the journal replays (admitted past the bound: it was accepted
     /// before); returns the end of its window.
     pub fn restore(&self, key: &[u8], window_start_ms: i64, payload: Payload) -> i64 {
+        // Its series is active again; the rules were applied before it was journaled.
+        if let (Some(table), Some(view)) = (&self.series, aggregate::try_decode_series_key(key)) {
+            let identity = aggregate::identity_of(key);
+            let series =
+                SeriesRef { identity, namespace: view.namespace, name: view.name, dimensions: &view.dimensions };
+            budget::lock(table).restore(SeriesId::of(identity), &series, self.clock.now_ms());
+        }
         let plan = Plan::of(payload);
         let mut reservation = self.buffer.reserve_past_bound(plan.slots_bound());
         reservation.keep(self.aggregator.add(key, window_start_ms, plan));
@@ -223,5 +250,11 @@ impl Pipeline {
 
     pub fn active_series(&self) -> usize {
         self.aggregator.active_series()
+    }
+
+    /// The series budget's view of the active series, with the `top` metrics by series;
+    /// `None` without a budget.
+    pub fn series_report(&self, top: usize) -> Option<SeriesReport> {
+        self.series.as_ref().map(|t| budget::lock(t).report(self.clock.now_ms(), top))
     }
 }

@@ -195,7 +195,7 @@ impl<'p, 'c> Submission<'p, 'c> {
         let mut records = Records::new(input, keys, valid, groups, series).with_indices(from);
         match intake.chain.run(&mut records) {
             Ok(done) => {
-                let accepted = records.originals - records.rejected.len();
+                let accepted = records.originals;
                 let rejected = merge_rejections(rejected, records.rejected, input.counted.then_some(&**counters));
                 Finished::done(Accepted { accepted, rejected }, done)
             }

@@ -3,8 +3,10 @@
 //!
 //! - [`gate`]: readiness and backpressure: refuses while shutting down, and reserves the
 //!   buffer slots the records can take (refusing when the buffer is full);
-//! - rules and budget (metric rules and the series budget) go here, between the gate and the
-//!   journal, when configured;
+//! - [`rules`]: the metric rules (`[[metrics]]`), when there are any: dimensions dropped or
+//!   kept, rollups added, a series dropped for its rollups;
+//! - [`budget`]: the series budget (`[cardinality]`), when on: a new series over a bound joins
+//!   its metric's overflow series, or is refused;
 //! - [`journal`]: with a disk spool, logs the records and hands the rest of the chain to the
 //!   journal's thread, to run once they are durable;
 //! - [`aggregate`]: adds the records to their windows, and counts them accepted.
@@ -15,9 +17,11 @@
 //! trait and the chain; [`crate::pipeline::Pipeline::new`] lists the stages.
 
 pub mod aggregate;
+pub mod budget;
 pub mod chain;
 pub mod gate;
 pub mod journal;
+pub mod rules;
 
 pub use chain::{Chain, Later, Next, Stage};
 pub use journal::{Journal, JournalEntry, JournalFull};

@@ -36,6 +36,12 @@ pub fn metric_of(key: &[u8]) -> &[u8] {
     &key[2..text_end(text_end(2))]
 }
 
+/// The part of a key that is the series' identity as CloudWatch knows it: namespace, name
+/// and dimensions (a series does not change with its unit or resolution).
+pub fn identity_of(key: &[u8]) -> &[u8] {
+    key.get(2..).unwrap_or_default()
+}
+
 /// A series key read back.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SeriesView<'k> {

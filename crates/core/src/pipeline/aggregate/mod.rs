@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use smallvec::SmallVec;
 
 pub use distribution::Distribution;
-pub use key::{SeriesView, decode_series_key, encode_series_key, try_decode_series_key};
+pub use key::{SeriesView, decode_series_key, encode_series_key, identity_of, metric_of, try_decode_series_key};
 
 use crate::domain::payload::StatSet;
 use crate::pipeline::aggregate::plan::{Plan, push_statistics};

@@ -1,0 +1,359 @@
+//! The series budget (`[cardinality]`): which series are active (a sample within
+//! `series_ttl`), admitted first come, first served, under a bound on all of them, per
+//! namespace and per metric. A new series over a bound goes to its metric's overflow series
+//! (every non-default dimension's value replaced by [`OVERFLOW_VALUE`]) or is refused. Pure:
+//! the caller gives the time, and the table holds fixed-size hashes, so its memory is bounded
+//! by the budget itself.
+
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+
+use foldhash::fast::FixedState;
+
+use crate::reasons::SeriesBound;
+
+/// The value an overflow series has for every dimension that is not a default one.
+pub const OVERFLOW_VALUE: &str = "AllOther";
+
+/// What a new series over budget becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Joins its metric's overflow series: totals stay exact.
+    Aggregate,
+    /// Is refused, with a reason the client is told.
+    Refuse,
+}
+
+#[derive(Debug, Clone)]
+pub struct BudgetSettings {
+    pub max_series: usize,
+    pub max_series_per_namespace: Option<usize>,
+    pub max_series_per_metric: usize,
+    pub series_ttl_ms: i64,
+    pub overflow: Overflow,
+    /// The default dimensions' names: an overflow series keeps their values.
+    pub default_dimensions: Vec<String>,
+}
+
+impl BudgetSettings {
+    /// Overflow series admitted beyond `max_series` (one per metric and dimension names
+    /// is what most need): a tenth of the budget, at least 100.
+    pub fn overflow_room(&self) -> usize {
+        (self.max_series / 10).max(100)
+    }
+}
+
+/// A series' identity: namespace, name and dimensions (not unit or resolution, which
+/// CloudWatch does not tell apart), hashed to 128 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesId(u128);
+
+fn hash64(seed: u64, parts: &[&[u8]]) -> u64 {
+    let mut h = FixedState::with_seed(seed).build_hasher();
+    for p in parts {
+        h.write(p);
+    }
+    h.finish()
+}
+
+impl SeriesId {
+    /// Of the identity bytes of a series key (see [`crate::pipeline::aggregate::identity_of`]).
+    pub fn of(identity: &[u8]) -> SeriesId {
+        let (a, b) = (hash64(0x5eed_0001, &[identity]), hash64(0x5eed_0002, &[identity]));
+        SeriesId(((a as u128) << 64) | b as u128)
+    }
+}
+
+/// What the budget says of a series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Active already, or admitted now.
+    Admitted,
+    /// Over `bound` (`limit`), with `active` series under it: not admitted.
+    Over { bound: SeriesBound, limit: usize, active: usize },
+}
+
+struct Entry {
+    last_ms: i64,
+    metric: u64,
+    namespace: u64,
+    /// Its dimensions, as (name's position in its metric's list, value hash).
+    dims: Box<[(u16, u64)]>,
+    /// An overflow series (admitted under the overflow room).
+    overflow: bool,
+}
+
+struct Metric {
+    namespace: Arc<str>,
+    name: Box<str>,
+    series: usize,
+    /// Per dimension name, the series of each value hash.
+    dims: Vec<(Box<str>, HashMap<u64, u32>)>,
+    logged: bool,
+}
+
+struct Namespace {
+    name: Arc<str>,
+    series: usize,
+}
+
+/// A series as the budget needs it: identity, namespace, name and dimensions.
+pub struct SeriesRef<'k> {
+    pub identity: &'k [u8],
+    pub namespace: &'k str,
+    pub name: &'k str,
+    pub dimensions: &'k [(&'k str, &'k str)],
+}
+
+/// The active series.
+pub struct SeriesTable {
+    settings: BudgetSettings,
+    series: HashMap<SeriesId, Entry, FixedState>,
+    metrics: HashMap<u64, Metric, FixedState>,
+    namespaces: HashMap<u64, Namespace, FixedState>,
+    /// The sidecar's own series: exempt from the bounds, counted apart.
+    own: HashMap<SeriesId, i64, FixedState>,
+    overflow_series: usize,
+    next_sweep_ms: i64,
+}
+
+/// One metric in [`SeriesReport::top_metrics`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TopMetric {
+    pub namespace: String,
+    pub name: String,
+    pub series: usize,
+    /// The dimension with the most distinct values, and how many.
+    pub widest_dimension: Option<String>,
+    pub widest_dimension_values: usize,
+}
+
+/// What the table holds, for `/v1/cost`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SeriesReport {
+    pub active_series: usize,
+    pub overflow_series: usize,
+    pub self_metric_series: usize,
+    pub series_by_namespace: BTreeMap<String, usize>,
+    pub top_metrics: Vec<TopMetric>,
+}
+
+impl SeriesTable {
+    pub fn new(settings: BudgetSettings) -> SeriesTable {
+        SeriesTable {
+            settings,
+            series: HashMap::default(),
+            metrics: HashMap::default(),
+            namespaces: HashMap::default(),
+            own: HashMap::default(),
+            overflow_series: 0,
+            next_sweep_ms: i64::MIN,
+        }
+    }
+
+    pub fn settings(&self) -> &BudgetSettings {
+        &self.settings
+    }
+
+    /// How many series are active.
+    pub fn active(&self) -> usize {
+        self.series.len()
+    }
+
+    /// A sample of a known series at `now`: `true` when it is active (and stays so).
+    pub fn touch(&mut self, id: SeriesId, now_ms: i64) -> bool {
+        self.sweep(now_ms);
+        match self.series.get_mut(&id) {
+            Some(e) => {
+                e.last_ms = e.last_ms.max(now_ms);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A sample of a series [`SeriesTable::touch`] did not know: admits it when the bounds
+    /// allow, or says which bound it meets. `overflow` admits an overflow series (under
+    /// the overflow room rather than the bounds).
+    pub fn admit(&mut self, id: SeriesId, series: &SeriesRef<'_>, now_ms: i64, overflow: bool) -> Verdict {
+        if self.touch(id, now_ms) {
+            return Verdict::Admitted;
+        }
+        let metric = hash64(7, &[series.namespace.as_bytes(), &[0xff], series.name.as_bytes()]);
+        let namespace = hash64(11, &[series.namespace.as_bytes()]);
+        let s = &self.settings;
+        let over = if overflow {
+            (self.overflow_series >= s.overflow_room()).then_some((
+                SeriesBound::OverflowSeries,
+                s.overflow_room(),
+                self.overflow_series,
+            ))
+        } else {
+            let in_metric = self.metrics.get(&metric).map_or(0, |m| m.series);
+            let in_namespace = self.namespaces.get(&namespace).map_or(0, |n| n.series);
+            let regular = self.series.len() - self.overflow_series;
+            if in_metric >= s.max_series_per_metric {
+                Some((SeriesBound::PerMetric, s.max_series_per_metric, in_metric))
+            } else if let Some(max) = s.max_series_per_namespace.filter(|max| in_namespace >= *max) {
+                Some((SeriesBound::PerNamespace, max, in_namespace))
+            } else if regular >= s.max_series {
+                Some((SeriesBound::Total, s.max_series, regular))
+            } else {
+                None
+            }
+        };
+        if let Some((bound, limit, active)) = over {
+            return Verdict::Over { bound, limit, active };
+        }
+        self.insert(id, series, metric, namespace, now_ms, overflow);
+        Verdict::Admitted
+    }
+
+    /// A series journaled before a restart: active again, whatever the bounds (it was
+    /// admitted once).
+    pub fn restore(&mut self, id: SeriesId, series: &SeriesRef<'_>, now_ms: i64) {
+        if !self.touch(id, now_ms) {
+            let metric = hash64(7, &[series.namespace.as_bytes(), &[0xff], series.name.as_bytes()]);
+            let namespace = hash64(11, &[series.namespace.as_bytes()]);
+            let overflow = series.dimensions.iter().any(|(_, v)| *v == OVERFLOW_VALUE);
+            self.insert(id, series, metric, namespace, now_ms, overflow);
+        }
+    }
+
+    /// A sample of one of the sidecar's own series.
+    pub fn own(&mut self, id: SeriesId, now_ms: i64) {
+        self.own.insert(id, now_ms);
+    }
+
+    /// Whether the metric's first refusal or overflow is still to be logged (then it is
+    /// marked logged). Metrics the table does not know are logged each time they are met
+    /// (rare: only a new metric over `max_series`).
+    pub fn first_time(&mut self, namespace: &str, name: &str) -> bool {
+        let metric = hash64(7, &[namespace.as_bytes(), &[0xff], name.as_bytes()]);
+        match self.metrics.get_mut(&metric) {
+            Some(m) => !std::mem::replace(&mut m.logged, true),
+            None => true,
+        }
+    }
+
+    fn insert(
+        &mut self,
+        id: SeriesId,
+        series: &SeriesRef<'_>,
+        metric: u64,
+        namespace: u64,
+        now_ms: i64,
+        overflow: bool,
+    ) {
+        let ns = self
+            .namespaces
+            .entry(namespace)
+            .or_insert_with(|| Namespace { name: Arc::from(series.namespace), series: 0 });
+        ns.series += 1;
+        let ns_name = ns.name.clone();
+        let m = self.metrics.entry(metric).or_insert_with(|| Metric {
+            namespace: ns_name,
+            name: series.name.into(),
+            series: 0,
+            dims: Vec::new(),
+            logged: false,
+        });
+        m.series += 1;
+        let dims = series
+            .dimensions
+            .iter()
+            .map(|(k, v)| {
+                let at = match m.dims.iter().position(|(n, _)| &**n == *k) {
+                    Some(at) => at,
+                    None => {
+                        m.dims.push(((*k).into(), HashMap::new()));
+                        m.dims.len() - 1
+                    }
+                };
+                let value = hash64(13, &[v.as_bytes()]);
+                *m.dims[at].1.entry(value).or_default() += 1;
+                (at as u16, value)
+            })
+            .collect();
+        self.series.insert(id, Entry { last_ms: now_ms, metric, namespace, dims, overflow });
+        self.overflow_series += overflow as usize;
+    }
+
+    /// Forgets the series without a sample for `series_ttl`; at most once a sixtieth of it.
+    fn sweep(&mut self, now_ms: i64) {
+        if now_ms < self.next_sweep_ms {
+            return;
+        }
+        let ttl = self.settings.series_ttl_ms;
+        self.next_sweep_ms = now_ms.saturating_add((ttl / 60).max(1000));
+        let cutoff = now_ms.saturating_sub(ttl);
+        self.own.retain(|_, last| *last > cutoff);
+        let expired: Vec<SeriesId> =
+            self.series.iter().filter(|(_, e)| e.last_ms <= cutoff).map(|(id, _)| *id).collect();
+        for id in expired {
+            let Some(e) = self.series.remove(&id) else { continue };
+            self.forget(&e);
+        }
+    }
+
+    fn forget(&mut self, e: &Entry) {
+        self.overflow_series -= e.overflow as usize;
+        if let Some(ns) = self.namespaces.get_mut(&e.namespace) {
+            ns.series -= 1;
+            if ns.series == 0 {
+                self.namespaces.remove(&e.namespace);
+            }
+        }
+        let Some(m) = self.metrics.get_mut(&e.metric) else { return };
+        m.series -= 1;
+        for &(at, value) in &*e.dims {
+            if let Some((_, values)) = m.dims.get_mut(at as usize)
+                && let Some(n) = values.get_mut(&value)
+            {
+                *n -= 1;
+                if *n == 0 {
+                    values.remove(&value);
+                }
+            }
+        }
+        if m.series == 0 {
+            self.metrics.remove(&e.metric);
+        }
+    }
+
+    /// What the table holds at `now` (expired series forgotten first), with the `top`
+    /// metrics by series.
+    pub fn report(&mut self, now_ms: i64, top: usize) -> SeriesReport {
+        self.next_sweep_ms = i64::MIN;
+        self.sweep(now_ms);
+        let mut metrics: Vec<&Metric> = self.metrics.values().collect();
+        metrics.sort_by(|a, b| {
+            b.series.cmp(&a.series).then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
+        });
+        SeriesReport {
+            active_series: self.series.len(),
+            overflow_series: self.overflow_series,
+            self_metric_series: self.own.len(),
+            series_by_namespace: self.namespaces.values().map(|n| (n.name.to_string(), n.series)).collect(),
+            top_metrics: metrics
+                .into_iter()
+                .take(top)
+                .map(|m| {
+                    let widest = m.dims.iter().filter(|(_, v)| !v.is_empty()).max_by_key(|(_, v)| v.len());
+                    TopMetric {
+                        namespace: m.namespace.to_string(),
+                        name: m.name.to_string(),
+                        series: m.series,
+                        widest_dimension: widest.map(|(n, _)| n.to_string()),
+                        widest_dimension_values: widest.map_or(0, |(_, v)| v.len()),
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "budget_tests.rs"]
+mod tests;
