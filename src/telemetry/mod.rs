@@ -11,6 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub(crate) mod lines;
 pub mod scrape;
 pub(crate) mod spool;
 
@@ -90,6 +91,7 @@ pub(crate) struct Telemetry {
     /// Per scrape target.
     pub scrape: scrape::Scrapes,
     pub(crate) spool: spool::Spool,
+    pub(crate) lines: lines::Lines,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -129,6 +131,7 @@ impl Default for Telemetry {
             otlp_streams: Gauge::default(),
             scrape: scrape::Scrapes::default(),
             spool: spool::Spool::default(),
+            lines: lines::Lines::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -218,6 +221,7 @@ impl Default for Telemetry {
         }
         t.scrape.register(&mut registry);
         t.spool.register(&mut registry);
+        t.lines.register(&mut registry);
         // Every label value starts at 0, so dashboards and alerts see them before they move.
         for r in RejectReason::ALL {
             drop(t.records_rejected.get_or_create(&Reason { reason: r.label() }));
