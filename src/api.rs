@@ -110,6 +110,6 @@ async fn readyz(State(api): State<Arc<Api>>) -> Response {
 async fn metrics(State(api): State<Arc<Api>>) -> Response {
     api.flusher.update_gauges();
     let http = &api.http;
-    http.telemetry.set_body_bytes_in_flight(http.bodies.held());
+    http.telemetry.http.set_body_bytes_in_flight(http.bodies.held());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], http.telemetry.encode()).into_response()
 }

@@ -11,23 +11,19 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+mod http;
 pub(crate) mod lines;
 pub mod scrape;
 pub(crate) mod spool;
 
 use cw_core::reasons::{
     DropReason, LineOutcome, LineReject, LineWarning, OtlpOutcome, OtlpReject, PutOutcome, RefuseReason, RejectReason,
-    TimeoutPhase, UdpDrop,
+    UdpDrop,
 };
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Reason {
     reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct Phase {
-    phase: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -75,12 +71,6 @@ pub(crate) struct Telemetry {
     active_series: Gauge,
     put_rate_limit: Gauge,
     publish_latency: Histogram,
-    connections_active: Gauge,
-    connection_limit: Gauge,
-    connections_refused: Counter,
-    connections_timed_out: Family<Phase, Counter>,
-    accept_errors: Counter,
-    body_bytes_in_flight: Gauge,
     input_lines: Family<InputOutcome, Counter>,
     input_lines_rejected: Family<InputReason, Counter>,
     input_warnings: Family<InputReason, Counter>,
@@ -88,6 +78,8 @@ pub(crate) struct Telemetry {
     otlp_points: Family<Outcome, Counter>,
     otlp_points_rejected: Family<Reason, Counter>,
     otlp_streams: Gauge,
+    /// The HTTP listeners' connections.
+    pub http: http::Connections,
     /// Per scrape target.
     pub scrape: scrape::Scrapes,
     pub(crate) spool: spool::Spool,
@@ -116,12 +108,6 @@ impl Default for Telemetry {
             active_series: Gauge::default(),
             put_rate_limit: Gauge::default(),
             publish_latency: Histogram::new(exponential_buckets(0.005, 2.0, 14)),
-            connections_active: Gauge::default(),
-            connection_limit: Gauge::default(),
-            connections_refused: Counter::default(),
-            connections_timed_out: Family::default(),
-            accept_errors: Counter::default(),
-            body_bytes_in_flight: Gauge::default(),
             input_lines: Family::default(),
             input_lines_rejected: Family::default(),
             input_warnings: Family::default(),
@@ -129,6 +115,7 @@ impl Default for Telemetry {
             otlp_points: Family::default(),
             otlp_points_rejected: Family::default(),
             otlp_streams: Gauge::default(),
+            http: http::Connections::default(),
             scrape: scrape::Scrapes::default(),
             spool: spool::Spool::default(),
             lines: lines::Lines::default(),
@@ -164,28 +151,6 @@ impl Default for Telemetry {
         registry.register("active_series", "Series with an open window", t.active_series.clone());
         registry.register("put_rate_limit", "PutMetricData calls per second now allowed", t.put_rate_limit.clone());
         registry.register("publish_latency_seconds", "Duration of PutMetricData calls", t.publish_latency.clone());
-        registry.register("connections_active", "HTTP connections open now", t.connections_active.clone());
-        registry.register(
-            "connection_limit",
-            "Effective bound on HTTP connections (max_connections, capped by the open-files limit)",
-            t.connection_limit.clone(),
-        );
-        registry.register(
-            "connections_refused",
-            "HTTP connections closed at once because connection_limit were open",
-            t.connections_refused.clone(),
-        );
-        registry.register(
-            "connections_timed_out",
-            "HTTP connections closed for time, by the phase they were in",
-            t.connections_timed_out.clone(),
-        );
-        registry.register("accept_errors", "Failed accepts (such as too many open files)", t.accept_errors.clone());
-        registry.register(
-            "body_bytes_in_flight",
-            "Bytes of request bodies held in memory (bounded by max_body_bytes_in_flight)",
-            t.body_bytes_in_flight.clone(),
-        );
         registry.register("input_lines", "Lines of line-based inputs, by input and outcome", t.input_lines.clone());
         registry.register(
             "input_lines_rejected",
@@ -219,6 +184,7 @@ impl Default for Telemetry {
         for r in OtlpReject::ALL {
             drop(t.otlp_points_rejected.get_or_create(&Reason { reason: r.label() }));
         }
+        t.http.register(&mut registry);
         t.scrape.register(&mut registry);
         t.spool.register(&mut registry);
         t.lines.register(&mut registry);
@@ -228,9 +194,6 @@ impl Default for Telemetry {
         }
         for r in RefuseReason::ALL {
             drop(t.requests_refused.get_or_create(&Reason { reason: r.label() }));
-        }
-        for p in TimeoutPhase::ALL {
-            drop(t.connections_timed_out.get_or_create(&Phase { phase: p.label() }));
         }
         for o in PutOutcome::ALL {
             drop(t.put_calls.get_or_create(&Outcome { outcome: o.label() }));
@@ -358,34 +321,6 @@ impl Telemetry {
         self.put_rate_limit.set(rate as i64);
     }
 
-    pub fn connection_opened(&self) {
-        self.connections_active.inc();
-    }
-
-    pub fn connection_closed(&self) {
-        self.connections_active.dec();
-    }
-
-    pub fn set_connection_limit(&self, limit: usize) {
-        self.connection_limit.set(i64::try_from(limit).unwrap_or(i64::MAX));
-    }
-
-    pub fn connection_refused(&self) {
-        self.connections_refused.inc();
-    }
-
-    pub fn connection_timed_out(&self, phase: TimeoutPhase) {
-        self.connections_timed_out.get_or_create(&Phase { phase: phase.label() }).inc();
-    }
-
-    pub fn accept_error(&self) {
-        self.accept_errors.inc();
-    }
-
-    pub fn set_body_bytes_in_flight(&self, bytes: usize) {
-        self.body_bytes_in_flight.set(i64::try_from(bytes).unwrap_or(i64::MAX));
-    }
-
     pub fn totals(&self) -> Totals {
         Totals {
             records_accepted: self.records_accepted.get(),
@@ -418,54 +353,12 @@ impl Telemetry {
     /// Prometheus text exposition.
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        // Writing to a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn deltas_cover_what_happened_since_the_last_flush() {
-        let t = Telemetry::default();
-        t.records_accepted(5);
-        t.record_rejected(RejectReason::Unit);
-        t.put_call(PutOutcome::Throttled, 0.01);
-        t.put_call(PutOutcome::Success, 0.01);
-        t.datums_published(3);
-        let d = t.take_deltas();
-        assert_eq!(
-            d,
-            Totals {
-                records_accepted: 5,
-                records_rejected: 1,
-                datums_published: 3,
-                datums_dropped: 0,
-                publish_failures: 1,
-                throttled_requests: 1,
-                udp_dropped: 0,
-            }
-        );
-        t.datums_dropped(DropReason::Invalid, 2);
-        let d = t.take_deltas();
-        assert_eq!((d.records_accepted, d.datums_dropped), (0, 2));
-    }
-
-    #[test]
-    fn exposition_names_the_counters_with_their_labels() {
-        let t = Telemetry::default();
-        t.record_rejected(RejectReason::Timestamp);
-        t.put_call(PutOutcome::Success, 0.2);
-        let text = t.encode();
-        assert!(text.contains("cw_sidecar_records_rejected_total{reason=\"timestamp\"} 1"), "{text}");
-        assert!(text.contains("cw_sidecar_put_metric_data_calls_total{outcome=\"success\"} 1"), "{text}");
-        assert!(text.contains("cw_sidecar_publish_latency_seconds_count 1"), "{text}");
-        for phase in ["idle", "header", "body"] {
-            let line = format!("cw_sidecar_connections_timed_out_total{{phase=\"{phase}\"}} 0");
-            assert!(text.contains(&line), "{line} is there before any timeout: {text}");
-        }
-        assert!(text.contains("cw_sidecar_requests_refused_total{reason=\"body_budget\"} 0"), "{text}");
-    }
-}
+#[path = "mod_tests.rs"]
+mod tests;

@@ -64,7 +64,7 @@ impl Http {
             self.telemetry.request_refused(reason);
         }
         if let IngestError::BodyTimeout(_) = e {
-            self.telemetry.connection_timed_out(TimeoutPhase::Body);
+            self.telemetry.http.timed_out(TimeoutPhase::Body);
         }
     }
 }

@@ -39,7 +39,7 @@ const REFUSED_BODY: &str = r#"{"error":"too many open connections (max_connectio
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
-    /// Effective bound on open connections (see [`connection_limit`]).
+    /// Effective bound on open connections (see [`connection_limit`](crate::ingest::descriptors::connection_limit)).
     pub max_connections: usize,
     /// Largest request head.
     pub max_header_bytes: usize,
@@ -62,7 +62,7 @@ pub async fn serve(
         .max_buf_size(limits.max_header_bytes.max(MIN_BUF_SIZE))
         .max_header_size(limits.max_header_bytes);
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    telemetry.set_connection_limit(limits.max_connections);
+    telemetry.http.set_limit(limits.max_connections);
     let connections = TaskTracker::new();
     let abort = CancellationToken::new();
     let shared = Shared {
@@ -88,7 +88,7 @@ pub async fn serve(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            telemetry.connection_refused();
+            telemetry.http.refused();
             refuse(&stream);
             continue;
         };
@@ -117,14 +117,14 @@ struct Open {
 
 impl Open {
     fn new(permit: OwnedSemaphorePermit, telemetry: Arc<Telemetry>) -> Open {
-        telemetry.connection_opened();
+        telemetry.http.opened();
         Open { _permit: permit, telemetry }
     }
 }
 
 impl Drop for Open {
     fn drop(&mut self) {
-        self.telemetry.connection_closed();
+        self.telemetry.http.closed();
     }
 }
 
@@ -141,7 +141,7 @@ fn refuse(stream: &TcpStream) {
 /// The peer's own failures need nothing; running out of descriptors or memory needs a pause,
 /// or the loop would spin. Warns at most every 10 s.
 async fn accept_failed(e: io::Error, telemetry: &Telemetry, last_warning: &mut Option<Instant>) {
-    telemetry.accept_error();
+    telemetry.http.accept_error();
     if !needs_pause(&e) {
         return;
     }
@@ -204,7 +204,7 @@ async fn connection(stream: TcpStream, shared: Shared) {
                 if let Some((phase, at)) = activity.deadline(&timeouts)
                     && at <= Instant::now()
                 {
-                    telemetry.connection_timed_out(phase);
+                    telemetry.http.timed_out(phase);
                     return;
                 }
             }

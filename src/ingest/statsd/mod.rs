@@ -6,8 +6,8 @@
 //! - Timers, histograms, distributions: `Values` with `Counts` of `1/rate` each (one value
 //!   is a weighted value, kept without vectors).
 //! - Gauges: the value after applying the line (a `+N`/`-N` adjusts the series' last value,
-//!   which is kept here across flushes, bounded, and forgotten after `gauge_idle_timeout`).
-//! - Sets: members are collected here per series and 60 s window (the pipeline's standard
+//!   which is kept in [`state`] across flushes, bounded, and forgotten after `gauge_idle_timeout`).
+//! - Sets: members are collected in [`state`] per series and 60 s window (the pipeline's standard
 //!   window), bounded; when the window has ended, its number of distinct members is submitted
 //!   as one sample stamped with the window's start, so it lands in that window before the
 //!   pipeline closes it (end plus grace). At shutdown, open windows are submitted first.
@@ -18,13 +18,9 @@
 //! state on every second.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-/// Series state is keyed by what clients send: a fast keyed hash (the state is bounded).
-type Fast = foldhash::fast::RandomState;
 use std::sync::{Arc, Mutex};
-
-use smallvec::SmallVec;
 
 use crate::clock::SharedClock;
 use crate::config::StatsdConfig;
@@ -33,18 +29,12 @@ use crate::ingest::source::{BoxFuture, Shared, Source};
 use crate::telemetry::Telemetry;
 use cw_core::domain::payload::GivenValues;
 use cw_core::domain::timestamp::GivenTime;
-use cw_core::ingest::statsd::{self as parse, Kind, LineError, Metric, Parsed, Sample};
+use cw_core::ingest::statsd::{self as parse, Kind, LineError, Metric, Parsed};
 use cw_core::pipeline::candidate::{Candidate, Context};
 use cw_core::pipeline::{Accepted, Admission, Input, Pipeline, Refusal};
 use cw_core::reasons::{LineOutcome, LineReject, LineWarning};
 
 pub const INPUT: Input = Input { name: "statsd", admission: Admission::Bounded, counted: true };
-
-/// The window sets are counted in: the pipeline's standard resolution.
-const SET_WINDOW_MS: i64 = 60_000;
-/// Bounds on input-side state: gauge series, and set members over all open set windows.
-const MAX_GAUGES: usize = 100_000;
-const MAX_SET_MEMBERS: usize = 1_000_000;
 
 /// The input's settings, from `[statsd]`.
 #[derive(Debug, Clone)]
@@ -67,39 +57,6 @@ impl Settings {
     }
 }
 
-/// A series as input-side state knows it: name, unit and sorted tags, in one byte string
-/// (see [`series_key`]); a set window's key ends with the window's start.
-type SeriesKey = Box<[u8]>;
-
-/// Gauge series, and the key being looked up (made in place, kept only when new).
-#[derive(Default)]
-struct Gauges {
-    series: HashMap<SeriesKey, GaugeState, Fast>,
-    key: Vec<u8>,
-}
-
-struct GaugeState {
-    value: f64,
-    last_ms: i64,
-}
-
-#[derive(Default)]
-struct SetState {
-    /// (series, window start) → members.
-    windows: HashMap<SeriesKey, OpenSet, Fast>,
-    members: usize,
-    /// The key being looked up.
-    key: Vec<u8>,
-}
-
-struct OpenSet {
-    window: i64,
-    name: String,
-    unit: Option<String>,
-    tags: Vec<(String, String)>,
-    members: HashSet<String, Fast>,
-}
-
 /// The StatsD input: its settings and its state, shared by the UDP and TCP listeners.
 pub struct Statsd {
     pipeline: Arc<Pipeline>,
@@ -107,7 +64,7 @@ pub struct Statsd {
     clock: SharedClock,
     settings: Settings,
     gauges: Mutex<Gauges>,
-    sets: Mutex<SetState>,
+    sets: Mutex<Sets>,
 }
 
 impl Statsd {
@@ -215,14 +172,14 @@ impl Statsd {
                 }
             },
             Kind::Gauge => {
-                let values = self.gauge(&name, unit, m, now)?;
+                let values = self.gauges.lock().unwrap_or_else(|e| e.into_inner()).apply(&name, unit, m, now)?;
                 match values.len() {
                     1 => GivenValues { value: Some(values[0]), ..GivenValues::default() },
                     _ => GivenValues { values: Some(values.into_vec()), ..GivenValues::default() },
                 }
             }
             Kind::Set => {
-                self.set_member(&name, unit, m, time_ms.unwrap_or(now))?;
+                self.sets.lock().unwrap_or_else(|e| e.into_inner()).add(&name, unit, m, time_ms.unwrap_or(now))?;
                 return Ok(false);
             }
         };
@@ -237,83 +194,12 @@ impl Statsd {
         Ok(true)
     }
 
-    /// Applies a gauge line to its series' last value; returns the value after each sample
-    /// (inline: most lines have one).
-    fn gauge(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, now: i64) -> Result<SmallVec<[f64; 1]>, LineError> {
-        let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
-        let Gauges { series: gauges, key } = &mut *gauges;
-        series_key(key, name, unit, &m.tags);
-        // A known series (most lines) costs one lookup.
-        if let Some(state) = gauges.get_mut(key.as_slice()) {
-            return Ok(apply_gauge(state, m, now));
-        }
-        if gauges.len() >= MAX_GAUGES {
-            if m.samples.iter().any(|s| matches!(s, Sample::Delta(_))) {
-                return Err(LineError {
-                    reason: LineReject::StateFull,
-                    message: format!("{MAX_GAUGES} gauges are held already: a `+N`/`-N` needs the last value"),
-                });
-            }
-            // Plain values need no state: publish them, remember nothing.
-            return Ok(m.samples.iter().map(number).collect());
-        }
-        let state = gauges.entry(key.as_slice().into()).or_insert(GaugeState { value: 0.0, last_ms: now });
-        Ok(apply_gauge(state, m, now))
-    }
-
-    fn set_member(&self, name: &str, unit: Option<&str>, m: &Metric<'_>, at_ms: i64) -> Result<(), LineError> {
-        let Some(Sample::Member(member)) = m.samples.first() else { return Ok(()) };
-        let window = at_ms - at_ms.rem_euclid(SET_WINDOW_MS);
-        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-        let SetState { windows, members, key } = &mut *sets;
-        series_key(key, name, unit, &m.tags);
-        key.extend_from_slice(&window.to_le_bytes());
-        let set = windows.get_mut(key.as_slice());
-        if set.as_ref().is_some_and(|s| s.members.contains(*member)) {
-            return Ok(());
-        }
-        if *members >= MAX_SET_MEMBERS {
-            return Err(LineError {
-                reason: LineReject::StateFull,
-                message: format!("{MAX_SET_MEMBERS} set members are held already"),
-            });
-        }
-        let set = match set {
-            Some(set) => set,
-            None => windows.entry(key.as_slice().into()).or_insert_with(|| OpenSet {
-                window,
-                name: name.to_string(),
-                unit: unit.map(str::to_string),
-                tags: m.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-                members: HashSet::default(),
-            }),
-        };
-        set.members.insert((*member).to_string());
-        *members += 1;
-        Ok(())
-    }
-
     /// Forgets idle gauges and submits the sets whose window has ended (all with `all`). Sets
     /// refused for a full buffer are kept for the next call, unless shutting down.
     pub fn tick(&self, all: bool) {
         let now = self.clock.now_ms();
-        {
-            let idle = self.settings.gauge_idle_ms;
-            let mut gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner());
-            gauges.series.retain(|_, g| now.saturating_sub(g.last_ms) < idle);
-        }
-        let ended: Vec<(SeriesKey, OpenSet)> = {
-            let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-            let keys: Vec<SeriesKey> = sets
-                .windows
-                .iter()
-                .filter(|(_, s)| all || s.window + SET_WINDOW_MS <= now)
-                .map(|(k, _)| k.clone())
-                .collect();
-            let taken: Vec<_> = keys.into_iter().filter_map(|k| sets.windows.remove_entry(&k)).collect();
-            sets.members -= taken.iter().map(|(_, s)| s.members.len()).sum::<usize>();
-            taken
-        };
+        self.gauges.lock().unwrap_or_else(|e| e.into_inner()).forget_idle(now, self.settings.gauge_idle_ms);
+        let ended = self.sets.lock().unwrap_or_else(|e| e.into_inner()).take_ended(now, all);
         if ended.is_empty() {
             return;
         }
@@ -339,59 +225,9 @@ impl Statsd {
                 }
             }
             Err(Refusal::BufferFull { .. } | Refusal::SpoolFull { .. }) if !all => {
-                let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
-                for (key, set) in ended {
-                    sets.members += set.members.len();
-                    sets.windows.insert(key, set);
-                }
+                self.sets.lock().unwrap_or_else(|e| e.into_inner()).put_back(ended);
             }
             Err(refusal) => tracing::error!(%refusal, sets = ended.len(), "statsd set counts lost"),
-        }
-    }
-}
-
-/// Applies a gauge line's samples to its series' state; the value after each.
-fn apply_gauge(state: &mut GaugeState, m: &Metric<'_>, now: i64) -> SmallVec<[f64; 1]> {
-    let mut out = SmallVec::with_capacity(m.samples.len());
-    for s in &m.samples {
-        state.value = match *s {
-            Sample::Delta(d) => state.value + d,
-            Sample::Number(v) => v,
-            Sample::Member(_) => state.value,
-        };
-        out.push(state.value);
-    }
-    state.last_ms = now;
-    out
-}
-
-fn number(s: &Sample<'_>) -> f64 {
-    match *s {
-        Sample::Number(v) | Sample::Delta(v) => v,
-        Sample::Member(_) => 0.0,
-    }
-}
-
-/// Name, unit and tags sorted by name, each part length-prefixed (so no text can run into
-/// the next); the tags' order as given does not matter.
-fn series_key(key: &mut Vec<u8>, name: &str, unit: Option<&str>, tags: &[(Cow<'_, str>, Cow<'_, str>)]) {
-    fn part(key: &mut Vec<u8>, s: &str) {
-        key.extend_from_slice(&(s.len() as u32).to_le_bytes());
-        key.extend_from_slice(s.as_bytes());
-    }
-    key.clear();
-    part(key, name);
-    part(key, unit.unwrap_or(""));
-    // Most lines carry a tag or none: nothing to sort.
-    if let [(k, v)] = tags {
-        part(key, k);
-        part(key, v);
-    } else if !tags.is_empty() {
-        let mut sorted: SmallVec<[&(Cow<'_, str>, Cow<'_, str>); 8]> = tags.iter().collect();
-        sorted.sort_unstable();
-        for (k, v) in sorted {
-            part(key, k);
-            part(key, v);
         }
     }
 }
@@ -455,6 +291,10 @@ pub fn build(shared: &Shared) -> BoxFuture<'_, std::io::Result<Option<Box<dyn So
         Ok(bound.map(|b| Box::new(b) as Box<dyn Source>))
     })
 }
+
+mod state;
+
+use state::{Gauges, Sets, number};
 
 #[cfg(test)]
 #[path = "mod_tests.rs"]

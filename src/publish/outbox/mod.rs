@@ -28,89 +28,49 @@ use cw_core::reasons::DropReason;
 /// CloudWatch rejects datums older than two weeks; give up a little before that.
 pub const MAX_DATUM_AGE_MS: i64 = MAX_AGE_MS - 10 * 60 * 1000;
 
-struct Entry {
-    /// In memory: `None` while an attempt has it, or while it waits in its batch file.
-    batch: Option<Batch>,
-    /// Its batch file in the spool, if it has one: it is read for each attempt and deleted
-    /// when the entry is settled.
-    file: Option<BatchFile>,
-    /// Whether its datums hold buffer slots (an entry in memory) or not (in the spool).
-    holds_slots: bool,
-    len: usize,
-    /// Failed attempts so far.
-    failures: u32,
-    trackers: Vec<Arc<FlushTracker>>,
-}
+mod entry;
+
+pub use entry::Attempt;
+use entry::{Place, Shared, Waiting};
 
 #[derive(Default)]
 struct Inner {
     next_id: u64,
-    entries: HashMap<u64, Entry>,
-    /// Entries waiting for their next attempt, soonest first, by the clock's `elapsed`.
+    /// Entries waiting for their next attempt.
+    waiting: HashMap<u64, Waiting>,
+    /// The bookkeeping of the entries that attempts have, for [`Outbox::track_all`].
+    out: HashMap<u64, Shared>,
+    /// Waiting entries by the time of their next attempt, soonest first, by the clock's
+    /// `elapsed`.
     queue: BinaryHeap<Reverse<(Duration, u64)>>,
 }
 
 impl Inner {
-    fn insert(&mut self, held: Held, trackers: Vec<Arc<FlushTracker>>, at: Duration) -> &mut Entry {
+    fn insert(&mut self, place: Place, shared: Shared, at: Duration) {
         let id = self.next_id;
         self.next_id += 1;
-        let len = held.len();
-        let (batch, file) = match held {
-            Held::Memory(batch) => (Some(batch), None),
-            Held::Stored(file, _) => (None, Some(file)),
-        };
-        let holds_slots = file.is_none();
+        self.wait(id, Waiting { place, failures: 0, shared }, at);
+    }
+
+    fn wait(&mut self, id: u64, waiting: Waiting, at: Duration) {
         self.queue.push(Reverse((at, id)));
-        self.entries.entry(id).or_insert(Entry { len, batch, file, holds_slots, failures: 0, trackers })
+        self.waiting.insert(id, waiting);
     }
 
+    /// An attempt's entry waits again, due at `at`. A stored entry is read again for its
+    /// next attempt: memory holds only what is in one.
     fn requeue(&mut self, attempt: Attempt, at: Duration) {
-        let entry = self.entries.get_mut(&attempt.id).expect("an attempt's entry stays until it is settled");
-        // A stored entry is read again for its next attempt: memory holds only what is in one.
-        if entry.file.is_none() {
-            entry.batch = Some(attempt.batch);
-        }
-        entry.failures = attempt.failures;
-        self.queue.push(Reverse((at, attempt.id)));
-    }
-}
-
-/// Where an entry's batch is.
-enum Held {
-    Memory(Batch),
-    /// In a batch file of the spool, with its number of datums.
-    Stored(BatchFile, usize),
-}
-
-impl Held {
-    /// Its datums.
-    fn len(&self) -> usize {
-        match self {
-            Held::Memory(batch) => batch.len(),
-            Held::Stored(_, datums) => *datums,
-        }
-    }
-}
-
-/// A batch taken out of the outbox for one PutMetricData attempt. It goes back through
-/// exactly one of the outbox's operations.
-#[derive(Debug)]
-#[must_use = "an attempt must be settled, retried, split or dropped"]
-pub struct Attempt {
-    id: u64,
-    batch: Batch,
-    failures: u32,
-}
-
-impl Attempt {
-    /// What to send. Read-only: only the outbox's operations change what an entry holds.
-    pub fn batch(&self) -> &Batch {
-        &self.batch
+        self.out.remove(&attempt.id);
+        let place = match attempt.file {
+            Some(file) => Place::File(file),
+            None => Place::Memory(attempt.batch),
+        };
+        self.wait(attempt.id, Waiting { place, failures: attempt.failures, shared: attempt.shared }, at);
     }
 
-    /// Attempts of this batch that failed before this one.
-    pub fn failures(&self) -> u32 {
-        self.failures
+    /// Every entry's bookkeeping, waiting or out.
+    fn all(&self) -> impl Iterator<Item = &Shared> {
+        self.waiting.values().map(|w| &w.shared).chain(self.out.values())
     }
 }
 
@@ -158,19 +118,22 @@ impl Outbox {
     /// memory; the answer says whether all of them were written.
     pub fn push(&self, batches: Vec<Batch>, tracker: Option<&Arc<FlushTracker>>) -> bool {
         let mut in_memory = 0;
-        let held: Vec<Held> = batches
+        let placed: Vec<(Place, usize)> = batches
             .into_iter()
             .filter(|b| !b.is_empty())
-            .map(|batch| match self.store.as_ref().map(|s| s.write_batch(&batch)) {
-                Some(Ok(file)) => {
-                    self.buffer.release(batch.len());
-                    Held::Stored(file, batch.len())
+            .map(|batch| {
+                let len = batch.len();
+                match self.store.as_ref().map(|s| s.write_batch(&batch)) {
+                    Some(Ok(file)) => {
+                        self.buffer.release(len);
+                        (Place::File(file), len)
+                    }
+                    Some(Err(_)) => {
+                        in_memory += 1;
+                        (Place::Memory(batch), len)
+                    }
+                    None => (Place::Memory(batch), len),
                 }
-                Some(Err(_)) => {
-                    in_memory += 1;
-                    Held::Memory(batch)
-                }
-                None => Held::Memory(batch),
             })
             .collect();
         if in_memory > 0 {
@@ -179,37 +142,40 @@ impl Outbox {
                 "batches kept in memory: the spool could not take them (full, or a failed write: see above)"
             );
         }
-        if let Some(store) = self.store.as_ref().filter(|_| !held.is_empty()) {
+        if let Some(store) = self.store.as_ref().filter(|_| !placed.is_empty()) {
             store.sync();
         }
-        self.queue(held, tracker);
+        self.queue(placed, tracker);
         in_memory == 0
     }
 
     /// Queues batch files a start found in the spool.
     pub fn push_stored(&self, files: Vec<(BatchFile, usize)>) {
-        self.queue(files.into_iter().map(|(f, n)| Held::Stored(f, n)).collect(), None);
+        self.queue(files.into_iter().map(|(f, n)| (Place::File(f), n)).collect(), None);
     }
 
-    fn queue(&self, held: Vec<Held>, tracker: Option<&Arc<FlushTracker>>) {
+    fn queue(&self, placed: Vec<(Place, usize)>, tracker: Option<&Arc<FlushTracker>>) {
         let now = self.clock.elapsed();
         let mut inner = self.lock();
-        for h in held {
+        for (place, len) in placed {
             if let Some(t) = tracker {
-                t.add(h.len());
+                t.add(len);
             }
-            inner.insert(h, tracker.into_iter().cloned().collect(), now);
+            let in_file = matches!(place, Place::File(_));
+            let shared = Shared::new(len, !in_file, in_file, tracker.into_iter().cloned().collect());
+            inner.insert(place, shared, now);
         }
         drop(inner);
         self.wake.notify_one();
     }
 
-    /// Makes `tracker` follow everything already in the outbox.
+    /// Makes `tracker` follow everything already in the outbox, in an attempt or not.
     pub fn track_all(&self, tracker: &Arc<FlushTracker>) {
-        let mut inner = self.lock();
-        for entry in inner.entries.values_mut() {
-            tracker.add(entry.len);
-            entry.trackers.push(tracker.clone());
+        let inner = self.lock();
+        for shared in inner.all() {
+            let mut book = shared.lock();
+            tracker.add(book.len);
+            book.trackers.push(tracker.clone());
         }
     }
 
@@ -218,7 +184,8 @@ impl Outbox {
     pub fn unpublished_by_metric(&self) -> BTreeMap<(String, String), usize> {
         let inner = self.lock();
         let mut out = BTreeMap::new();
-        for batch in inner.entries.values().filter_map(|e| e.batch.as_ref()) {
+        for waiting in inner.waiting.values() {
+            let Place::Memory(batch) = &waiting.place else { continue };
             for d in &batch.metric_data {
                 *out.entry((batch.namespace.to_string(), d.metric_name.clone())).or_default() += 1;
             }
@@ -229,7 +196,7 @@ impl Outbox {
     /// Entries a spool should hold but does not (their batch file could not be written).
     pub fn unstored(&self) -> usize {
         match self.store {
-            Some(_) => self.lock().entries.values().filter(|e| e.file.is_none() && e.holds_slots).count(),
+            Some(_) => self.lock().all().map(|s| s.lock()).filter(|b| !b.in_file && b.holds_slots).count(),
             None => 0,
         }
     }
@@ -237,8 +204,11 @@ impl Outbox {
     /// Datums waiting in the spool's batch files, and how many files.
     pub fn stored(&self) -> (usize, usize) {
         let inner = self.lock();
-        let stored = inner.entries.values().filter(|e| e.file.is_some());
-        stored.fold((0, 0), |(datums, files), e| (datums + e.len, files + 1))
+        inner
+            .all()
+            .map(|s| s.lock())
+            .filter(|b| b.in_file)
+            .fold((0, 0), |(datums, files), b| (datums + b.len, files + 1))
     }
 
     /// The next batch whose time has come, taken out for an attempt (read from its batch
@@ -254,19 +224,26 @@ impl Outbox {
                 return Next::WaitUntil(at);
             }
             inner.queue.pop();
-            let entry = inner.entries.get_mut(&id).expect("queued entries exist");
-            let failures = entry.failures;
-            if let Some(batch) = entry.batch.take() {
-                return Next::Ready(Attempt { id, batch, failures });
-            }
-            let (file, len) = (entry.file.clone().expect("an entry is in memory or in a file"), entry.len);
+            let Some(Waiting { place, failures, shared }) = inner.waiting.remove(&id) else {
+                continue;
+            };
+            // Out from here on, for a flush that starts while the file is read.
+            inner.out.insert(id, shared.clone());
+            let file = match place {
+                Place::Memory(batch) => return Next::Ready(Attempt { id, batch, file: None, failures, shared }),
+                Place::File(file) => file,
+            };
             drop(inner);
+            let len = shared.lock().len;
             match self.store.as_ref().and_then(|s| s.read_batch(&file)) {
-                Some(batch) if batch.len() == len => return Next::Ready(Attempt { id, batch, failures }),
+                Some(batch) if batch.len() == len => {
+                    return Next::Ready(Attempt { id, batch, file: Some(file), failures, shared });
+                }
                 _ => {
                     tracing::error!(file = %file.path.display(), datums = len, "unreadable batch file: dropping it");
                     self.telemetry.datums_dropped(DropReason::Unreadable, len);
-                    self.settle(id, len, Settled::Rejected, None);
+                    let batch = Batch { namespace: Arc::from(""), metric_data: Vec::new() };
+                    self.settle(Attempt { id, batch, file: Some(file), failures, shared }, len, Settled::Rejected);
                 }
             }
         }
@@ -284,7 +261,7 @@ impl Outbox {
     pub fn succeeded(&self, attempt: Attempt) {
         let n = attempt.batch.len();
         self.telemetry.datums_published(n);
-        self.settle(attempt.id, n, Settled::Published, None);
+        self.settle(attempt, n, Settled::Published);
     }
 
     /// The attempt failed: one more failure, and the batch is due again after `delay`.
@@ -300,14 +277,20 @@ impl Outbox {
         debug_assert!(attempt.batch.len() > 1, "a single datum cannot be split");
         let now = self.clock.elapsed();
         let mut inner = self.lock();
-        let entry = inner.entries.remove(&attempt.id).expect("an attempt's entry stays until it is settled");
+        inner.out.remove(&attempt.id);
+        let (holds_slots, trackers) = {
+            let book = attempt.shared.lock();
+            (book.holds_slots, book.trackers.clone())
+        };
         let (a, b) = attempt.batch.split();
         // Halves of a stored batch are kept in memory; they are few (bisecting ends in single
         // datums) and are lost to a crash only as part of the attempt in flight.
-        inner.insert(Held::Memory(a), entry.trackers.clone(), now).holds_slots = entry.holds_slots;
-        inner.insert(Held::Memory(b), entry.trackers, now).holds_slots = entry.holds_slots;
+        for half in [a, b] {
+            let shared = Shared::new(half.len(), holds_slots, false, trackers.clone());
+            inner.insert(Place::Memory(half), shared, now);
+        }
         drop(inner);
-        if let Some(file) = entry.file {
+        if let Some(file) = attempt.file {
             self.remove_file(&file);
         }
         self.wake.notify_one();
@@ -317,7 +300,7 @@ impl Outbox {
     pub fn dropped(&self, attempt: Attempt, reason: DropReason) {
         let n = attempt.batch.len();
         self.telemetry.datums_dropped(reason, n);
-        self.settle(attempt.id, n, settled_as(reason), None);
+        self.settle(attempt, n, settled_as(reason));
     }
 
     /// Drops the datums CloudWatch would no longer take (older than [`MAX_DATUM_AGE_MS`] by
@@ -335,48 +318,58 @@ impl Outbox {
             "dropping datums older than CloudWatch's 14-day window"
         );
         self.telemetry.datums_dropped(DropReason::Expired, expired);
-        let left = attempt.batch.len();
-        self.settle(attempt.id, expired, Settled::Expired, (left > 0).then_some(left));
-        if left > 0 {
-            self.rewrite_file(&attempt);
+        if attempt.batch.is_empty() {
+            self.settle(attempt, expired, Settled::Expired);
+            return None;
         }
-        (left > 0).then_some(attempt)
+        self.settle_part(&attempt, expired, Settled::Expired);
+        self.rewrite_file(&mut attempt);
+        Some(attempt)
     }
 
     /// A stored entry whose batch lost datums gets a file with what is left (kept in memory
     /// instead if that cannot be written).
-    fn rewrite_file(&self, attempt: &Attempt) {
-        let Some(store) = &self.store else { return };
-        let old = self.lock().entries.get_mut(&attempt.id).and_then(|e| e.file.take());
-        let Some(old) = old else { return };
-        let new = store.write_batch(&attempt.batch).ok();
-        if new.is_some() {
+    fn rewrite_file(&self, attempt: &mut Attempt) {
+        let (Some(store), Some(old)) = (&self.store, attempt.file.take()) else { return };
+        attempt.file = store.write_batch(&attempt.batch).ok();
+        if attempt.file.is_some() {
             store.sync();
         }
-        self.lock().entries.get_mut(&attempt.id).expect("an attempt's entry exists").file = new;
+        attempt.shared.lock().in_file = attempt.file.is_some();
         store.remove_batch(&old);
     }
 
-    /// `n` datums of entry `id` are done with. With `left`, the entry stays with that many
-    /// datums to publish; without, it is gone. Length and followers change under one lock,
-    /// so a tracker added meanwhile by [`Outbox::track_all`] is counted exactly once.
-    fn settle(&self, id: u64, n: usize, how: Settled, left: Option<usize>) {
-        let mut inner = self.lock();
-        let (trackers, holds_slots, file) = match left {
-            Some(len) => {
-                let entry = inner.entries.get_mut(&id).expect("an attempt's entry exists");
-                entry.len = len;
-                (entry.trackers.clone(), entry.holds_slots, None)
-            }
-            None => {
-                let entry = inner.entries.remove(&id).expect("an attempt's entry exists");
-                (entry.trackers, entry.holds_slots, entry.file)
-            }
+    /// `n` of the attempt's datums are done with, and the rest stays in the attempt. Length
+    /// and followers change under the outbox's lock, so a tracker added meanwhile by
+    /// [`Outbox::track_all`] is counted exactly once.
+    fn settle_part(&self, attempt: &Attempt, n: usize, how: Settled) {
+        let inner = self.lock();
+        let (trackers, holds_slots) = {
+            let mut book = attempt.shared.lock();
+            book.len -= n;
+            (book.trackers.clone(), book.holds_slots)
         };
         drop(inner);
-        if let Some(file) = file {
-            self.remove_file(&file);
+        self.release(n, holds_slots, &trackers, how);
+    }
+
+    /// The attempt's last `n` datums are done with: its entry is gone.
+    fn settle(&self, attempt: Attempt, n: usize, how: Settled) {
+        let mut inner = self.lock();
+        inner.out.remove(&attempt.id);
+        let (trackers, holds_slots) = {
+            let mut book = attempt.shared.lock();
+            book.len = 0;
+            (std::mem::take(&mut book.trackers), book.holds_slots)
+        };
+        drop(inner);
+        if let Some(file) = &attempt.file {
+            self.remove_file(file);
         }
+        self.release(n, holds_slots, &trackers, how);
+    }
+
+    fn release(&self, n: usize, holds_slots: bool, trackers: &[Arc<FlushTracker>], how: Settled) {
         if holds_slots {
             self.buffer.release(n);
         }
@@ -394,7 +387,8 @@ impl Outbox {
     /// Batches queued or in an attempt.
     #[cfg(test)]
     pub(crate) fn batch_count(&self) -> usize {
-        self.lock().entries.len()
+        let inner = self.lock();
+        inner.waiting.len() + inner.out.len()
     }
 }
 
