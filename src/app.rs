@@ -85,10 +85,14 @@ impl App {
         let api_listener =
             HttpListener::bind("api", config.listen, api::router(api.clone()), limits, telemetry.clone()).await?;
         let flush_interval = config.flush_interval;
+        let authenticated = config.auth_token.is_some();
         let shared = Shared { config: Arc::new(config), pipeline, telemetry, clock: clock.clone(), http, otlp };
         let mut sources = Vec::new();
         for build in SOURCES {
             sources.extend(build(&shared).await?);
+        }
+        if authenticated {
+            warn_unauthenticated(&sources);
         }
         Ok(App { api_listener, api, sources, flusher, publisher, flush_interval, clock })
     }
@@ -176,6 +180,29 @@ impl App {
         }
         Ok(report)
     }
+}
+
+/// With `auth_token` set, names the inputs that cannot carry a token (the line inputs, on UDP
+/// or TCP): they take records from any local client.
+fn warn_unauthenticated(sources: &[Box<dyn Source>]) -> Vec<String> {
+    let inputs: Vec<String> = sources
+        .iter()
+        .flat_map(|s| {
+            let name = s.name();
+            s.addresses()
+                .into_iter()
+                .filter(|a| a.kind != "http")
+                .map(move |a| format!("{name} ({} {})", a.kind, a.addr))
+        })
+        .collect();
+    if !inputs.is_empty() {
+        tracing::warn!(
+            inputs = %inputs.join(", "),
+            "auth_token does not cover these inputs: StatsD and EMF cannot carry a token, and take records from \
+             any client that reaches them (limit them with allowed_namespaces)"
+        );
+    }
+    inputs
 }
 
 /// Publishes closed windows every `interval` of the clock's time.

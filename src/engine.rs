@@ -35,7 +35,7 @@ impl Engine {
     pub fn assemble(config: &Config, telemetry: &Arc<Telemetry>, clock: &SharedClock) -> std::io::Result<Engine> {
         let dimensions = DefaultDimensions::new(&config.default_dimensions)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let (spool, replayed) = match Spool::open(&config.spool, telemetry.clone()) {
+        let (spool, replayed) = match Spool::open(&config.spool, &config.self_metrics_namespace, telemetry.clone()) {
             Ok(Some((spool, replayed))) => (Some(spool), Some(replayed)),
             Ok(None) => (None, None),
             Err(e) => {

@@ -119,8 +119,8 @@ async fn serve(config: Config, dry_run: bool) -> anyhow::Result<ExitCode> {
     } else {
         Sink::from_environment(config.publish_timeout, config.integer_timestamps).await?
     };
-    let listen = config.listen;
-    let app = App::build(config, sink).await.with_context(|| format!("cannot listen on {listen}"))?;
+    // Each error says what failed: an address that cannot be listened on, the spool's lock, ...
+    let app = App::build(config, sink).await.context("cannot start")?;
     let report = app.run_until_stopped(shutdown).await?;
     Ok(if report.complete() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -47,4 +47,21 @@ mod tests {
         assert!(parse("[emf]\nunits = {}").is_err());
         assert!(parse("[emf]\nnamespace = \"AWS/EC2\"").is_err());
     }
+
+    #[test]
+    fn the_shared_tcp_limits_and_allowed_namespaces() {
+        let c = EmfConfig::default();
+        assert_eq!((c.max_connections, c.idle_timeout), (256, std::time::Duration::from_secs(300)));
+        assert!(c.allowed_namespaces.is_empty());
+        let c = parse("[emf]\nmax_connections = 10\nidle_timeout = \"30s\"\nallowed_namespaces = [\"Shop\", \"Jobs\"]")
+            .unwrap();
+        assert_eq!((c.max_connections, c.idle_timeout), (10, std::time::Duration::from_secs(30)));
+        assert_eq!(c.allowed_namespaces, ["Shop", "Jobs"]);
+        let listener = c.listener();
+        assert_eq!((listener.max_connections, listener.allowed_namespaces.len()), (10, 2));
+        assert_eq!(parse("[emf]\nallowed_namespaces = \"A, B\"").unwrap().allowed_namespaces, ["A", "B"]);
+        assert!(parse("[emf]\nallowed_namespaces = [\"AWS/EC2\"]").unwrap_err().contains("AWS/EC2"));
+        assert!(parse("[emf]\nmax_connections = 0").is_err());
+        assert!(parse("[emf]\nidle_timeout = \"10ms\"").is_err());
+    }
 }

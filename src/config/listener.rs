@@ -1,10 +1,12 @@
 //! What every listening section shares. The line-based inputs' sections (`[statsd]`,
 //! `[emf]`) are written with [`line_section!`], which gives each the same listener keys
-//! (`enabled`, `udp_address`, `tcp_address`, `receive_buffer_bytes`, `namespace`), defined
+//! (`enabled`, `udp_address`, `tcp_address`, `receive_buffer_bytes`, `namespace`,
+//! `allowed_namespaces`, and the TCP listener's `max_connections` and `idle_timeout`), defined
 //! once here with their rules, beside the section's own keys; [`LineListener`] is what the
 //! listeners are bound from. The value rules every section uses live here too.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Serializer;
 use serde::de::{Deserialize, Deserializer, Error};
@@ -12,14 +14,25 @@ use serde::de::{Deserialize, Deserializer, Error};
 use super::human::{self, Text};
 use cw_core::domain::names::Namespace;
 
-/// Where a line-based input listens, resolved from its section.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a line-based input listens, and within which limits, resolved from its section.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineListener {
     pub udp: Option<SocketAddr>,
     pub tcp: Option<SocketAddr>,
     /// `SO_RCVBUF` of the UDP socket (the transport's default when `None`).
     pub receive_buffer_bytes: Option<usize>,
+    /// Bound on open TCP connections (before the open-files limit caps it).
+    pub max_connections: usize,
+    /// Time a TCP connection may stay without a byte.
+    pub idle_timeout: Duration,
+    /// The namespaces records may go to; empty: any.
+    pub allowed_namespaces: Vec<String>,
 }
+
+/// The TCP listener's default `max_connections`.
+pub const MAX_CONNECTIONS: usize = 256;
+/// The TCP listener's default `idle_timeout`.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// A line-based input's section: the shared listener keys, then the section's own.
 ///
@@ -66,6 +79,23 @@ macro_rules! line_section {
             #[doc = concat!("Namespace ", $of, "; the global `namespace` when unset.")]
             #[serde(deserialize_with = "crate::config::listener::namespace", skip_serializing_if = "Option::is_none")]
             pub namespace: Option<String>,
+            /// Namespaces records may go to (a list; `a,b` in env and flags); records for
+            /// any other are dropped, counted in `input_records_dropped_total`. Empty: any.
+            #[serde(deserialize_with = "crate::config::listener::namespaces")]
+            pub allowed_namespaces: Vec<String>,
+            /// Bound on open TCP connections (1 to 1000000); one more is closed at once,
+            /// counted. Capped at startup to the open-files limit (RLIMIT_NOFILE) minus
+            /// descriptors kept for publishing and the spool.
+            #[serde(deserialize_with = "crate::config::rules::max_connections")]
+            pub max_connections: usize,
+            /// Time a TCP connection may stay without sending a byte before it is closed;
+            /// at least 100ms.
+            #[serde(
+                serialize_with = "crate::config::human::print::duration",
+                deserialize_with = "crate::config::rules::connection_timeout"
+            )]
+            #[schemars(with = "String")]
+            pub idle_timeout: std::time::Duration,
             $($(#[$field_meta])* pub $field: $ty,)*
         }
 
@@ -77,6 +107,9 @@ macro_rules! line_section {
                     tcp_address: None,
                     receive_buffer_bytes: None,
                     namespace: None,
+                    allowed_namespaces: Vec::new(),
+                    max_connections: crate::config::listener::MAX_CONNECTIONS,
+                    idle_timeout: crate::config::listener::IDLE_TIMEOUT,
                     $($field: $default,)*
                 }
             }
@@ -99,6 +132,9 @@ macro_rules! line_section {
                     udp: self.udp(),
                     tcp: self.tcp(),
                     receive_buffer_bytes: self.receive_buffer_bytes,
+                    max_connections: self.max_connections,
+                    idle_timeout: self.idle_timeout,
+                    allowed_namespaces: self.allowed_namespaces.clone(),
                 }
             }
         }
@@ -144,6 +180,32 @@ pub(super) fn namespace<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
             Err(e) => Err(e.to_string()),
         },
     })
+}
+
+/// A list of namespaces: an array (file) or `a,b` (env, flags); each a valid namespace.
+pub(super) fn namespaces<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    struct List;
+    impl<'de> serde::de::Visitor<'de> for List {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a list of namespaces, or a,b")
+        }
+        fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Text(s)) = seq.next_element::<Text>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    let list = d.deserialize_any(List)?;
+    for ns in &list {
+        Namespace::parse(ns).map_err(|e| D::Error::custom(format!("`{ns}`: {e}")))?;
+    }
+    Ok(list)
 }
 
 pub(super) fn print_size<S: Serializer>(n: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {

@@ -5,12 +5,14 @@
 //! - [`emf`]: CloudWatch embedded metric format documents over UDP and TCP.
 //! - [`otlp`]: OpenTelemetry metrics over OTLP/HTTP, protobuf and JSON, at `/v1/metrics`
 //!   and on a listener of its own.
+//! - [`descriptors`]: the open-files limit and the descriptors every listener leaves free.
 //! - [`lines`]: the UDP and TCP listeners both line-based inputs share.
 //! - [`cumulative`], [`buckets`]: cumulative readings as increases, histogram buckets as
 //!   CloudWatch values and counts, for the inputs that scrape or receive cumulative data.
 //! - [`scrape`]: Prometheus targets scraped (text 0.0.4 and OpenMetrics).
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
+pub mod descriptors;
 pub mod emf;
 pub mod http;
 pub mod lines;

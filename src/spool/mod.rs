@@ -18,7 +18,7 @@ mod disk;
 mod replay;
 mod wal;
 
-use std::fs::{self, File};
+use std::fs;
 use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
+use cw_core::pipeline::Admission;
 use cw_core::pipeline::admission::journal::Then;
 use cw_core::pipeline::admission::{Journal, JournalEntry, JournalFull};
 use cw_core::pipeline::records::Records;
@@ -38,7 +39,7 @@ pub use replay::{Replayed, Resume};
 use crate::config::SpoolConfig;
 use crate::publish::store::{BatchFile, BatchStore};
 use crate::telemetry::Telemetry;
-use disk::{Disk, LOCK, batch_path};
+use disk::{Disk, Room, batch_path, lock};
 
 /// Submissions queued for the log at most; a submitter waits beyond (the disk is slower than
 /// ingest).
@@ -49,15 +50,18 @@ pub struct Spool {
     next_batch: AtomicU64,
     log: Mutex<Option<SyncSender<wal::Msg>>>,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
-    /// Held while the spool is open: one process per directory.
-    _lock: File,
+    /// Batches of this namespace may take the self metrics' reserve.
+    self_metrics: Arc<str>,
 }
 
 impl Spool {
     /// Opens (or makes) the spool directory and reads what an earlier run left there; the log's
     /// thread starts with [`Spool::start`] once the replay is done.
+    /// `self_metrics` is their namespace: their records and batches may take the room ingest
+    /// cannot.
     pub(crate) fn open(
         config: &SpoolConfig,
+        self_metrics: &str,
         telemetry: Arc<Telemetry>,
     ) -> std::io::Result<Option<(Arc<Spool>, Replayed)>> {
         let Some(dir) = &config.dir else {
@@ -67,14 +71,14 @@ impl Spool {
         // Fails early, at start, when the directory cannot be written or another sidecar
         // uses it.
         let lock = lock(dir)?;
-        let disk = Arc::new(Disk::new(dir.clone(), config.max_bytes as u64, config.sync, telemetry));
+        let disk = Arc::new(Disk::new(dir.clone(), config.max_bytes as u64, config.sync, telemetry, lock));
         let replayed = replay::read(&disk)?;
         let spool = Arc::new(Spool {
             next_batch: AtomicU64::new(replayed.next_batch),
             disk,
             log: Mutex::new(None),
             thread: Mutex::new(None),
-            _lock: lock,
+            self_metrics: Arc::from(self_metrics),
         });
         Ok(Some((spool, replayed)))
     }
@@ -171,13 +175,19 @@ impl Journal for Spool {
         let entries = log.finish();
         let mut bytes = Vec::with_capacity(entries.len() + 16);
         frame::push_frame(&mut bytes, &entries);
-        self.disk.try_reserve(bytes.len() as u64)?;
+        let room = match records.input.admission {
+            Admission::Internal => Room::SelfMetrics,
+            Admission::Bounded => Room::Ingest,
+        };
+        self.disk.try_reserve(bytes.len() as u64, room)?;
+        self.disk.queue(bytes.len() as u64);
         Ok(JournalEntry { bytes, max_end_ms: records.max_window_end() })
     }
 
     fn append(&self, entry: JournalEntry, then: Then) {
         let n = entry.bytes.len() as u64;
         if let Err(wal::Msg::Append(a)) = self.try_send(wal::Msg::Append(wal::Append { entry, then })) {
+            self.disk.unqueue(n);
             self.disk.release(n);
             (a.then)(false);
         }
@@ -194,7 +204,11 @@ impl BatchStore for Spool {
         let mut bytes = Vec::new();
         frame::push_frame(&mut bytes, &codec::encode_batch(batch));
         let n = bytes.len() as u64;
-        if let Err(JournalFull { used, max }) = self.disk.try_reserve(n) {
+        let room = match *batch.namespace == *self.self_metrics && !self.self_metrics.is_empty() {
+            true => Room::SelfMetrics,
+            false => Room::Ingest,
+        };
+        if let Err(JournalFull { used, max }) = self.disk.try_reserve(n, room) {
             let why = format!("spool full: {used} of {max} bytes in use, a batch file needs {n}");
             return Err(std::io::Error::new(std::io::ErrorKind::StorageFull, why));
         }
@@ -219,19 +233,6 @@ impl BatchStore for Spool {
     fn sync(&self) {
         self.disk.sync_dir();
     }
-}
-
-/// Takes the directory's lock file, exclusively, without waiting.
-fn lock(dir: &Path) -> std::io::Result<File> {
-    use std::os::fd::AsRawFd;
-    let file = fs::OpenOptions::new().create(true).truncate(false).write(true).open(dir.join(LOCK))?;
-    file.sync_all()?;
-    // SAFETY: flock on a descriptor this function owns; no memory is involved.
-    if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(std::io::Error::new(e.kind(), format!("another process holds the spool's lock ({e})")));
-    }
-    Ok(file)
 }
 
 #[cfg(test)]

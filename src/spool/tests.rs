@@ -180,8 +180,10 @@ async fn what_cloudwatch_did_not_take_before_shutdown_waits_in_batch_files_for_t
     assert_eq!(run.flusher.outbox.stored(), (50, 1));
     run.spool.stop();
     assert_eq!((files(dir.path(), "wal-").len(), files(dir.path(), "batch-").len()), (0, 1));
-    let e = Spool::open(&SpoolConfig { dir: Some(dir.path().into()), ..Default::default() }, run.telemetry.clone());
-    assert!(e.err().unwrap().to_string().contains("another process holds the spool's lock"), "one sidecar per spool");
+    let config = SpoolConfig { dir: Some(dir.path().into()), ..Default::default() };
+    let e = Spool::open(&config, "", run.telemetry.clone()).err().unwrap().to_string();
+    let lock = dir.path().join("lock");
+    assert!(e.contains(&format!("the lock file {} is held by another sidecar", lock.display())), "{e}");
     drop(run);
 
     let run = start(dir.path(), &clock, 1 << 30);

@@ -82,6 +82,7 @@ impl Writer {
                 Ok(m) => m,
                 Err(RecvTimeoutError::Timeout) => {
                     self.sync_if_due();
+                    self.disk.rescan_if_due();
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -100,6 +101,7 @@ impl Writer {
                 }
             }
             self.commit(&mut run);
+            self.disk.rescan_if_due();
         }
         self.commit(&mut run);
         self.sync_if_dirty();
@@ -139,6 +141,7 @@ impl Writer {
         }
         let (ok, in_file) = self.write(run);
         for a in run.drain(..) {
+            self.disk.unqueue(a.entry.bytes.len() as u64);
             // Bytes that stay in a segment are counted with it until it is deleted.
             if !in_file {
                 self.disk.release(a.entry.bytes.len() as u64);
@@ -151,6 +154,7 @@ impl Writer {
     /// leaves them there, not durable: refused, and replayed only if a crash comes first).
     fn write(&mut self, run: &[Append]) -> (bool, bool) {
         let disk = self.disk.clone();
+        self.check_current();
         let Some(current) = self.current() else {
             return (false, false);
         };
@@ -177,12 +181,18 @@ impl Writer {
         }
     }
 
-    /// The segment being written, opened (with its directory entry made durable) if none is.
+    /// The segment being written, opened (with its directory entry made durable) if none is;
+    /// in a directory made again if it was deleted.
     fn current(&mut self) -> Option<&mut Current> {
         if self.current.is_none() {
             let id = self.next_id;
             let path = segment_path(&self.disk.dir, id);
-            match OpenOptions::new().create_new(true).append(true).open(&path) {
+            let open = || OpenOptions::new().create_new(true).append(true).open(&path);
+            let opened = match open() {
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && self.disk.ensure_dir() => open(),
+                opened => opened,
+            };
+            match opened {
                 Ok(file) => {
                     self.next_id += 1;
                     self.disk.sync_dir();
@@ -195,6 +205,25 @@ impl Writer {
             }
         }
         self.current.as_mut()
+    }
+
+    /// A segment deleted from outside (alone or with the directory) takes writes that no
+    /// replay would read: it is let go, and a fresh one started (in a directory made again).
+    fn check_current(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        let Some(c) = &self.current else {
+            return;
+        };
+        if c.file.metadata().is_ok_and(|m| m.nlink() > 0) {
+            return;
+        }
+        tracing::warn!(
+            file = %segment_path(&self.disk.dir, c.id).display(),
+            "the spool's log segment was deleted while the sidecar runs: starting a fresh one"
+        );
+        self.current = None;
+        self.disk.ensure_dir();
+        self.disk.rescan();
     }
 
     fn seal(&mut self) {

@@ -12,6 +12,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 mod http;
+pub(crate) mod lines;
 pub mod scrape;
 pub(crate) mod spool;
 
@@ -82,6 +83,7 @@ pub(crate) struct Telemetry {
     /// Per scrape target.
     pub scrape: scrape::Scrapes,
     pub(crate) spool: spool::Spool,
+    pub(crate) lines: lines::Lines,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -116,6 +118,7 @@ impl Default for Telemetry {
             http: http::Connections::default(),
             scrape: scrape::Scrapes::default(),
             spool: spool::Spool::default(),
+            lines: lines::Lines::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -184,6 +187,7 @@ impl Default for Telemetry {
         t.http.register(&mut registry);
         t.scrape.register(&mut registry);
         t.spool.register(&mut registry);
+        t.lines.register(&mut registry);
         // Every label value starts at 0, so dashboards and alerts see them before they move.
         for r in RejectReason::ALL {
             drop(t.records_rejected.get_or_create(&Reason { reason: r.label() }));

@@ -2,6 +2,7 @@
 //! in-process CloudWatch that speaks its protocol and injects faults. One test binary, so
 //! the suite links once.
 
+mod allowed_namespaces;
 mod binary;
 mod buffer_cost;
 mod connections;
@@ -13,7 +14,9 @@ mod helpers;
 mod ingest;
 mod inputs;
 mod lifecycle;
+mod limited;
 mod line_app;
+mod line_limits;
 mod otlp;
 mod otlp_clients;
 mod overflow;
@@ -22,4 +25,5 @@ mod publishing;
 mod scrape;
 mod scrape_client;
 mod spool;
+mod spool_edges;
 mod statsd;

@@ -90,6 +90,7 @@ fn candidate(datum: Datum<'_>, now: i64) -> Result<Candidate<'_>, (Cow<'_, str>,
 
 impl LineInput for Emf {
     const INPUT: Input = INPUT;
+    const OWN_NAMESPACES: bool = true;
 
     fn clock(&self) -> &SharedClock {
         &self.clock

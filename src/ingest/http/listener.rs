@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::server::{self, ServerLimits, Timeouts};
 use crate::config::Config;
+use crate::ingest::descriptors::connection_limit;
 use crate::ingest::source::{Address, BoxFuture, Running, Source};
 use crate::telemetry::Telemetry;
 
@@ -23,7 +24,7 @@ impl ServerLimits {
     /// The limits `config` sets for every HTTP listener (each has its own connections).
     pub fn of(config: &Config) -> ServerLimits {
         ServerLimits {
-            max_connections: server::connection_limit(config.max_connections),
+            max_connections: connection_limit(config.max_connections, "max_connections"),
             max_header_bytes: config.max_header_bytes,
             timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
         }
@@ -47,7 +48,9 @@ impl HttpListener {
         limits: ServerLimits,
         telemetry: Arc<Telemetry>,
     ) -> std::io::Result<HttpListener> {
-        let listener = TcpListener::bind(address).await?;
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {address}: {e}")))?;
         Ok(HttpListener { name, listener, router, limits, telemetry })
     }
 

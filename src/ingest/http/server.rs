@@ -1,7 +1,7 @@
 //! The HTTP server: an accept loop over hyper's HTTP/1 connections, so that what clients can
 //! hold is bounded (`axum::serve` bounds none of it):
 //! - at most `max_connections` open connections, capped at startup to the open-files limit
-//!   less [`RESERVED_FDS`] kept for publishing; one more is answered 503 and closed at once;
+//!   less [`RESERVED_FDS`](crate::ingest::descriptors::RESERVED_FDS) kept for publishing; one more is answered 503 and closed at once;
 //! - a request head within `header_read_timeout` and of at most `max_header_bytes` (431);
 //! - a kept-alive connection waits at most `idle_timeout` for its next request;
 //! - the body's time and the memory of all bodies are bounded where bodies are read
@@ -27,14 +27,9 @@ use tokio_util::task::TaskTracker;
 
 pub use super::conn::Timeouts;
 use super::conn::{Activity, Watched};
+use crate::ingest::descriptors::needs_pause;
 use crate::telemetry::Telemetry;
 use cw_core::reasons::RefuseReason;
-
-/// File descriptors left out of the connection limit: the listener, the runtime's own, and
-/// above all the HTTPS connections to CloudWatch (a few at a time), credential and DNS
-/// lookups. A flood of clients then runs into the connection limit, never into "too many
-/// open files" while publishing.
-pub const RESERVED_FDS: u64 = 64;
 
 /// hyper's smallest read buffer; `max_header_bytes` below it is enforced by the header size.
 const MIN_BUF_SIZE: usize = 8192;
@@ -44,46 +39,11 @@ const REFUSED_BODY: &str = r#"{"error":"too many open connections (max_connectio
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
-    /// Effective bound on open connections (see [`connection_limit`]).
+    /// Effective bound on open connections (see [`connection_limit`](crate::ingest::descriptors::connection_limit)).
     pub max_connections: usize,
     /// Largest request head.
     pub max_header_bytes: usize,
     pub timeouts: Timeouts,
-}
-
-/// The soft open-files limit (RLIMIT_NOFILE), if there is one.
-pub fn open_files_limit() -> Option<u64> {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit only writes the one struct it is given, which lives on this stack.
-    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0;
-    (read && limit.rlim_cur != libc::RLIM_INFINITY).then_some(limit.rlim_cur)
-}
-
-/// `configured`, but never more than the open-files limit less [`RESERVED_FDS`] (and at
-/// least 1).
-pub fn effective_connection_limit(configured: usize, open_files: Option<u64>) -> usize {
-    match open_files {
-        None => configured,
-        Some(n) => configured.min(usize::try_from(n.saturating_sub(RESERVED_FDS)).unwrap_or(usize::MAX)).max(1),
-    }
-}
-
-/// The connection limit for this process, logged when the open-files limit lowers it.
-pub fn connection_limit(configured: usize) -> usize {
-    let open_files = open_files_limit();
-    let effective = effective_connection_limit(configured, open_files);
-    if let Some(open_files_limit) = open_files
-        && effective < configured
-    {
-        tracing::warn!(
-            max_connections = effective,
-            configured,
-            open_files_limit,
-            reserved = RESERVED_FDS,
-            "max_connections lowered to the open-files limit (RLIMIT_NOFILE) less the descriptors kept for publishing"
-        );
-    }
-    effective
 }
 
 /// Serves `router` on `listener` within `limits` until `stop`, then drains for up to `drain`.
@@ -182,7 +142,7 @@ fn refuse(stream: &TcpStream) {
 /// or the loop would spin. Warns at most every 10 s.
 async fn accept_failed(e: io::Error, telemetry: &Telemetry, last_warning: &mut Option<Instant>) {
     telemetry.http.accept_error();
-    if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) {
+    if !needs_pause(&e) {
         return;
     }
     if last_warning.is_none_or(|at: Instant| at.elapsed() >= Duration::from_secs(10)) {
@@ -254,23 +214,5 @@ async fn connection(stream: TcpStream, shared: Shared) {
             }
             _ = abort.cancelled() => return,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_open_files_limit_caps_the_connections_and_keeps_a_reserve() {
-        assert_eq!(effective_connection_limit(512, None), 512);
-        assert_eq!(effective_connection_limit(512, Some(1 << 20)), 512);
-        assert_eq!(effective_connection_limit(512, Some(256)), 256 - RESERVED_FDS as usize);
-        assert_eq!(effective_connection_limit(512, Some(10)), 1, "never none at all");
-    }
-
-    #[test]
-    fn the_open_files_limit_is_read() {
-        assert!(open_files_limit().is_some_and(|n| n > 0));
     }
 }

@@ -42,6 +42,11 @@ pub trait LineInput: Send + Sync + 'static {
     /// Counts what the pipeline took of one submission.
     fn accepted(&self, answer: Accepted);
 
+    /// Whether the input's records can name their own namespace (EMF directives do); when
+    /// not, every record goes to the context's, and `allowed_namespaces` is checked once per
+    /// batch ([`super::filter`]).
+    const OWN_NAMESPACES: bool = false;
+
     /// Whether the input keeps state to move on in time ([`LineInput::tick`]): then a ticker
     /// runs beside its listeners, on its clock.
     const TICKS: bool = false;

@@ -6,8 +6,9 @@
 //! An input implements [`LineInput`] ([`input`]): how a batch of lines becomes candidates,
 //! and how it counts what happens to them. The transports do the rest, the same for every
 //! input: UDP counts what the pipeline refuses as dropped, TCP retries it. Bound, an input's
-//! listeners are its [`Source`].
+//! listeners are its [`Source`]; they serve it behind its `allowed_namespaces` ([`filter`]).
 
+pub mod filter;
 pub mod input;
 mod recv;
 pub mod tcp;
@@ -20,7 +21,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::LineListener;
+use crate::ingest::descriptors::connection_limit;
 use crate::ingest::source::{Address, BoxFuture, Running as SourceRunning, Source};
+use filter::Filtered;
 pub use input::LineInput;
 
 /// How often a [`LineInput`] that keeps state is ticked.
@@ -28,14 +31,14 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// The bound sockets of one input, before they serve.
 pub struct Listeners<I: LineInput> {
-    input: Arc<I>,
+    input: Arc<Filtered<I>>,
     udp: Option<std::net::UdpSocket>,
-    tcp: Option<tokio::net::TcpListener>,
+    tcp: Option<(tokio::net::TcpListener, tcp::Limits)>,
 }
 
 /// The listeners while they serve.
 pub struct Running<I: LineInput> {
-    input: Arc<I>,
+    input: Arc<Filtered<I>>,
     udp: Option<udp::UdpListener>,
     tcp: Option<tokio::task::JoinHandle<()>>,
     ticker: Option<tokio::task::JoinHandle<()>>,
@@ -50,15 +53,24 @@ impl<I: LineInput> Listeners<I> {
         if udp_at.is_none() && tcp_at.is_none() {
             return Ok(None);
         }
+        let cannot = |kind: &'static str, at: SocketAddr| {
+            move |e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot listen on {kind} {at}: {e}"))
+        };
         let udp = match udp_at {
-            Some(a) => Some(udp::bind(a, listener.receive_buffer_bytes, buffer_key)?),
+            Some(a) => Some(udp::bind(a, listener.receive_buffer_bytes, buffer_key).map_err(cannot("udp", a))?),
             None => None,
         };
         let tcp = match tcp_at {
-            Some(a) => Some(tokio::net::TcpListener::bind(a).await?),
+            Some(a) => {
+                let socket = tokio::net::TcpListener::bind(a).await.map_err(cannot("tcp", a))?;
+                let key = format!("{}.max_connections", I::INPUT.name);
+                let max_connections = connection_limit(listener.max_connections, &key);
+                Some((socket, tcp::Limits { max_connections, idle_timeout: listener.idle_timeout }))
+            }
             None => None,
         };
-        Ok(Some(Listeners { input: Arc::new(input), udp, tcp }))
+        let input = Arc::new(Filtered::new(input, &listener.allowed_namespaces));
+        Ok(Some(Listeners { input, udp, tcp }))
     }
 
     pub fn udp_addr(&self) -> Option<SocketAddr> {
@@ -66,7 +78,7 @@ impl<I: LineInput> Listeners<I> {
     }
 
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
-        self.tcp.as_ref().and_then(|s| s.local_addr().ok())
+        self.tcp.as_ref().and_then(|(s, _)| s.local_addr().ok())
     }
 }
 
@@ -88,7 +100,7 @@ impl<I: LineInput> Source for Listeners<I> {
             Some(socket) => Some(udp::UdpListener::start(socket, self.input.clone())?),
             None => None,
         };
-        let tcp = self.tcp.map(|l| tokio::spawn(tcp::serve(l, self.input.clone(), stop.clone())));
+        let tcp = self.tcp.map(|(l, limits)| tokio::spawn(tcp::serve(l, self.input.clone(), limits, stop.clone())));
         let ticker = I::TICKS.then(|| tokio::spawn(tick(self.input.clone(), stop.clone())));
         tracing::info!(input = I::INPUT.name, udp = ?udp_at, tcp = ?tcp_at, "listening");
         Ok(Box::new(Running { input: self.input, udp, tcp, ticker, stop }))
@@ -96,7 +108,7 @@ impl<I: LineInput> Source for Listeners<I> {
 }
 
 /// Ticks the input every second of its clock until `stop`.
-async fn tick<I: LineInput>(input: Arc<I>, stop: CancellationToken) {
+async fn tick<I: LineInput>(input: Arc<Filtered<I>>, stop: CancellationToken) {
     loop {
         tokio::select! {
             _ = input.clock().sleep(TICK) => input.tick(false),

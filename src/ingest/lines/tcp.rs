@@ -2,47 +2,127 @@
 //! without closing the connection. When the pipeline's buffer is full the connection stops
 //! reading and retries the same lines shortly, so the client's writes block: nothing is
 //! accepted and then lost.
+//!
+//! What clients can hold is bounded as on the HTTP listeners: at most `max_connections` open
+//! (capped by the open-files limit less the descriptors kept for publishing and the spool,
+//! [`crate::ingest::descriptors`]); one more is closed as soon as it is accepted, counted, and
+//! logged at most every 10 s with how many; a connection silent for `idle_timeout` is closed.
+//! A failed accept (out of descriptors) pauses the loop and is logged the same way.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::input::{LineInput, submit as submit_all, too_long};
+use crate::ingest::descriptors::{Throttled, needs_pause};
+use crate::telemetry::lines::ConnectionRefusal;
 use cw_core::pipeline::Refusal;
 use cw_core::reasons::LineOutcome;
 
 /// The longest line kept.
 pub const MAX_LINE: usize = 64 * 1024;
 const READ_CHUNK: usize = 64 * 1024;
-/// How long a connection waits before offering refused lines again.
+/// How long a connection waits before offering refused lines again; how long the accept loop
+/// pauses after a failed accept.
 const RETRY: Duration = Duration::from_millis(100);
+/// At most one log line this often for refused connections, and one for failed accepts.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// What a TCP listener's clients may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Effective bound on open connections.
+    pub max_connections: usize,
+    /// Time a connection may wait without a byte.
+    pub idle_timeout: Duration,
+}
 
 /// Accepts connections until `stop`, then waits for them to finish.
-pub async fn serve<I: LineInput>(listener: TcpListener, input: Arc<I>, stop: CancellationToken) {
+pub async fn serve<I: LineInput>(listener: TcpListener, input: Arc<I>, limits: Limits, stop: CancellationToken) {
+    let name = I::INPUT.name;
+    input.telemetry().lines.tcp_listening(name, limits.max_connections);
+    let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let (mut refusals, mut failures) = (Throttled::new(LOG_EVERY), Throttled::new(LOG_EVERY));
     let connections = TaskTracker::new();
     loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    connections.spawn(connection(stream, input.clone(), stop.clone()));
-                }
-                Err(e) => {
-                    tracing::warn!(input = I::INPUT.name, error = %e, "TCP accept failed");
-                    tokio::time::sleep(RETRY).await;
-                }
-            },
+        let accepted = tokio::select! {
+            biased;
             _ = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        match accepted {
+            Ok((stream, _)) => {
+                let Ok(permit) = permits.clone().try_acquire_owned() else {
+                    // Closed at once: its descriptor is given back before the next accept.
+                    drop(stream);
+                    input.telemetry().lines.refused(name, ConnectionRefusal::MaxConnections);
+                    if let Some(refused) = refusals.event() {
+                        tracing::warn!(
+                            input = name,
+                            refused,
+                            max_connections = limits.max_connections,
+                            "TCP connections closed at once: max_connections are open (one line per 10s at most)"
+                        );
+                    }
+                    continue;
+                };
+                let open = Open::new(permit, input.clone());
+                let task = connection(stream, input.clone(), limits.idle_timeout, stop.clone());
+                connections.spawn(async move {
+                    task.await;
+                    drop(open);
+                });
+            }
+            Err(e) => {
+                input.telemetry().lines.accept_error(name);
+                if needs_pause(&e) {
+                    if let Some(failed) = failures.event() {
+                        tracing::warn!(
+                            input = name,
+                            error = %e,
+                            failed,
+                            "TCP accept failed; pausing 100ms (one line per 10s at most)"
+                        );
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(RETRY) => {}
+                        _ = stop.cancelled() => break,
+                    }
+                }
+            }
         }
     }
+    drop(listener);
     connections.close();
     connections.wait().await;
 }
 
-async fn connection<I: LineInput>(mut stream: TcpStream, input: Arc<I>, stop: CancellationToken) {
+/// An open connection: its slot and its count in `line_connections_active`, both given back
+/// on drop.
+struct Open<I: LineInput> {
+    _permit: OwnedSemaphorePermit,
+    input: Arc<I>,
+}
+
+impl<I: LineInput> Open<I> {
+    fn new(permit: OwnedSemaphorePermit, input: Arc<I>) -> Open<I> {
+        input.telemetry().lines.opened(I::INPUT.name);
+        Open { _permit: permit, input }
+    }
+}
+
+impl<I: LineInput> Drop for Open<I> {
+    fn drop(&mut self) {
+        self.input.telemetry().lines.closed(I::INPUT.name);
+    }
+}
+
+async fn connection<I: LineInput>(mut stream: TcpStream, input: Arc<I>, idle: Duration, stop: CancellationToken) {
     let mut lines = Reassembly::default();
     let mut chunk = vec![0u8; READ_CHUNK];
     // Once stopping, what the client sent before is still read, without waiting for more.
@@ -56,7 +136,14 @@ async fn connection<I: LineInput>(mut stream: TcpStream, input: Arc<I>, stop: Ca
             }
         } else {
             tokio::select! {
-                read = stream.read(&mut chunk) => read.unwrap_or(0),
+                read = tokio::time::timeout(idle, stream.read(&mut chunk)) => match read {
+                    Ok(read) => read.unwrap_or(0),
+                    // Silent too long: closed, an unfinished last line with it.
+                    Err(_) => {
+                        input.telemetry().lines.timed_out(I::INPUT.name);
+                        return;
+                    }
+                },
                 _ = stop.cancelled() => {
                     stopping = true;
                     continue;
