@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use cw_core::ingest::json::BodyKind;
 use cw_core::ingest::otlp::wire::{self, Encoding};
 
+use crate::cost::CostSettings;
 use crate::flush::Flusher;
 use crate::ingest::http::{self, Http, IngestError, MediaType, authorized, media_type};
 use crate::ingest::otlp::{self, Otlp};
@@ -29,6 +30,7 @@ pub struct Api {
     pub flusher: Arc<Flusher>,
     /// Set once the app serves; `/readyz` answers 503 before.
     pub started: AtomicBool,
+    pub cost: CostSettings,
 }
 
 pub fn router(api: Arc<Api>) -> Router {
@@ -37,7 +39,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/v1/flush", post(flush))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .route("/v1/cost", get(cost));
     http::traced(router).with_state(api)
 }
 
@@ -112,4 +115,10 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
     let http = &api.http;
     http.telemetry.http.set_body_bytes_in_flight(http.bodies.held());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], http.telemetry.encode()).into_response()
+}
+
+/// The bill in view; no token, as `/metrics` (it tells what `/metrics` tells, priced).
+async fn cost(State(api): State<Arc<Api>>) -> Response {
+    let now = api.flusher.clock.now_ms();
+    axum::Json(crate::cost::report(&api.http.pipeline, &api.http.telemetry, &api.cost, now)).into_response()
 }

@@ -80,6 +80,11 @@ impl App {
             otlp: otlp.clone(),
             flusher: flusher.clone(),
             started: AtomicBool::new(false),
+            cost: crate::cost::CostSettings {
+                prices: config.cost.prices(),
+                budget: config.cardinality.enabled.then(|| config.cardinality.clone()),
+                self_metrics: if config.self_metrics_namespace.is_empty() { 0 } else { config.self_metrics.len() },
+            },
         });
         let limits = ServerLimits::of(&config);
         let api_listener =

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cw_core::cost::budget::BudgetSettings;
+use cw_core::cost::rules::{MetricRule, MetricRules};
 use cw_core::domain::dimensions::DefaultDimensions;
 use cw_core::pipeline::admission::Journal;
 use cw_core::pipeline::validate::Defaults;
@@ -43,12 +45,23 @@ impl Engine {
                 return Err(std::io::Error::new(e.kind(), format!("spool directory {dir}: {e}")));
             }
         };
+        let rules = metric_rules(config);
+        telemetry.cost.rules(rules.rules().iter().map(|r| r.label.clone()));
         let settings = Settings {
             defaults: Defaults { namespace: config.namespace.clone(), dimensions },
             max_buffered: config.max_buffered_datums,
             series_warning: config.metric_series_warning,
             window_grace: config.window_grace,
             retry_after: config.flush_interval,
+            rules,
+            budget: config.cardinality.enabled.then(|| BudgetSettings {
+                max_series: config.cardinality.max_series,
+                max_series_per_namespace: config.cardinality.max_series_per_namespace,
+                max_series_per_metric: config.cardinality.max_series_per_metric,
+                series_ttl_ms: i64::try_from(config.cardinality.series_ttl.as_millis()).unwrap_or(i64::MAX),
+                overflow: config.cardinality.overflow.into(),
+                default_dimensions: config.default_dimensions.keys().cloned().collect(),
+            }),
         };
         let journal = spool.clone().map(|s| s as Arc<dyn Journal>);
         let pipeline = Arc::new(Pipeline::new(settings, telemetry.clone(), clock.clone(), journal));
@@ -74,6 +87,12 @@ impl Engine {
         });
         Ok(Engine { pipeline, outbox, flusher, rate, spool })
     }
+}
+
+/// The `[[metrics]]` rules, checked when the configuration was loaded.
+fn metric_rules(config: &Config) -> MetricRules {
+    let rules = config.metrics.iter().enumerate().filter_map(|(i, r)| MetricRule::new(i, r.spec()).ok()).collect();
+    MetricRules::new(rules, config.default_dimensions.keys().cloned())
 }
 
 /// Stops the pipeline admitting records and waits for the submissions in progress.

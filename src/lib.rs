@@ -27,6 +27,7 @@ pub(crate) mod api;
 pub mod app;
 pub mod clock;
 pub mod config;
+pub mod cost;
 pub(crate) mod engine;
 pub(crate) mod flush;
 pub(crate) mod ingest;

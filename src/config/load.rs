@@ -105,6 +105,15 @@ pub(super) fn load(args: &ConfigArgs, var: impl Fn(&str) -> Option<OsString>) ->
     let mut config: Config = figment.extract().map_err(|e| from_figment(&figment, e))?;
     read_token_file(&mut config, &figment)?;
     check_body_budget(&config, &figment)?;
+    if let Err(rule) = config.cost.check() {
+        let key = "cost.usd_per_metric_month";
+        return Err(ConfigError::Invalid {
+            key: key.into(),
+            value: shown(&figment, key),
+            layer: layer_of(&figment, key),
+            rule,
+        });
+    }
     Ok(config)
 }
 

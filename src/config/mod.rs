@@ -45,6 +45,7 @@
 //! adds the listener keys every such section shares; the README gets a table of its keys.
 
 mod args;
+mod cost;
 pub mod docs;
 mod emf;
 mod error;
@@ -63,6 +64,7 @@ mod statsd;
 mod tests;
 
 pub use args::ConfigArgs;
+pub use cost::{CardinalityConfig, CostConfig, MetricRuleConfig, OverflowPolicy, SELF_METRICS};
 pub use emf::EmfConfig;
 pub use error::ConfigError;
 pub use listener::LineListener;

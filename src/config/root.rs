@@ -9,6 +9,7 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::cost::{self, CardinalityConfig, CostConfig, MetricRuleConfig};
 use super::emf::EmfConfig;
 use super::human;
 use super::otlp::OtlpConfig;
@@ -113,6 +114,18 @@ pub struct Config {
     /// Log lines as human text or as one JSON object per line.
     #[serde(deserialize_with = "rules::log_format")]
     pub log_format: LogFormat,
+    /// Which self metrics are published (each is a billed series per set of default
+    /// dimensions): `a,b` in env and flags, a list in the file; every one by default.
+    #[serde(deserialize_with = "cost::self_metrics")]
+    pub self_metrics: Vec<String>,
+    /// The metric rules: `[[metrics]]` tables in the file (see the README's cost control),
+    /// applied in order to every input's records.
+    #[serde(deserialize_with = "cost::metric_rules")]
+    pub metrics: Vec<MetricRuleConfig>,
+    /// The series budget.
+    pub cardinality: CardinalityConfig,
+    /// The prices of the bill's estimate.
+    pub cost: CostConfig,
     /// The StatsD/DogStatsD listeners.
     pub statsd: StatsdConfig,
     /// The EMF (CloudWatch embedded metric format) listeners.
@@ -150,6 +163,10 @@ impl Default for Config {
             auth_token_file: None,
             integer_timestamps: None,
             log_format: LogFormat::Text,
+            self_metrics: cost::SELF_METRICS.iter().map(|s| s.to_string()).collect(),
+            metrics: Vec::new(),
+            cardinality: CardinalityConfig::default(),
+            cost: CostConfig::default(),
             statsd: StatsdConfig::default(),
             emf: EmfConfig::default(),
             otlp: OtlpConfig::default(),

@@ -105,6 +105,7 @@ impl Publisher {
             Err(e) => e.class.outcome(),
         };
         self.telemetry.put_call(outcome, took.as_secs_f64());
+        self.telemetry.cost.call_at(self.clock.now_ms());
         let Err(error) = result else {
             self.rate.on_success();
             self.outbox.succeeded(attempt);

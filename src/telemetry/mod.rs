@@ -11,6 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+pub(crate) mod cost;
 mod http;
 pub(crate) mod lines;
 pub mod scrape;
@@ -80,6 +81,8 @@ pub(crate) struct Telemetry {
     otlp_streams: Gauge,
     /// The HTTP listeners' connections.
     pub http: http::Connections,
+    /// Cost control: the series budget, the rules, the calls of the last hour.
+    pub cost: cost::Cost,
     /// Per scrape target.
     pub scrape: scrape::Scrapes,
     pub(crate) spool: spool::Spool,
@@ -116,6 +119,7 @@ impl Default for Telemetry {
             otlp_points_rejected: Family::default(),
             otlp_streams: Gauge::default(),
             http: http::Connections::default(),
+            cost: cost::Cost::default(),
             scrape: scrape::Scrapes::default(),
             spool: spool::Spool::default(),
             lines: lines::Lines::default(),
@@ -185,6 +189,7 @@ impl Default for Telemetry {
             drop(t.otlp_points_rejected.get_or_create(&Reason { reason: r.label() }));
         }
         t.http.register(&mut registry);
+        t.cost.register(&mut registry);
         t.scrape.register(&mut registry);
         t.spool.register(&mut registry);
         t.lines.register(&mut registry);
@@ -221,6 +226,18 @@ impl cw_core::pipeline::Counters for Telemetry {
 
     fn refused(&self, reason: RefuseReason) {
         self.request_refused(reason);
+    }
+
+    fn rollup_skipped(&self, rule: &str) {
+        self.cost.rollup_skipped(rule);
+    }
+
+    fn series_overflow(&self, bound: cw_core::reasons::SeriesBound, n: usize) {
+        self.cost.overflowed(bound, n);
+    }
+
+    fn series_refused(&self, bound: cw_core::reasons::SeriesBound, n: usize) {
+        self.cost.refused(bound, n);
     }
 }
 
