@@ -138,8 +138,7 @@ async fn a_down_a_slow_and_a_garbage_target_never_stop_the_good_ones() {
             c.scrape.namespace = Some("Scraped".into());
             c.scrape.interval = Duration::from_secs(10);
             c.scrape.timeout = Duration::from_secs(2);
-            c.scrape.targets =
-                urls.iter().map(|u| TargetConfig { url: u.clone(), interval: None, timeout: None }).collect();
+            c.scrape.targets = urls.iter().map(|u| TargetConfig::new(u.clone())).collect();
         },
         shared,
     )
@@ -226,7 +225,7 @@ async fn the_cap_refuses_series_and_counts_them_and_a_truncated_openmetrics_answ
     let app = TestApp::spawn_with_clock(
         |c: &mut Config| {
             c.scrape.max_series_per_target = 3;
-            c.scrape.targets = vec![TargetConfig { url: url.clone(), interval: None, timeout: None }];
+            c.scrape.targets = vec![TargetConfig::new(url.clone())];
         },
         shared,
     )
