@@ -1,6 +1,7 @@
 //! The EMF document parser on arbitrary bytes: it must never panic, and what it accepts must
 //! hold its promises (at most 100 finite values per metric, known units, resolutions 1 or 60,
-//! at most 30 dimensions with non-empty values, Values and Counts of one length).
+//! at most 30 dimensions with non-empty values, Values and Counts of one length, at most the
+//! bound's datums).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,7 +11,13 @@ use cw_core::ingest::emf as parse;
 use parse::{Parsed, Values};
 
 fuzz_target!(|data: &[u8]| {
+    // Our bounds hold: never more dimension sets' datums than allowed.
+    let limits = parse::Limits { max_dimension_sets: 2, max_datums: 5 };
+    if let Ok(Parsed::Emf(document)) = parse::parse_with(data, &limits) {
+        assert!(document.datums.len() <= limits.max_datums);
+    }
     let Ok(Parsed::Emf(document)) = parse::parse(data) else { return };
+    assert!(document.datums.len() <= parse::DEFAULT_MAX_DATUMS);
     for d in &document.datums {
         if let Some(unit) = &d.unit {
             assert!(domain::units::Unit::parse(unit).is_some(), "{unit}");

@@ -1,6 +1,7 @@
 //! The StatsD line parser on arbitrary bytes: it must never panic, and what it accepts must
-//! hold its promises (a name, finite values, a rate in (0, 1], each tag key once); its
-//! shortcut for usual numbers reads the same `f64` as `str::parse`.
+//! hold its promises (a name, finite values, a sample per non-empty item of a packed list, a
+//! rate in (0, 1], each tag key once); its shortcut for usual numbers reads the same `f64` as
+//! `str::parse`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -25,6 +26,16 @@ fuzz_target!(|data: &[u8]| {
         assert!(!m.name.is_empty());
         assert!(m.rate > 0.0 && m.rate <= 1.0, "{}", m.rate);
         assert!(!m.samples.is_empty());
+        // A packed list's empty items are skipped, every other item is a sample.
+        if m.kind != parse::Kind::Set {
+            let text = std::str::from_utf8(line).unwrap_or("");
+            let values = text.split_once(':').map_or("", |(_, rest)| rest.split('|').next().unwrap_or(""));
+            let items = values.split(':').filter(|v| !v.is_empty()).count();
+            // The Influx form puts `,k=v` before the first `:`: only plain names are compared.
+            if !text.split(':').next().unwrap_or("").contains(',') {
+                assert_eq!(m.samples.len(), items, "{text}");
+            }
+        }
         for s in &m.samples {
             match s {
                 Sample::Number(v) | Sample::Delta(v) => assert!(v.is_finite()),

@@ -4,7 +4,11 @@
 
 use std::net::SocketAddr;
 
+use serde::de::{Deserializer, Error};
+
+use super::human;
 use super::listener::line_section;
+use cw_core::ingest::emf::{DEFAULT_MAX_DATUMS, DEFAULT_MAX_DIMENSION_SETS, Limits};
 
 /// The conventional EMF address, where `enabled = true` listens.
 pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 25888);
@@ -12,7 +16,37 @@ pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std
 line_section! {
     /// EMF documents over UDP and TCP; `namespace` is for directives that name none (every
     /// EMF directive should).
-    pub struct EmfConfig, at "127.0.0.1:25888" = DEFAULT_ADDRESS, namespace "of directives that name none" {}
+    pub struct EmfConfig, at "127.0.0.1:25888" = DEFAULT_ADDRESS, namespace "of directives that name none" {
+        /// Dimension sets one directive may have (1 to 1000): a directive with more rejects
+        /// its document (`too_many_dimension_sets`). Each set makes every metric of the
+        /// directive a series of its own.
+        #[serde(deserialize_with = "max_dimension_sets")]
+        pub max_dimension_sets: usize = DEFAULT_MAX_DIMENSION_SETS,
+        /// Datums one document may give, metrics × dimension sets over its directives (1 to
+        /// 100000): a document that would give more is rejected (`too_many_datums`).
+        #[serde(deserialize_with = "max_datums_per_document")]
+        pub max_datums_per_document: usize = DEFAULT_MAX_DATUMS,
+    }
+}
+
+impl EmfConfig {
+    /// The parser's bounds.
+    pub fn limits(&self) -> Limits {
+        Limits { max_dimension_sets: self.max_dimension_sets, max_datums: self.max_datums_per_document }
+    }
+}
+
+fn count<'de, D: Deserializer<'de>>(d: D, max: u64) -> Result<usize, D::Error> {
+    let human::Text(s) = serde::Deserialize::deserialize(d)?;
+    human::count(&s, 1, max).map(|n| n as usize).map_err(D::Error::custom)
+}
+
+fn max_dimension_sets<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    count(d, 1000)
+}
+
+fn max_datums_per_document<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    count(d, 100_000)
 }
 
 #[cfg(test)]
@@ -46,6 +80,11 @@ mod tests {
         assert!(parse("[emf]\nreceive_buffer_bytes = 10").is_err());
         assert!(parse("[emf]\nunits = {}").is_err());
         assert!(parse("[emf]\nnamespace = \"AWS/EC2\"").is_err());
+        let c = parse("[emf]\nmax_dimension_sets = 5\nmax_datums_per_document = \"40\"").unwrap();
+        assert_eq!(c.limits(), Limits { max_dimension_sets: 5, max_datums: 40 });
+        assert_eq!(EmfConfig::default().limits(), Limits::default());
+        assert!(parse("[emf]\nmax_dimension_sets = 0").unwrap_err().contains("max_dimension_sets"));
+        assert!(parse("[emf]\nmax_datums_per_document = 100001").is_err());
     }
 
     #[test]

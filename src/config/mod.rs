@@ -58,6 +58,7 @@ mod readme_tests;
 mod root;
 mod rules;
 mod scrape;
+mod scrape_target;
 mod spool;
 mod statsd;
 #[cfg(test)]
@@ -71,6 +72,6 @@ pub use listener::LineListener;
 pub use otlp::OtlpConfig;
 pub use root::Config;
 pub use rules::LogFormat;
-pub use scrape::{ScrapeConfig, TargetConfig};
+pub use scrape::{BasicAuth, ScrapeConfig, TargetConfig};
 pub use spool::{SpoolConfig, SyncPolicy};
 pub use statsd::StatsdConfig;

@@ -5,10 +5,12 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::de::{self, Deserializer, Error, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 
 use super::human::{self, Text};
 use super::listener::{boolean, namespace};
+pub use super::scrape_target::{BasicAuth, TargetConfig};
+use super::scrape_target::{interval, timeout};
 
 /// Prometheus scraping.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -53,8 +55,17 @@ pub struct ScrapeConfig {
     #[serde(serialize_with = "human::print::size", deserialize_with = "max_response_bytes")]
     #[schemars(with = "String")]
     pub max_response_bytes: usize,
+    /// Bound on the samples one scrape holds (Prometheus' `sample_limit`; 1 to 10000000): an
+    /// answer with more fails the scrape (`too_many_samples`), and parsing stops there.
+    #[serde(deserialize_with = "max_samples_per_scrape")]
+    pub max_samples_per_scrape: usize,
+    /// Bound on the memory a target's series state may hold between scrapes (its series and
+    /// their cumulative readings; 64KiB to 1GiB): further series are refused (`state_bytes`).
+    #[serde(serialize_with = "human::print::size", deserialize_with = "max_state_bytes_per_target")]
+    #[schemars(with = "String")]
+    pub max_state_bytes_per_target: usize,
     /// The targets: `[[scrape.targets]]` tables in the file, `URL,URL` in env and flags.
-    #[serde(deserialize_with = "targets")]
+    #[serde(deserialize_with = "super::scrape_target::targets")]
     pub targets: Vec<TargetConfig>,
 }
 
@@ -72,36 +83,11 @@ impl Default for ScrapeConfig {
             max_series_per_target: 1000,
             family_series_warning: 100,
             max_response_bytes: 10 * 1024 * 1024,
+            max_samples_per_scrape: 100_000,
+            max_state_bytes_per_target: 8 * 1024 * 1024,
             targets: Vec::new(),
         }
     }
-}
-
-/// One target.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TargetConfig {
-    /// `http://host:port/path` (plain HTTP: targets are local).
-    #[serde(deserialize_with = "url")]
-    pub url: String,
-    /// Time between two scrapes of this target; `[scrape] interval` when unset.
-    #[serde(
-        default,
-        deserialize_with = "opt_interval",
-        serialize_with = "print_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schemars(with = "Option<String>")]
-    pub interval: Option<Duration>,
-    /// Time a scrape of this target may take; `[scrape] timeout` when unset.
-    #[serde(
-        default,
-        deserialize_with = "opt_timeout",
-        serialize_with = "print_opt",
-        skip_serializing_if = "Option::is_none"
-    )]
-    #[schemars(with = "Option<String>")]
-    pub timeout: Option<Duration>,
 }
 
 impl ScrapeConfig {
@@ -115,33 +101,6 @@ impl ScrapeConfig {
 fn text<'de, D: Deserializer<'de>, T>(d: D, parse: impl FnOnce(String) -> Result<T, String>) -> Result<T, D::Error> {
     let Text(s) = Text::deserialize(d)?;
     parse(s).map_err(D::Error::custom)
-}
-
-fn at_least(s: &str, min: Duration, rule: &str) -> Result<Duration, String> {
-    match human::duration(s)? {
-        d if d < min => Err(rule.into()),
-        d => Ok(d),
-    }
-}
-
-fn interval<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    text(d, |s| at_least(&s, Duration::from_secs(1), "must be at least 1s"))
-}
-
-fn timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    text(d, |s| at_least(&s, Duration::from_millis(100), "must be at least 100ms"))
-}
-
-fn opt_interval<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    interval(d).map(Some)
-}
-
-fn opt_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
-    timeout(d).map(Some)
-}
-
-fn print_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-    human::print::duration(&d.unwrap_or_default(), s)
 }
 
 fn max_series<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
@@ -159,17 +118,15 @@ fn max_response_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error
     })
 }
 
-/// `http://host:port/path`, nothing else.
-pub fn check_url(s: &str) -> Result<(), String> {
-    let uri: hyper::Uri = s.parse().map_err(|_| format!("`{s}` is not a URL"))?;
-    if uri.scheme_str() != Some("http") || uri.authority().is_none() {
-        return Err(format!("`{s}`: targets are scraped over plain http://host:port/path"));
-    }
-    Ok(())
+fn max_samples_per_scrape<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| human::count(&s, 1, 10_000_000).map(|n| n as usize))
 }
 
-fn url<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    text(d, |s| check_url(s.trim()).map(|_| s.trim().to_string()))
+fn max_state_bytes_per_target<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    text(d, |s| match human::size(&s)? {
+        n if (64 * 1024..=1024 * 1024 * 1024).contains(&n) => Ok(n as usize),
+        _ => Err("must be between 64KiB and 1GiB".into()),
+    })
 }
 
 /// A list: an array of strings (file), or `a,b,c` (env, flags; empty means none).
@@ -192,43 +149,6 @@ fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
         }
     }
     d.deserialize_any(ListVisitor)
-}
-
-/// Targets: an array of tables or of URLs (file), or `URL,URL` (env, flags).
-fn targets<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<TargetConfig>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum One {
-        Url(String),
-        Table(TargetConfig),
-    }
-    struct TargetsVisitor;
-    impl<'de> Visitor<'de> for TargetsVisitor {
-        type Value = Vec<TargetConfig>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("[[scrape.targets]] tables with a url, or URL,URL")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            let urls = v.split(',').map(str::trim).filter(|p| !p.is_empty());
-            urls.map(|u| check_url(u).map(|_| TargetConfig { url: u.to_string(), interval: None, timeout: None }))
-                .collect::<Result<_, _>>()
-                .map_err(E::custom)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(one) = seq.next_element::<One>()? {
-                out.push(match one {
-                    One::Url(u) => {
-                        check_url(&u).map_err(A::Error::custom)?;
-                        TargetConfig { url: u, interval: None, timeout: None }
-                    }
-                    One::Table(t) => t,
-                });
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(TargetsVisitor)
 }
 
 #[cfg(test)]

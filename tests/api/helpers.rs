@@ -508,6 +508,11 @@ impl Sidecar {
         self.child.id().expect("the sidecar is still running")
     }
 
+    /// The last lines it logged (at most 200).
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    }
+
     /// The address as `healthcheck --listen` takes it.
     pub fn addr(&self) -> &str {
         self.base.trim_start_matches("http://")

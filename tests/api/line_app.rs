@@ -16,7 +16,7 @@ pub struct LineApp {
     pub tcp: SocketAddr,
     /// The input's label in `/metrics`: `statsd` or `emf`.
     input: &'static str,
-    app: TestApp,
+    pub app: TestApp,
 }
 
 impl Deref for LineApp {

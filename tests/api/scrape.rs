@@ -16,12 +16,14 @@ use tokio::net::TcpListener;
 use crate::helpers::{Stats, TestApp, now_ms, until};
 
 /// What a fake target answers to its n-th scrape (from 1).
-type Answer = Box<dyn Fn(usize) -> (Vec<(&'static str, String)>, Vec<u8>) + Send + Sync>;
+pub(crate) type Answer = Box<dyn Fn(usize) -> (Vec<(&'static str, String)>, Vec<u8>) + Send + Sync>;
 
 /// A target on 127.0.0.1 answering each request with `answer`, after `delay` (real time).
 pub struct FakeTarget {
     pub addr: SocketAddr,
     pub hits: Arc<AtomicUsize>,
+    /// The head of each request, as it came.
+    pub heads: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl FakeTarget {
@@ -29,10 +31,11 @@ impl FakeTarget {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let hits = Arc::new(AtomicUsize::new(0));
-        let (count, answer) = (hits.clone(), Arc::new(answer));
+        let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, answer, seen) = (hits.clone(), Arc::new(answer), heads.clone());
         tokio::spawn(async move {
             while let Ok((mut conn, _)) = listener.accept().await {
-                let (count, answer) = (count.clone(), answer.clone());
+                let (count, answer, seen) = (count.clone(), answer.clone(), seen.clone());
                 tokio::spawn(async move {
                     let mut head = Vec::new();
                     let mut buf = [0u8; 4096];
@@ -42,6 +45,7 @@ impl FakeTarget {
                             Ok(n) => head.extend_from_slice(&buf[..n]),
                         }
                     }
+                    seen.lock().unwrap().push(String::from_utf8_lossy(&head).into_owned());
                     let n = count.fetch_add(1, Ordering::SeqCst) + 1;
                     tokio::time::sleep(delay).await;
                     let (headers, body) = answer(n);
@@ -57,7 +61,7 @@ impl FakeTarget {
                 });
             }
         });
-        FakeTarget { addr, hits }
+        FakeTarget { addr, hits, heads }
     }
 
     pub fn url(&self) -> String {
@@ -80,13 +84,13 @@ async fn nothing_listens() -> String {
 }
 
 /// A manual clock at the start of the current minute, shared with the app.
-fn minute_clock() -> (Arc<ManualClock>, SharedClock) {
+pub(crate) fn minute_clock() -> (Arc<ManualClock>, SharedClock) {
     let now = now_ms();
     let clock = ManualClock::new(now - now % 60_000);
     (clock.clone(), clock)
 }
 
-async fn scrapes(app: &TestApp, target: &str, outcome: &str) -> f64 {
+pub(crate) async fn scrapes(app: &TestApp, target: &str, outcome: &str) -> f64 {
     app.metric("cw_sidecar_scrapes_total", &format!("target=\"{target}\",outcome=\"{outcome}\"")).await
 }
 
@@ -138,8 +142,7 @@ async fn a_down_a_slow_and_a_garbage_target_never_stop_the_good_ones() {
             c.scrape.namespace = Some("Scraped".into());
             c.scrape.interval = Duration::from_secs(10);
             c.scrape.timeout = Duration::from_secs(2);
-            c.scrape.targets =
-                urls.iter().map(|u| TargetConfig { url: u.clone(), interval: None, timeout: None }).collect();
+            c.scrape.targets = urls.iter().map(|u| TargetConfig::new(u.clone())).collect();
         },
         shared,
     )
@@ -226,7 +229,7 @@ async fn the_cap_refuses_series_and_counts_them_and_a_truncated_openmetrics_answ
     let app = TestApp::spawn_with_clock(
         |c: &mut Config| {
             c.scrape.max_series_per_target = 3;
-            c.scrape.targets = vec![TargetConfig { url: url.clone(), interval: None, timeout: None }];
+            c.scrape.targets = vec![TargetConfig::new(url.clone())];
         },
         shared,
     )

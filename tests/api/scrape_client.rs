@@ -94,7 +94,7 @@ async fn run(tune: impl FnOnce(&mut Config)) -> (TestApp, Expected, Vec<Received
         |c: &mut Config| {
             c.scrape.namespace = Some("Media".into());
             c.scrape.interval = Duration::from_secs(INTERVAL_S);
-            c.scrape.targets = vec![TargetConfig { url: url.clone(), interval: None, timeout: None }];
+            c.scrape.targets = vec![TargetConfig::new(url.clone())];
             tune(c);
         },
         clock.clone(),

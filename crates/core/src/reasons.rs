@@ -158,6 +158,11 @@ labels! {
         TooManyDimensions => "too_many_dimensions",
         /// EMF: more than 100 values for one metric.
         TooManyValues => "too_many_values",
+        /// EMF: a directive with more dimension sets than `emf.max_dimension_sets`.
+        TooManyDimensionSets => "too_many_dimension_sets",
+        /// EMF: a document that would give more datums (metrics × dimension sets, over all
+        /// its directives) than `emf.max_datums_per_document`.
+        TooManyDatums => "too_many_datums",
     }
 }
 
@@ -238,8 +243,14 @@ labels! {
         HttpStatus => "http_status",
         /// The body, or its decompression, over `max_response_bytes`.
         TooLarge => "too_large",
-        /// Not an exposition: bad gzip, not UTF-8, no valid sample, or OpenMetrics without `# EOF`.
+        /// Not an exposition: bad gzip, not UTF-8, no valid sample, OpenMetrics without
+        /// `# EOF`, or text after it.
         Malformed => "malformed",
+        /// More samples than `max_samples_per_scrape` (Prometheus' `sample_limit`): the whole
+        /// scrape fails, and parsing stops there.
+        TooManySamples => "too_many_samples",
+        /// The target's `password_file` or `bearer_token_file` could not be read.
+        Credentials => "credentials",
         /// The pipeline refused the scrape as a whole (buffer full, shutting down).
         Refused => "refused",
     }
@@ -279,6 +290,11 @@ labels! {
         Unsupported => "unsupported",
         /// The target's cumulative state holds its bound of streams already.
         StateFull => "state_full",
+        /// The target's series state holds `max_state_bytes_per_target` already.
+        StateBytes => "state_bytes",
+        /// A series (or one of its samples: a bucket, `_sum`, `_count`) given again in one
+        /// scrape: the first is kept, as Prometheus does ("duplicate sample for timestamp").
+        Duplicate => "duplicate",
         /// The pipeline's validation refused the datum (its rule is in `records_rejected_total`).
         Invalid => "invalid",
     }

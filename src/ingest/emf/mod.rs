@@ -11,6 +11,8 @@
 //! dimension set) that the pipeline took, or refused and lost. A skipped metric or dropped
 //! dimension set is a warning in `input_warnings_total`; the document's other metrics publish.
 
+mod loud;
+
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -21,11 +23,11 @@ use crate::ingest::source::{BoxFuture, Shared, Source};
 use crate::telemetry::Telemetry;
 use cw_core::domain::payload::{GivenValues, Payload, StatSet};
 use cw_core::domain::timestamp::GivenTime;
-use cw_core::ingest::emf::{self as parse, Datum, Parsed, Values};
+use cw_core::ingest::emf::{self as parse, Datum, Limits, Parsed, Values};
 use cw_core::ingest::statsd::lines as split_lines;
 use cw_core::pipeline::candidate::{Candidate, Context};
 use cw_core::pipeline::{Accepted, Admission, Input, Pipeline};
-use cw_core::reasons::{LineOutcome, LineWarning};
+use cw_core::reasons::{LineOutcome, LineReject, LineWarning};
 
 pub const INPUT: Input = Input { name: "emf", admission: Admission::Bounded, counted: true };
 
@@ -36,6 +38,9 @@ pub struct Emf {
     clock: SharedClock,
     /// `[emf].namespace`, else the global one.
     namespace: Option<String>,
+    limits: Limits,
+    /// Documents over our bounds are a warning, at most one line per 10 s.
+    over_bounds: loud::Loud,
 }
 
 impl Emf {
@@ -48,7 +53,8 @@ impl Emf {
     ) -> Emf {
         let namespace = config.namespace.clone().or_else(|| namespace.cloned());
         telemetry.line_input(INPUT.name);
-        Emf { pipeline, telemetry, clock, namespace }
+        let (limits, over_bounds) = (config.limits(), loud::Loud::new(10_000));
+        Emf { pipeline, telemetry, clock, namespace, limits, over_bounds }
     }
 
     fn warn(&self, warning: LineWarning, message: &str) {
@@ -114,7 +120,7 @@ impl LineInput for Emf {
         let (mut received, mut ignored) = (0, 0);
         for document in split_lines(batch) {
             received += 1;
-            let document = match parse::parse(document) {
+            let document = match parse::parse_with(document, &self.limits) {
                 Ok(Parsed::Emf(d)) => d,
                 Ok(Parsed::NotEmf) => {
                     ignored += 1;
@@ -122,6 +128,16 @@ impl LineInput for Emf {
                 }
                 Err(e) => {
                     self.rejected(e.reason, &e.message);
+                    if matches!(e.reason, LineReject::TooManyDimensionSets | LineReject::TooManyDatums)
+                        && let Some(held_back) = self.over_bounds.allow(now)
+                    {
+                        tracing::warn!(
+                            reason = e.reason.label(),
+                            message = %e.message,
+                            rejected_since_last_warning = held_back,
+                            "emf document rejected: it would make too many series"
+                        );
+                    }
                     continue;
                 }
             };

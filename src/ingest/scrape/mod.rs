@@ -5,8 +5,8 @@
 //! other targets go on: each has its own task, timeout and state.
 
 pub mod fetch;
+mod report;
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,14 +22,19 @@ use cw_core::ingest::prometheus::rules::{RUNTIME_EXCLUDES, Rules};
 use cw_core::pipeline::candidate::Context;
 use cw_core::pipeline::{Admission, Input, Pipeline};
 use cw_core::reasons::{ScrapeOutcome, ScrapeRefusal};
-use fetch::{Failure, Fetcher};
+use fetch::{Credentials, Failure, Fetcher};
 
 pub const INPUT: Input = Input { name: "scrape", admission: Admission::Bounded, counted: true };
+
+/// Answers parsed and converted at once, over all targets: what the scrapes hold at a time is
+/// bounded by this many answers' worth, however many targets answer together.
+const PARSING_AT_ONCE: usize = 2;
 
 /// One configured target.
 struct Target {
     url: String,
     uri: hyper::Uri,
+    credentials: Option<Credentials>,
     interval: Duration,
     timeout: Duration,
     state: Mutex<Watch>,
@@ -43,8 +48,8 @@ struct Watch {
     down: Option<bool>,
     /// Line errors of the last scrape (logged when the number changes).
     line_errors: usize,
-    /// Refusal reasons already logged.
-    logged: HashSet<ScrapeRefusal>,
+    /// What the last scrape refused, by reason (its summary is a warning when this changes).
+    refused: Vec<(ScrapeRefusal, usize)>,
 }
 
 /// The scrape input: its settings and targets.
@@ -56,6 +61,8 @@ pub struct Scraper {
     namespace: Option<String>,
     fetcher: Fetcher,
     targets: Vec<Arc<Target>>,
+    max_samples: usize,
+    parsing: Arc<tokio::sync::Semaphore>,
 }
 
 impl Scraper {
@@ -80,21 +87,26 @@ impl Scraper {
             drop_labels: config.drop_labels.clone(),
             keep_labels: config.keep_labels.clone(),
             max_series: config.max_series_per_target,
+            max_state_bytes: config.max_state_bytes_per_target,
             family_series_warning: config.family_series_warning,
         };
         let targets = config
             .targets
             .iter()
-            .map(|t| {
+            .filter_map(|t| {
                 let (interval, timeout) = config.timing(t);
+                // Checked by the config: a URL that does not parse is never a target.
+                let uri = t.url.parse().ok()?;
                 telemetry.scrape.target(&t.url);
-                Arc::new(Target {
+                let credentials = Credentials::of(t);
+                Some(Arc::new(Target {
                     url: t.url.clone(),
-                    uri: t.url.parse().expect("checked by the config"),
+                    uri,
+                    credentials,
                     interval,
                     timeout,
                     state: Mutex::default(),
-                })
+                }))
             })
             .collect();
         let namespace = config.namespace.clone().or_else(|| namespace.cloned());
@@ -104,7 +116,9 @@ impl Scraper {
             );
         }
         let fetcher = Fetcher::new(config.max_response_bytes, clock.clone());
-        Some(Scraper { pipeline, telemetry, clock, rules, namespace, fetcher, targets })
+        let (max_samples, parsing) =
+            (config.max_samples_per_scrape, Arc::new(tokio::sync::Semaphore::new(PARSING_AT_ONCE)));
+        Some(Scraper { pipeline, telemetry, clock, rules, namespace, fetcher, targets, max_samples, parsing })
     }
 
     /// Scrapes `target` at once, then every interval, until stopped.
@@ -128,7 +142,7 @@ impl Scraper {
     async fn scrape(self: Arc<Self>, target: Arc<Target>) {
         let started = self.clock.elapsed();
         let now_ms = self.clock.now_ms();
-        let fetched = self.fetcher.fetch(&target.uri, target.timeout).await;
+        let fetched = self.fetcher.fetch(&target.uri, target.timeout, target.credentials.as_ref()).await;
         let seconds = |clock: &SharedClock| clock.elapsed().saturating_sub(started).as_secs_f64();
         let answer = match fetched {
             Ok(a) => a,
@@ -136,8 +150,13 @@ impl Scraper {
         };
         let this = self.clone();
         let t = target.clone();
-        let done =
-            tokio::task::spawn_blocking(move || this.publish(&t, &answer.body, answer.openmetrics, now_ms)).await;
+        // Never closed: acquiring fails only if it were, and then parsing goes on unbounded.
+        let permit = self.parsing.clone().acquire_owned().await.ok();
+        let done = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            this.publish(&t, &answer.body, answer.openmetrics, now_ms)
+        })
+        .await;
         let seconds = seconds(&self.clock);
         match done {
             Ok(Ok(series)) => {
@@ -169,7 +188,16 @@ impl Scraper {
     fn publish(&self, target: &Target, body: &[u8], openmetrics: bool, now_ms: i64) -> Result<(usize, usize), Failure> {
         let malformed = |message: String| Failure { outcome: ScrapeOutcome::Malformed, message };
         let text = std::str::from_utf8(body).map_err(|e| malformed(format!("not UTF-8: {e}")))?;
-        let exposition = parse::parse(text, openmetrics);
+        let exposition = parse::parse_limited(text, openmetrics, self.max_samples);
+        if exposition.too_many_samples {
+            return Err(Failure {
+                outcome: ScrapeOutcome::TooManySamples,
+                message: format!("more than max_samples_per_scrape ({}) samples", self.max_samples),
+            });
+        }
+        if let Some(line) = exposition.after_eof {
+            return Err(malformed(format!("text after OpenMetrics `# EOF`, line {line}: an invalid exposition")));
+        }
         let url = target.url.as_str();
         let mut watch = target.state.lock().unwrap_or_else(|e| e.into_inner());
         let errors = exposition.errors.len();
@@ -189,21 +217,11 @@ impl Scraper {
         }
         watch.line_errors = errors;
         let converted = convert::convert(&mut watch.convert, &self.rules, &exposition, now_ms);
+        drop(exposition);
         for (reason, n) in &converted.refused {
             self.telemetry.scrape.refused(url, *reason, *n);
-            if *reason != ScrapeRefusal::Capped && watch.logged.insert(*reason) {
-                let example = converted.problems.first().map(String::as_str).unwrap_or("");
-                tracing::warn!(target = url, reason = reason.label(), series = n, example, "series not published");
-            }
         }
-        for series in &converted.newly_capped {
-            tracing::warn!(
-                target = url,
-                %series,
-                max_series_per_target = self.rules.max_series,
-                "series refused: the target publishes max_series_per_target series already"
-            );
-        }
+        report::refused(url, &self.rules, &converted, &mut watch.refused);
         for w in &converted.warnings {
             let (label, values) = w.widest_label.clone().unwrap_or_default();
             tracing::warn!(

@@ -8,6 +8,10 @@
 //! - The whole document is rejected (a [`DocumentError`]) for what CloudWatch rejects it for:
 //!   invalid JSON, more than 100 metrics in a directive, more than 30 dimensions in a set,
 //!   more than 100 values for a metric; and for a `_aws` that is not shaped as the schema says.
+//! - Ours, on top of CloudWatch's: a directive with more dimension sets than
+//!   [`Limits::max_dimension_sets`], or a document that would give more datums (metrics ×
+//!   dimension sets, over its directives) than [`Limits::max_datums`], is rejected whole:
+//!   one 15 KB line of 800 sets × 100 metrics would otherwise be 80,000 series.
 //! - One metric with a problem (its member missing or not numeric, a bad unit or storage
 //!   resolution, an incomplete statistic set) is skipped with a [`Warning`]; the rest publishes.
 //! - A dimension set naming a member that is missing, not a string or empty is dropped with a
@@ -31,6 +35,27 @@ use crate::reasons::{LineReject, LineWarning};
 pub const MAX_METRICS: usize = 100;
 pub const MAX_DIMENSIONS: usize = 30;
 pub const MAX_VALUES: usize = 100;
+
+/// Our bounds on what one document may ask for (`[emf]` `max_dimension_sets`,
+/// `max_datums_per_document`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Dimension sets in one directive.
+    pub max_dimension_sets: usize,
+    /// Datums of one document, over all its directives.
+    pub max_datums: usize,
+}
+
+/// As many sets per directive as a set may have dimensions (CloudWatch's 30).
+pub const DEFAULT_MAX_DIMENSION_SETS: usize = 30;
+/// One directive at both bounds: 100 metrics under 30 dimension sets.
+pub const DEFAULT_MAX_DATUMS: usize = MAX_METRICS * DEFAULT_MAX_DIMENSION_SETS;
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_dimension_sets: DEFAULT_MAX_DIMENSION_SETS, max_datums: DEFAULT_MAX_DATUMS }
+    }
+}
 
 /// What one document is.
 #[derive(Debug, PartialEq)]
@@ -128,8 +153,13 @@ struct MetricDefinition<'a> {
     storage_resolution: Option<&'a RawValue>,
 }
 
-/// Parses one document (a line over TCP, a datagram over UDP).
+/// Parses one document (a line over TCP, a datagram over UDP) under the default [`Limits`].
 pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, DocumentError> {
+    parse_with(bytes, &Limits::default())
+}
+
+/// Parses one document under `limits`.
+pub fn parse_with<'a>(bytes: &'a [u8], limits: &Limits) -> Result<Parsed<'a>, DocumentError> {
     let members: HashMap<Text<'_>, &RawValue> = match serde_json::from_slice(bytes) {
         Ok(m) => m,
         Err(e) => {
@@ -174,6 +204,16 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, DocumentError> {
             );
         }
         let sets = directive.dimensions.as_deref().unwrap_or(&[]);
+        if sets.len() > limits.max_dimension_sets {
+            return fail(
+                LineReject::TooManyDimensionSets,
+                format!(
+                    "directive {d} has {} dimension sets, at most {} (emf.max_dimension_sets)",
+                    sets.len(),
+                    limits.max_dimension_sets
+                ),
+            );
+        }
         if let Some(set) = sets.iter().find(|s| s.len() > MAX_DIMENSIONS) {
             return fail(
                 LineReject::TooManyDimensions,
@@ -184,6 +224,16 @@ pub fn parse(bytes: &[u8]) -> Result<Parsed<'_>, DocumentError> {
         for metric in metrics {
             let Some(found) = self::metric(metric, &members, &mut document.warnings)? else { continue };
             let (name, unit, storage_resolution, values) = found;
+            if document.datums.len() + sets.len() > limits.max_datums {
+                return fail(
+                    LineReject::TooManyDatums,
+                    format!(
+                        "the document gives more than {} datums (metrics × dimension sets; \
+                         emf.max_datums_per_document)",
+                        limits.max_datums
+                    ),
+                );
+            }
             for set in &sets {
                 document.datums.push(Datum {
                     namespace: directive.namespace.as_ref().map(|n| n.0.clone()),

@@ -182,3 +182,47 @@ fn escapes_and_the_timestamp() {
     assert_eq!(dims(&d.datums[0]), vec![("kéy".into(), "v\n".into())]);
     assert_eq!(d.datums[0].timestamp_ms, Some(1_700_000_000_123));
 }
+
+/// A document of `directives` directives, each with `sets` dimension sets (each naming one of
+/// the document's members) and `metrics` metrics.
+fn wide(directives: usize, sets: usize, metrics: usize) -> String {
+    let set_list = (0..sets).map(|i| format!("[\"D{}\"]", i % 500)).collect::<Vec<_>>().join(",");
+    let metric_list = (0..metrics).map(|i| format!("{{\"Name\":\"M{i}\"}}")).collect::<Vec<_>>().join(",");
+    let directive = format!("{{\"Namespace\":\"N\",\"Dimensions\":[{set_list}],\"Metrics\":[{metric_list}]}}");
+    let directives = vec![directive; directives].join(",");
+    let members = (0..sets.min(500)).map(|i| format!("\"D{i}\":\"v\"")).collect::<Vec<_>>().join(",");
+    let values = (0..metrics).map(|i| format!("\"M{i}\":1")).collect::<Vec<_>>().join(",");
+    format!("{{\"_aws\":{{\"CloudWatchMetrics\":[{directives}]}},{members},{values}}}")
+}
+
+/// Issue 25, finding 4: one 15 KB line with 435 (or 829) dimension sets × 100 metrics gave
+/// 43,500 (82,900) datums, and two such lines filled the 100,000-datum buffer.
+#[test]
+fn a_directive_with_hundreds_of_dimension_sets_is_rejected() {
+    for sets in [435, 829] {
+        let text = wide(1, sets, 100);
+        assert!(text.len() < 16_000, "a line of the issue's size: {}", text.len());
+        let e = parse(text.as_bytes()).unwrap_err();
+        assert_eq!(e.reason, LineReject::TooManyDimensionSets, "{sets}");
+        assert!(e.message.contains(&format!("{sets} dimension sets, at most 30")), "{}", e.message);
+        assert!(e.message.contains("emf.max_dimension_sets"), "{}", e.message);
+    }
+    // At the bounds: 30 sets × 100 metrics is 3,000 datums, taken.
+    assert_eq!(emf(&wide(1, 30, 100)).datums.len(), 3000);
+    assert_eq!(rejected(&wide(1, 31, 1)), LineReject::TooManyDimensionSets);
+}
+
+#[test]
+fn a_document_over_its_datums_is_rejected_whatever_its_directives() {
+    // Two directives at the bounds: 6,000 datums.
+    let e = parse(wide(2, 30, 100).as_bytes()).unwrap_err();
+    assert_eq!(e.reason, LineReject::TooManyDatums);
+    assert!(e.message.contains("3000 datums") && e.message.contains("emf.max_datums_per_document"), "{}", e.message);
+    // Configured bounds.
+    let limits = Limits { max_dimension_sets: 5, max_datums: 40 };
+    assert!(matches!(parse_with(wide(1, 5, 8).as_bytes(), &limits), Ok(Parsed::Emf(d)) if d.datums.len() == 40));
+    let e = parse_with(wide(1, 5, 9).as_bytes(), &limits).unwrap_err();
+    assert_eq!(e.reason, LineReject::TooManyDatums);
+    let e = parse_with(wide(1, 6, 1).as_bytes(), &limits).unwrap_err();
+    assert_eq!(e.reason, LineReject::TooManyDimensionSets);
+}

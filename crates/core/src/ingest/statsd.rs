@@ -3,7 +3,8 @@
 //! rejected with a [`LineError`] naming the rule it broke.
 //!
 //! `name[,k=v…]:value[:value…]|type[|@rate][|#tag,k:v][|c:container][|T<secs>]`, the fields
-//! after the type in any order, unknown fields ignored.
+//! after the type in any order, unknown fields ignored; an empty item of a packed value list
+//! is skipped (DogStatsD's reference parser does the same).
 
 use std::borrow::Cow;
 
@@ -240,7 +241,14 @@ fn parse_into<'a>(line: &'a str, m: &mut Metric<'a>) -> Result<Parsed, LineError
         }
         _ => {
             for text in split(value_part, b':') {
-                m.samples.push(sample(kind, text)?);
+                match sample(kind, text) {
+                    Ok(s) => m.samples.push(s),
+                    // An empty item of a packed list (`1.5::41`, `1.5:41:`) is skipped, as
+                    // DogStatsD's parser does; only a list of nothing but empty items is
+                    // refused. Looked at on the error path only: the hot path pays nothing.
+                    Err(_) if text.is_empty() && value_part.bytes().any(|b| b != b':') => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
     }

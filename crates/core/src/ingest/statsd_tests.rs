@@ -97,7 +97,21 @@ fn gauge_deltas_and_plain_values() {
 fn packed_values_are_several_samples() {
     assert_eq!(numbers(&metric("t:1:2:3|ms")), vec![1.0, 2.0, 3.0]);
     assert_eq!(numbers(&metric("c:1:2|c|@0.5")), vec![1.0, 2.0]);
-    assert_eq!(reason("t:1::3|ms"), LineReject::Value);
+    assert_eq!(numbers(&metric("t:1::3|ms")), vec![1.0, 3.0]);
+}
+
+/// Issue 25, finding 11: DogStatsD's reference parser skips an empty item of a packed list
+/// (`21::22`); we published nothing for these lines.
+#[test]
+fn an_empty_item_of_a_packed_list_is_skipped_as_dogstatsd_does() {
+    assert_eq!(numbers(&metric("name:1.5::41|h")), vec![1.5, 41.0]);
+    assert_eq!(numbers(&metric("name:1.5:41:|h")), vec![1.5, 41.0]);
+    assert_eq!(numbers(&metric("name::1.5:41|h")), vec![1.5, 41.0]);
+    assert_eq!(numbers(&metric("c:1:::2|c|#a:b")), vec![1.0, 2.0]);
+    // Nothing but empty items is still no value (DogStatsD: "no value found").
+    for bad in ["name:|h", "name::|h", "name:::|c", "name:1.5:x:|h"] {
+        assert_eq!(reason(bad), LineReject::Value, "{bad}");
+    }
 }
 
 #[test]

@@ -22,46 +22,15 @@ use crate::domain::payload::GivenValues;
 use crate::domain::timestamp::GivenTime;
 use crate::domain::units::Unit;
 use crate::ingest::buckets;
-use crate::ingest::cumulative::{Change, First, Reading, Streams};
+use crate::ingest::cumulative::{Change, First, Reading};
 pub use crate::ingest::prometheus::converted::{Converted, FamilyWarning};
 use crate::ingest::prometheus::parse::{Exposition, Family, Kind};
 use crate::ingest::prometheus::rules::{self, Rules};
 use crate::ingest::prometheus::series::{Series, created_families, group, histogram, label_key, widest_label};
+use crate::ingest::prometheus::state::{Full, Key, MAX_REMEMBERED};
+pub use crate::ingest::prometheus::state::{MAX_STREAMS, TargetState};
 use crate::pipeline::candidate::Candidate;
 use crate::reasons::ScrapeRefusal;
-
-/// Bound on the cumulative streams kept per target (series before labels are dropped).
-pub const MAX_STREAMS: usize = 100_000;
-/// Bound on the series keys remembered per target for logging once (capped series, families).
-const MAX_REMEMBERED: usize = 10_000;
-
-/// A target's state between scrapes.
-pub struct TargetState {
-    streams: Streams<String>,
-    /// The keys of `streams`.
-    known: HashSet<String>,
-    /// The series published under the cap, in order of admission.
-    admitted: HashSet<String>,
-    /// Capped series already logged.
-    logged: HashSet<String>,
-    /// Families already warned about.
-    warned: HashSet<String>,
-    /// When the previous scrape started; none before the first.
-    previous_ms: Option<i64>,
-}
-
-impl Default for TargetState {
-    fn default() -> Self {
-        TargetState {
-            streams: Streams::new(MAX_STREAMS, i64::MAX),
-            known: HashSet::new(),
-            admitted: HashSet::new(),
-            logged: HashSet::new(),
-            warned: HashSet::new(),
-            previous_ms: None,
-        }
-    }
-}
 
 /// A counter-like series' increase: name, dimensions, unit, value.
 type Summed<'a> = (Cow<'a, str>, Vec<(Cow<'a, str>, Cow<'a, str>)>, Unit, f64);
@@ -70,8 +39,8 @@ type Summed<'a> = (Cow<'a, str>, Vec<(Cow<'a, str>, Cow<'a, str>)>, Unit, f64);
 pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Exposition<'a>, now_ms: i64) -> Converted<'a> {
     let mut out = Converted::default();
     let created = created_families(exposition);
-    let mut seen_streams: HashSet<String> = HashSet::new();
-    let mut seen_series: HashSet<String> = HashSet::new();
+    let mut seen_streams: HashSet<Key> = HashSet::new();
+    let mut seen_series: HashSet<Key> = HashSet::new();
     // Counter-like increases, summed per published series (series merged by dropped labels).
     let mut sums: Vec<Summed<'a>> = Vec::new();
     let mut sum_index: HashMap<String, usize> = HashMap::new();
@@ -84,7 +53,7 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
             continue;
         }
         let unit = rules::unit(family.name, family.unit, family.kind);
-        let mut family_keys: HashSet<String> = HashSet::new();
+        let mut family_keys: HashSet<Key> = HashSet::new();
         for series in group(family, &mut out) {
             let created_ms = series.created_ms.or_else(|| created.get(family.name, &series.labels));
             let skip = match family.kind {
@@ -103,27 +72,39 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                 );
                 continue;
             }
-            family_keys.extend(keys.iter().cloned());
+            let hashed: Vec<Key> = keys.iter().map(|k| state.key(&[k])).collect();
+            family_keys.extend(hashed.iter().copied());
             // The cap: a series keeps its place while it is scraped; new ones take free places
             // (a place frees at the end of the first scrape its series is missing from).
-            let mut admitted = true;
-            for key in &keys {
-                if !state.admitted.contains(key) && state.admitted.len() >= rules.max_series {
+            let (mut admitted, mut bytes) = (true, true);
+            for key in &hashed {
+                if state.admitted.contains(key) {
+                } else if state.admitted.len() >= rules.max_series {
                     admitted = false;
+                } else if !state.room_for_series(rules.max_state_bytes) {
+                    bytes = false;
                 } else {
-                    state.admitted.insert(key.clone());
+                    state.admitted.insert(*key);
                 }
-                seen_series.insert(key.clone());
+                seen_series.insert(*key);
+            }
+            if !bytes {
+                out.refuse(ScrapeRefusal::StateBytes, Some(format!("{}: state full", rules::readable(&keys[0]))));
+                continue;
             }
             if !admitted {
                 out.capped += 1;
                 out.refuse(ScrapeRefusal::Capped, None);
-                if state.logged.len() < MAX_REMEMBERED && state.logged.insert(keys[0].clone()) {
-                    out.newly_capped.push(rules::readable(&keys[0]));
+                if state.logged.len() < MAX_REMEMBERED && state.logged.insert(hashed[0]) {
+                    out.newly_capped += 1;
+                    if out.capped_examples.len() < super::converted::EXAMPLES {
+                        out.capped_examples.push(rules::readable(&keys[0]));
+                    }
                 }
                 continue;
             }
-            let stream = format!("{}\0{:?}\0{}", family.name, family.kind, label_key(&series.labels));
+            let kind = format!("{:?}", family.kind);
+            let stream = state.key(&[family.name, &kind, &label_key(&series.labels)]);
             let first = match (state.previous_ms, created_ms) {
                 (Some(previous), Some(c)) if c >= previous => First::FromZero,
                 _ => First::Baseline,
@@ -154,9 +135,10 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                         out.refuse(ScrapeRefusal::Value, Some(format!("{}: not a count", rules::readable(&keys[0]))));
                         continue;
                     }
-                    seen_streams.insert(stream.clone());
+                    seen_streams.insert(stream);
                     let reading = Reading { start_ms: created_ms, shape: 0, counts, sum };
-                    let Some(delta) = increase(&mut out, state.streams.observe(stream, reading, first, now_ms)) else {
+                    let change = state.observe(stream, reading, first, now_ms, rules.max_state_bytes);
+                    let Some(delta) = increase(&mut out, change) else {
                         continue;
                     };
                     let mut add = |(name, unit): (Cow<'a, str>, Unit), key: &String, v: f64| match sum_index.get(key) {
@@ -186,8 +168,9 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                         );
                         continue;
                     };
-                    seen_streams.insert(stream.clone());
-                    let Some(delta) = increase(&mut out, state.streams.observe(stream, reading, first, now_ms)) else {
+                    seen_streams.insert(stream);
+                    let change = state.observe(stream, reading, first, now_ms, rules.max_state_bytes);
+                    let Some(delta) = increase(&mut out, change) else {
                         continue;
                     };
                     if delta.counts[0] <= 0.0 {
@@ -213,7 +196,7 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
         }
         if family_keys.len() > rules.family_series_warning
             && state.warned.len() < MAX_REMEMBERED
-            && state.warned.insert(family.name.to_string())
+            && state.warned.insert(state.key(&[family.name]))
         {
             out.warnings.push(FamilyWarning {
                 family: family.name.to_string(),
@@ -235,34 +218,22 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
     // What disappeared stops being published: its state goes, its place under the cap frees.
     state.admitted.retain(|k| seen_series.contains(k));
     out.published = state.admitted.len();
-    state.forget_unseen(seen_streams);
+    state.forget_unseen(&seen_streams);
     state.previous_ms = Some(now_ms);
     out
 }
 
-impl TargetState {
-    /// Forgets the streams not seen in this scrape.
-    fn forget_unseen(&mut self, seen: HashSet<String>) {
-        for k in self.known.difference(&seen) {
-            self.streams.forget(k);
-        }
-        self.known = seen;
-    }
-
-    /// How many cumulative streams are held.
-    #[cfg(test)]
-    pub fn streams(&self) -> usize {
-        self.streams.len()
-    }
-}
-
 /// The increase a change amounts to, counting what cannot be published.
-fn increase(out: &mut Converted<'_>, change: Change) -> Option<crate::ingest::cumulative::Delta> {
+fn increase(out: &mut Converted<'_>, change: Result<Change, Full>) -> Option<crate::ingest::cumulative::Delta> {
     match change {
-        Change::Increase(d) | Change::Reset(d) => Some(d),
-        Change::Baseline | Change::Rebased => None,
-        Change::TooManyStreams => {
+        Ok(Change::Increase(d) | Change::Reset(d)) => Some(d),
+        Ok(Change::Baseline | Change::Rebased) => None,
+        Ok(Change::TooManyStreams) | Err(Full::Streams) => {
             out.refuse(ScrapeRefusal::StateFull, None);
+            None
+        }
+        Err(Full::Bytes) => {
+            out.refuse(ScrapeRefusal::StateBytes, None);
             None
         }
     }

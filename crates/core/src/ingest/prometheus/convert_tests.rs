@@ -242,9 +242,9 @@ fn the_cap_refuses_new_series_logs_each_once_and_frees_places_of_gone_ones() {
     let (out, c) = scrape(&mut s, &r, &page(&["a", "b", "c"]), T0);
     assert_eq!(out.len(), 2);
     assert_eq!((c.published, c.capped, c.refused(ScrapeRefusal::Capped)), (2, 1, 1));
-    assert_eq!(c.newly_capped, ["g{id=\"c\"}"]);
+    assert_eq!((c.newly_capped, c.capped_examples.clone()), (1, vec!["g{id=\"c\"}".to_string()]));
     let (_, c) = scrape(&mut s, &r, &page(&["a", "b", "c"]), T0 + 15_000);
-    assert_eq!((c.capped, c.newly_capped.len()), (1, 0), "counted every scrape, logged once");
+    assert_eq!((c.capped, c.newly_capped), (1, 0), "counted every scrape, logged once");
     // `a` is gone: its place is free from the next scrape on, and `c` takes it.
     let (out, c) = scrape(&mut s, &r, &page(&["b", "c"]), T0 + 30_000);
     assert_eq!((out.len(), c.capped, c.published), (1, 1, 1));
@@ -316,4 +316,51 @@ fn runtime_families_are_excluded_by_default_and_globs_choose_the_rest() {
     assert!(
         glob("a*b?c", "axxbyc") && !glob("a*b?c", "axxbc") && glob("*", "") && glob("**x", "x") && !glob("x", "xy")
     );
+}
+
+/// Issue 25, finding 11: a duplicate series was silently reduced to one (the last value won).
+/// As Prometheus does: the first is kept, and the duplicate is counted.
+#[test]
+fn a_duplicate_series_keeps_the_first_sample_and_is_counted() {
+    let (mut s, r) = (TargetState::default(), Rules::default());
+    let text = "# TYPE g gauge\ng{a=\"1\"} 1\ng{a=\"1\"} 2\n# TYPE c counter\nc_total 5\nc_total 9\n\
+                # TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"1\"} 3\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_sum 7\nh_count 2\n";
+    let (out, c) = scrape(&mut s, &r, text, T0);
+    assert_eq!(one(&out, "g").pairs, vec![(1.0, 1.0)], "the first sample is kept");
+    assert_eq!(c.refused(ScrapeRefusal::Duplicate), 4);
+    assert_eq!(c.refused(ScrapeRefusal::Malformed), 0, "a duplicate is not a broken histogram");
+    assert!(c.problems.iter().any(|p| p.contains("g{a=\"1\"}") && p.contains("duplicate")), "{:?}", c.problems);
+    let (out, _) = scrape(&mut s, &r, &text.replace("c_total 5", "c_total 6"), T0 + 15_000);
+    assert_eq!(one(&out, "c_total").pairs, vec![(1.0, 1.0)], "the increase of the first: 5 -> 6");
+}
+
+/// Issue 25, finding 9: the state held every key as text (a series' labels, twice); it is now
+/// a fixed size per series, whatever the labels, and bounded in bytes.
+#[test]
+fn the_state_is_bounded_in_bytes_whatever_the_labels() {
+    let long = "x".repeat(10_000);
+    let page = |n: usize| (0..n).map(|i| format!("c_total{{id=\"{i}\",pad=\"{long}\"}} {i}\n")).collect::<String>();
+    let mut s = TargetState::default();
+    let (_, c) = scrape(&mut s, &Rules::default(), &format!("# TYPE c counter\n{}", page(1000)), T0);
+    assert_eq!((c.published, s.streams()), (1000, 1000));
+    assert!(s.bytes() <= 1000 * 300, "{} bytes for 10 MB of labels", s.bytes());
+    // Under a budget of 50 kB, the series past it are refused and counted.
+    let r = Rules { max_state_bytes: 50_000, ..Rules::default() };
+    let mut s = TargetState::default();
+    let (_, c) = scrape(&mut s, &r, &format!("# TYPE c counter\n{}", page(1000)), T0);
+    assert!(s.bytes() <= 50_000, "{}", s.bytes());
+    assert!(c.refused(ScrapeRefusal::StateBytes) > 700, "{:?}", c.refused);
+    assert!(c.published < 300 && c.published > 100, "{}", c.published);
+}
+
+/// Issue 25, finding 9: the first scrape of a target over its cap logged a line per refused
+/// series (10,000 lines, 2.2 MB); what it keeps for its one summary line is a few examples.
+#[test]
+fn capped_series_come_with_a_count_and_a_few_examples() {
+    let page: String = (0..20_000).map(|i| format!("g{{id=\"{i}\"}} 1\n")).collect();
+    let mut s = TargetState::default();
+    let (_, c) = scrape(&mut s, &Rules::default(), &page, T0);
+    assert_eq!((c.published, c.capped, c.newly_capped), (1000, 19_000, 10_000));
+    assert_eq!(c.capped_examples.len(), super::converted::EXAMPLES);
+    assert!(c.problems.len() <= super::converted::EXAMPLES);
 }

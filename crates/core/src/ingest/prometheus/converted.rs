@@ -4,6 +4,9 @@
 use crate::pipeline::candidate::Candidate;
 use crate::reasons::ScrapeRefusal;
 
+/// How many examples of what was refused one scrape keeps, for its summary line.
+pub const EXAMPLES: usize = 5;
+
 /// A family that crossed `family_series_warning`, for the log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FamilyWarning {
@@ -23,9 +26,10 @@ pub struct Converted<'a> {
     pub capped: usize,
     /// Series refused, by reason (each capped series counts once per scrape).
     pub refused: Vec<(ScrapeRefusal, usize)>,
-    /// Capped series not logged before (readable).
-    pub newly_capped: Vec<String>,
-    /// Series refused for more than 30 dimensions, and why (readable), to log.
+    /// Capped series not logged before, and the first few of them (readable).
+    pub newly_capped: usize,
+    pub capped_examples: Vec<String>,
+    /// The first few series refused for another reason than the cap, and why (readable).
     pub problems: Vec<String>,
     pub warnings: Vec<FamilyWarning>,
 }
@@ -36,7 +40,7 @@ impl Converted<'_> {
             Some((_, n)) => *n += 1,
             None => self.refused.push((reason, 1)),
         }
-        if let Some(p) = problem.filter(|_| self.problems.len() < 20) {
+        if let Some(p) = problem.filter(|_| self.problems.len() < EXAMPLES) {
             self.problems.push(p);
         }
     }

@@ -7,6 +7,7 @@ pub mod converted;
 pub mod parse;
 pub mod rules;
 pub mod series;
+pub mod state;
 
 #[cfg(test)]
 #[path = "parse_tests.rs"]

@@ -1,5 +1,5 @@
 //! The Prometheus text exposition format 0.0.4 and OpenMetrics 1.0 → families of samples,
-//! without I/O.
+//! without I/O and with nothing but std (the fuzz target `fuzz/fuzz_targets/prometheus.rs`).
 //!
 //! - A family starts at its `# TYPE` line (`counter`, `gauge`, `histogram`, `summary`,
 //!   `untyped`; OpenMetrics also `unknown`, `gaugehistogram`, `info`, `stateset`). A sample
@@ -12,12 +12,11 @@
 //!   `-Inf` included); an optional timestamp follows (milliseconds in 0.0.4, seconds in
 //!   OpenMetrics); an OpenMetrics exemplar (` # {...} value [ts]`) is skipped.
 //! - `# EOF` ends an OpenMetrics exposition; without it the exposition is truncated
-//!   ([`Exposition::eof`] is false) and the scraper publishes nothing of it.
+//!   ([`Exposition::eof`] is false) and the scraper publishes nothing of it; text after it
+//!   makes it invalid ([`Exposition::after_eof`]). [`parse_limited`] stops past a number of
+//!   samples ([`Exposition::too_many_samples`]): what a scrape holds is bounded.
 //! - A line that breaks the grammar (and a second `# TYPE` for a family) is an error of its
 //!   own, with its line number; the other lines are kept.
-//!
-//! This file is also compiled alone by the fuzz target (`fuzz/fuzz_targets/prometheus.rs`): it
-//! uses nothing but std.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -108,6 +107,10 @@ pub struct Exposition<'a> {
     pub errors: Vec<LineError>,
     /// `# EOF` was seen (OpenMetrics requires it; 0.0.4 has none).
     pub eof: bool,
+    /// The line of the first text after `# EOF`, if any: the exposition is invalid.
+    pub after_eof: Option<usize>,
+    /// More samples than [`parse_limited`] was given: parsing stopped at the limit.
+    pub too_many_samples: bool,
 }
 
 impl Exposition<'_> {
@@ -118,7 +121,12 @@ impl Exposition<'_> {
 
 /// Parses an exposition; `openmetrics` selects OpenMetrics' timestamps (seconds) and `# EOF`.
 pub fn parse(text: &str, openmetrics: bool) -> Exposition<'_> {
+    parse_limited(text, openmetrics, usize::MAX)
+}
+/// [`parse`], holding at most `max_samples` samples.
+pub fn parse_limited(text: &str, openmetrics: bool, max_samples: usize) -> Exposition<'_> {
     let mut out = Exposition::default();
+    let mut samples = 0usize;
     let mut index: HashMap<&str, usize> = HashMap::new();
     let mut current: Option<usize> = None;
     for (i, raw) in text.split('\n').enumerate() {
@@ -128,6 +136,8 @@ pub fn parse(text: &str, openmetrics: bool) -> Exposition<'_> {
         if out.eof {
             if !line.is_empty() {
                 out.errors.push(fail("text after `# EOF`".into()));
+                out.after_eof = Some(number);
+                break;
             }
             continue;
         }
@@ -168,6 +178,10 @@ pub fn parse(text: &str, openmetrics: bool) -> Exposition<'_> {
             }
             continue;
         }
+        if samples == max_samples {
+            out.too_many_samples = true;
+            break;
+        }
         let sample = match sample_line(line, openmetrics) {
             Ok(s) => s,
             Err(e) => {
@@ -188,6 +202,7 @@ pub fn parse(text: &str, openmetrics: bool) -> Exposition<'_> {
         };
         current = Some(f);
         out.families[f].samples.push(sample);
+        samples += 1;
     }
     out
 }

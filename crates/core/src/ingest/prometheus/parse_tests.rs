@@ -64,16 +64,33 @@ fn openmetrics_units_created_exemplars_timestamps_and_eof() {
     assert_eq!(h.samples.len(), 5);
 }
 
+/// Issue 25, finding 11: text after `# EOF` was skipped and the scrape counted a success; it
+/// makes the exposition invalid (the scraper fails the scrape on `after_eof`).
 #[test]
 fn text_after_eof_is_an_error_and_eof_means_nothing_in_0_0_4() {
-    let e = parse("a 1\n# EOF\nb 2\n", true);
+    let e = parse("a 1\n# EOF\nb 2\nc 3\n", true);
     assert!(e.eof);
     assert_eq!(e.errors.len(), 1);
     assert_eq!(e.errors[0].line, 3);
+    assert_eq!(e.after_eof, Some(3));
     assert_eq!(e.samples(), 1);
+    let e = parse("a 1\n# EOF\n", true);
+    assert_eq!((e.eof, e.after_eof), (true, None), "one final newline is no text");
     let e = parse("a 1\n# EOF\nb 2\n", false);
-    assert!(!e.eof && e.errors.is_empty());
+    assert!(!e.eof && e.errors.is_empty() && e.after_eof.is_none());
     assert_eq!(e.samples(), 2);
+}
+
+/// Issue 25, finding 9: what one scrape holds is bounded: parsing stops at the limit.
+#[test]
+fn parsing_stops_at_the_sample_limit() {
+    let text: String = (0..300_000).map(|i| format!("s{{id=\"{i}\"}} 1\n")).collect();
+    let e = super::parse::parse_limited(&text, false, 100_000);
+    assert!(e.too_many_samples);
+    assert_eq!(e.samples(), 100_000);
+    let e = super::parse::parse_limited(&text, false, 300_000);
+    assert!(!e.too_many_samples);
+    assert_eq!(e.samples(), 300_000);
 }
 
 #[test]

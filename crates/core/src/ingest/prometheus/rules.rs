@@ -19,6 +19,8 @@ pub struct Rules {
     pub drop_labels: Vec<String>,
     pub keep_labels: Vec<String>,
     pub max_series: usize,
+    /// The bytes a target's series state may hold (see [`super::state`]).
+    pub max_state_bytes: usize,
     pub family_series_warning: usize,
 }
 
@@ -30,6 +32,7 @@ impl Default for Rules {
             drop_labels: Vec::new(),
             keep_labels: Vec::new(),
             max_series: 1000,
+            max_state_bytes: 8 * 1024 * 1024,
             family_series_warning: 100,
         }
     }

@@ -41,22 +41,30 @@ pub(super) fn group<'a, 's>(family: &'s Family<'a>, out: &mut Converted<'a>) -> 
         });
         let one = &mut series[i];
         let suffix = s.suffix(family.name);
+        // A part given twice keeps its first value, as Prometheus does, and is counted.
+        let mut duplicate = false;
         match (family.kind, suffix) {
-            (_, "_created") => one.created_ms = s.value.is_finite().then_some((s.value * 1000.0) as i64),
+            (_, "_created") => match one.created_ms {
+                Some(_) => duplicate = true,
+                None => one.created_ms = s.value.is_finite().then_some((s.value * 1000.0) as i64),
+            },
             (Kind::Histogram, "_bucket") => match s.label("le").and_then(super::parse::parse_value) {
+                Some(le) if one.buckets.iter().any(|b| b.0 == le || (b.0.is_nan() && le.is_nan())) => duplicate = true,
                 Some(le) => one.buckets.push((le, s.value)),
                 None => out.refuse(ScrapeRefusal::Malformed, Some(format!("{}: bucket without `le`", s.name))),
             },
-            (Kind::Histogram | Kind::Summary, "_sum") => one.sum = Some(s.value),
-            (Kind::Histogram | Kind::Summary, "_count") => one.count = Some(s.value),
+            (Kind::Histogram | Kind::Summary, "_sum") => duplicate = !keep_first(&mut one.sum, s.value),
+            (Kind::Histogram | Kind::Summary, "_count") => duplicate = !keep_first(&mut one.count, s.value),
             (Kind::Summary, "") => {} // a quantile: not published
             (Kind::Counter, "" | "_total") | (Kind::Gauge | Kind::Untyped, "") => {
-                if one.value.replace(s.value).is_some() {
-                    out.refuse(ScrapeRefusal::Malformed, Some(format!("{}: the same series twice", s.name)));
-                }
+                duplicate = !keep_first(&mut one.value, s.value);
                 one.first.get_or_insert(s);
             }
             _ => out.refuse(ScrapeRefusal::Malformed, Some(format!("{}: not a sample of its family", s.name))),
+        }
+        if duplicate {
+            let what = format!("{}{{{}}}", s.name, readable_labels(&s.labels));
+            out.refuse(ScrapeRefusal::Duplicate, Some(format!("{what}: duplicate sample (the first is kept)")));
         }
     }
     series.retain(|s| match family.kind {
@@ -103,6 +111,16 @@ pub(super) fn histogram(series: &Series<'_, '_>, created_ms: Option<i64>) -> Opt
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bounds.iter().for_each(|b| b.to_bits().hash(&mut h));
     Some((bounds, Reading { start_ms: created_ms, shape: h.finish(), counts, sum }))
+}
+
+/// Sets `slot` unless it holds a value already; whether it did not.
+fn keep_first(slot: &mut Option<f64>, v: f64) -> bool {
+    slot.is_none() && slot.replace(v).is_none()
+}
+
+/// Labels as `k="v",...`, for messages.
+fn readable_labels(labels: &[(&str, Cow<'_, str>)]) -> String {
+    labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect::<Vec<_>>().join(",")
 }
 
 /// Labels as one string, sorted.
