@@ -83,7 +83,7 @@ impl App {
             cost: crate::cost::CostSettings {
                 prices: config.cost.prices(),
                 budget: config.cardinality.enabled.then(|| config.cardinality.clone()),
-                self_metrics: if config.self_metrics_namespace.is_empty() { 0 } else { config.self_metrics.len() },
+                self_metrics: crate::cost::expected_self_metrics(&config),
             },
         });
         let limits = ServerLimits::of(&config);

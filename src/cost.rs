@@ -17,7 +17,8 @@ pub const TOP_METRICS: usize = 20;
 pub struct CostSettings {
     pub prices: Prices,
     pub budget: Option<CardinalityConfig>,
-    /// Self metrics published per flush (for the estimate when no budget counts them).
+    /// Self-metric series the configuration publishes: the estimate counts at least these,
+    /// before the first flush has recorded any.
     pub self_metrics: usize,
 }
 
@@ -49,10 +50,20 @@ pub struct CostReport {
     pub estimate: Estimate,
 }
 
+/// The self-metric series `config` publishes: one per named metric, the scrape ones once per
+/// target.
+pub fn expected_self_metrics(config: &crate::config::Config) -> usize {
+    if config.self_metrics_namespace.is_empty() {
+        return 0;
+    }
+    let targets = config.scrape.targets.len();
+    config.self_metrics.iter().map(|n| if n.starts_with("Scrape") { targets } else { 1 }).sum()
+}
+
 pub(crate) fn report(pipeline: &Pipeline, telemetry: &Telemetry, settings: &CostSettings, now_ms: i64) -> CostReport {
     let series = pipeline.series_report(TOP_METRICS).unwrap_or_default();
     let (active, own) = match &settings.budget {
-        Some(_) => (series.active_series, series.self_metric_series),
+        Some(_) => (series.active_series, series.self_metric_series.max(settings.self_metrics)),
         None => (pipeline.active_series(), settings.self_metrics),
     };
     let calls = telemetry.cost.calls_last_hour(now_ms);

@@ -82,6 +82,7 @@ impl Engine {
             rate: rate.clone(),
             spool: spool.clone(),
             self_metrics_namespace: config.self_metrics_namespace.clone(),
+            self_metrics: config.self_metrics.clone(),
             wait: config.shutdown_timeout,
             clock: clock.clone(),
         });

@@ -24,6 +24,8 @@ pub struct Flusher {
     /// The disk spool, when there is one: its log is sealed and trimmed around each drain.
     pub spool: Option<Arc<Spool>>,
     pub self_metrics_namespace: String,
+    /// The self metrics published (`self_metrics`).
+    pub self_metrics: Vec<String>,
     /// How long `flush_and_wait` waits for publishing.
     pub wait: Duration,
     pub clock: SharedClock,
@@ -37,7 +39,7 @@ impl Flusher {
     /// windows are in batch files, the sealed segments they cover are deleted: each record is
     /// in one or the other (both, for a moment) until CloudWatch has it.
     pub fn flush(&self, include_open: bool, tracker: Option<&Arc<FlushTracker>>) {
-        self_metrics::record(&self.pipeline, &self.telemetry, &self.self_metrics_namespace);
+        self_metrics::record(&self.pipeline, &self.telemetry, &self.self_metrics_namespace, &self.self_metrics);
         let spool = self.spool.as_ref();
         let sealed = spool.and_then(|s| s.seal());
         let (closed, ended) = self.pipeline.drain_ended(include_open);

@@ -33,6 +33,17 @@ struct Cli {
 enum Command {
     /// Exit 0 when the sidecar at `listen` answers `GET /healthz` (for container HEALTHCHECK).
     Healthcheck,
+    /// Print what a running sidecar's series and calls come to a month (`GET /v1/cost`), as a
+    /// table.
+    Cost {
+        /// The sidecar's address, `http://HOST:PORT` (default: `listen`); a path other than
+        /// `/` is asked in place of `/v1/cost`.
+        #[arg(long)]
+        url: Option<String>,
+        /// Print the JSON answer as it is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Generate traffic like a web service's (the metric contract) against a sidecar; prints a
     /// JSON summary on stdout.
     Traffic(Box<traffic::TrafficArgs>),
@@ -76,6 +87,7 @@ fn main() -> ExitCode {
                 init_logging(config.log_format);
                 match command {
                     Some(Command::Healthcheck) => runtime.block_on(healthcheck(&config)),
+                    Some(Command::Cost { url, json }) => runtime.block_on(cost(&config, url.as_deref(), json)),
                     _ => runtime.block_on(serve(config, cli.dry_run)),
                 }
             }
@@ -138,23 +150,83 @@ fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     })
 }
 
-/// `GET /healthz` on the configured address, for a container HEALTHCHECK without curl.
-async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
+/// The configured `listen` address as a client reaches it.
+fn local_address(config: &Config) -> std::net::SocketAddr {
     let mut addr = config.listen;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }
-    let check = async {
+    addr
+}
+
+/// `GET path` on `addr` over HTTP/1.1 within 3 s: the status code and the body.
+async fn get(addr: &str, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await?;
+        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await?;
-        anyhow::Ok(response.starts_with(b"HTTP/1.1 200"))
+        anyhow::Ok(response)
     };
-    match tokio::time::timeout(Duration::from_secs(3), check).await {
-        Ok(Ok(true)) => Ok(ExitCode::SUCCESS),
-        Ok(Ok(false)) => anyhow::bail!("{addr} answered /healthz with an error"),
+    let response = match tokio::time::timeout(Duration::from_secs(3), exchange).await {
+        Ok(Ok(response)) => response,
         Ok(Err(e)) => anyhow::bail!("cannot reach {addr}: {e}"),
-        Err(_) => anyhow::bail!("{addr} did not answer /healthz within 3s"),
+        Err(_) => anyhow::bail!("{addr} did not answer {path} within 3s"),
+    };
+    let end = response.windows(4).position(|w| w == b"\r\n\r\n").context("the answer has no end of headers")?;
+    let head = String::from_utf8_lossy(&response[..end]).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).context("the answer has no status")?;
+    let body = &response[end + 4..];
+    let body = if head.contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_vec() };
+    Ok((status, body))
+}
+
+/// The body of a chunked HTTP/1.1 answer.
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..eol]).ok().and_then(|s| usize::from_str_radix(s.trim(), 16).ok());
+        let Some(size) = size.filter(|&n| n > 0 && eol + 2 + n <= body.len()) else { break };
+        out.extend_from_slice(&body[eol + 2..eol + 2 + size]);
+        body = body.get(eol + 4 + size..).unwrap_or_default();
     }
+    out
+}
+
+/// `GET /healthz` on the configured address, for a container HEALTHCHECK without curl.
+async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
+    let addr = local_address(config).to_string();
+    match get(&addr, "/healthz").await? {
+        (200, _) => Ok(ExitCode::SUCCESS),
+        _ => anyhow::bail!("{addr} answered /healthz with an error"),
+    }
+}
+
+/// `GET /v1/cost` of a running sidecar, printed as a table (or as it is, with `--json`).
+async fn cost(config: &Config, url: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let (addr, path) = match url {
+        None => (local_address(config).to_string(), "/v1/cost".to_string()),
+        Some(url) => {
+            let rest =
+                url.strip_prefix("http://").with_context(|| format!("--url {url:?}: expected http://HOST:PORT"))?;
+            match rest.split_once('/') {
+                Some((addr, path)) if !path.is_empty() => (addr.to_string(), format!("/{path}")),
+                Some((addr, _)) => (addr.to_string(), "/v1/cost".to_string()),
+                None => (rest.to_string(), "/v1/cost".to_string()),
+            }
+        }
+    };
+    let (status, body) = get(&addr, &path).await?;
+    if status != 200 {
+        anyhow::bail!("{addr} answered {path} with {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let report: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("{addr} answered {path} with no JSON"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", cw_sidecar::cost::table(&report));
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -29,7 +29,29 @@ line_section! {
         /// Rewrite `.` to `_` in names, as the CloudWatch agent does (off: names are verbatim).
         #[serde(deserialize_with = "boolean")]
         pub dots_to_underscores: bool = false,
+        /// Tags that DogStatsD clients add on their own, taken as origin metadata and not as
+        /// dimensions, as DogStatsD's agent does (`dd.internal.entity_id` is the pod's UID:
+        /// one billed series per pod). A list; `a,b` in env and flags; `[]` keeps them all.
+        /// Remove `host` from it to keep `host` as a dimension.
+        #[serde(deserialize_with = "origin_tags")]
+        pub origin_tags: Vec<String> = ORIGIN_TAGS.iter().map(|t| t.to_string()).collect(),
     }
+}
+
+/// The default `origin_tags`.
+pub const ORIGIN_TAGS: &[&str] = &["dd.internal.entity_id", "host"];
+
+fn origin_tags<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Tags {
+        List(Vec<String>),
+        Text(String),
+    }
+    Ok(match Tags::deserialize(d)? {
+        Tags::List(l) => l,
+        Tags::Text(t) => t.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect(),
+    })
 }
 
 fn units<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {

@@ -1,7 +1,8 @@
 //! The sidecar's own metrics, one more input of the pipeline: recorded at every flush as
 //! samples of the current minute under `self_metrics_namespace`, with exactly the default
 //! dimensions. They aggregate like any series, so an outage costs one datum per metric and
-//! minute, whatever the flush interval.
+//! minute, whatever the flush interval. Only the metrics named in `self_metrics` are recorded:
+//! each is a billed series per set of default dimensions.
 
 use std::borrow::Cow;
 
@@ -10,12 +11,17 @@ use cw_core::domain::payload::GivenValues;
 use cw_core::pipeline::candidate::{Candidate, Context};
 use cw_core::pipeline::{Input, Pipeline};
 
-/// Records this flush's self metrics; nothing when `namespace` is empty (disabled).
-pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
+/// Records this flush's self metrics named in `names`; nothing when `namespace` is empty
+/// (disabled).
+pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str, names: &[String]) {
     if namespace.is_empty() {
         return;
     }
+    let wanted = |name: &str| names.iter().any(|n| n == name);
     let d = telemetry.take_deltas();
+    // The budget's count when there is one (what `max_series` bounds), otherwise the series
+    // with an open window.
+    let active = || pipeline.series_report(0).map_or(pipeline.active_series(), |r| r.active_series);
     let metrics = [
         ("Heartbeat", 1),
         ("RecordsAccepted", d.records_accepted),
@@ -26,9 +32,11 @@ pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
         ("PublishFailures", d.publish_failures),
         ("ThrottledRequests", d.throttled_requests),
         ("BufferedDatums", pipeline.buffer().used() as u64),
+        ("ActiveSeries", if wanted("ActiveSeries") { active() as u64 } else { 0 }),
     ];
     let mut candidates: Vec<_> = metrics
         .into_iter()
+        .filter(|(name, _)| wanted(name))
         .map(|(name, value)| {
             Ok(Candidate {
                 name: Some(Cow::Borrowed(name)),
@@ -46,7 +54,7 @@ pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
             ("ScrapeSeriesPublished", "Count", h.series_published as f64),
             ("ScrapeSeriesCapped", "Count", h.series_capped as f64),
         ];
-        candidates.extend(health.into_iter().map(|(name, unit, value)| {
+        candidates.extend(health.into_iter().filter(|(name, ..)| wanted(name)).map(|(name, unit, value)| {
             Ok(Candidate {
                 name: Some(Cow::Borrowed(name)),
                 unit: Some(Cow::Borrowed(unit)),
@@ -55,6 +63,9 @@ pub fn record(pipeline: &Pipeline, telemetry: &Telemetry, namespace: &str) {
                 ..Candidate::default()
             })
         }));
+    }
+    if candidates.is_empty() {
+        return;
     }
     let context = Context { namespace: Some(namespace), dimensions: &[] };
     match pipeline.submit(Input::SELF_METRICS, &context, candidates) {

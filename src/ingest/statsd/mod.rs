@@ -43,6 +43,8 @@ pub struct Settings {
     pub units: HashMap<String, String>,
     pub gauge_idle_ms: i64,
     pub dots_to_underscores: bool,
+    /// Tag keys dropped from every line (`origin_tags`).
+    pub origin_tags: Vec<String>,
 }
 
 impl Settings {
@@ -53,6 +55,7 @@ impl Settings {
             units: config.units.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             gauge_idle_ms: i64::try_from(config.gauge_idle_timeout.as_millis()).unwrap_or(i64::MAX),
             dots_to_underscores: config.dots_to_underscores,
+            origin_tags: config.origin_tags.clone(),
         }
     }
 }
@@ -149,6 +152,9 @@ impl Statsd {
         now: i64,
         take: &mut impl FnMut(Candidate<'a>),
     ) -> Result<bool, LineError> {
+        if !self.settings.origin_tags.is_empty() {
+            m.tags.retain(|(k, _)| !self.settings.origin_tags.iter().any(|t| t == k));
+        }
         let name: Cow<'a, str> = match self.settings.dots_to_underscores && m.name.contains('.') {
             true => Cow::Owned(m.name.replace('.', "_")),
             false => Cow::Borrowed(m.name),

@@ -84,6 +84,28 @@ fn units_overrides_names_and_namespace() {
 }
 
 #[test]
+fn origin_tags_are_not_dimensions_unless_asked() {
+    let dims = |c: &Candidate| c.dimensions.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>();
+    let line = "hits:1|c|#dd.internal.entity_id:5c7b-pod-uid,host:ip-10-0-0-1,route:/a";
+    let (s, _) = statsd(|_| {});
+    assert_eq!(dims(&prepare(&s, line)[0]), ["route=/a"]);
+    // Asked for `host`: it stays, the entity id still goes.
+    let (s, _) = statsd(|c| c.origin_tags = vec!["dd.internal.entity_id".into()]);
+    assert_eq!(dims(&prepare(&s, line)[0]), ["host=ip-10-0-0-1", "route=/a"]);
+    let (s, _) = statsd(|c| c.origin_tags = vec![]);
+    assert_eq!(dims(&prepare(&s, line)[0]).len(), 3);
+    // Sets too: two pods' members are one series.
+    let (s, _) = statsd(|_| {});
+    assert!(prepare(&s, "u:a|s|#dd.internal.entity_id:p1\nu:b|s|#dd.internal.entity_id:p2").is_empty());
+    s.tick(true);
+    assert_eq!(s.pipeline.active_series(), 1);
+    let (s, _) = statsd(|c| c.origin_tags = vec![]);
+    prepare(&s, "u:a|s|#dd.internal.entity_id:p1\nu:b|s|#dd.internal.entity_id:p2");
+    s.tick(true);
+    assert_eq!(s.pipeline.active_series(), 2);
+}
+
+#[test]
 fn lines_are_counted_by_outcome_and_reason() {
     let (s, _) = statsd(|_| {});
     let mut p = s.prepare(parse::lines(b"a:1|c\nb:1|q\n_e{1,1}:a|b\nc:1|c|@5\nu:x|s\nbad:1|ms|T1\n"), 0);
