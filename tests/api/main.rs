@@ -6,6 +6,7 @@ mod allowed_namespaces;
 mod binary;
 mod buffer_cost;
 mod connections;
+mod cost;
 mod emf;
 mod emf_bounds;
 mod fake_cloudwatch;

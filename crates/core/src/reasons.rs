@@ -148,6 +148,8 @@ labels! {
         TooLong => "too_long",
         /// The pipeline's validation refused it (its rule is in `records_rejected_total`).
         Invalid => "invalid",
+        /// A new series over the `[cardinality]` budget, with `overflow = "refuse"`.
+        SeriesBudget => "series_budget",
         /// Input-side state (gauges, sets) is at its bound.
         StateFull => "state_full",
         /// EMF: not JSON.
@@ -297,6 +299,8 @@ labels! {
         Duplicate => "duplicate",
         /// The pipeline's validation refused the datum (its rule is in `records_rejected_total`).
         Invalid => "invalid",
+        /// A new series over the `[cardinality]` budget, with `overflow = "refuse"`.
+        SeriesBudget => "series_budget",
     }
 }
 
@@ -329,5 +333,25 @@ labels! {
         Records => "records",
         /// Datums of batch files, queued for publishing.
         Datums => "datums",
+    }
+}
+
+impl LineReject {
+    /// A line-based input's reason for a record the pipeline rejected.
+    pub fn of(reason: RejectReason) -> LineReject {
+        match reason {
+            RejectReason::SeriesBudget => LineReject::SeriesBudget,
+            _ => LineReject::Invalid,
+        }
+    }
+}
+
+impl ScrapeRefusal {
+    /// A scrape's reason for a datum the pipeline rejected.
+    pub fn of(reason: RejectReason) -> ScrapeRefusal {
+        match reason {
+            RejectReason::SeriesBudget => ScrapeRefusal::SeriesBudget,
+            _ => ScrapeRefusal::Invalid,
+        }
     }
 }

@@ -27,7 +27,7 @@ use cw_core::ingest::emf::{self as parse, Datum, Limits, Parsed, Values};
 use cw_core::ingest::statsd::lines as split_lines;
 use cw_core::pipeline::candidate::{Candidate, Context};
 use cw_core::pipeline::{Accepted, Admission, Input, Pipeline};
-use cw_core::reasons::{LineOutcome, LineReject, LineWarning};
+use cw_core::reasons::{LineOutcome, LineReject, LineWarning, RejectReason};
 
 pub const INPUT: Input = Input { name: "emf", admission: Admission::Bounded, counted: true };
 
@@ -168,6 +168,11 @@ impl LineInput for Emf {
     /// Datums the pipeline's validation refused: their metric is skipped, with a warning.
     fn accepted(&self, answer: Accepted) {
         self.telemetry.input_lines(INPUT.name, LineOutcome::Accepted, answer.accepted);
+        let over_budget = answer.rejected.iter().filter(|r| r.reason == RejectReason::SeriesBudget).count();
+        if over_budget > 0 {
+            // Valid datums the series budget refused: lost, as UDP cannot push back.
+            self.telemetry.input_lines(INPUT.name, LineOutcome::Dropped, over_budget);
+        }
         for r in &answer.rejected {
             let name = r.name.as_deref().unwrap_or("");
             self.warn(LineWarning::DatumInvalid, &format!("metric {name}: {}", r.error));

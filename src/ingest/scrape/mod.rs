@@ -242,8 +242,10 @@ impl Scraper {
         let context = Context { namespace: self.namespace.as_deref(), dimensions: &[] };
         match self.pipeline.submit(INPUT, &context, converted.candidates.into_iter().map(Ok)) {
             Ok(answer) => {
+                for r in &answer.rejected {
+                    self.telemetry.scrape.refused(url, ScrapeRefusal::of(r.reason), 1);
+                }
                 if let Some(r) = answer.rejected.first() {
-                    self.telemetry.scrape.refused(url, ScrapeRefusal::Invalid, answer.rejected.len());
                     tracing::debug!(target = url, rejected = answer.rejected.len(), error = %r.error, "scraped datums rejected");
                 }
                 Ok((published, capped))

@@ -226,7 +226,7 @@ impl Statsd {
         match self.pipeline.submit(INPUT, &self.context(), candidates) {
             Ok(answer) => {
                 for r in &answer.rejected {
-                    self.telemetry.input_line_rejected(INPUT.name, LineReject::Invalid);
+                    self.telemetry.input_line_rejected(INPUT.name, LineReject::of(r.reason));
                     tracing::warn!(error = %r.error, "statsd set count rejected");
                 }
             }
@@ -273,7 +273,7 @@ impl LineInput for Statsd {
         if !answer.rejected.is_empty() {
             self.count(LineOutcome::Rejected, answer.rejected.len());
             for r in &answer.rejected {
-                self.telemetry.input_line_rejected(INPUT.name, LineReject::Invalid);
+                self.telemetry.input_line_rejected(INPUT.name, LineReject::of(r.reason));
                 tracing::debug!(error = %r.error, "statsd line rejected");
             }
         }
