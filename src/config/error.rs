@@ -42,8 +42,40 @@ pub(super) fn shown(figment: &Figment, key: &str) -> String {
         None => "(unknown)".into(),
         Some(toml::Value::String(s)) if s.is_empty() => "\"\"".into(),
         Some(_) if SECRET_KEYS.contains(&key) => "<redacted>".into(),
-        Some(v) => v.to_string(),
+        Some(v) => without_passwords(&v.to_string()),
     }
+}
+
+/// `text` with the password of every URL's `user:password@` replaced by `***` (a target list
+/// may hold several URLs).
+fn without_passwords(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail.find(['/', '?', '#', ',', '"', '\'', ' ', ']']).unwrap_or(tail.len());
+        match tail[..end].rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                out.push_str(&format!("{user}:***@{host}"));
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+#[test]
+fn passwords_in_urls_are_not_shown() {
+    assert_eq!(
+        without_passwords(r#""http://a/m,http://u:secret@h:1/m" and ["https://v:p@w"]"#),
+        r#""http://a/m,http://u:***@h:1/m" and ["https://v:***@w"]"#
+    );
+    assert_eq!(without_passwords("no url"), "no url");
 }
 
 /// Turns figment's error (a deserializer's message, with the key path and the layer's

@@ -34,10 +34,8 @@ fn check_published(datums: &[ReceivedDatum], name: &str) {
     let hits: Vec<ReceivedDatum> = datums.iter().filter(|d| d.name == name).cloned().collect();
     assert!(hits.iter().all(|d| !d.dimensions.contains_key("session_id")), "session_id is dropped: {hits:?}");
     let series = by_series(&hits);
-    let dims: Vec<Vec<(&str, &str)>> = series
-        .keys()
-        .map(|(_, d)| d.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>())
-        .collect();
+    let dims: Vec<Vec<(&str, &str)>> =
+        series.keys().map(|(_, d)| d.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>()).collect();
     assert_eq!(series.len(), 5, "4 series and the overflow one: {dims:?}");
     let rollup = series.iter().find(|((_, d), _)| d.len() == 1 && d["status"] == "200").expect("the rollup");
     assert_eq!(Stats::of_datums(rollup.1).count, 5.0, "the rollup covers every record");
@@ -57,8 +55,10 @@ fn records() -> Value {
     let metrics: Vec<Value> = PATHS
         .iter()
         .enumerate()
-        .map(|(i, p)| json!({"name": "hits", "value": 1, "unit": "Count", "timestamp": now_ms(),
-            "dimensions": {"path": p, "status": "200", "session_id": format!("s{i}")}}))
+        .map(|(i, p)| {
+            json!({"name": "hits", "value": 1, "unit": "Count", "timestamp": now_ms(),
+            "dimensions": {"path": p, "status": "200", "session_id": format!("s{i}")}})
+        })
         .collect();
     json!({"namespace": "Test", "metrics": metrics})
 }

@@ -71,7 +71,8 @@ async fn statistic_sets_and_values_stay_in_separate_datums_and_add_up() {
 
 #[tokio::test]
 async fn one_datum_per_series_per_window_and_full_requests() {
-    let app = TestApp::spawn(|_| {}).await;
+    // More series of one metric than the default series budget lets through.
+    let app = TestApp::spawn(|c| c.cardinality.max_series_per_metric = 5000).await;
     let ts = mid_window_ms();
     // 2500 series, each sent 3 times in one window, in requests of 500 records.
     let mut records = Vec::new();
