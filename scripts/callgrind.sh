@@ -10,6 +10,7 @@
 #
 #   scripts/callgrind.sh             # all three
 #   CALLGRIND_ONLY=record scripts/callgrind.sh
+#   CALLGRIND_BIN_DIR=/tmp/base scripts/callgrind.sh    # binaries of another commit
 # Installs valgrind from Debian's packages when missing; targets 127.0.0.1 only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,14 @@ command -v valgrind >/dev/null || { apt-get update -qq >/dev/null && apt-get ins
 profile="${CALLGRIND_PROFILE:-release}"
 only="${CALLGRIND_ONLY:-record post datagram}"
 read -r -a extra <<<"${CALLGRIND_FLAGS:-}"
-cargo build --profile "$profile" --locked --bin cw-sidecar --example statsd_blast >&2
-dir="${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")"
+if [ -n "${CALLGRIND_BIN_DIR:-}" ]; then
+  # Binaries built elsewhere (another commit, to compare in one run): cw-sidecar and
+  # examples/statsd_blast under this directory.
+  dir="$CALLGRIND_BIN_DIR"
+else
+  cargo build --profile "$profile" --locked --bin cw-sidecar --example statsd_blast >&2
+  dir="${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")"
+fi
 sidecar="$dir/cw-sidecar"
 work="$(mktemp -d)"
 pid=""

@@ -2,7 +2,8 @@
 # The whole chain in one command, with no AWS account:
 #   LocalStack (installed and started) -> Terraform (topics, alarms, dashboard applied to it)
 #   -> cw-sidecar against it -> a service's traffic with a burst of 5xx errors
-#   -> what CloudWatch now holds, the Http5xx alarm firing, the SNS message on the SQS queue.
+#   -> what CloudWatch now holds, the Http5xx alarm firing, the SNS message on the SQS queue,
+#   -> and what that traffic's series and calls cost a month (cw-sidecar cost).
 # Stops everything it started (by its own pids) and destroys what it applied, also on failure.
 #
 # Environment: TF_PLUGIN_DIR (a provider mirror; /opt/tf-plugins is used when it exists),
@@ -12,7 +13,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 step=0
-STEPS=8
+STEPS=9
 say() { step=$((step + 1)); printf '\n\033[1m==> [%d/%d] %s\033[0m\n' "$step" "$STEPS" "$*"; }
 fail() { printf '\n\033[31mDEMO FAILED at step %d: %s\033[0m\n' "$step" "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed. $2"; }
@@ -131,5 +132,8 @@ curl -fsS -X POST "http://127.0.0.1:$port/v1/flush" >/dev/null || fail "flush"
 "$PY" scripts/demo_report.py report "$NAMESPACE" "{\"Environment\":\"$ENVIRONMENT\",\"Service\":\"$SERVICE\"}" \
   RequestCount Http5xx Latency JobFailed QueueDepth || fail "reading CloudWatch back"
 echo "    sidecar: $(curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^cw_sidecar_(records_accepted|datums_published)_total|^cw_sidecar_put_metric_data_calls_total\{outcome="success"' | tr '\n' ' ')"
+
+say "what this traffic costs a month at CloudWatch's prices (cw-sidecar cost, from GET /v1/cost)"
+"$BIN" cost --url "http://127.0.0.1:$port" || fail "cw-sidecar cost"
 
 say "done: stopping the sidecar, destroying the stack, stopping what the demo started"
