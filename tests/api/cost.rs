@@ -249,3 +249,43 @@ async fn scraped_series_over_the_budget_are_refused_and_counted_per_target() {
     assert_eq!(app.metric("cw_sidecar_scrape_series_refused_total", &labels).await, 2.0);
     app.shutdown().await;
 }
+
+/// A kill -9 with the spool: what was journaled had the rules applied already, so the
+/// replay publishes the rollup once per record, not a rollup of the rollup.
+#[tokio::test]
+async fn the_spool_replays_what_the_rules_made_without_applying_them_twice() {
+    use crate::fake_cloudwatch::FakeCloudWatch;
+    use crate::helpers::Sidecar;
+    let dir = std::env::temp_dir().join(format!("cw-sidecar-cost-spool-{}-{}", std::process::id(), now_ms()));
+    std::fs::create_dir_all(dir.join("spool")).unwrap();
+    let config = dir.join("sidecar.toml");
+    let rule = "[[metrics]]\nmatch = \"hits*\"\ndrop_dimensions = [\"session_id\"]\nrollups = [[\"status\"]]\n";
+    std::fs::write(&config, rule).unwrap();
+    let spool = dir.join("spool");
+    let args = [
+        "--config",
+        config.to_str().unwrap(),
+        "--namespace",
+        "Test",
+        "--self-metrics-namespace",
+        "",
+        "--flush-interval",
+        "1h",
+        "--spool-dir",
+        spool.to_str().unwrap(),
+    ];
+    let fake = FakeCloudWatch::start().await;
+    let first = Sidecar::start(&fake, &args).await;
+    assert_eq!(first.post_json(&records()).await.unwrap().status(), 202);
+    first.kill().await;
+    assert!(fake.datums("Test").is_empty(), "nothing published before the kill");
+    let second = Sidecar::start(&fake, &args).await;
+    assert!(second.terminate(Duration::from_secs(10)).await.success());
+    let datums = fake.datums("Test");
+    let series = by_series(&datums);
+    assert_eq!(series.len(), 6, "five paths and the rollup: {:?}", series.keys());
+    let rollup = series.iter().find(|((_, d), _)| d.len() == 1).expect("the rollup");
+    assert_eq!(Stats::of_datums(rollup.1).count, 5.0, "one sample per record, not two");
+    assert!(datums.iter().all(|d| !d.dimensions.contains_key("session_id")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
