@@ -193,6 +193,7 @@ async fn the_5xx_alarm_fires_notifies_and_recovers_and_the_sidecar_alarms_evalua
     assert_eq!(
         names,
         [
+            "ActiveSeries",
             "BufferedDatums",
             "DatumsDropped",
             "DatumsPublished",

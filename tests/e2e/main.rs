@@ -7,6 +7,7 @@
 //! explicitly (`cargo test --test e2e -- --include-ignored`) without LocalStack, they fail.
 
 mod alarms;
+mod cost;
 mod readback;
 mod scrape;
 mod support;

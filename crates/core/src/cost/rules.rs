@@ -97,6 +97,11 @@ impl MetricRule {
         })
     }
 
+    /// How many rollups the rule makes.
+    pub fn rollups(&self) -> usize {
+        self.rollups.len()
+    }
+
     fn matches(&self, namespace: &str, name: &str) -> bool {
         self.name.matches(name) && self.namespace.as_ref().is_none_or(|ns| ns.matches(namespace))
     }

@@ -119,6 +119,25 @@ impl Records {
         (joined.iter().map(|(_, _, plan)| plan.slots_bound()).sum(), joined.len())
     }
 
+    /// The number of the series of the record at `at` among the submission's; `None` when
+    /// the records are not grouped.
+    pub fn group_of(&self, at: usize) -> Option<u32> {
+        self.groups.get(at).copied()
+    }
+
+    /// How many series the groups number (see [`Records::group_of`]).
+    pub fn series_count(&self) -> u32 {
+        self.series
+    }
+
+    /// The series keys were rewritten, and records share series as `groups` (one per valid
+    /// record, each below `series`) say now.
+    pub fn regroup(&mut self, groups: Vec<u32>, series: u32) {
+        debug_assert_eq!(groups.len(), self.valid.len());
+        self.groups = groups;
+        self.series = series;
+    }
+
     /// The series keys were rewritten: records no longer share series as their groups said.
     pub fn forget_groups(&mut self) {
         self.groups.clear();

@@ -128,10 +128,19 @@ impl Stage for Budget {
             return next.run(records);
         }
         let mut fates: Vec<(usize, Fate)> = Vec::new();
+        // Records of one group share a series: once it is active, the rest need no look.
+        let mut active = vec![false; if records.group_of(0).is_some() { records.series_count() as usize } else { 0 }];
         for at in 0..records.valid.len() {
+            let group = records.group_of(at).map(|g| g as usize);
+            if group.is_some_and(|g| active[g]) {
+                continue;
+            }
             let key = &records.keys[records.valid[at].0.clone()];
             let id = SeriesId::of(identity_of(key));
             if table.touch(id, now) {
+                if let Some(g) = group {
+                    active[g] = true;
+                }
                 continue;
             }
             let Some(view) = try_decode_series_key(key) else { continue };
