@@ -168,6 +168,21 @@ locals {
       enabled             = true
       description         = "cw-sidecar PutMetricData failing for 5 minutes: check credentials, IAM policy, throttling and network."
     }
+    active_series = {
+      metric_name         = "ActiveSeries"
+      statistic           = "Maximum"
+      comparison_operator = "GreaterThanOrEqualToThreshold"
+      # The sidecar's [cardinality] max_series: past it new series go to AllOther (or are
+      # refused), so warn while there is room left.
+      threshold           = floor(var.sidecar_max_series * var.sidecar_active_series_share)
+      period              = 300
+      evaluation_periods  = 1
+      datapoints_to_alarm = 1
+      severity            = "warning"
+      treat_missing_data  = "notBreaching"
+      enabled             = true
+      description         = "cw-sidecar ActiveSeries at ${var.sidecar_active_series_share * 100}% of its series budget (cardinality.max_series = ${var.sidecar_max_series}): new series will soon go to AllOther. Every series is a billed custom metric; see cw-sidecar cost for the widest metrics."
+    }
     heartbeat_replicas = {
       metric_name         = "Heartbeat"
       statistic           = "SampleCount"

@@ -46,7 +46,7 @@ output "service_alarm_names" {
 }
 
 output "sidecar_alarm_names" {
-  description = "The sidecar's alarm names by alarm (heartbeat, datums_dropped, publish_failures, heartbeat_replicas)."
+  description = "The sidecar's alarm names by alarm (heartbeat, datums_dropped, publish_failures, active_series, heartbeat_replicas)."
   value       = { for k, a in local.sidecar_alarms : trimprefix(k, "sidecar.") => a.alarm_name }
 }
 

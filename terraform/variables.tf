@@ -453,7 +453,7 @@ variable "sidecar_dimensions" {
 }
 
 variable "sidecar_alarms_enabled" {
-  description = "Create the sidecar's own alarms (Heartbeat missing, DatumsDropped, PublishFailures)."
+  description = "Create the sidecar's own alarms (Heartbeat missing, DatumsDropped, PublishFailures, ActiveSeries near the series budget)."
   type        = bool
   default     = true
 }
@@ -473,6 +473,28 @@ variable "sidecar_expected_replicas" {
   }
 }
 
+variable "sidecar_max_series" {
+  description = "The sidecar's [cardinality] max_series (its series budget): sets the active_series alarm's threshold."
+  type        = number
+  default     = 10000
+
+  validation {
+    condition     = var.sidecar_max_series >= 1 && floor(var.sidecar_max_series) == var.sidecar_max_series
+    error_message = "sidecar_max_series must be a whole number of at least 1."
+  }
+}
+
+variable "sidecar_active_series_share" {
+  description = "Share of sidecar_max_series at which the active_series alarm fires (ActiveSeries Maximum at or above it)."
+  type        = number
+  default     = 0.9
+
+  validation {
+    condition     = var.sidecar_active_series_share > 0 && var.sidecar_active_series_share <= 1
+    error_message = "sidecar_active_series_share must be above 0 and at most 1."
+  }
+}
+
 variable "sidecar_flush_interval_seconds" {
   description = "The sidecar's flush interval in seconds (one Heartbeat per flush): sets the heartbeat_replicas threshold."
   type        = number
@@ -485,7 +507,7 @@ variable "sidecar_flush_interval_seconds" {
 }
 
 variable "sidecar_alarm_overrides" {
-  description = "Settings for the sidecar alarms by key (heartbeat, datums_dropped, publish_failures, heartbeat_replicas); unset fields keep the defaults."
+  description = "Settings for the sidecar alarms by key (heartbeat, datums_dropped, publish_failures, active_series, heartbeat_replicas); unset fields keep the defaults."
   type = map(object({
     enabled             = optional(bool)
     threshold           = optional(number)
@@ -499,8 +521,8 @@ variable "sidecar_alarm_overrides" {
   default = {}
 
   validation {
-    condition     = alltrue([for k in keys(var.sidecar_alarm_overrides) : contains(["heartbeat", "datums_dropped", "publish_failures", "heartbeat_replicas"], k)])
-    error_message = "sidecar_alarm_overrides keys must be heartbeat, datums_dropped, publish_failures or heartbeat_replicas."
+    condition     = alltrue([for k in keys(var.sidecar_alarm_overrides) : contains(["heartbeat", "datums_dropped", "publish_failures", "active_series", "heartbeat_replicas"], k)])
+    error_message = "sidecar_alarm_overrides keys must be heartbeat, datums_dropped, publish_failures, active_series or heartbeat_replicas."
   }
 
   validation {

@@ -50,7 +50,7 @@ run "sidecar_alarm_defaults" {
   command = apply
 
   assert {
-    condition     = keys(output.sidecar_alarm_names) == ["datums_dropped", "heartbeat", "publish_failures"]
+    condition     = keys(output.sidecar_alarm_names) == ["active_series", "datums_dropped", "heartbeat", "publish_failures"]
     error_message = "Without sidecar_expected_replicas there are three sidecar alarms."
   }
 
@@ -179,5 +179,72 @@ run "sidecar_alarms_off" {
   assert {
     condition     = length([for k in keys(output.alarm_definitions) : k if startswith(k, "sidecar.")]) == 0 && output.sidecar_alarm_names == {}
     error_message = "sidecar_alarms_enabled = false must create no sidecar alarm."
+  }
+}
+
+run "active_series_warns_near_the_series_budget" {
+  command = apply
+
+  variables {
+    sidecar_max_series          = 5000
+    sidecar_active_series_share = 0.8
+  }
+
+  assert {
+    condition = (
+      output.alarm_definitions["sidecar.active_series"].metric_name == "ActiveSeries" &&
+      output.alarm_definitions["sidecar.active_series"].namespace == "CWSidecar" &&
+      output.alarm_definitions["sidecar.active_series"].statistic == "Maximum" &&
+      output.alarm_definitions["sidecar.active_series"].comparison_operator == "GreaterThanOrEqualToThreshold" &&
+      output.alarm_definitions["sidecar.active_series"].threshold == 4000 &&
+      output.alarm_definitions["sidecar.active_series"].severity == "warning" &&
+      output.alarm_definitions["sidecar.active_series"].treat_missing_data == "notBreaching"
+    )
+    error_message = "ActiveSeries must alarm (warning) at 80% of a 5,000-series budget: Maximum >= 4000."
+  }
+}
+
+run "active_series_default_threshold_is_nine_tenths_of_10000" {
+  command = apply
+
+  assert {
+    condition     = output.alarm_definitions["sidecar.active_series"].threshold == 9000
+    error_message = "With the sidecar's default max_series (10000), ActiveSeries alarms at 9000."
+  }
+}
+
+# The chat service's rule: keep_dimensions = ["path", "status"] and
+# rollups = [["Service", "status"]]; the ratio alarm names the rollup's series
+# (Service and status only) while the per-path series are published beside it.
+run "ratio_alarm_on_a_rollup_names_exactly_the_rollups_dimensions" {
+  command = apply
+
+  variables {
+    sidecar_dimensions = { Service = "chat" }
+    ratio_alarms = {
+      chat-5xx = {
+        namespace      = "Chat"
+        metric_name    = "http_requests_total"
+        error_statuses = ["5xx"]
+        other_statuses = ["2xx", "4xx"]
+        threshold      = 0.05
+      }
+    }
+  }
+
+  assert {
+    condition = [
+      for q in output.alarm_definitions["ratio.chat-5xx"].metric_queries : q.metric.dimensions if q.metric != null
+      ] == [
+      tomap({ Service = "chat", status = "5xx" }),
+      tomap({ Service = "chat", status = "2xx" }),
+      tomap({ Service = "chat", status = "4xx" }),
+    ]
+    error_message = "The ratio alarm must name the rollup (Service, status) series, one per status, and nothing per path."
+  }
+
+  assert {
+    condition     = [for q in output.alarm_definitions["ratio.chat-5xx"].metric_queries : q.expression if q.return_data] == ["IF(requests >= 20, errors / requests, 0)"]
+    error_message = "The ratio alarm returns the 5xx share over all requests."
   }
 }
