@@ -197,11 +197,13 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # RSS: idle, then with series_sizes active series of 20 distinct values each, all in one
 # window (a 1 h flush; nothing leaves before the measurement). Filled by bench_load on core 1
-# in 1000-record bodies over 4 connections.
+# in 1000-record bodies over 4 connections. The series budget is raised to cover them (one
+# metric, Fill), so its own memory per series is in the figure.
 max_series=${series_sizes[-1]}
 port=$((port + 1))
 taskset -c 0 "$sidecar" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 1h \
-  --self-metrics-namespace "" --max-buffered-datums $((max_series * 2)) >/dev/null 2>"$work/rss.log" &
+  --self-metrics-namespace "" --max-buffered-datums $((max_series * 2)) \
+  --cardinality-max-series "$max_series" --cardinality-max-series-per-metric "$max_series" >/dev/null 2>"$work/rss.log" &
 rss_pid=$!
 pids+=("$rss_pid")
 base="http://127.0.0.1:$port"
@@ -242,7 +244,8 @@ port=$((port + startup_runs))
 # line) gives the datums and their sizes for the lower bound.
 port=$((port + 1))
 taskset -c 0 "$sidecar" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 1h \
-  --self-metrics-namespace "" --max-put-requests-per-second 1000 >"$work/pmd.out" 2>"$work/pmd.log" &
+  --self-metrics-namespace "" --max-put-requests-per-second 1000 \
+  --cardinality-max-series "$pmd_series" --cardinality-max-series-per-metric "$pmd_series" >"$work/pmd.out" 2>"$work/pmd.log" &
 pids+=($!)
 base="http://127.0.0.1:$port"
 for _ in $(seq 200); do curl -sf "$base/readyz" >/dev/null && break; sleep 0.05; done
