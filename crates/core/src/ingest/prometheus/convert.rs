@@ -40,6 +40,7 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
     let mut out = Converted::default();
     let created = created_families(exposition);
     let mut seen_streams: HashSet<Key> = HashSet::new();
+    // The admitted series seen in this scrape (what is not admitted needs no place here).
     let mut seen_series: HashSet<Key> = HashSet::new();
     // Counter-like increases, summed per published series (series merged by dropped labels).
     let mut sums: Vec<Summed<'a>> = Vec::new();
@@ -53,8 +54,12 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
             continue;
         }
         let unit = rules::unit(family.name, family.unit, family.kind);
+        // The family's series keys are counted only while it may be warned about (once).
+        let family_key = state.key(&[family.name]);
+        let may_warn = state.warned.len() < MAX_REMEMBERED && !state.warned.contains(&family_key);
         let mut family_keys: HashSet<Key> = HashSet::new();
-        for series in group(family, &mut out) {
+        let grouped = group(family, &mut out);
+        for series in grouped.series() {
             let created_ms = series.created_ms.or_else(|| created.get(family.name, &series.labels));
             let skip = match family.kind {
                 Kind::Histogram => Some("le"),
@@ -73,7 +78,9 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                 continue;
             }
             let hashed: Vec<Key> = keys.iter().map(|k| state.key(&[k])).collect();
-            family_keys.extend(hashed.iter().copied());
+            if may_warn {
+                family_keys.extend(hashed.iter().copied());
+            }
             // The cap: a series keeps its place while it is scraped; new ones take free places
             // (a place frees at the end of the first scrape its series is missing from).
             let (mut admitted, mut bytes) = (true, true);
@@ -86,7 +93,9 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                 } else {
                     state.admitted.insert(*key);
                 }
-                seen_series.insert(*key);
+                if state.admitted.contains(key) {
+                    seen_series.insert(*key);
+                }
             }
             if !bytes {
                 out.refuse(ScrapeRefusal::StateBytes, Some(format!("{}: state full", rules::readable(&keys[0]))));
@@ -194,13 +203,14 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                 Kind::Other => {}
             }
         }
-        if family_keys.len() > rules.family_series_warning
-            && state.warned.len() < MAX_REMEMBERED
-            && state.warned.insert(state.key(&[family.name]))
-        {
+        drop(grouped);
+        let series = family_keys.len();
+        drop(family_keys);
+        if may_warn && series > rules.family_series_warning {
+            state.warned.insert(family_key);
             out.warnings.push(FamilyWarning {
                 family: family.name.to_string(),
-                series: family_keys.len(),
+                series,
                 widest_label: widest_label(family),
             });
         }

@@ -278,6 +278,9 @@ fn sample_line(line: &str, openmetrics: bool) -> Result<Sample<'_>, String> {
     let mut labels = Vec::new();
     if let Some(after) = rest.strip_prefix('{') {
         rest = parse_labels(after, &mut labels)?;
+        // Held until the exposition is converted: no room for labels that never come (a
+        // vector grows to 4 at its first push).
+        labels.shrink_to_fit();
     }
     // An exemplar starts at ` # `: what follows is not the sample's.
     let main = match rest.find(" #") {
