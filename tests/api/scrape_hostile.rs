@@ -43,7 +43,8 @@ async fn basic_auth_and_bearer_tokens_come_from_files_read_at_each_scrape() {
     let answer = || -> crate::scrape::Answer {
         Box::new(|n| (vec![("content-type", OPENMETRICS.into())], format!("up_now {n}\n# EOF\n").into_bytes()))
     };
-    let (basic, bearer) = (FakeTarget::start(Duration::ZERO, answer()).await, FakeTarget::start(Duration::ZERO, answer()).await);
+    let (basic, bearer) =
+        (FakeTarget::start(Duration::ZERO, answer()).await, FakeTarget::start(Duration::ZERO, answer()).await);
     let dir = std::env::temp_dir().join(format!("cw-sidecar-credentials-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (password, token) = (dir.join("password"), dir.join("token"));
