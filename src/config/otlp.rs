@@ -43,6 +43,21 @@ pub struct OtlpConfig {
     #[serde(serialize_with = "print_duration", deserialize_with = "stream_idle_timeout")]
     #[schemars(with = "String")]
     pub stream_idle_timeout: Duration,
+    /// Bound on the memory the cumulative streams may hold (each stream a fixed part and 8
+    /// bytes per count; 64KiB to 4GiB): points of further streams are refused
+    /// (`stream_state_full`).
+    #[serde(serialize_with = "human::print::size", deserialize_with = "max_stream_state_bytes")]
+    #[schemars(with = "String")]
+    pub max_stream_state_bytes: usize,
+    /// Bound on the data points of one request (1 to 10000000), counted before it is decoded:
+    /// a request with more is refused whole (413, `too_many_points`).
+    #[serde(deserialize_with = "max_points_per_request")]
+    pub max_points_per_request: usize,
+    /// Bound on the bucket counts (both sides of an exponential histogram together), explicit
+    /// bounds or quantiles of one point (10 to 1000000), counted before the request is decoded:
+    /// a request with such a point is refused whole (413, `too_many_buckets`).
+    #[serde(deserialize_with = "max_buckets_per_point")]
+    pub max_buckets_per_point: usize,
 }
 
 impl Default for OtlpConfig {
@@ -54,6 +69,9 @@ impl Default for OtlpConfig {
             resource_dimensions: vec!["service.name".to_string()],
             max_streams: 100_000,
             stream_idle_timeout: Duration::from_secs(3600),
+            max_stream_state_bytes: 32 * 1024 * 1024,
+            max_points_per_request: 100_000,
+            max_buckets_per_point: 1_000,
         }
     }
 }
@@ -94,6 +112,24 @@ fn names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
 fn max_streams<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     let Text(s) = Text::deserialize(d)?;
     human::count(&s, 1, 10_000_000).map(|n| n as usize).map_err(D::Error::custom)
+}
+
+fn max_stream_state_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let Text(s) = Text::deserialize(d)?;
+    match human::size(&s).map_err(D::Error::custom)? {
+        n if (64 * 1024..=4 * 1024 * 1024 * 1024).contains(&n) => usize::try_from(n).map_err(D::Error::custom),
+        _ => Err(D::Error::custom("must be between 64KiB and 4GiB")),
+    }
+}
+
+fn max_points_per_request<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let Text(s) = Text::deserialize(d)?;
+    human::count(&s, 1, 10_000_000).map(|n| n as usize).map_err(D::Error::custom)
+}
+
+fn max_buckets_per_point<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let Text(s) = Text::deserialize(d)?;
+    human::count(&s, 10, 1_000_000).map(|n| n as usize).map_err(D::Error::custom)
 }
 
 fn stream_idle_timeout<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
@@ -144,6 +180,14 @@ mod tests {
         assert!(parse("[otlp]\nmax_streams = 0").is_err());
         assert!(parse("[otlp]\nstream_idle_timeout = \"10ms\"").is_err());
         assert!(parse("[otlp]\nbogus = 1").is_err());
+        let c = parse(
+            "[otlp]\nmax_stream_state_bytes = \"1MiB\"\nmax_points_per_request = 500\nmax_buckets_per_point = 200",
+        )
+        .unwrap();
+        assert_eq!((c.max_stream_state_bytes, c.max_points_per_request, c.max_buckets_per_point), (1 << 20, 500, 200));
+        assert!(parse("[otlp]\nmax_stream_state_bytes = \"1KiB\"").is_err());
+        assert!(parse("[otlp]\nmax_points_per_request = 0").is_err());
+        assert!(parse("[otlp]\nmax_buckets_per_point = 5").is_err());
         assert!(parse("[otlp]\nnamespace = \"AWS/X\"").is_err());
     }
 }

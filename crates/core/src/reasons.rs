@@ -69,6 +69,10 @@ labels! {
         SpoolFull => "spool_full",
         /// Writing to the disk spool failed (503; the log says why).
         SpoolError => "spool_error",
+        /// OTLP: more data points in one request than `otlp.max_points_per_request` (413).
+        TooManyPoints => "too_many_points",
+        /// OTLP: a data point with more buckets than `otlp.max_buckets_per_point` (413).
+        TooManyBuckets => "too_many_buckets",
     }
 }
 
@@ -271,6 +275,9 @@ labels! {
         Value => "value",
         /// A new cumulative stream while `max_streams` are tracked.
         TooManyStreams => "too_many_streams",
+        /// A new cumulative stream (or one grown) while the streams hold
+        /// `max_stream_state_bytes`.
+        StreamStateFull => "stream_state_full",
         /// The pipeline's validation refused it (its rule is in `records_rejected_total`).
         Invalid => "invalid",
     }

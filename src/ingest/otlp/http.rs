@@ -3,7 +3,8 @@
 //! - 400 with a `google.rpc.Status` for a body that cannot be parsed;
 //! - 503 with `Retry-After` (retryable for OTLP clients) for a full buffer, shutting down or
 //!   the bodies in memory at their bound;
-//! - 413 for a body too large, or a request whose series-windows could not fit even an empty
+//! - 413 for a body too large, a request over the decoded-size budget (`max_points_per_request`,
+//!   `max_buckets_per_point`, counted before decoding), or a request whose series-windows could not fit even an empty
 //!   buffer (`max_buffered_datums`): retrying it unchanged could never succeed, and OTLP
 //!   clients do not retry a 413;
 //! - 401, 408, 415 as for our own records.
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
@@ -24,6 +25,7 @@ use crate::ingest::http::listener::HttpListener;
 use crate::ingest::http::server::ServerLimits;
 use crate::ingest::http::{self, Http, IngestError, MediaType, media_type, off_the_workers};
 use crate::ingest::source::{BoxFuture, Shared, Source};
+use cw_core::ingest::otlp::budget::{self, TooMuch};
 use cw_core::ingest::otlp::wire::{self, Encoding, code};
 use cw_core::pipeline::Refusal;
 
@@ -78,11 +80,14 @@ fn refused(http: &Http, e: IngestError, encoding: Encoding) -> Response {
 /// Decodes, converts and submits an OTLP body, and answers (with a spool, once what it
 /// submitted is durable).
 pub async fn export(http: &Http, otlp: &Otlp, bytes: &[u8], encoding: Encoding) -> Response {
-    let request = match wire::decode(bytes, encoding) {
-        Ok(r) => r,
-        Err(message) => return refused(http, IngestError::MalformedBody(message), encoding),
+    let decoded = match wire::decode(bytes, encoding, otlp.bounds) {
+        Ok(d) => d,
+        Err(budget::Refusal::Malformed(message)) => {
+            return refused(http, IngestError::MalformedBody(message), encoding);
+        }
+        Err(budget::Refusal::TooMuch(too_much)) => return too_much_response(http, too_much, encoding),
     };
-    match off_the_workers(bytes.len(), || otlp.export(&request)) {
+    match off_the_workers(bytes.len(), || otlp.export(&decoded)) {
         Ok(answer) => {
             http.pipeline.durable().await;
             let body = wire::response(answer.rejected as i64, answer.message, encoding);
@@ -90,6 +95,14 @@ pub async fn export(http: &Http, otlp: &Otlp, bytes: &[u8], encoding: Encoding) 
         }
         Err(refusal) => error_response(IngestError::Refused(refusal), encoding),
     }
+}
+
+/// A request over the decoded-size budget: 413 with a `google.rpc.Status`
+/// (`RESOURCE_EXHAUSTED`) naming the bound; OTLP clients do not retry it. Counted by reason.
+fn too_much_response(http: &Http, too_much: TooMuch, encoding: Encoding) -> Response {
+    http.telemetry.request_refused(too_much.reason);
+    let body = wire::status(code::RESOURCE_EXHAUSTED, too_much.message, encoding);
+    (StatusCode::PAYLOAD_TOO_LARGE, [(header::CONTENT_TYPE, encoding.content_type())], body).into_response()
 }
 
 /// An [`IngestError`] as OTLP answers it: the same status and headers (`Retry-After`), with

@@ -7,24 +7,25 @@
 //! `Content-Type` for protobuf and by the document's top-level `resourceMetrics` for JSON),
 //! and, when configured, on a listener of its own (127.0.0.1:4318, the SDKs' default).
 //!
-//! The cumulative state (last reading per stream) is bounded by `max_streams` and forgets
-//! streams idle for `stream_idle_timeout`. It is held across a request's conversion and
-//! submission, and what the request did to it is taken back when the pipeline refuses the
-//! request, so that the client's retry publishes the same increases.
+//! The cumulative state (last reading per stream) is bounded by `max_streams` and
+//! `max_stream_state_bytes`, and forgets streams idle for `stream_idle_timeout`. It is held
+//! across a request's conversion and submission; what the request did to it is taken back when
+//! the pipeline refuses the request, so that the client's retry publishes the same increases,
+//! and what a point did is taken back when the pipeline rejects that point.
 
 pub mod http;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-
 use crate::clock::SharedClock;
 use crate::config::OtlpConfig;
 use crate::telemetry::Telemetry;
-use cw_core::ingest::cumulative::{First, Streams};
+use cw_core::ingest::otlp::budget::Bounds;
 pub use cw_core::ingest::otlp::convert::Settings;
-use cw_core::ingest::otlp::convert::{self, Converted, StreamKey, Undo};
+use cw_core::ingest::otlp::convert::{self, Converted, take_back};
+use cw_core::ingest::otlp::streams::{self, Streams};
+use cw_core::ingest::otlp::wire::Decoded;
 use cw_core::pipeline::candidate::Context;
 use cw_core::pipeline::{Admission, Input, Pipeline, Refusal};
 use cw_core::reasons::{OtlpOutcome, OtlpReject};
@@ -46,7 +47,7 @@ pub struct Answer {
 }
 
 struct State {
-    streams: Streams<StreamKey>,
+    streams: Streams,
     expired_at_ms: i64,
 }
 
@@ -56,6 +57,8 @@ pub struct Otlp {
     telemetry: Arc<Telemetry>,
     clock: SharedClock,
     settings: Settings,
+    /// The decoded-size budget of one request.
+    pub bounds: Bounds,
     namespace: Option<String>,
     state: Mutex<State>,
 }
@@ -76,14 +79,25 @@ impl Otlp {
             pipeline,
             telemetry,
             settings: Settings { resource_dimensions: config.resource_dimensions.clone(), started_ms: now },
+            bounds: Bounds {
+                max_points: config.max_points_per_request,
+                max_buckets_per_point: config.max_buckets_per_point,
+            },
             namespace: config.namespace.clone().or_else(|| namespace.cloned()),
-            state: Mutex::new(State { streams: Streams::new(config.max_streams, idle_ms), expired_at_ms: now }),
+            state: Mutex::new(State {
+                streams: Streams::new(streams::Bounds {
+                    max_streams: config.max_streams,
+                    max_bytes: config.max_stream_state_bytes,
+                    idle_ms,
+                }),
+                expired_at_ms: now,
+            }),
             clock,
         }
     }
 
-    /// Converts and submits one request.
-    pub fn export(&self, request: &ExportMetricsServiceRequest) -> Result<Answer, Refusal> {
+    /// Converts and submits one decoded request.
+    pub fn export(&self, decoded: &Decoded) -> Result<Answer, Refusal> {
         let t = &self.telemetry;
         let now = self.clock.now_ms();
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -92,30 +106,34 @@ impl Otlp {
             state.expired_at_ms = now;
         }
         let Converted { candidates, point_of, points, refused, empty, undo } =
-            convert::convert(request, &self.settings, &mut state.streams, now);
+            convert::convert_with(&decoded.request, &decoded.faults, &self.settings, &mut state.streams, now);
         t.otlp_points(OtlpOutcome::Received, points.len());
         let context = Context { namespace: self.namespace.as_deref(), dimensions: &[] };
         let accepted = match self.pipeline.submit(INPUT, &context, candidates.into_iter().map(Ok)) {
             Ok(accepted) => accepted,
             Err(refusal) => {
-                for u in undo.into_iter().rev() {
-                    match u {
-                        Undo::Forget(key) => drop(state.streams.forget(&key)),
-                        Undo::Restore(key, reading) => drop(state.streams.observe(key, reading, First::Baseline, now)),
-                    }
-                }
+                take_back(&mut state.streams, undo, |_| true, now);
                 t.otlp_points(OtlpOutcome::Refused, points.len());
                 return Err(refusal);
             }
         };
-        t.set_otlp_streams(state.streams.len());
-        drop(state);
-        // Points refused here, and points with a candidate the pipeline rejected.
-        let mut bad: BTreeMap<usize, (OtlpReject, String)> =
-            refused.into_iter().map(|(p, r)| (p, (r.reason, r.message))).collect();
+        // Points refused here (their rule counted as the pipeline counts its own), and points
+        // with a candidate the pipeline rejected: these leave their streams as they were.
+        let mut bad: BTreeMap<usize, (OtlpReject, String)> = BTreeMap::new();
+        for (p, r) in refused {
+            if let Some(rule) = r.rule {
+                t.record_rejected(rule);
+            }
+            bad.insert(p, (r.reason, r.message));
+        }
         for r in accepted.rejected {
             bad.entry(point_of[r.index]).or_insert((OtlpReject::Invalid, r.error));
         }
+        if !undo.is_empty() && !bad.is_empty() {
+            take_back(&mut state.streams, undo, |p| bad.contains_key(&p), now);
+        }
+        t.set_otlp_streams(state.streams.len());
+        drop(state);
         for (reason, _) in bad.values() {
             t.otlp_point_rejected(*reason);
         }

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::{
     Gauge, Metric, NumberDataPoint, ResourceMetrics, ScopeMetrics, Sum, metric::Data, number_data_point,
 };
@@ -26,13 +27,14 @@ fn point(start_ms: i64, at_ms: i64, v: f64) -> NumberDataPoint {
     }
 }
 
-fn request(metrics: Vec<Metric>) -> ExportMetricsServiceRequest {
-    ExportMetricsServiceRequest {
+fn request(metrics: Vec<Metric>) -> Decoded {
+    let request = ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             scope_metrics: vec![ScopeMetrics { metrics, ..Default::default() }],
             ..Default::default()
         }],
-    }
+    };
+    Decoded { request, faults: Default::default() }
 }
 
 fn gauge(name: &str, points: Vec<NumberDataPoint>) -> Metric {

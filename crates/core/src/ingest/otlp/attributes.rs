@@ -1,28 +1,14 @@
-//! OTLP attributes as dimension values and as parts of a stream's identity.
+//! OTLP attributes as dimension values.
 
 use std::borrow::Cow;
 use std::hash::{Hash, Hasher};
 
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::{AnyValue, any_value};
 
 pub fn hash_of(v: &impl Hash) -> u64 {
     let mut h = std::hash::DefaultHasher::new();
     v.hash(&mut h);
     h.finish()
-}
-
-pub fn push_str(key: &mut Vec<u8>, s: &str) {
-    key.extend_from_slice(&(s.len() as u64).to_le_bytes());
-    key.extend_from_slice(s.as_bytes());
-}
-
-pub fn encode_attributes(attributes: &[KeyValue], out: &mut Vec<u8>) {
-    let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
-    sorted.sort_by(|a, b| a.key.cmp(&b.key));
-    for kv in sorted {
-        push_str(out, &kv.key);
-        push_str(out, &text(kv.value.as_ref()));
-    }
 }
 
 /// An attribute's value as a dimension value. An empty string is `<empty>` as for StatsD's

@@ -1,11 +1,12 @@
 //! OTLP data points as candidates for the pipeline. Pure: the caller gives the request, the
-//! cumulative state and the time, and submits what comes back.
+//! cumulative state and the time, and submits what comes back. What each point kind becomes
+//! is in [`super::points`]; the cumulative state in [`super::streams`].
 //!
 //! - Gauge, and a cumulative sum that is not monotonic: each point is a sample of its value.
 //! - Sum with delta temporality: each point is a sample of its increment.
-//! - Monotonic cumulative sum: the increase since the stream's previous point
-//!   ([`crate::ingest::cumulative`]); 0 included; the first point only sets the baseline
-//!   unless its start time is at or after the sidecar's own start (then it counts from zero).
+//! - Monotonic cumulative sum: the increase since the stream's previous point; 0 included; the
+//!   first point only sets the baseline unless its start time is at or after the sidecar's own
+//!   start (then it counts from zero). A monotonic sum is never negative.
 //! - Histogram: bucket counts (increases when cumulative) as values and counts
 //!   ([`crate::ingest::buckets`]); the point's min and max only with delta temporality,
 //!   where they describe the same samples as the counts.
@@ -13,33 +14,35 @@
 //! - Summary (cumulative by nature): count and sum as increases, published as the interval's
 //!   mean weighted by its count, so that SampleCount and Sum are exact; quantiles are dropped.
 //!
-//! A stream is the resource (all its attributes), the scope, the metric name and the
-//! point's attributes. A point needing more than 30 dimensions is refused, never truncated.
+//! A stream is the resource (all its attributes), the scope, the metric name, the point kind
+//! and the dimensions the point publishes, known by a fixed-size hash of all that. A point
+//! needing more than 30 dimensions is refused, never truncated. A point is checked whole (its
+//! dimensions, name and timestamp as the pipeline will check them, its value, its buckets)
+//! before it may touch a stream: a refused point never becomes a stream's last reading.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
-use opentelemetry_proto::tonic::metrics::v1::{
-    ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint, SummaryDataPoint, metric::Data,
-    number_data_point,
-};
+use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 
-use super::attributes::{encode_attributes, hash_of, push_str, text};
+use super::attributes::text;
+use super::streams::{Change, First, Full, KeyHasher, Reading, StreamKey, Streams};
 use super::units::{self, Mapped};
-use crate::domain::dimensions::GivenDimensions;
+use crate::domain::dimensions::{DefaultDimensions, Dimensions, GivenDimensions};
+use crate::domain::error::ValidationError;
 use crate::domain::limits::MAX_DIMENSIONS;
-use crate::domain::payload::GivenValues;
-use crate::domain::timestamp::GivenTime;
-use crate::ingest::buckets::{self, Exponential};
-use crate::ingest::cumulative::{Change, First, Reading, Streams};
+use crate::domain::names::MetricName;
+use crate::domain::timestamp::{GivenTime, Timestamp};
+use crate::domain::units::Resolution;
 use crate::pipeline::candidate::Candidate;
-use crate::reasons::OtlpReject;
+use crate::reasons::{OtlpReject, RejectReason};
 
-const DELTA: i32 = 1;
-const CUMULATIVE: i32 = 2;
+pub(super) const DELTA: i32 = 1;
+pub(super) const CUMULATIVE: i32 = 2;
 /// `DataPointFlags.NO_RECORDED_VALUE`: the point marks a gap, it has no value.
-const NO_RECORDED_VALUE: u32 = 1;
+pub(super) const NO_RECORDED_VALUE: u32 = 1;
 
 /// What the conversion needs from the configuration.
 #[derive(Debug, Clone)]
@@ -50,15 +53,30 @@ pub struct Settings {
     pub started_ms: i64,
 }
 
-/// A cumulative stream's identity.
-pub type StreamKey = Vec<u8>;
-
-/// How to take back what a point did to the cumulative state (when the pipeline refuses the
-/// request, its client retries it and the increases must come out again).
+/// How to take back what a point did to the cumulative state: the reading it replaced (none
+/// when it made the stream). When the pipeline refuses the request, its client retries it and
+/// the increases must come out again; when the pipeline rejects the point, it must leave the
+/// stream as it found it.
 #[derive(Debug)]
-pub enum Undo {
-    Forget(StreamKey),
-    Restore(StreamKey, Reading),
+pub struct Undo {
+    /// The point (index into `points`).
+    pub point: usize,
+    pub key: StreamKey,
+    pub previous: Option<Reading>,
+}
+
+/// Takes back, latest first, what the points that `take` names did to `streams` (all of them
+/// when a request is refused as a whole). A stream a later point of the request touched again
+/// is left as that point left it: its reading is the newer one.
+pub fn take_back(streams: &mut Streams, undo: Vec<Undo>, take: impl Fn(usize) -> bool, now_ms: i64) {
+    let mut later: Vec<StreamKey> = Vec::new();
+    for u in undo.into_iter().rev() {
+        if take(u.point) && !later.contains(&u.key) {
+            streams.restore(u.key, u.previous, now_ms);
+        } else {
+            later.push(u.key);
+        }
+    }
 }
 
 /// Where a point is, for messages.
@@ -75,15 +93,37 @@ impl PointRef<'_> {
     }
 }
 
+/// Where a point is in the request, by position: how the decoder names a point it found
+/// wrong before the request was built (a number beyond the range of a double in OTLP JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PointAt {
+    pub resource: usize,
+    pub scope: usize,
+    pub metric: usize,
+    /// `gauge`, `sum`, `histogram`, `exponentialHistogram` or `summary`.
+    pub kind: &'static str,
+    pub index: usize,
+}
+
+/// Points the decoder already refused, by position.
+pub type Faults = HashMap<PointAt, Refused>;
+
 /// A point refused before the pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refused {
     pub reason: OtlpReject,
+    /// The pipeline's rule it broke, when the reason is [`OtlpReject::Invalid`] (counted in
+    /// `records_rejected_total` as the pipeline's own rejections are).
+    pub rule: Option<RejectReason>,
     pub message: String,
 }
 
-fn refuse(reason: OtlpReject, message: impl Into<String>) -> Refused {
-    Refused { reason, message: message.into() }
+pub(super) fn refuse(reason: OtlpReject, message: impl Into<String>) -> Refused {
+    Refused { reason, rule: None, message: message.into() }
+}
+
+fn invalid(e: ValidationError) -> Refused {
+    Refused { reason: OtlpReject::Invalid, rule: Some(e.reason), message: e.message }
 }
 
 #[derive(Debug, Default)]
@@ -100,23 +140,37 @@ pub struct Converted<'a> {
 }
 
 /// What the points of one metric share.
-struct Common<'s, 'a> {
-    name: &'a str,
-    unit: Mapped,
+pub(super) struct Common<'s, 'a> {
+    pub name: &'a str,
+    pub unit: Mapped,
     /// The resource attributes kept as dimensions.
     kept: &'s [(Cow<'a, str>, Cow<'a, str>)],
-    /// Resource, scope and metric name: the stream key's start.
-    identity: &'s [u8],
+    /// Resource, scope and metric name: where the stream keys start.
+    identity: StreamKey,
+    /// The metric name's problem, if CloudWatch would refuse it.
+    name_error: Option<Refused>,
 }
 
+/// Converts a request whose points the decoder found no fault with.
 pub fn convert<'a>(
     request: &'a ExportMetricsServiceRequest,
     settings: &Settings,
-    streams: &mut Streams<StreamKey>,
+    streams: &mut Streams,
+    now_ms: i64,
+) -> Converted<'a> {
+    convert_with(request, &Faults::new(), settings, streams, now_ms)
+}
+
+/// Converts a request; the points in `faults` are refused as they say, untouched otherwise.
+pub fn convert_with<'a>(
+    request: &'a ExportMetricsServiceRequest,
+    faults: &Faults,
+    settings: &Settings,
+    streams: &mut Streams,
     now_ms: i64,
 ) -> Converted<'a> {
     let mut out = Converted::default();
-    for rm in &request.resource_metrics {
+    for (r, rm) in request.resource_metrics.iter().enumerate() {
         let resource: &[KeyValue] = rm.resource.as_ref().map_or(&[], |r| &r.attributes);
         let kept: Vec<(Cow<'a, str>, Cow<'a, str>)> = settings
             .resource_dimensions
@@ -124,20 +178,30 @@ pub fn convert<'a>(
             .filter_map(|name| resource.iter().find(|kv| &kv.key == name))
             .map(|kv| (Cow::Borrowed(kv.key.as_str()), text(kv.value.as_ref())))
             .collect();
-        let mut resource_id = Vec::new();
-        encode_attributes(resource, &mut resource_id);
-        for sm in &rm.scope_metrics {
-            let mut scope_id = resource_id.clone();
+        let mut h = streams.hasher();
+        write_attributes(&mut h, resource);
+        let resource_id = h.finish();
+        for (s, sm) in rm.scope_metrics.iter().enumerate() {
+            let mut h = streams.hasher();
+            h.write_key(resource_id);
             if let Some(scope) = &sm.scope {
-                push_str(&mut scope_id, &scope.name);
-                push_str(&mut scope_id, &scope.version);
+                h.write_str(&scope.name);
+                h.write_str(&scope.version);
             }
-            for metric in &sm.metrics {
-                let mut identity = scope_id.clone();
-                push_str(&mut identity, &metric.name);
-                let common =
-                    Common { name: &metric.name, unit: units::map(&metric.unit), kept: &kept, identity: &identity };
-                let mut c = Converter { common, settings, streams, now_ms, out: &mut out };
+            let scope_id = h.finish();
+            for (m, metric) in sm.metrics.iter().enumerate() {
+                let mut h = streams.hasher();
+                h.write_key(scope_id);
+                h.write_str(&metric.name);
+                let common = Common {
+                    name: &metric.name,
+                    unit: units::map(&metric.unit),
+                    kept: &kept,
+                    identity: h.finish(),
+                    name_error: MetricName::parse(&metric.name).err().map(invalid),
+                };
+                let at = |kind, index| PointAt { resource: r, scope: s, metric: m, kind, index };
+                let mut c = Converter { common, settings, streams, now_ms, out: &mut out, faults, at: &at };
                 match &metric.data {
                     Some(Data::Gauge(g)) => c.numbers("gauge", &g.data_points, None, false),
                     Some(Data::Sum(s)) => {
@@ -154,235 +218,94 @@ pub fn convert<'a>(
     out
 }
 
-struct Converter<'s, 'a> {
-    common: Common<'s, 'a>,
+/// Attributes into a key, in key order (their order on the wire is not part of the identity).
+fn write_attributes(h: &mut KeyHasher, attributes: &[KeyValue]) {
+    let mut sorted: Vec<&KeyValue> = attributes.iter().collect();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    for kv in sorted {
+        h.write_str(&kv.key);
+        h.write_str(&text(kv.value.as_ref()));
+    }
+}
+
+pub(super) struct Converter<'s, 'a> {
+    pub common: Common<'s, 'a>,
     settings: &'s Settings,
-    streams: &'s mut Streams<StreamKey>,
+    streams: &'s mut Streams,
     now_ms: i64,
     out: &'s mut Converted<'a>,
+    faults: &'s Faults,
+    at: &'s dyn Fn(&'static str, usize) -> PointAt,
 }
 
 /// What one point amounts to.
-enum Outcome {
-    Publish(Vec<GivenValues>),
+pub(super) enum Outcome {
+    Publish(Vec<crate::domain::payload::GivenValues>),
     Empty,
 }
 
+/// One cumulative point, for [`Converter::observe`].
+pub(super) struct Observed<'d, 'a> {
+    pub kind: &'static str,
+    pub dimensions: &'d GivenDimensions<'a>,
+    pub time_unix_nano: u64,
+    pub reading: Reading,
+}
+
 impl<'a> Converter<'_, 'a> {
-    fn numbers(
-        &mut self,
-        kind: &'static str,
-        points: &'a [NumberDataPoint],
-        temporality: Option<i32>,
-        monotonic: bool,
-    ) {
-        for (index, p) in points.iter().enumerate() {
-            // Dimensions first: a point refused for them leaves no cumulative state behind.
-            let outcome = self.dimensions(&p.attributes).and_then(|d| Ok((d, self.number(p, temporality, monotonic)?)));
-            self.finish(kind, index, p.time_unix_nano, outcome);
+    /// A point the decoder refused already.
+    pub fn fault(&self, kind: &'static str, index: usize) -> Option<Refused> {
+        if self.faults.is_empty() {
+            return None;
         }
-    }
-
-    fn number(&mut self, p: &NumberDataPoint, temporality: Option<i32>, monotonic: bool) -> Result<Outcome, Refused> {
-        let value = match p.value {
-            Some(number_data_point::Value::AsDouble(v)) => v,
-            Some(number_data_point::Value::AsInt(v)) => v as f64,
-            None if p.flags & NO_RECORDED_VALUE != 0 => return Ok(Outcome::Empty),
-            None => return Err(refuse(OtlpReject::Value, "value: neither asDouble nor asInt is set")),
-        };
-        let factor = self.common.unit.factor;
-        let single = |v: f64| Outcome::Publish(vec![GivenValues { value: Some(v * factor), ..GivenValues::default() }]);
-        match temporality {
-            None => Ok(single(value)),
-            Some(CUMULATIVE) if !monotonic => Ok(single(value)),
-            Some(DELTA) => Ok(single(value)),
-            Some(CUMULATIVE) => {
-                let reading = Reading { start_ms: ms(p.start_time_unix_nano), shape: 0, counts: vec![value], sum: 0.0 };
-                Ok(match self.observe(&p.attributes, reading)? {
-                    Some((counts, _)) => single(counts[0]),
-                    None => Outcome::Empty,
-                })
-            }
-            Some(t) => Err(temporality_error(t)),
-        }
-    }
-
-    fn histograms(&mut self, points: &'a [HistogramDataPoint], temporality: i32) {
-        for (index, p) in points.iter().enumerate() {
-            let outcome = self.dimensions(&p.attributes).and_then(|d| Ok((d, self.histogram(p, temporality)?)));
-            self.finish("histogram", index, p.time_unix_nano, outcome);
-        }
-    }
-
-    fn histogram(&mut self, p: &HistogramDataPoint, temporality: i32) -> Result<Outcome, Refused> {
-        if p.flags & NO_RECORDED_VALUE != 0 {
-            return Ok(Outcome::Empty);
-        }
-        let buckets: Vec<f64> = p.bucket_counts.iter().map(|&c| c as f64).collect();
-        if !buckets.is_empty() && p.bucket_counts.iter().fold(0u64, |a, &c| a.saturating_add(c)) != p.count {
-            return Err(refuse(OtlpReject::Buckets, format!("count: {} is not the sum of bucketCounts", p.count)));
-        }
-        let f = self.common.unit.factor;
-        let bounds: Vec<f64> = p.explicit_bounds.iter().map(|b| b * f).collect();
-        let sum = p.sum.map_or(f64::NAN, |s| s * f);
-        let (count, buckets, sum, min, max) = match temporality {
-            DELTA => (p.count as f64, buckets, sum, p.min.map(|m| m * f), p.max.map(|m| m * f)),
-            CUMULATIVE => {
-                let mut counts = vec![p.count as f64];
-                counts.extend(&buckets);
-                let shape = hash_of(&(p.explicit_bounds.iter().map(|b| b.to_bits()).collect::<Vec<_>>()));
-                let reading = Reading { start_ms: ms(p.start_time_unix_nano), shape, counts, sum: sum_or_zero(sum) };
-                match self.observe(&p.attributes, reading)? {
-                    Some((counts, delta_sum)) => {
-                        (counts[0], counts[1..].to_vec(), if sum.is_nan() { sum } else { delta_sum }, None, None)
-                    }
-                    None => return Ok(Outcome::Empty),
-                }
-            }
-            t => return Err(temporality_error(t)),
-        };
-        if count <= 0.0 {
-            return Ok(Outcome::Empty);
-        }
-        let pairs = if buckets.is_empty() {
-            // Count and sum only: the mean, weighted by the count.
-            vec![(if sum.is_finite() { sum / count } else { 0.0 }, count)]
-        } else {
-            buckets::explicit(&bounds, &buckets, sum, min, max)
-                .map_err(|e| refuse(OtlpReject::Buckets, e.to_string()))?
-        };
-        Ok(Outcome::Publish(buckets::given_values(&pairs).collect()))
-    }
-
-    fn exponentials(&mut self, points: &'a [ExponentialHistogramDataPoint], temporality: i32) {
-        for (index, p) in points.iter().enumerate() {
-            let outcome = self.dimensions(&p.attributes).and_then(|d| Ok((d, self.exponential(p, temporality)?)));
-            self.finish("exponentialHistogram", index, p.time_unix_nano, outcome);
-        }
-    }
-
-    fn exponential(&mut self, p: &ExponentialHistogramDataPoint, temporality: i32) -> Result<Outcome, Refused> {
-        if p.flags & NO_RECORDED_VALUE != 0 {
-            return Ok(Outcome::Empty);
-        }
-        if !(-10..=20).contains(&p.scale) {
-            return Err(refuse(OtlpReject::Buckets, format!("scale: {} is outside -10..=20", p.scale)));
-        }
-        let side = |b: &Option<_>| {
-            let b: Option<&opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets> =
-                b.as_ref();
-            (b.map_or(0, |b| b.offset), b.map_or(Vec::new(), |b| b.bucket_counts.iter().map(|&c| c as f64).collect()))
-        };
-        let (pos_offset, pos) = side(&p.positive);
-        let (neg_offset, neg) = side(&p.negative);
-        let f = self.common.unit.factor;
-        let sum = p.sum.map_or(f64::NAN, |s| s * f);
-        let (zero, pos, neg, sum, min, max) = match temporality {
-            DELTA => (p.zero_count as f64, pos, neg, sum, p.min.map(|m| m * f), p.max.map(|m| m * f)),
-            CUMULATIVE => {
-                let mut counts = vec![p.count as f64, p.zero_count as f64];
-                counts.extend(&pos);
-                counts.extend(&neg);
-                let shape =
-                    hash_of(&(p.scale, pos_offset, pos.len(), neg_offset, neg.len(), p.zero_threshold.to_bits()));
-                let reading = Reading { start_ms: ms(p.start_time_unix_nano), shape, counts, sum: sum_or_zero(sum) };
-                match self.observe(&p.attributes, reading)? {
-                    Some((c, delta_sum)) => {
-                        let (pos, neg) = c[2..].split_at(pos.len());
-                        (c[1], pos.to_vec(), neg.to_vec(), if sum.is_nan() { sum } else { delta_sum }, None, None)
-                    }
-                    None => return Ok(Outcome::Empty),
-                }
-            }
-            t => return Err(temporality_error(t)),
-        };
-        if zero + pos.iter().sum::<f64>() + neg.iter().sum::<f64>() <= 0.0 {
-            return Ok(Outcome::Empty);
-        }
-        // Bucket bounds are in the instrument's unit: the values are scaled afterwards, and
-        // the sum, min and max with them.
-        let unscaled = |v: Option<f64>| v.map(|v| v / f);
-        let h = Exponential {
-            scale: p.scale,
-            zero_count: zero,
-            zero_threshold: p.zero_threshold,
-            positive_offset: pos_offset,
-            positive: &pos,
-            negative_offset: neg_offset,
-            negative: &neg,
-        };
-        let pairs = buckets::exponential(&h, sum / f, unscaled(min), unscaled(max))
-            .map_err(|e| refuse(OtlpReject::Buckets, e.to_string()))?;
-        let pairs: Vec<(f64, f64)> = pairs.into_iter().map(|(v, c)| (v * f, c)).collect();
-        Ok(Outcome::Publish(buckets::given_values(&pairs).collect()))
-    }
-
-    fn summaries(&mut self, points: &'a [SummaryDataPoint]) {
-        for (index, p) in points.iter().enumerate() {
-            let outcome = self.dimensions(&p.attributes).and_then(|d| Ok((d, self.summary(p)?)));
-            self.finish("summary", index, p.time_unix_nano, outcome);
-        }
-    }
-
-    fn summary(&mut self, p: &SummaryDataPoint) -> Result<Outcome, Refused> {
-        if p.flags & NO_RECORDED_VALUE != 0 {
-            return Ok(Outcome::Empty);
-        }
-        let f = self.common.unit.factor;
-        let reading =
-            Reading { start_ms: ms(p.start_time_unix_nano), shape: 0, counts: vec![p.count as f64], sum: p.sum * f };
-        match self.observe(&p.attributes, reading)? {
-            Some((counts, sum)) if counts[0] > 0.0 => {
-                Ok(Outcome::Publish(buckets::given_values(&[(sum / counts[0], counts[0])]).collect()))
-            }
-            _ => Ok(Outcome::Empty),
-        }
+        self.faults.get(&(self.at)(kind, index)).cloned()
     }
 
     /// The increase of a cumulative stream, or `None` when the reading only sets a baseline.
-    fn observe(&mut self, attributes: &[KeyValue], reading: Reading) -> Result<Option<(Vec<f64>, f64)>, Refused> {
-        let mut key = self.common.identity.to_vec();
-        encode_attributes(attributes, &mut key);
-        let first = match reading.start_ms {
+    /// The point is checked as the pipeline will check it first: a point it would refuse must
+    /// not become the stream's last reading.
+    pub fn observe(&mut self, o: Observed<'_, 'a>) -> Result<Option<(Vec<f64>, f64)>, Refused> {
+        if let Some(e) = &self.common.name_error {
+            return Err(e.clone());
+        }
+        let defaults = DefaultDimensions::default();
+        Dimensions::merge(o.dimensions, &[], &defaults).map_err(invalid)?;
+        let timestamp = ms(o.time_unix_nano).map(GivenTime::EpochMillis);
+        Timestamp::check(timestamp.as_ref(), Resolution::Standard, self.now_ms).map_err(invalid)?;
+        let mut h = self.streams.hasher();
+        h.write_key(self.common.identity);
+        h.write_str(o.kind);
+        let mut sorted: Vec<&(Cow<'_, str>, Cow<'_, str>)> = o.dimensions.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
+        for (k, v) in sorted {
+            h.write_str(k);
+            h.write_str(v);
+        }
+        let key = h.finish();
+        let first = match o.reading.start_ms {
             Some(start) if start >= self.settings.started_ms => First::FromZero,
             _ => First::Baseline,
         };
-        let before = self.streams.len();
-        let kept = reading.clone();
-        let change = self.streams.observe(key.clone(), reading, first, self.now_ms);
-        let new_stream = self.streams.len() > before;
-        let (undo, result) = match change {
-            Change::TooManyStreams => {
-                return Err(refuse(
+        let (change, previous) =
+            self.streams.observe(key, o.reading, first, self.now_ms).map_err(|full| match full {
+                Full::Streams => refuse(
                     OtlpReject::TooManyStreams,
                     "the sidecar already tracks max_streams cumulative streams: this new stream is not tracked",
-                ));
-            }
-            Change::Baseline => (Undo::Forget(key), None),
-            Change::Rebased | Change::Reset(_) if !new_stream => {
-                let result = match change {
-                    Change::Reset(d) => Some((d.counts, d.sum)),
-                    _ => None,
-                };
-                (Undo::Forget(key), result)
-            }
-            Change::Increase(d) if !new_stream => {
-                let previous = Reading {
-                    counts: kept.counts.iter().zip(&d.counts).map(|(n, d)| n - d).collect(),
-                    sum: kept.sum - d.sum,
-                    ..kept
-                };
-                (Undo::Restore(key, previous), Some((d.counts, d.sum)))
-            }
-            Change::Increase(d) | Change::Reset(d) => (Undo::Forget(key), Some((d.counts, d.sum))),
-            Change::Rebased => (Undo::Forget(key), None),
-        };
-        self.out.undo.push(undo);
-        Ok(result)
+                ),
+                Full::Bytes => refuse(
+                    OtlpReject::StreamStateFull,
+                    "the cumulative streams already hold max_stream_state_bytes: this stream is not tracked",
+                ),
+            })?;
+        self.out.undo.push(Undo { point: self.out.points.len(), key, previous });
+        Ok(match change {
+            Change::Increase(d) | Change::Reset(d) => Some((d.counts, d.sum)),
+            Change::Baseline | Change::Rebased | Change::TooManyStreams => None,
+        })
     }
 
     /// Records a point's outcome: its candidates, or why it was refused.
-    fn finish(
+    pub fn finish(
         &mut self,
         kind: &'static str,
         index: usize,
@@ -414,7 +337,7 @@ impl<'a> Converter<'_, 'a> {
     }
 
     /// The point's attributes, then the kept resource attributes it does not override.
-    fn dimensions(&self, attributes: &'a [KeyValue]) -> Result<GivenDimensions<'a>, Refused> {
+    pub fn dimensions(&self, attributes: &'a [KeyValue]) -> Result<GivenDimensions<'a>, Refused> {
         let mut d: GivenDimensions<'a> =
             attributes.iter().map(|kv| (Cow::Borrowed(kv.key.as_str()), text(kv.value.as_ref()))).collect();
         for (k, v) in self.common.kept {
@@ -436,17 +359,13 @@ impl<'a> Converter<'_, 'a> {
     }
 }
 
-fn temporality_error(t: i32) -> Refused {
+pub(super) fn temporality_error(t: i32) -> Refused {
     refuse(OtlpReject::Temporality, format!("aggregationTemporality: must be 1 (DELTA) or 2 (CUMULATIVE), got {t}"))
 }
 
 /// Nanoseconds since the epoch as milliseconds; 0 (unset) is `None`.
-fn ms(ns: u64) -> Option<i64> {
+pub(super) fn ms(ns: u64) -> Option<i64> {
     (ns > 0).then_some((ns / 1_000_000) as i64)
-}
-
-fn sum_or_zero(sum: f64) -> f64 {
-    if sum.is_finite() { sum } else { 0.0 }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use opentelemetry_proto::tonic::metrics::v1::{
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
 use super::*;
+use crate::domain::payload::GivenValues;
 use crate::ingest::otlp::attributes::text;
 
 const STARTED_MS: i64 = 1_000_000;
@@ -53,8 +54,12 @@ fn settings() -> Settings {
     Settings { resource_dimensions: vec!["service.name".into()], started_ms: STARTED_MS }
 }
 
-fn streams() -> Streams<StreamKey> {
-    Streams::new(100, 3_600_000)
+fn bounded(max_streams: usize, max_bytes: usize) -> Streams {
+    Streams::new(crate::ingest::otlp::streams::Bounds { max_streams, max_bytes, idle_ms: 3_600_000 })
+}
+
+fn streams() -> Streams {
+    bounded(100, 1 << 20)
 }
 
 /// Each candidate's single value, or its (values, counts).
@@ -66,7 +71,7 @@ fn single(v: f64) -> GivenValues {
     GivenValues { value: Some(v), ..GivenValues::default() }
 }
 
-fn run(req: &ExportMetricsServiceRequest, s: &mut Streams<StreamKey>) -> Vec<GivenValues> {
+fn run(req: &ExportMetricsServiceRequest, s: &mut Streams) -> Vec<GivenValues> {
     values(&convert(req, &settings(), s, NOW_MS))
 }
 
@@ -294,7 +299,7 @@ fn more_than_30_dimensions_are_refused_never_truncated() {
 
 #[test]
 fn the_bound_on_streams_refuses_new_ones() {
-    let mut s = Streams::new(1, 3_600_000);
+    let mut s = bounded(1, 1 << 20);
     let req = |route: &str| {
         request(vec![], vec![metric("hits", "", sum(vec![number(10, 1.0, vec![kv("r", route)])], CUMULATIVE, true))])
     };
@@ -312,12 +317,7 @@ fn undo_takes_a_request_back() {
     let _ = convert(&counter(100.0), &settings(), &mut s, NOW_MS);
     let second = counter(110.0);
     let refused = convert(&second, &settings(), &mut s, NOW_MS);
-    for u in refused.undo.into_iter().rev() {
-        match u {
-            Undo::Forget(k) => drop(s.forget(&k)),
-            Undo::Restore(k, r) => drop(s.observe(k, r, First::Baseline, NOW_MS)),
-        }
-    }
+    take_back(&mut s, refused.undo, |_| true, NOW_MS);
     // The retry publishes the same increase.
     assert_eq!(run(&counter(110.0), &mut s), vec![single(10.0)]);
 }

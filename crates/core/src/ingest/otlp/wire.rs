@@ -1,5 +1,6 @@
 //! OTLP on the wire: which JSON bodies are OTLP, decoding `ExportMetricsServiceRequest` from
-//! protobuf or the OTLP JSON mapping, and encoding the answers (`ExportMetricsServiceResponse`,
+//! protobuf or the OTLP JSON mapping within the decoded-size budget ([`super::budget`]), and
+//! encoding the answers (`ExportMetricsServiceResponse`,
 //! or a `google.rpc.Status` for a failure) in the request's own encoding. No HTTP types here,
 //! so that the fuzz target can compile it in.
 
@@ -10,6 +11,10 @@ use opentelemetry_proto::tonic::collector::metrics::v1::{
 };
 use prost::Message;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+
+use super::budget::{self, Bounds, Refusal};
+use super::convert::Faults;
+use super::json::{self, Stop};
 
 /// How an OTLP body (and so its answer) is encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,20 +59,68 @@ pub fn is_otlp_json(body: &[u8]) -> bool {
     (&mut de).deserialize_map(Keys).unwrap_or(false)
 }
 
-/// The request, or why it cannot be read (answered 400).
-pub fn decode(body: &[u8], encoding: Encoding) -> Result<ExportMetricsServiceRequest, String> {
+/// A decoded request, with the points the decoder already found wrong.
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub request: ExportMetricsServiceRequest,
+    pub faults: Faults,
+}
+
+/// The request within `bounds`, or why it is not decoded: not a request (400), or over a
+/// bound (413; nothing of it was decoded).
+pub fn decode(body: &[u8], encoding: Encoding, bounds: Bounds) -> Result<Decoded, Refusal> {
     match encoding {
-        Encoding::Protobuf => ExportMetricsServiceRequest::decode(body)
-            .map_err(|e| format!("body is not a protobuf ExportMetricsServiceRequest: {e}")),
+        Encoding::Protobuf => {
+            match budget::check_protobuf(body, bounds) {
+                Err(Some(too_much)) => return Err(Refusal::TooMuch(too_much)),
+                // Not a message: the decoder says why (it stops where the walk stopped, so it
+                // decodes no more than the walk allowed).
+                Err(None) => {
+                    let why = match decode_protobuf(body) {
+                        Err(e) => e,
+                        Ok(_) => "body is not a protobuf ExportMetricsServiceRequest".to_string(),
+                    };
+                    return Err(Refusal::Malformed(why));
+                }
+                Ok(()) => {}
+            }
+            Ok(Decoded { request: decode_protobuf(body).map_err(Refusal::Malformed)?, faults: Faults::new() })
+        }
         Encoding::Json => {
-            let mut de = serde_json::Deserializer::from_slice(body);
-            let request: ExportMetricsServiceRequest = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-                format!("body is not an OTLP JSON ExportMetricsServiceRequest: {}: {}", e.path(), e.inner())
-            })?;
-            de.end().map_err(|e| format!("trailing characters after the OTLP JSON document: {e}"))?;
-            Ok(request)
+            let found = match json::walk(body, bounds) {
+                Ok(found) => found,
+                Err(Stop::TooMuch(too_much)) => return Err(Refusal::TooMuch(too_much)),
+                Err(Stop::Syntax(why)) => {
+                    let why = match decode_json(body) {
+                        Err(e) => e,
+                        Ok(_) => format!("body is not an OTLP JSON ExportMetricsServiceRequest: {why}"),
+                    };
+                    return Err(Refusal::Malformed(why));
+                }
+            };
+            let mut request = if found.blanks.is_empty() {
+                decode_json(body)
+            } else {
+                decode_json(&json::blanked(body, &found.blanks))
+            }
+            .map_err(Refusal::Malformed)?;
+            json::put_back(&mut request, &found.doubles);
+            Ok(Decoded { request, faults: found.faults })
         }
     }
+}
+
+fn decode_protobuf(body: &[u8]) -> Result<ExportMetricsServiceRequest, String> {
+    ExportMetricsServiceRequest::decode(body)
+        .map_err(|e| format!("body is not a protobuf ExportMetricsServiceRequest: {e}"))
+}
+
+fn decode_json(body: &[u8]) -> Result<ExportMetricsServiceRequest, String> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let request: ExportMetricsServiceRequest = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| format!("body is not an OTLP JSON ExportMetricsServiceRequest: {}: {}", e.path(), e.inner()))?;
+    de.end().map_err(|e| format!("trailing characters after the OTLP JSON document: {e}"))?;
+    Ok(request)
 }
 
 /// `ExportMetricsServiceResponse`: a partial success when points were rejected.
@@ -129,7 +182,7 @@ mod tests {
 
     #[test]
     fn otlp_json_int64_as_strings_and_enums_as_numbers() {
-        let r = decode(JSON.as_bytes(), Encoding::Json).unwrap();
+        let r = decode(JSON.as_bytes(), Encoding::Json, Bounds::default()).unwrap().request;
         let metrics = &r.resource_metrics[0].scope_metrics[0].metrics;
         let Some(Data::Sum(sum)) = &metrics[0].data else { panic!("{:?}", metrics[0]) };
         assert_eq!((sum.aggregation_temporality, sum.is_monotonic), (2, true));
@@ -142,15 +195,20 @@ mod tests {
         assert_eq!((p.count, p.bucket_counts.clone(), p.min, p.max), (3, vec![1, 2], Some(1.0), Some(9.0)));
         // The same request as protobuf decodes to the same value.
         let bytes = r.encode_to_vec();
-        assert_eq!(decode(&bytes, Encoding::Protobuf).unwrap(), r);
+        assert_eq!(decode(&bytes, Encoding::Protobuf, Bounds::default()).unwrap().request, r);
     }
 
     #[test]
     fn undecodable_bodies_say_where() {
-        let err = decode(br#"{"resourceMetrics":[{"scopeMetrics":3}]}"#, Encoding::Json).unwrap_err();
-        assert!(err.contains("resourceMetrics[0].scopeMetrics"), "{err}");
-        assert!(decode(b"\xff\xff\xff", Encoding::Protobuf).unwrap_err().starts_with("body is not a protobuf"));
-        assert!(decode(b"{} x", Encoding::Json).unwrap_err().contains("trailing"));
+        let err = |body: &[u8], encoding| match decode(body, encoding, Bounds::default()).unwrap_err() {
+            Refusal::Malformed(why) => why,
+            other => panic!("{other:?}"),
+        };
+        let why = err(br#"{"resourceMetrics":[{"scopeMetrics":3}]}"#, Encoding::Json);
+        assert!(why.contains("resourceMetrics[0].scopeMetrics"), "{why}");
+        assert!(err(b"\xff\xff\xff", Encoding::Protobuf).starts_with("body is not a protobuf"));
+        assert!(err(b"{} x", Encoding::Json).contains("trailing"));
+        assert!(err(b"{\"resourceMetrics\": [", Encoding::Json).starts_with("body is not an OTLP JSON"));
     }
 
     #[test]
