@@ -21,6 +21,7 @@ mod line_app;
 mod line_limits;
 mod otlp;
 mod otlp_clients;
+mod otlp_memory;
 mod overflow;
 mod probes;
 mod publishing;

@@ -307,7 +307,3 @@ impl<'b> Reader<'b> {
         Ok((number, Some(field)))
     }
 }
-
-#[cfg(test)]
-#[path = "budget_tests.rs"]
-mod tests;

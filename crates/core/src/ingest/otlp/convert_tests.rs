@@ -331,3 +331,7 @@ fn attribute_values_as_text() {
     assert_eq!(v(any_value::Value::StringValue(String::new())), "<empty>");
     assert_eq!(text(None), "<empty>");
 }
+
+/// Issue 25's findings 1, 7, 8 and 11 (OTLP), each with the issue's figures.
+#[path = "findings_tests.rs"]
+mod findings;

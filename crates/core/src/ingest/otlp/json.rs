@@ -374,7 +374,3 @@ pub fn put_back(request: &mut ExportMetricsServiceRequest, doubles: &[(PointAt, 
         }
     }
 }
-
-#[cfg(test)]
-#[path = "json_tests.rs"]
-mod tests;
