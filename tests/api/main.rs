@@ -32,3 +32,4 @@ mod scrape_memory;
 mod spool;
 mod spool_edges;
 mod statsd;
+mod statsd_memory;

@@ -1,12 +1,15 @@
 //! StatsD's input-side state: the last value of each gauge series (for `+N`/`-N`), and the
-//! members of each set per series and window. Both are bounded, and keyed by what clients
-//! send with a fast keyed hash.
+//! members of each set per series and window. Both are bounded in count and in bytes: a
+//! gauge series and a set member are known by a fixed-size keyed hash
+//! ([`cw_core::ingest::key`]), never by their text, and what a set window must keep to be
+//! submitted (its name, unit and tags) is charged to a byte budget.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use smallvec::SmallVec;
 
+use cw_core::ingest::key::{Key, Keys};
 use cw_core::ingest::statsd::{LineError, Metric, Sample};
 use cw_core::reasons::LineReject;
 
@@ -14,18 +17,22 @@ type Fast = foldhash::fast::RandomState;
 
 /// The window sets are counted in: the pipeline's standard resolution.
 pub const SET_WINDOW_MS: i64 = 60_000;
-/// Bounds on input-side state: gauge series, and set members over all open set windows.
+/// Bounds on input-side state: gauge series (about 64 bytes each: 6.4 MB), set members over
+/// all open set windows, and the bytes of the open windows with their members.
 const MAX_GAUGES: usize = 100_000;
 const MAX_SET_MEMBERS: usize = 1_000_000;
+pub const MAX_SET_BYTES: usize = 64 * 1024 * 1024;
+/// What a set member is charged (its key and the set's overhead per entry), and a window
+/// besides its name, unit and tags.
+const MEMBER_BYTES: usize = 32;
+const WINDOW_BYTES: usize = 160;
 
-/// A series as input-side state knows it: name, unit and sorted tags, in one byte string
-/// (see [`series_key`]); a set window's key ends with the window's start.
-pub type SeriesKey = Box<[u8]>;
-
-/// Gauge series, and the key being looked up (made in place, kept only when new).
+/// Gauge series, and the series being looked up (its name, unit and sorted tags made in place
+/// by [`series_key`], then hashed).
 #[derive(Default)]
 pub struct Gauges {
-    series: HashMap<SeriesKey, GaugeState, Fast>,
+    series: HashMap<Key, GaugeState, Fast>,
+    keys: Keys,
     key: Vec<u8>,
 }
 
@@ -44,10 +51,11 @@ impl Gauges {
         m: &Metric<'_>,
         now: i64,
     ) -> Result<SmallVec<[f64; 1]>, LineError> {
-        let Gauges { series, key } = self;
+        let Gauges { series, keys, key } = self;
         series_key(key, name, unit, &m.tags);
+        let key = keys.of(&[key]);
         // A known series (most lines) costs one lookup.
-        if let Some(state) = series.get_mut(key.as_slice()) {
+        if let Some(state) = series.get_mut(&key) {
             return Ok(apply_gauge(state, m, now));
         }
         if series.len() >= MAX_GAUGES {
@@ -60,7 +68,7 @@ impl Gauges {
             // Plain values need no state: publish them, remember nothing.
             return Ok(m.samples.iter().map(number).collect());
         }
-        let state = series.entry(key.as_slice().into()).or_insert(GaugeState { value: 0.0, last_ms: now });
+        let state = series.entry(key).or_insert(GaugeState { value: 0.0, last_ms: now });
         Ok(apply_gauge(state, m, now))
     }
 
@@ -70,13 +78,16 @@ impl Gauges {
     }
 }
 
-/// Open set windows, and the key being looked up.
-#[derive(Default)]
+/// Open set windows, and the series being looked up.
 pub struct Sets {
     /// (series, window start) → members.
-    windows: HashMap<SeriesKey, OpenSet, Fast>,
+    windows: HashMap<Key, OpenSet, Fast>,
     /// Members over all windows.
     pub members: usize,
+    /// Bytes charged for the windows and their members.
+    pub bytes: usize,
+    max_bytes: usize,
+    keys: Keys,
     key: Vec<u8>,
 }
 
@@ -85,59 +96,87 @@ pub struct OpenSet {
     pub name: String,
     pub unit: Option<String>,
     pub tags: Vec<(String, String)>,
-    pub members: HashSet<String, Fast>,
+    pub members: HashSet<Key, Fast>,
+}
+
+impl OpenSet {
+    /// What the window is charged, with its members.
+    fn bytes(&self) -> usize {
+        let text = self.name.len() + self.unit.as_ref().map_or(0, String::len);
+        let tags: usize = self.tags.iter().map(|(k, v)| k.len() + v.len() + 48).sum();
+        WINDOW_BYTES + text + tags + self.members.len() * MEMBER_BYTES
+    }
+}
+
+impl Default for Sets {
+    fn default() -> Self {
+        Sets::new(MAX_SET_BYTES)
+    }
 }
 
 impl Sets {
+    /// Open windows within `max_bytes` (and [`MAX_SET_MEMBERS`] members).
+    pub fn new(max_bytes: usize) -> Sets {
+        Sets { windows: HashMap::default(), members: 0, bytes: 0, max_bytes, keys: Keys::default(), key: Vec::new() }
+    }
+
     /// Adds a set line's member to its series' window of `at_ms`.
     pub fn add(&mut self, name: &str, unit: Option<&str>, m: &Metric<'_>, at_ms: i64) -> Result<(), LineError> {
         let Some(Sample::Member(member)) = m.samples.first() else { return Ok(()) };
         let window = at_ms - at_ms.rem_euclid(SET_WINDOW_MS);
-        let Sets { windows, members, key } = self;
+        let Sets { windows, members, bytes, max_bytes, keys, key } = self;
         series_key(key, name, unit, &m.tags);
-        key.extend_from_slice(&window.to_le_bytes());
-        let set = windows.get_mut(key.as_slice());
-        if set.as_ref().is_some_and(|s| s.members.contains(*member)) {
+        let key = keys.of(&[key, &window.to_le_bytes()]);
+        let member = keys.of(&[member.as_bytes()]);
+        let set = windows.get_mut(&key);
+        if set.as_ref().is_some_and(|s| s.members.contains(&member)) {
             return Ok(());
         }
+        let full = |what: String| Err(LineError { reason: LineReject::StateFull, message: what });
         if *members >= MAX_SET_MEMBERS {
-            return Err(LineError {
-                reason: LineReject::StateFull,
-                message: format!("{MAX_SET_MEMBERS} set members are held already"),
-            });
+            return full(format!("{MAX_SET_MEMBERS} set members are held already"));
         }
         let set = match set {
             Some(set) => set,
-            None => windows.entry(key.as_slice().into()).or_insert_with(|| OpenSet {
-                window,
-                name: name.to_string(),
-                unit: unit.map(str::to_string),
-                tags: m.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-                members: HashSet::default(),
-            }),
+            None => {
+                let open = OpenSet {
+                    window,
+                    name: name.to_string(),
+                    unit: unit.map(str::to_string),
+                    tags: m.tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                    members: HashSet::default(),
+                };
+                if *bytes + open.bytes() + MEMBER_BYTES > *max_bytes {
+                    return full(format!("the open set windows hold their bound of {max_bytes} bytes already"));
+                }
+                *bytes += open.bytes();
+                windows.entry(key).or_insert(open)
+            }
         };
-        set.members.insert((*member).to_string());
+        if *bytes + MEMBER_BYTES > *max_bytes {
+            return full(format!("the open set windows hold their bound of {max_bytes} bytes already"));
+        }
+        set.members.insert(member);
         *members += 1;
+        *bytes += MEMBER_BYTES;
         Ok(())
     }
 
     /// Takes out the windows that have ended by `now` (all of them with `all`).
-    pub fn take_ended(&mut self, now: i64, all: bool) -> Vec<(SeriesKey, OpenSet)> {
-        let keys: Vec<SeriesKey> = self
-            .windows
-            .iter()
-            .filter(|(_, s)| all || s.window + SET_WINDOW_MS <= now)
-            .map(|(k, _)| k.clone())
-            .collect();
+    pub fn take_ended(&mut self, now: i64, all: bool) -> Vec<(Key, OpenSet)> {
+        let keys: Vec<Key> =
+            self.windows.iter().filter(|(_, s)| all || s.window + SET_WINDOW_MS <= now).map(|(k, _)| *k).collect();
         let taken: Vec<_> = keys.into_iter().filter_map(|k| self.windows.remove_entry(&k)).collect();
         self.members -= taken.iter().map(|(_, s)| s.members.len()).sum::<usize>();
+        self.bytes -= taken.iter().map(|(_, s)| s.bytes()).sum::<usize>();
         taken
     }
 
     /// Puts back windows taken out that could not be submitted.
-    pub fn put_back(&mut self, ended: Vec<(SeriesKey, OpenSet)>) {
+    pub fn put_back(&mut self, ended: Vec<(Key, OpenSet)>) {
         for (key, set) in ended {
             self.members += set.members.len();
+            self.bytes += set.bytes();
             self.windows.insert(key, set);
         }
     }
@@ -188,3 +227,7 @@ pub(super) fn series_key(key: &mut Vec<u8>, name: &str, unit: Option<&str>, tags
         }
     }
 }
+
+#[cfg(test)]
+#[path = "state_tests.rs"]
+mod tests;

@@ -4,6 +4,7 @@ pub mod buckets;
 pub mod cumulative;
 pub mod emf;
 pub mod json;
+pub mod key;
 pub mod otlp;
 pub mod prometheus;
 pub mod statsd;

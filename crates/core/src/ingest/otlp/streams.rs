@@ -23,13 +23,14 @@
 //! stream's last reading.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher, RandomState};
 
 pub use crate::ingest::cumulative::{Change, Delta, First, Reading};
+pub use crate::ingest::key::KeyHasher;
+use crate::ingest::key::Keys;
 
 /// A stream's identity: a keyed 128-bit hash (collisions are as likely as guessing the
 /// process's random keys).
-pub type StreamKey = u128;
+pub type StreamKey = crate::ingest::key::Key;
 
 /// What one stream is charged besides its counts: its key, the last reading's fixed part, the
 /// time it was seen, the map's own overhead per entry.
@@ -64,45 +65,20 @@ struct Stream {
 
 /// The last reading of each cumulative stream.
 pub struct Streams {
-    hashers: (RandomState, RandomState),
+    keys: Keys,
     streams: HashMap<StreamKey, Stream, foldhash::fast::RandomState>,
     bytes: usize,
     bounds: Bounds,
 }
 
-/// Builds a stream's key from its parts, each written whole (its length first, so that no
-/// part runs into the next).
-pub struct KeyHasher(std::hash::DefaultHasher, std::hash::DefaultHasher);
-
-impl KeyHasher {
-    pub fn write_str(&mut self, s: &str) {
-        self.write_bytes(s.as_bytes());
-    }
-
-    pub fn write_bytes(&mut self, b: &[u8]) {
-        for h in [&mut self.0, &mut self.1] {
-            h.write_u64(b.len() as u64);
-            h.write(b);
-        }
-    }
-
-    pub fn write_key(&mut self, k: StreamKey) {
-        self.write_bytes(&k.to_le_bytes());
-    }
-
-    pub fn finish(&self) -> StreamKey {
-        (u128::from(self.0.finish()) << 64) | u128::from(self.1.finish())
-    }
-}
-
 impl Streams {
     pub fn new(bounds: Bounds) -> Streams {
-        Streams { hashers: (RandomState::new(), RandomState::new()), streams: HashMap::default(), bytes: 0, bounds }
+        Streams { keys: Keys::default(), streams: HashMap::default(), bytes: 0, bounds }
     }
 
     /// A hasher for a key of this state (its keys are its own: another state's differ).
     pub fn hasher(&self) -> KeyHasher {
-        KeyHasher(self.hashers.0.build_hasher(), self.hashers.1.build_hasher())
+        self.keys.hasher()
     }
 
     /// Records `reading` as the stream's latest and says what it amounts to, with the reading

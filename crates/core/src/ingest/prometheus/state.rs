@@ -5,9 +5,9 @@
 //! (`max_state_bytes_per_target`), and a new series or stream past it is refused.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hasher, RandomState};
 
 use crate::ingest::cumulative::{Change, First, Reading, Streams};
+use crate::ingest::key::Keys;
 
 /// Bound on the cumulative streams kept per target (series before labels are dropped).
 pub const MAX_STREAMS: usize = 100_000;
@@ -21,7 +21,7 @@ pub const STREAM_BYTES: usize = 160;
 
 /// A series' or stream's identity, as a keyed 128-bit hash (collisions are as likely as
 /// guessing the process's random keys).
-pub type Key = u128;
+pub type Key = crate::ingest::key::Key;
 
 /// Why a stream could not be kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub enum Full {
 
 /// A target's state between scrapes.
 pub struct TargetState {
-    hashers: (RandomState, RandomState),
+    keys: Keys,
     streams: Streams<Key>,
     /// The bytes each stream of `streams` is charged.
     known: HashMap<Key, usize>,
@@ -52,7 +52,7 @@ pub struct TargetState {
 impl Default for TargetState {
     fn default() -> Self {
         TargetState {
-            hashers: (RandomState::new(), RandomState::new()),
+            keys: Keys::default(),
             streams: Streams::new(MAX_STREAMS, i64::MAX),
             known: HashMap::new(),
             stream_bytes: 0,
@@ -67,15 +67,11 @@ impl Default for TargetState {
 impl TargetState {
     /// The fixed-size key of a series' or stream's identity, given as its parts.
     pub fn key(&self, parts: &[&str]) -> Key {
-        let hash = |b: &RandomState| {
-            let mut h = b.build_hasher();
-            for p in parts {
-                h.write(p.as_bytes());
-                h.write_u8(0xff); // not UTF-8: no part can run into the next
-            }
-            h.finish()
-        };
-        (u128::from(hash(&self.hashers.0)) << 64) | u128::from(hash(&self.hashers.1))
+        let mut h = self.keys.hasher();
+        for p in parts {
+            h.write_str(p);
+        }
+        h.finish()
     }
 
     /// The bytes the state is charged: its admitted series and its streams.

@@ -1,0 +1,75 @@
+//! Fixed-size keys for the state inputs keep between requests (cumulative streams, scraped
+//! series, StatsD gauges and sets): a keyed 128-bit hash of an identity, never its text, so
+//! that a client sending long names, tags or resources holds no more state than any other.
+//! Collisions are as likely as guessing the process's random keys; each state has keys of its
+//! own.
+
+use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
+
+/// A key of input-side state.
+pub type Key = u128;
+
+/// The random keys of one state.
+#[derive(Debug, Clone)]
+pub struct Keys(RandomState, RandomState);
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys(RandomState::new(), RandomState::new())
+    }
+}
+
+impl Keys {
+    /// A hasher for one key.
+    pub fn hasher(&self) -> KeyHasher {
+        KeyHasher(self.0.build_hasher(), self.1.build_hasher())
+    }
+
+    /// The key of `parts`, each written whole.
+    pub fn of(&self, parts: &[&[u8]]) -> Key {
+        let mut h = self.hasher();
+        for p in parts {
+            h.write_bytes(p);
+        }
+        h.finish()
+    }
+}
+
+/// Builds a key from its parts, each written whole (its length first, so that no part runs
+/// into the next).
+pub struct KeyHasher(DefaultHasher, DefaultHasher);
+
+impl KeyHasher {
+    pub fn write_str(&mut self, s: &str) {
+        self.write_bytes(s.as_bytes());
+    }
+
+    pub fn write_bytes(&mut self, b: &[u8]) {
+        for h in [&mut self.0, &mut self.1] {
+            h.write_u64(b.len() as u64);
+            h.write(b);
+        }
+    }
+
+    pub fn write_key(&mut self, k: Key) {
+        self.write_bytes(&k.to_le_bytes());
+    }
+
+    pub fn finish(&self) -> Key {
+        (u128::from(self.0.finish()) << 64) | u128::from(self.1.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_tell_their_parts_apart_and_each_state_has_its_own() {
+        let keys = Keys::default();
+        assert_eq!(keys.of(&[b"a", b"bc"]), keys.of(&[b"a", b"bc"]));
+        assert_ne!(keys.of(&[b"a", b"bc"]), keys.of(&[b"ab", b"c"]));
+        assert_ne!(keys.of(&[b"a"]), keys.of(&[b"a", b""]));
+        assert_ne!(Keys::default().of(&[b"a"]), keys.of(&[b"a"]));
+    }
+}
