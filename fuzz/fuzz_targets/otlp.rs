@@ -74,7 +74,7 @@ fn changed(request: &ExportMetricsServiceRequest, how: u8) -> ExportMetricsServi
             Data::Histogram(h) => h.data_points.iter_mut().for_each(|p| {
                 if how % 2 == 0 {
                     p.bucket_counts.iter_mut().for_each(|c| *c = c.saturating_sub(1));
-                    p.count = p.bucket_counts.iter().sum();
+                    p.count = p.bucket_counts.iter().fold(0u64, |a, &c| a.saturating_add(c));
                 } else {
                     p.start_time_unix_nano = p.start_time_unix_nano.saturating_sub(1);
                 }
