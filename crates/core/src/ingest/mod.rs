@@ -6,4 +6,6 @@ pub mod emf;
 pub mod json;
 pub mod otlp;
 pub mod prometheus;
+pub mod protowire;
+pub mod remote_write;
 pub mod statsd;
