@@ -24,6 +24,7 @@ use crate::domain::payload::GivenValues;
 use crate::domain::timestamp::GivenTime;
 use crate::ingest::cumulative::{Change, Reading};
 use crate::ingest::prometheus::rules::{self, Rules};
+use crate::pipeline::Rejection;
 use crate::pipeline::candidate::Candidate;
 use crate::reasons::{RemoteWriteIgnored as Ignored, RemoteWriteOutcome as Outcome, RemoteWriteReject as Reject};
 
@@ -81,6 +82,26 @@ impl<'a> Converted<'a> {
     /// Samples with this outcome.
     pub fn outcome(&self, outcome: Outcome) -> usize {
         self.outcomes.iter().find(|(o, _)| *o == outcome).map_or(0, |(_, n)| *n)
+    }
+
+    /// Counts the samples of the candidates the pipeline rejected (by their index in
+    /// [`Converted::candidates`]) as rejected, not published.
+    pub fn rejected_by_pipeline(&mut self, rejections: &[Rejection]) {
+        for r in rejections {
+            let n = self.samples_of.get(r.index).copied().unwrap_or(0);
+            if let Some((_, published)) = self.outcomes.iter_mut().find(|(o, _)| *o == Outcome::Published) {
+                *published -= n.min(*published);
+            }
+            let problem = format!("{}: {}", r.name.as_deref().unwrap_or("a datum"), r.error);
+            self.reject(Reject::of(r.reason), n, Some(problem));
+        }
+    }
+
+    /// Whether nothing of the request was taken (published, a baseline, held) and some of it
+    /// was rejected: what the sender should hear as a bad request.
+    pub fn refused(&self) -> bool {
+        let taken = [Outcome::Published, Outcome::Baseline, Outcome::Held].into_iter().map(|o| self.outcome(o));
+        taken.sum::<usize>() == 0 && self.outcome(Outcome::Rejected) > 0
     }
 }
 
