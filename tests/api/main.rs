@@ -24,6 +24,7 @@ mod otlp_clients;
 mod overflow;
 mod probes;
 mod publishing;
+mod remote_write;
 mod scrape;
 mod scrape_client;
 mod scrape_hostile;
