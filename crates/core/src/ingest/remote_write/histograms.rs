@@ -16,7 +16,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::convert::Converted;
+use super::converted::Converted;
 use super::series::{Class, Prepared};
 use super::state::{Held, Key, MAX_HELD, Parts, Seen, State};
 use crate::domain::payload::GivenValues;

@@ -7,6 +7,7 @@
 
 pub mod budget;
 pub mod convert;
+mod converted;
 mod histograms;
 mod series;
 pub mod state;
