@@ -4,7 +4,8 @@
 #   tests/clients/node_modules (needs node and npm);
 #   statsd, datadog, aws-embedded-metrics, prometheus-client and the OpenTelemetry SDK with its
 #   OTLP/HTTP protobuf exporter from PyPI into the venv tests/clients/.venv
-#   (needs python3 with venv; the tests run tests/clients/.venv/bin/python).
+#   (needs python3 with venv; the tests run tests/clients/.venv/bin/python);
+#   the Prometheus server from Debian's package, for remote-write (see below).
 # Run by scripts/test.sh before `cargo test`; idempotent, and quick when all is installed.
 set -euo pipefail
 cd "$(dirname "$0")/../tests/clients"
@@ -27,6 +28,24 @@ else
     exit 1
   fi
   npm install --no-audit --no-fund --no-save --loglevel=error
+fi
+
+# The Prometheus server (Debian's package, 2.42), the remote-write sender of
+# tests/api/remote_write_prometheus.rs: /usr/bin/prometheus when installed; otherwise its
+# binary is taken out of the package into .prometheus/ (apt-get download, no root needed, and
+# no system service installed or started).
+if [ -x /usr/bin/prometheus ] || [ -x .prometheus/usr/bin/prometheus ]; then
+  echo "Prometheus server already installed"
+else
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "no /usr/bin/prometheus and no apt-get: install Prometheus 2.42 (Debian's prometheus package) or set PROMETHEUS_BIN" >&2
+    exit 1
+  fi
+  download=$(mktemp -d)
+  (cd "$download" && apt-get download prometheus >/dev/null)
+  dpkg-deb -x "$download"/prometheus_*.deb .prometheus
+  rm -rf "$download"
+  echo "Prometheus server taken out of Debian's package into tests/clients/.prometheus"
 fi
 
 # The venv's marker records what was installed: a change to the list reinstalls.

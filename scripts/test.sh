@@ -45,7 +45,7 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 python3 scripts/import-cycles.py
 cargo check --locked --quiet --manifest-path fuzz/Cargo.toml
 
-section "real clients for the integration tests (hot-shots and the OpenTelemetry SDK from npm; statsd, datadog, aws-embedded-metrics, prometheus-client and the OpenTelemetry SDK from PyPI)"
+section "real clients for the integration tests (hot-shots and the OpenTelemetry SDK from npm; statsd, datadog, aws-embedded-metrics, prometheus-client and the OpenTelemetry SDK from PyPI; the Prometheus server from Debian)"
 scripts/clients.sh
 
 section "cargo test (unit, integration against the in-process CloudWatch, end to end on LocalStack)"

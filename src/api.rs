@@ -1,6 +1,7 @@
 //! The API listener (`listen`, 127.0.0.1:25889): `POST /v1/metrics` takes our records and
 //! OTLP bodies (told apart by `Content-Type` for protobuf, by the document's top-level
-//! `resourceMetrics` for JSON); `/v1/flush`, `/healthz`, `/readyz` and `/metrics` sit beside
+//! `resourceMetrics` for JSON), `POST /api/v1/write` Prometheus remote-write (unless
+//! `[remote_write]` is off); `/v1/flush`, `/healthz`, `/readyz` and `/metrics` sit beside
 //! them. This module composes the HTTP inputs on the API's port; each input's handler is its
 //! own, on the shared toolkit of [`crate::ingest::http`].
 
@@ -21,12 +22,15 @@ use crate::flush::Flusher;
 use crate::ingest::http::{self, Http, IngestError, MediaType, authorized, media_type};
 use crate::ingest::otlp::{self, Otlp};
 use crate::ingest::records;
+use crate::ingest::remote_write::{self, RemoteWrite, http::Listener};
 use cw_core::reasons::RefuseReason;
 
 /// What the API's handlers share.
 pub struct Api {
     pub http: Arc<Http>,
     pub otlp: Arc<Otlp>,
+    /// Remote-write, unless `[remote_write]` is off.
+    pub remote_write: Option<Arc<RemoteWrite>>,
     pub flusher: Arc<Flusher>,
     /// Set once the app serves; `/readyz` answers 503 before.
     pub started: AtomicBool,
@@ -41,7 +45,12 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/v1/cost", get(cost));
-    http::traced(router).with_state(api)
+    let remote_write = api.remote_write.clone().map(|remote_write| Listener { http: api.http.clone(), remote_write });
+    let router = http::traced(router).with_state(api);
+    match remote_write {
+        Some(listener) => router.merge(remote_write::http::router(Arc::new(listener))),
+        None => router,
+    }
 }
 
 async fn ingest(State(api): State<Arc<Api>>, request: axum::extract::Request) -> Response {

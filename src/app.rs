@@ -20,6 +20,7 @@ use crate::ingest::http::listener::HttpListener;
 use crate::ingest::http::server::ServerLimits;
 use crate::ingest::http::{BodyBudget, BodyLimits, Http};
 use crate::ingest::otlp::{self, Otlp};
+use crate::ingest::remote_write::RemoteWrite;
 use crate::ingest::source::{Address, Build, Running, Shared, Source};
 use crate::ingest::{emf, scrape, statsd};
 use crate::publish::publisher::Publisher;
@@ -75,9 +76,11 @@ impl App {
         });
         let namespace = config.namespace.as_ref();
         let otlp = Arc::new(Otlp::new(pipeline.clone(), telemetry.clone(), clock.clone(), &config.otlp, namespace));
+        let remote_write = RemoteWrite::new(&config, pipeline.clone(), telemetry.clone(), clock.clone()).map(Arc::new);
         let api = Arc::new(Api {
             http: http.clone(),
             otlp: otlp.clone(),
+            remote_write,
             flusher: flusher.clone(),
             started: AtomicBool::new(false),
             cost: crate::cost::CostSettings {

@@ -55,6 +55,7 @@ mod load;
 mod otlp;
 #[cfg(test)]
 mod readme_tests;
+mod remote_write;
 mod root;
 mod rules;
 mod scrape;
@@ -70,6 +71,7 @@ pub use emf::EmfConfig;
 pub use error::ConfigError;
 pub use listener::LineListener;
 pub use otlp::OtlpConfig;
+pub use remote_write::RemoteWriteConfig;
 pub use root::Config;
 pub use rules::LogFormat;
 pub use scrape::{BasicAuth, ScrapeConfig, TargetConfig};

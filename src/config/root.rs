@@ -13,6 +13,7 @@ use super::cost::{self, CardinalityConfig, CostConfig, MetricRuleConfig};
 use super::emf::EmfConfig;
 use super::human;
 use super::otlp::OtlpConfig;
+use super::remote_write::RemoteWriteConfig;
 use super::rules::{self, LogFormat};
 use super::scrape::ScrapeConfig;
 use super::spool::SpoolConfig;
@@ -134,6 +135,8 @@ pub struct Config {
     pub otlp: OtlpConfig,
     /// Prometheus targets to scrape.
     pub scrape: ScrapeConfig,
+    /// Prometheus remote-write 1.0 at `POST /api/v1/write`.
+    pub remote_write: RemoteWriteConfig,
     /// The optional disk spool.
     pub spool: SpoolConfig,
 }
@@ -171,6 +174,7 @@ impl Default for Config {
             emf: EmfConfig::default(),
             otlp: OtlpConfig::default(),
             scrape: ScrapeConfig::default(),
+            remote_write: RemoteWriteConfig::default(),
             spool: SpoolConfig::default(),
         }
     }

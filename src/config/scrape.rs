@@ -130,7 +130,7 @@ fn max_state_bytes_per_target<'de, D: Deserializer<'de>>(d: D) -> Result<usize, 
 }
 
 /// A list: an array of strings (file), or `a,b,c` (env, flags; empty means none).
-fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(super) fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     struct ListVisitor;
     impl<'de> Visitor<'de> for ListVisitor {
         type Value = Vec<String>;

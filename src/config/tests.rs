@@ -304,6 +304,7 @@ fn every_key_has_a_flag_and_a_variable() {
         },
         spool: crate::config::SpoolConfig { dir: Some("/var/spool".into()), ..Default::default() },
         scrape: crate::config::ScrapeConfig { namespace: Some("P".into()), ..Default::default() },
+        remote_write: crate::config::RemoteWriteConfig { namespace: Some("R".into()), ..Default::default() },
         cardinality: crate::config::CardinalityConfig { max_series_per_namespace: Some(5000), ..Default::default() },
         ..Config::default()
     };

@@ -10,6 +10,7 @@
 //! - [`cumulative`], [`buckets`]: cumulative readings as increases, histogram buckets as
 //!   CloudWatch values and counts, for the inputs that scrape or receive cumulative data.
 //! - [`scrape`]: Prometheus targets scraped (text 0.0.4 and OpenMetrics).
+//! - [`remote_write`]: Prometheus remote-write 1.0 at `POST /api/v1/write` of the API.
 //! - [`self_metrics`]: the sidecar's own counters, recorded at every flush.
 
 pub mod descriptors;
@@ -18,6 +19,7 @@ pub mod http;
 pub mod lines;
 pub mod otlp;
 pub mod records;
+pub mod remote_write;
 pub mod scrape;
 pub mod self_metrics;
 pub mod source;

@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 pub(crate) mod cost;
 mod http;
 pub(crate) mod lines;
+pub(crate) mod remote_write;
 pub mod scrape;
 pub(crate) mod spool;
 
@@ -85,6 +86,7 @@ pub(crate) struct Telemetry {
     pub cost: cost::Cost,
     /// Per scrape target.
     pub scrape: scrape::Scrapes,
+    pub(crate) remote_write: remote_write::RemoteWrite,
     pub(crate) spool: spool::Spool,
     pub(crate) lines: lines::Lines,
     rejected_total: AtomicU64,
@@ -121,6 +123,7 @@ impl Default for Telemetry {
             http: http::Connections::default(),
             cost: cost::Cost::default(),
             scrape: scrape::Scrapes::default(),
+            remote_write: remote_write::RemoteWrite::default(),
             spool: spool::Spool::default(),
             lines: lines::Lines::default(),
             rejected_total: AtomicU64::new(0),
@@ -191,6 +194,7 @@ impl Default for Telemetry {
         t.http.register(&mut registry);
         t.cost.register(&mut registry);
         t.scrape.register(&mut registry);
+        t.remote_write.register(&mut registry);
         t.spool.register(&mut registry);
         t.lines.register(&mut registry);
         // Every label value starts at 0, so dashboards and alerts see them before they move.

@@ -1,6 +1,6 @@
 //! Cost control through every input: the same `[[metrics]]` rule (drop `session_id`, roll
 //! up by `status`) and the same series budget (4 series per metric) apply to our JSON,
-//! StatsD/DogStatsD tags, EMF dimension sets, OTLP attributes and scraped labels, and what
+//! StatsD/DogStatsD tags, EMF dimension sets, OTLP attributes, scraped and remote-written labels, and what
 //! reaches the fake CloudWatch is checked series by series: the first series keep their
 //! place, the rest join the metric's `AllOther` series, and the totals stay exact.
 
@@ -248,6 +248,39 @@ async fn scraped_series_over_the_budget_are_refused_and_counted_per_target() {
     let labels = format!("target=\"{url}\",reason=\"series_budget\"");
     assert_eq!(app.metric("cw_sidecar_scrape_series_refused_total", &labels).await, 2.0);
     app.shutdown().await;
+}
+
+#[tokio::test]
+async fn remote_written_labels_take_the_same_rule_and_budget() {
+    use cw_core::ingest::remote_write::wire::{self, Label, Sample, TimeSeries, WriteRequest};
+    let app = TestApp::spawn(|c| cost_control(c, OverflowPolicy::Aggregate)).await;
+    let label = |name: &str, value: &str| Label { name: name.into(), value: value.into() };
+    let timeseries = PATHS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| TimeSeries {
+            labels: vec![
+                label("__name__", "hits"),
+                label("path", p),
+                label("status", "200"),
+                label("session_id", &format!("s{i}")),
+            ],
+            samples: vec![Sample { value: 1.0, timestamp: now_ms() }],
+        })
+        .collect();
+    let r = app
+        .http
+        .post(format!("{}/api/v1/write", app.base))
+        .header("content-encoding", "snappy")
+        .header("content-type", "application/x-protobuf")
+        .body(wire::encode(&WriteRequest { timeseries }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let fake = app.fake.clone();
+    assert!(app.shutdown().await.complete());
+    check_published(&fake.datums("Test"), "hits");
 }
 
 /// A kill -9 with the spool: what was journaled had the rules applied already, so the

@@ -25,6 +25,8 @@ mod otlp_memory;
 mod overflow;
 mod probes;
 mod publishing;
+mod remote_write;
+mod remote_write_prometheus;
 mod scrape;
 mod scrape_client;
 mod scrape_hostile;

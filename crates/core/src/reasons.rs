@@ -20,6 +20,10 @@ macro_rules! labels {
     };
 }
 
+// The Prometheus inputs' reasons (scrape and remote-write), in a file of their own.
+mod prometheus;
+pub use prometheus::*;
+
 labels! {
     /// Why one record was rejected: the rule it broke.
     RejectReason {
@@ -73,6 +77,15 @@ labels! {
         TooManyPoints => "too_many_points",
         /// OTLP: a data point with more buckets than `otlp.max_buckets_per_point` (413).
         TooManyBuckets => "too_many_buckets",
+        /// Remote-write: `Content-Encoding`, `Content-Type` or `X-Prometheus-Remote-Write-Version`
+        /// missing or wrong, framed snappy (400).
+        BadHeaders => "bad_headers",
+        /// Remote-write: more series in one request than `remote_write.max_series_per_request` (413).
+        TooManySeries => "too_many_series",
+        /// Remote-write: more samples in one request than `remote_write.max_samples_per_request` (413).
+        TooManySamples => "too_many_samples",
+        /// Remote-write: a series with more than 128 labels (413).
+        TooManyLabels => "too_many_labels",
     }
 }
 
@@ -237,32 +250,6 @@ labels! {
 }
 
 labels! {
-    /// How one scrape of a Prometheus target ended.
-    ScrapeOutcome {
-        /// Parsed and submitted.
-        Success => "success",
-        /// No connection, or it broke before the answer was complete.
-        Down => "down",
-        /// No complete answer within the target's timeout.
-        Timeout => "timeout",
-        /// An HTTP status other than 200.
-        HttpStatus => "http_status",
-        /// The body, or its decompression, over `max_response_bytes`.
-        TooLarge => "too_large",
-        /// Not an exposition: bad gzip, not UTF-8, no valid sample, OpenMetrics without
-        /// `# EOF`, or text after it.
-        Malformed => "malformed",
-        /// More samples than `max_samples_per_scrape` (Prometheus' `sample_limit`): the whole
-        /// scrape fails, and parsing stops there.
-        TooManySamples => "too_many_samples",
-        /// The target's `password_file` or `bearer_token_file` could not be read.
-        Credentials => "credentials",
-        /// The pipeline refused the scrape as a whole (buffer full, shutting down).
-        Refused => "refused",
-    }
-}
-
-labels! {
     /// Why an OTLP data point was rejected (and reported in `partial_success`).
     OtlpReject {
         /// More than 30 dimensions from its attributes and the kept resource attributes.
@@ -280,34 +267,6 @@ labels! {
         StreamStateFull => "stream_state_full",
         /// The pipeline's validation refused it (its rule is in `records_rejected_total`).
         Invalid => "invalid",
-    }
-}
-
-labels! {
-    /// Why a scraped series (or line) was not published.
-    ScrapeRefusal {
-        /// The target's `max_series_per_target` series are published already.
-        Capped => "capped",
-        /// More than 30 labels would become dimensions: refused, never truncated.
-        TooManyDimensions => "too_many_dimensions",
-        /// A gauge that is NaN or infinite, a counter that is negative or not finite.
-        Value => "value",
-        /// A line the grammar refuses, a histogram whose buckets are not cumulative (or
-        /// without `_sum`), a sample that is not its family's.
-        Malformed => "malformed",
-        /// OpenMetrics `gaugehistogram`, `info` and `stateset` samples: not published.
-        Unsupported => "unsupported",
-        /// The target's cumulative state holds its bound of streams already.
-        StateFull => "state_full",
-        /// The target's series state holds `max_state_bytes_per_target` already.
-        StateBytes => "state_bytes",
-        /// A series (or one of its samples: a bucket, `_sum`, `_count`) given again in one
-        /// scrape: the first is kept, as Prometheus does ("duplicate sample for timestamp").
-        Duplicate => "duplicate",
-        /// The pipeline's validation refused the datum (its rule is in `records_rejected_total`).
-        Invalid => "invalid",
-        /// A new series over the `[cardinality]` budget, with `overflow = "refuse"`.
-        SeriesBudget => "series_budget",
     }
 }
 
@@ -359,6 +318,16 @@ impl ScrapeRefusal {
         match reason {
             RejectReason::SeriesBudget => ScrapeRefusal::SeriesBudget,
             _ => ScrapeRefusal::Invalid,
+        }
+    }
+}
+
+impl RemoteWriteReject {
+    /// Remote-write's reason for a datum the pipeline rejected.
+    pub fn of(reason: RejectReason) -> RemoteWriteReject {
+        match reason {
+            RejectReason::SeriesBudget => RemoteWriteReject::SeriesBudget,
+            _ => RemoteWriteReject::Invalid,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Everything `POST /v1/metrics` can refuse, and the one place that maps it to a status.
+//! Everything an HTTP input can refuse as a whole, and the one place that maps it to a status.
 //! Bad input is answered with what was wrong; it is never an internal error.
 
 use std::time::Duration;
@@ -28,6 +28,13 @@ pub enum IngestError {
     UnreadableBody(String),
     #[error("{0}")]
     MalformedBody(String),
+    /// Headers that say the body is not what the endpoint takes (remote-write's
+    /// `Content-Encoding: snappy`, say): 400, the problem named.
+    #[error("{0}")]
+    BadHeaders(String),
+    /// Over a bound of an input's decoded-size budget (413): retrying it unchanged never helps.
+    #[error("{message}")]
+    OverBudget { reason: RefuseReason, message: String },
     /// The pipeline refused the whole submission (and counted it).
     #[error(transparent)]
     Refused(#[from] Refusal),
@@ -46,6 +53,8 @@ impl IngestError {
             IngestError::BodiesInFlight { .. } => Some(RefuseReason::BodyBudget),
             IngestError::UnreadableBody(_) => Some(RefuseReason::UnreadableBody),
             IngestError::MalformedBody(_) => Some(RefuseReason::MalformedBody),
+            IngestError::BadHeaders(_) => Some(RefuseReason::BadHeaders),
+            IngestError::OverBudget { reason, .. } => Some(*reason),
             IngestError::Refused(_) => None,
         }
     }
@@ -56,11 +65,13 @@ impl IngestError {
             IngestError::UnsupportedMediaType | IngestError::UnsupportedEncoding(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
-            IngestError::BodyTooLarge { .. } | IngestError::Refused(Refusal::NeverFits { .. }) => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
+            IngestError::BodyTooLarge { .. }
+            | IngestError::OverBudget { .. }
+            | IngestError::Refused(Refusal::NeverFits { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             IngestError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            IngestError::UnreadableBody(_) | IngestError::MalformedBody(_) => StatusCode::BAD_REQUEST,
+            IngestError::UnreadableBody(_) | IngestError::MalformedBody(_) | IngestError::BadHeaders(_) => {
+                StatusCode::BAD_REQUEST
+            }
             IngestError::Refused(
                 Refusal::ShuttingDown | Refusal::BufferFull { .. } | Refusal::SpoolFull { .. } | Refusal::SpoolFailed,
             )

@@ -57,6 +57,23 @@ impl Http {
         read::read_body(body, encoding, self.body_limits, &self.bodies).await
     }
 
+    /// Checks the token, the headers (`check`: for a protocol whose body has an encoding of its
+    /// own, as remote-write's snappy), and that the pipeline is open, then reads the body as it
+    /// came, within the same limits and budget as every body.
+    pub async fn read_raw(
+        &self,
+        headers: &HeaderMap,
+        body: axum::body::Body,
+        check: impl FnOnce(&HeaderMap) -> Result<(), IngestError>,
+    ) -> Result<(Vec<u8>, read::Reservation<'_>), IngestError> {
+        if !authorized(self.auth_token.as_deref(), headers) {
+            return Err(IngestError::Unauthorized);
+        }
+        check(headers)?;
+        self.pipeline.check_open()?;
+        read::read_body(body, read::Encoding::Identity, self.body_limits, &self.bodies).await
+    }
+
     /// Counts a refusal decided here (the pipeline counts its own); the input answers it in
     /// its protocol.
     pub fn refusal(&self, e: &IngestError) {

@@ -62,6 +62,22 @@ pub enum Change {
     TooManyStreams,
 }
 
+/// What reading `now` of a stream amounts to after its reading `last`: an increase, a reset
+/// (a monotonic part went down, or the start time changed), or a new baseline (another shape).
+/// For the inputs that keep their last readings themselves.
+pub fn compare(last: &Reading, now: &Reading) -> Change {
+    if now.shape != last.shape || now.counts.len() != last.counts.len() {
+        return Change::Rebased;
+    }
+    let restarted = matches!((last.start_ms, now.start_ms), (Some(a), Some(b)) if a != b);
+    let went_down = now.counts.iter().zip(&last.counts).any(|(n, l)| n < l);
+    if restarted || went_down {
+        return Change::Reset(Delta { counts: now.counts.clone(), sum: now.sum });
+    }
+    let counts = now.counts.iter().zip(&last.counts).map(|(n, l)| n - l).collect();
+    Change::Increase(Delta { counts, sum: now.sum - last.sum })
+}
+
 struct Stream {
     last: Reading,
     seen_ms: i64,
@@ -94,17 +110,7 @@ impl<K: Hash + Eq> Streams<K> {
         };
         stream.seen_ms = now_ms;
         let last = std::mem::replace(&mut stream.last, reading);
-        let now = &stream.last;
-        if now.shape != last.shape || now.counts.len() != last.counts.len() {
-            return Change::Rebased;
-        }
-        let restarted = matches!((last.start_ms, now.start_ms), (Some(a), Some(b)) if a != b);
-        let went_down = now.counts.iter().zip(&last.counts).any(|(n, l)| n < l);
-        if restarted || went_down {
-            return Change::Reset(Delta { counts: now.counts.clone(), sum: now.sum });
-        }
-        let counts = now.counts.iter().zip(&last.counts).map(|(n, l)| n - l).collect();
-        Change::Increase(Delta { counts, sum: now.sum - last.sum })
+        compare(&last, &stream.last)
     }
 
     /// Forgets the streams not seen for `idle_ms` before `now_ms`; returns how many.

@@ -7,4 +7,6 @@ pub mod json;
 pub mod key;
 pub mod otlp;
 pub mod prometheus;
+pub mod protowire;
+pub mod remote_write;
 pub mod statsd;

@@ -21,12 +21,12 @@ use crate::domain::limits::MAX_DIMENSIONS;
 use crate::domain::payload::GivenValues;
 use crate::domain::timestamp::GivenTime;
 use crate::domain::units::Unit;
-use crate::ingest::buckets;
 use crate::ingest::cumulative::{Change, First, Reading};
 pub use crate::ingest::prometheus::converted::{Converted, FamilyWarning};
+use crate::ingest::prometheus::histogram;
 use crate::ingest::prometheus::parse::{Exposition, Family, Kind};
 use crate::ingest::prometheus::rules::{self, Rules};
-use crate::ingest::prometheus::series::{Series, created_families, group, histogram, label_key, widest_label};
+use crate::ingest::prometheus::series::{Series, created_families, group, label_key, widest_label};
 use crate::ingest::prometheus::state::{Full, Key, MAX_REMEMBERED};
 pub use crate::ingest::prometheus::state::{MAX_STREAMS, TargetState};
 use crate::pipeline::candidate::Candidate;
@@ -170,7 +170,9 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                     }
                 }
                 Kind::Histogram => {
-                    let Some((bounds, reading)) = histogram(&series, created_ms) else {
+                    let Some((bounds, reading)) =
+                        histogram::reading(&series.buckets, series.count, series.sum, created_ms)
+                    else {
                         out.refuse(
                             ScrapeRefusal::Malformed,
                             Some(format!("{}: inconsistent buckets, _count or _sum", rules::readable(&keys[0]))),
@@ -182,14 +184,11 @@ pub fn convert<'a>(state: &mut TargetState, rules: &Rules, exposition: &Expositi
                     let Some(delta) = increase(&mut out, change) else {
                         continue;
                     };
-                    if delta.counts[0] <= 0.0 {
-                        continue;
-                    }
-                    let Ok(pairs) = buckets::explicit(&bounds, &delta.counts[1..], delta.sum, None, None) else {
+                    let Ok(values) = histogram::values(&bounds, &delta) else {
                         out.refuse(ScrapeRefusal::Malformed, None);
                         continue;
                     };
-                    for values in buckets::given_values(&pairs) {
+                    for values in values {
                         out.candidates.push(Candidate {
                             name: Some(names[0].clone()),
                             unit: Some(Cow::Borrowed(unit.as_str())),

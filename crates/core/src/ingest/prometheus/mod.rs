@@ -1,9 +1,11 @@
 //! The Prometheus text formats (0.0.4 and OpenMetrics): parsed ([`parse`]), grouped into
 //! series ([`series`]) and turned into candidates with a target's state ([`convert`]), under
-//! the rules of `[scrape]` ([`rules`]).
+//! the rules of `[scrape]` ([`rules`]). The rules and the classic histograms ([`histogram`])
+//! serve remote-write too.
 
 pub mod convert;
 pub mod converted;
+pub mod histogram;
 pub mod parse;
 pub mod rules;
 pub mod series;

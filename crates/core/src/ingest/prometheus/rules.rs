@@ -42,9 +42,16 @@ impl Rules {
     /// Whether a family is published: one of its names (the family's; for a counter also
     /// with `_total`) matches an include pattern, and none matches an exclude pattern.
     pub fn wants(&self, family: &str, kind: Kind) -> bool {
-        let total = (kind == Kind::Counter && !family.ends_with("_total")).then(|| format!("{family}_total"));
-        let names = || std::iter::once(family).chain(total.as_deref());
-        let any = |patterns: &[String]| patterns.iter().any(|p| names().any(|n| glob(p, n)));
+        match (kind == Kind::Counter && !family.ends_with("_total")).then(|| format!("{family}_total")) {
+            Some(total) => self.wants_any(&[family, &total]),
+            None => self.wants_any(&[family]),
+        }
+    }
+
+    /// Whether something known by these names is published: one of them matches an include
+    /// pattern, and none matches an exclude pattern.
+    pub fn wants_any(&self, names: &[&str]) -> bool {
+        let any = |patterns: &[String]| patterns.iter().any(|p| names.iter().any(|n| glob(p, n)));
         any(&self.include) && !any(&self.exclude)
     }
 

@@ -5,9 +5,8 @@
 use std::borrow::Cow;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 
-use crate::ingest::cumulative::Reading;
 use crate::ingest::prometheus::converted::Converted;
 use crate::ingest::prometheus::parse::{Exposition, Family, Kind, Sample};
 use crate::reasons::ScrapeRefusal;
@@ -181,44 +180,6 @@ impl<'a, 's> Grouped<'a, 's> {
         one.labels = labels.iter().filter(|(k, _)| *k != self.skip).cloned().collect();
         Some(one)
     }
-}
-
-/// A histogram series as finite bounds and a reading `[count, per-bucket counts...]`; none
-/// when its buckets are not cumulative, or it has neither `+Inf` bucket nor `_count`, or no
-/// `_sum`.
-pub(super) fn histogram(series: &Series<'_, '_>, created_ms: Option<i64>) -> Option<(Vec<f64>, Reading)> {
-    let mut buckets = series.buckets.clone();
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    if buckets.windows(2).any(|w| w[0].0 == w[1].0) || buckets.iter().any(|b| b.0.is_nan()) {
-        return None;
-    }
-    // The `+Inf` bucket is the count. A `_count` read a moment apart from the buckets (a client
-    // that does not snapshot them together) may differ from it: the buckets win, and the
-    // difference is made up by the next scrape's increase.
-    match (buckets.last(), series.count) {
-        (Some(&(le, _)), _) if le == f64::INFINITY => {}
-        (_, Some(count)) => buckets.push((f64::INFINITY, count)),
-        (_, None) => return None,
-    }
-    let count = buckets.last()?.1;
-    let sum = series.sum?;
-    if !sum.is_finite() || buckets.iter().any(|b| !b.1.is_finite() || b.1 < 0.0) {
-        return None;
-    }
-    let mut counts = Vec::with_capacity(buckets.len() + 1);
-    counts.push(count);
-    let mut below = 0.0;
-    for &(_, cumulative) in &buckets {
-        if cumulative < below {
-            return None;
-        }
-        counts.push(cumulative - below);
-        below = cumulative;
-    }
-    let bounds: Vec<f64> = buckets[..buckets.len() - 1].iter().map(|b| b.0).collect();
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bounds.iter().for_each(|b| b.to_bits().hash(&mut h));
-    Some((bounds, Reading { start_ms: created_ms, shape: h.finish(), counts, sum }))
 }
 
 /// Marks `part` seen; whether it was not before.
