@@ -23,7 +23,7 @@ use crate::pipeline::aggregate::try_decode_series_key;
 use crate::pipeline::buffer::Full;
 use crate::pipeline::durable::Done;
 use crate::pipeline::input::Admission;
-use crate::pipeline::records::{DERIVED, Records, Valid};
+use crate::pipeline::records::{DERIVED, Records};
 use crate::pipeline::{Counters, Refusal};
 
 /// Series whose rewriting is remembered at most.
@@ -77,93 +77,98 @@ impl Rules {
         }
     }
 
+    /// What the rules make of `series`, remembered.
+    fn resolve(&self, memo: &mut HashMap<Box<[u8]>, Arc<Rewritten>, FixedState>, series: &[u8]) -> Arc<Rewritten> {
+        if let Some(r) = memo.get(series) {
+            return r.clone();
+        }
+        if memo.len() >= MEMO_SERIES {
+            memo.clear();
+        }
+        let r = Arc::new(self.rewritten(series));
+        memo.insert(series.into(), r.clone());
+        r
+    }
+
     /// Rewrites the records the rules change; `Ok(false)` when none is.
     fn rewrite(&self, records: &mut Records) -> Result<bool, Refusal> {
-        let mut out: Option<(Vec<u8>, Vec<Valid>, Vec<u32>)> = None;
-        let mut extra = 0;
+        // What each record's series becomes: looked up once per group of records (one per
+        // series) when they are grouped, else once per record.
+        let grouped = records.group_of(0).is_some();
+        let resolved: Vec<Arc<Rewritten>> = {
+            let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
+            let mut by_group: Vec<Option<Arc<Rewritten>>> =
+                vec![None; if grouped { records.series_count() as usize } else { 0 }];
+            let mut out = Vec::with_capacity(if grouped { 0 } else { records.valid.len() });
+            for at in 0..records.valid.len() {
+                let series = &records.keys[records.valid[at].0.clone()];
+                match records.group_of(at).and_then(|g| by_group.get_mut(g as usize)) {
+                    Some(slot @ None) => *slot = Some(self.resolve(&mut memo, series)),
+                    Some(Some(_)) => {}
+                    None => out.push(self.resolve(&mut memo, series)),
+                }
+            }
+            if grouped {
+                by_group.into_iter().map(|r| r.unwrap_or_else(|| Arc::new(Rewritten::Unchanged))).collect()
+            } else {
+                out
+            }
+        };
+        let taken = std::mem::take(&mut records.valid);
+        let of = |at: usize| -> &Rewritten {
+            let i = records.group_of(at).map_or(at, |g| g as usize);
+            &resolved[i]
+        };
+        let Some(first) = (0..taken.len()).find(|&at| !matches!(of(at), Rewritten::Unchanged)) else {
+            records.valid = taken;
+            return Ok(false);
+        };
         // With the records grouped by series, the series they become are grouped too: the
         // `n`th series made of group `g` is group `g × stride + n`, and its key is written
         // once (`made[group]`) for all of them.
-        let grouped = records.group_of(0).is_some();
-        let mut groups: Vec<u32> = Vec::new();
-        let mut made: HashMap<u32, Range<usize>, FixedState> = HashMap::default();
-        let mut memo = self.memo.lock().unwrap_or_else(|e| e.into_inner());
-        // What each group's series becomes, looked up once per group.
-        let mut resolved: Vec<Option<Arc<Rewritten>>> =
-            vec![None; if grouped { records.series_count() as usize } else { 0 }];
-        for at in 0..records.valid.len() {
-            let (key, window, payload) = &records.valid[at];
-            let series = &records.keys[key.clone()];
-            let known = records.group_of(at).and_then(|g| resolved.get(g as usize)).and_then(Option::as_ref);
-            let rewritten = match known {
-                Some(r) => r.clone(),
-                None => {
-                    let r = match memo.get(series) {
-                        Some(r) => r.clone(),
-                        None => {
-                            if memo.len() >= MEMO_SERIES {
-                                memo.clear();
-                            }
-                            let r = Arc::new(self.rewritten(series));
-                            memo.insert(series.into(), r.clone());
-                            r
-                        }
-                    };
-                    if let Some(slot) = records.group_of(at).and_then(|g| resolved.get_mut(g as usize)) {
-                        *slot = Some(r.clone());
-                    }
-                    r
-                }
-            };
-            let rewritten = &*rewritten;
+        let stride = self.stride as usize;
+        let mut made: Vec<Option<Range<usize>>> =
+            vec![None; if grouped { records.series_count() as usize * stride } else { 0 }];
+        let mut keys = Vec::with_capacity(records.keys.len());
+        let mut valid = Vec::with_capacity(taken.len() + 1);
+        let mut from = Vec::with_capacity(taken.len() + 1);
+        let mut groups: Vec<u32> = Vec::with_capacity(if grouped { taken.len() + 1 } else { 0 });
+        let mut extra = 0;
+        for (at, (key, window, payload)) in taken.into_iter().enumerate() {
+            let series = &records.keys[key];
             let index = records.index_of(at).map_or(DERIVED, |i| i as u32);
-            if matches!(rewritten, Rewritten::Unchanged) && out.is_none() {
-                continue;
-            }
-            let (keys, valid, from) = out.get_or_insert_with(|| {
-                // The records before this one, as they are.
-                let mut keys = Vec::with_capacity(records.keys.len());
-                let mut valid = Vec::with_capacity(records.valid.len() + 1);
-                let mut from = Vec::with_capacity(records.valid.len() + 1);
-                for before in 0..at {
-                    let (k, w, p) = &records.valid[before];
-                    let group = records.group_of(before).map(|g| g * self.stride);
-                    let range = shared(&mut keys, &mut made, group, &records.keys[k.clone()]);
-                    valid.push((range, *w, p.clone()));
-                    from.push(records.index_of(before).map_or(DERIVED, |i| i as u32));
-                    groups.extend(group);
-                }
-                (keys, valid, from)
-            });
             let group = records.group_of(at).map(|g| g * self.stride);
-            match rewritten {
+            match if at < first { &Rewritten::Unchanged } else { of(at) } {
                 Rewritten::Sets { keys: sets_keys, sets, own, skipped } => {
                     for &rule in skipped {
                         self.counters.rollup_skipped(&self.rules.rules()[rule].label);
                     }
+                    let last = sets.len().saturating_sub(1);
+                    let mut payload = Some(payload);
                     for (n, range) in sets.iter().enumerate() {
                         let group = group.map(|g| g + n as u32);
-                        let range = shared(keys, &mut made, group, &sets_keys[range.clone()]);
-                        valid.push((range, *window, payload.clone()));
+                        let range = shared(&mut keys, &mut made, group, &sets_keys[range.clone()]);
+                        // The first set takes the record's own slots.
+                        if n > 0 {
+                            extra += payload.as_ref().map_or(0, Plan::bound_of);
+                        }
+                        let p = if n == last { payload.take() } else { payload.clone() };
+                        if let Some(p) = p {
+                            valid.push((range, window, p));
+                        }
                         groups.extend(group);
                         // The record's own series answers for it; a rollup is derived.
                         from.push(if n == 0 && *own { index } else { DERIVED });
-                        // The first set takes the record's own slots.
-                        if n > 0 {
-                            extra += Plan::bound_of(payload);
-                        }
                     }
                 }
                 Rewritten::Unchanged => {
-                    let range = shared(keys, &mut made, group, series);
-                    valid.push((range, *window, payload.clone()));
+                    let range = shared(&mut keys, &mut made, group, series);
+                    valid.push((range, window, payload));
                     from.push(index);
                     groups.extend(group);
                 }
             }
         }
-        drop(memo);
-        let Some((keys, valid, from)) = out else { return Ok(false) };
         if extra > 0
             && let Some(reservation) = &mut records.reservation
         {
@@ -188,19 +193,15 @@ impl Rules {
 }
 
 /// Where `key` is in `keys`: written there once per group (when there are groups).
-fn shared(
-    keys: &mut Vec<u8>,
-    made: &mut HashMap<u32, Range<usize>, FixedState>,
-    group: Option<u32>,
-    key: &[u8],
-) -> Range<usize> {
-    if let Some(range) = group.and_then(|g| made.get(&g)) {
+fn shared(keys: &mut Vec<u8>, made: &mut [Option<Range<usize>>], group: Option<u32>, key: &[u8]) -> Range<usize> {
+    let slot = group.and_then(|g| made.get_mut(g as usize));
+    if let Some(Some(range)) = &slot {
         return range.clone();
     }
     let start = keys.len();
     keys.extend_from_slice(key);
-    if let Some(g) = group {
-        made.insert(g, start..keys.len());
+    if let Some(slot) = slot {
+        *slot = Some(start..keys.len());
     }
     start..keys.len()
 }
