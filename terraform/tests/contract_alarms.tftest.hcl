@@ -53,8 +53,8 @@ run "contract_defaults" {
   command = apply
 
   assert {
-    condition     = length(output.alarm_definitions) == 8 + 3
-    error_message = "Expected 4 contract alarms per service and 3 sidecar alarms."
+    condition     = length(output.alarm_definitions) == 8 + 4
+    error_message = "Expected 4 contract alarms per service and 4 sidecar alarms (heartbeat, drops, publish errors, active series)."
   }
 
   assert {

@@ -51,7 +51,7 @@ run "sidecar_alarm_defaults" {
 
   assert {
     condition     = keys(output.sidecar_alarm_names) == ["active_series", "datums_dropped", "heartbeat", "publish_failures"]
-    error_message = "Without sidecar_expected_replicas there are three sidecar alarms."
+    error_message = "Without sidecar_expected_replicas there are four sidecar alarms."
   }
 
   assert {
