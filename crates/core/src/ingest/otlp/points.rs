@@ -12,6 +12,7 @@
 //!   within the range of a double but outside CloudWatch's (magnitudes in 2^-360..2^360) are
 //!   refused by the pipeline's value rule, like any such value.
 
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::metrics::v1::exponential_histogram_data_point::Buckets;
 use opentelemetry_proto::tonic::metrics::v1::{
     ExponentialHistogramDataPoint, HistogramDataPoint, NumberDataPoint, SummaryDataPoint, number_data_point,
@@ -35,15 +36,26 @@ impl<'a> Converter<'_, 'a> {
         temporality: Option<i32>,
         monotonic: bool,
     ) {
+        self.each(kind, points, |c, p, d| c.number(kind, p, d, temporality, monotonic));
+    }
+
+    /// Each point of a kind: refused as the decoder found it, or else its dimensions and what
+    /// `convert` makes of it; then finished (counted, published or refused).
+    fn each<P: Point>(
+        &mut self,
+        kind: &'static str,
+        points: &'a [P],
+        mut convert: impl FnMut(&mut Self, &P, &GivenDimensions<'a>) -> Result<Outcome, Refused>,
+    ) {
         for (index, p) in points.iter().enumerate() {
             let outcome = match self.fault(kind, index) {
                 Some(refused) => Err(refused),
-                None => self.dimensions(&p.attributes).and_then(|d| {
-                    let o = self.number(kind, p, &d, temporality, monotonic)?;
+                None => self.dimensions(p.attributes()).and_then(|d| {
+                    let o = convert(self, p, &d)?;
                     Ok((d, o))
                 }),
             };
-            self.finish(kind, index, p.time_unix_nano, outcome);
+            self.finish(kind, index, p.time_unix_nano(), outcome);
         }
     }
 
@@ -89,16 +101,7 @@ impl<'a> Converter<'_, 'a> {
     }
 
     pub(super) fn histograms(&mut self, points: &'a [HistogramDataPoint], temporality: i32) {
-        for (index, p) in points.iter().enumerate() {
-            let outcome = match self.fault("histogram", index) {
-                Some(refused) => Err(refused),
-                None => self.dimensions(&p.attributes).and_then(|d| {
-                    let o = self.histogram(p, &d, temporality)?;
-                    Ok((d, o))
-                }),
-            };
-            self.finish("histogram", index, p.time_unix_nano, outcome);
-        }
+        self.each("histogram", points, |c, p, d| c.histogram(p, d, temporality));
     }
 
     fn histogram(
@@ -159,16 +162,7 @@ impl<'a> Converter<'_, 'a> {
     }
 
     pub(super) fn exponentials(&mut self, points: &'a [ExponentialHistogramDataPoint], temporality: i32) {
-        for (index, p) in points.iter().enumerate() {
-            let outcome = match self.fault("exponentialHistogram", index) {
-                Some(refused) => Err(refused),
-                None => self.dimensions(&p.attributes).and_then(|d| {
-                    let o = self.exponential(p, &d, temporality)?;
-                    Ok((d, o))
-                }),
-            };
-            self.finish("exponentialHistogram", index, p.time_unix_nano, outcome);
-        }
+        self.each("exponentialHistogram", points, |c, p, d| c.exponential(p, d, temporality));
     }
 
     fn exponential(
@@ -241,16 +235,7 @@ impl<'a> Converter<'_, 'a> {
     }
 
     pub(super) fn summaries(&mut self, points: &'a [SummaryDataPoint]) {
-        for (index, p) in points.iter().enumerate() {
-            let outcome = match self.fault("summary", index) {
-                Some(refused) => Err(refused),
-                None => self.dimensions(&p.attributes).and_then(|d| {
-                    let o = self.summary(p, &d)?;
-                    Ok((d, o))
-                }),
-            };
-            self.finish("summary", index, p.time_unix_nano, outcome);
-        }
+        self.each("summary", points, |c, p, d| c.summary(p, d));
     }
 
     fn summary(&mut self, p: &SummaryDataPoint, dimensions: &GivenDimensions<'a>) -> Result<Outcome, Refused> {
@@ -317,3 +302,23 @@ fn counts(b: &Option<Buckets>) -> &[u64] {
 fn sum_or_zero(sum: f64) -> f64 {
     if sum.is_finite() { sum } else { 0.0 }
 }
+
+/// What [`Converter::each`] needs of every point kind.
+trait Point {
+    fn attributes(&self) -> &[KeyValue];
+    fn time_unix_nano(&self) -> u64;
+}
+
+macro_rules! point {
+    ($($t:ty),*) => {$(
+        impl Point for $t {
+            fn attributes(&self) -> &[KeyValue] {
+                &self.attributes
+            }
+            fn time_unix_nano(&self) -> u64 {
+                self.time_unix_nano
+            }
+        }
+    )*};
+}
+point!(NumberDataPoint, HistogramDataPoint, ExponentialHistogramDataPoint, SummaryDataPoint);
