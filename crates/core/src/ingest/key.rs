@@ -5,6 +5,7 @@
 //! every StatsD line (SipHash twice cost a StatsD datagram about 300 instructions more), and
 //! collisions need the seeds, which nothing shows. Each state has seeds of its own.
 
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 
 use foldhash::quality::{FoldHasher, RandomState};
@@ -55,6 +56,30 @@ impl KeyHasher {
     pub fn finish(&self) -> Key {
         (u128::from(self.0.finish()) << 64) | u128::from(self.1.finish())
     }
+}
+
+/// Forgets the entries of `state` whose last sighting (`seen`) is `idle_ms` or more before
+/// `now_ms`, and gives back the memory of a map that emptied out; returns the bytes (`cost`)
+/// they were charged.
+pub fn forget_idle<K: Eq + std::hash::Hash, V, S: BuildHasher>(
+    state: &mut HashMap<K, V, S>,
+    now_ms: i64,
+    idle_ms: i64,
+    seen: impl Fn(&V) -> i64,
+    cost: impl Fn(&V) -> usize,
+) -> usize {
+    let mut freed = 0;
+    state.retain(|_, v| {
+        let keep = now_ms.saturating_sub(seen(v)) < idle_ms;
+        if !keep {
+            freed += cost(v);
+        }
+        keep
+    });
+    if state.capacity() > 4 * state.len().max(64) {
+        state.shrink_to_fit();
+    }
+    freed
 }
 
 #[cfg(test)]

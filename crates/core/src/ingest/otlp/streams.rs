@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 pub use crate::ingest::cumulative::{Change, Delta, First, Reading};
 pub use crate::ingest::key::KeyHasher;
-use crate::ingest::key::Keys;
+use crate::ingest::key::{Keys, forget_idle};
 
 /// A stream's identity: a keyed 128-bit hash (collisions are as likely as guessing the
 /// process's random keys).
@@ -152,19 +152,7 @@ impl Streams {
     /// Forgets the streams not seen for `idle_ms` before `now_ms`; returns how many.
     pub fn expire(&mut self, now_ms: i64) -> usize {
         let before = self.streams.len();
-        let idle = self.bounds.idle_ms;
-        let mut freed = 0;
-        self.streams.retain(|_, s| {
-            let keep = now_ms.saturating_sub(s.seen_ms) < idle;
-            if !keep {
-                freed += cost(&s.last);
-            }
-            keep
-        });
-        self.bytes -= freed;
-        if self.streams.capacity() > 4 * self.streams.len().max(64) {
-            self.streams.shrink_to_fit();
-        }
+        self.bytes -= forget_idle(&mut self.streams, now_ms, self.bounds.idle_ms, |s| s.seen_ms, |s| cost(&s.last));
         before - self.streams.len()
     }
 

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 
 use crate::ingest::cumulative::{Change, Reading, compare};
-use crate::ingest::key::Keys;
+use crate::ingest::key::{Keys, forget_idle};
 
 /// A series' or histogram's identity.
 pub type Key = crate::ingest::key::Key;
@@ -242,27 +242,9 @@ impl State {
     /// what is pending); returns how many series.
     pub fn expire(&mut self, now_ms: i64) -> usize {
         self.commit();
-        let idle = self.bounds.idle_ms;
-        let before = self.series.len();
-        let mut freed = 0;
-        self.series.retain(|_, e| {
-            let keep = now_ms.saturating_sub(e.seen_ms) < idle;
-            if !keep {
-                freed += entry_cost(e);
-            }
-            keep
-        });
-        self.held.retain(|_, (seen, h)| {
-            let keep = now_ms.saturating_sub(*seen) < idle;
-            if !keep {
-                freed += held_cost(h);
-            }
-            keep
-        });
-        self.bytes -= freed;
-        if self.series.capacity() > 4 * self.series.len().max(64) {
-            self.series.shrink_to_fit();
-        }
+        let (idle, before) = (self.bounds.idle_ms, self.series.len());
+        self.bytes -= forget_idle(&mut self.series, now_ms, idle, |e| e.seen_ms, entry_cost);
+        self.bytes -= forget_idle(&mut self.held, now_ms, idle, |(seen, _)| *seen, |(_, h)| held_cost(h));
         before - self.series.len()
     }
 
