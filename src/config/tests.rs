@@ -11,6 +11,10 @@ use super::docs::KEYS;
 use super::*;
 use crate::test_support::TempDir;
 
+/// The `[spool]` section's keys in every layer.
+#[path = "spool_tests.rs"]
+mod spool;
+
 #[derive(clap::Parser)]
 struct TestCli {
     #[command(flatten)]
@@ -385,18 +389,4 @@ fn the_log_format_is_text_or_json_in_every_layer() {
     assert!(load(&["--config", arg(&path)], &[]).unwrap().to_toml().contains("log_format = \"json\""));
     let err = load(&["--log-format", "yaml"], &[]).unwrap_err().to_string();
     assert!(err.contains("`log_format`") && err.contains("expected text or json"), "{err}");
-}
-
-#[test]
-fn the_spool_is_off_unless_a_directory_is_set_and_its_rules_name_the_key() {
-    assert_eq!(load(&[], &[]).unwrap().spool.dir, None);
-    let c =
-        load(&["--spool-dir", "/data/spool", "--spool-sync", "periodic"], &[("CW_SIDECAR_SPOOL__MAX_BYTES", "64MiB")])
-            .unwrap();
-    assert_eq!(c.spool.dir.as_deref(), Some(std::path::Path::new("/data/spool")));
-    assert_eq!((c.spool.max_bytes, c.spool.sync), (64 << 20, crate::config::SyncPolicy::Periodic));
-    let e = load(&["--spool-sync", "sometimes"], &[]).unwrap_err().to_string();
-    assert!(e.contains("`spool.sync`") && e.contains("`always` or `periodic`"), "{e}");
-    let e = load(&["--spool-max-bytes", "1KiB"], &[]).unwrap_err().to_string();
-    assert!(e.contains("`spool.max_bytes`") && e.contains("between 1MiB and 1TiB"), "{e}");
 }

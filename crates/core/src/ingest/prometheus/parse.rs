@@ -394,8 +394,5 @@ fn parse_timestamp(s: &str, openmetrics: bool) -> Option<i64> {
 }
 
 fn snippet(s: &str) -> &str {
-    match s.char_indices().nth(40) {
-        Some((at, _)) => &s[..at],
-        None => s,
-    }
+    s.char_indices().nth(40).map_or(s, |(at, _)| &s[..at])
 }
