@@ -167,7 +167,7 @@ impl Records {
         if self.series as usize == valid.len() {
             return valid
                 .into_iter()
-                .map(|(key, window, payload)| aggregator.add(&keys[key], window, Plan::of(payload)))
+                .map(|(key, window, payload)| aggregator.add_payloads(&keys[key], window, std::iter::once(payload)))
                 .sum();
         }
         // The records of each series in their order (a counting sort by series), and those of
@@ -200,8 +200,8 @@ impl Records {
             {
                 end += 1;
             }
-            let plans = order[at..end].iter().filter_map(|&i| valid[i as usize].take()).map(|(_, _, p)| Plan::of(p));
-            added += aggregator.add_all(&keys[key], window, plans);
+            let payloads = order[at..end].iter().filter_map(|&i| valid[i as usize].take()).map(|(_, _, p)| p);
+            added += aggregator.add_payloads(&keys[key], window, payloads);
             at = end;
         }
         added
