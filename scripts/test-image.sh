@@ -237,6 +237,8 @@ mount=$("${P[@]}" volume inspect --format '{{.Mountpoint}}' "$volume")
 owner=$(stat -c %u "$mount")
 files=$(find "$mount" -name 'wal-*.log' -size +0 -user "${user%%:*}" | wc -l)
 [[ $owner == "${user%%:*}" ]] || fail "the spool volume is owned by uid $owner, not the image's user"
+stray=$(find "$mount" -mindepth 1 ! -name lock ! -name checkpoint ! -name 'wal-*.log' ! -name 'batch-*.bin' -printf '%P ')
+[[ -z $stray ]] || fail "the image's spool directory brought files that are not the spool's: $stray"
 ((files > 0)) || fail "no non-empty wal-*.log owned by uid ${user%%:*} in the spool volume: $(ls -ln "$mount")"
 ok "the spool volume is the image user's (uid $owner): $(ls "$mount" | tr '\n' ' ')"
 "${P[@]}" kill --signal KILL "$spooled" >/dev/null
