@@ -28,6 +28,7 @@ TAG=cw-sidecar-imgtest-$$
 BASE=localhost/$TAG-base:latest
 SPOOL=/var/lib/cw-sidecar/spool # the Dockerfile's spool directory
 NS=ImageTest
+containers=() # what fail() shows the logs of and cleanup() removes
 
 # podman, less its complaint on every run of an image with a HEALTHCHECK that there is no
 # systemd to time the checks (podman healthcheck run runs them here).
@@ -59,7 +60,6 @@ if ((${#missing[@]})); then
 fi
 for tool in curl python3 ss; do command -v "$tool" >/dev/null 2>&1 || fail "$tool is needed"; done
 
-containers=()
 volume=""
 work=$(mktemp -d "${TMPDIR:-/tmp}/cw-sidecar-image.XXXXXX")
 cleanup() {
