@@ -2,6 +2,7 @@
 # Every test of terraform/, in order, stopping at the first failure:
 #   1. terraform fmt -check -recursive terraform
 #   2. terraform init + validate: the root module, each submodule, each example
+#      (examples/complete and examples/ecs-sidecar; terraform/tests holds a plan-time test of each)
 #   3. terraform test in the root (mocked provider: plan/apply assertions, validations)
 #   4. checkov over terraform/ (scripts/checkov.sh)
 #   5. apply examples/complete to LocalStack, check it through the AWS API, destroy

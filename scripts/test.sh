@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every test of the repository, in one command (the README's, and what .ci/run runs):
-#   Rust formatting, unit and integration tests, end-to-end tests against LocalStack,
-#   and the Terraform checks (fmt, validate, terraform test, checkov, apply to LocalStack).
+#   Rust formatting, unit and integration tests, end-to-end tests against LocalStack, the
+#   container image (built from the Dockerfile and run with podman, which scripts/test-image.sh
+#   installs with apt-get when missing), and the Terraform checks (fmt, validate, terraform
+#   test, checkov, apply to LocalStack).
 # LocalStack is started once for the whole run and stopped at the end if this script
 # started it. The end-to-end tests are #[ignore]d (a plain `cargo test` cannot reach
 # LocalStack) and run here with --include-ignored: nothing is skipped but the soak runs
@@ -62,6 +64,9 @@ cargo test --locked --workspace --all-targets -- --include-ignored --skip soak_
 
 section "scripts/bench.sh smoke run (quick mode: every row printed with its numbers; no figure is judged)"
 scripts/bench-smoke.sh
+
+section "container image (scripts/test-image.sh: the Dockerfile built with podman on a stand-in base, run and checked; its size printed)"
+scripts/test-image.sh
 
 section "Terraform (fmt, validate, terraform test, checkov, apply to LocalStack)"
 scripts/test-terraform.sh

@@ -15,9 +15,21 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
+  family            = "${var.service_name}-${var.environment}"
   sidecar_namespace = "CWSidecar"
-  # The sidecar adds these to every record and to its own metrics.
-  sidecar_dimensions = { Environment = var.environment }
+  # The sidecar adds these to every record and to its own metrics (default_dimensions).
+  sidecar_default_dimensions = { Environment = var.environment }
+  # And these, detected at startup from the ECS task metadata endpoint ([environment]
+  # detect = ["ecs"]): each dimension name the sidecar adds, mapped to the attribute it
+  # takes its value from. Only what is mapped is added; every dimension multiplies the
+  # series billed.
+  sidecar_environment_dimensions = { TaskFamily = "ecs.task_family" }
+  # What the sidecar publishes with, for the alerting module: the detected task family is
+  # this task definition's family, known here.
+  sidecar_dimensions = merge(local.sidecar_default_dimensions, { TaskFamily = local.family })
+  # The sidecar's memory: its container's memoryReservation, and its max_memory ceiling
+  # (budgets sized to fit, ingest refused above the high mark) at the same figure.
+  sidecar_memory_mib = var.sidecar_memory_mib
   spool_path         = "/var/lib/cw-sidecar/spool"
   sidecar_listen     = "127.0.0.1:25889"
   # The CloudWatch agent's listeners, served by the sidecar on the same ports: StatsD and
@@ -33,8 +45,9 @@ module "alerting" {
   name = "${var.service_name}-${var.environment}"
   tags = var.tags
 
-  # The service's contract series carry { Environment, Service } (the sidecar's default
-  # dimension plus the record's own), and the module's default follows that.
+  # The service's contract series carry { Environment, TaskFamily, Service } (the sidecar's
+  # default and detected dimensions plus the record's own), and the module's default follows
+  # that.
   services = [{
     name                     = var.service_name
     namespace                = var.namespace
@@ -97,7 +110,7 @@ resource "aws_cloudwatch_log_group" "task" {
 }
 
 resource "aws_ecs_task_definition" "this" {
-  family                   = "${var.service_name}-${var.environment}"
+  family                   = local.family
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc" # the containers share 127.0.0.1
   cpu                      = var.task_cpu
@@ -150,11 +163,16 @@ resource "aws_ecs_task_definition" "this" {
       essential              = true
       readonlyRootFilesystem = true
       cpu                    = 128
-      memoryReservation      = 128
+      memoryReservation      = local.sidecar_memory_mib
       environment = [
         { name = "CW_SIDECAR_LISTEN", value = local.sidecar_listen },
         { name = "CW_SIDECAR_NAMESPACE", value = var.namespace },
-        { name = "CW_SIDECAR_DEFAULT_DIMENSIONS", value = join(",", [for k, v in local.sidecar_dimensions : "${k}=${v}"]) },
+        { name = "CW_SIDECAR_DEFAULT_DIMENSIONS", value = join(",", [for k, v in local.sidecar_default_dimensions : "${k}=${v}"]) },
+        # [environment]: detect = ["ecs"], dimensions = { TaskFamily = "ecs.task_family" }.
+        { name = "CW_SIDECAR_ENVIRONMENT__DETECT", value = "ecs" },
+        { name = "CW_SIDECAR_ENVIRONMENT__DIMENSIONS", value = join(",", [for k, v in local.sidecar_environment_dimensions : "${k}=${v}"]) },
+        # The ceiling at the container's memoryReservation.
+        { name = "CW_SIDECAR_MAX_MEMORY", value = "${local.sidecar_memory_mib}MiB" },
         { name = "CW_SIDECAR_FLUSH_INTERVAL", value = "${var.sidecar_flush_interval_seconds}s" },
         { name = "CW_SIDECAR_SELF_METRICS_NAMESPACE", value = local.sidecar_namespace },
         { name = "AWS_REGION", value = data.aws_region.current.name },

@@ -75,3 +75,14 @@ variable "tags" {
   type        = map(string)
   default     = { Project = "cw-sidecar", Example = "ecs-sidecar" }
 }
+
+variable "sidecar_memory_mib" {
+  description = "Memory of the sidecar's container in MiB: its memoryReservation and its max_memory (CW_SIDECAR_MAX_MEMORY), the ceiling its budgets are sized to."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.sidecar_memory_mib >= 64 && var.sidecar_memory_mib == floor(var.sidecar_memory_mib)
+    error_message = "sidecar_memory_mib: a whole number of MiB, at least 64."
+  }
+}
