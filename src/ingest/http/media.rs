@@ -12,7 +12,12 @@ pub enum MediaType {
 }
 
 pub fn media_type(headers: &HeaderMap) -> Option<MediaType> {
-    let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let value = headers.get(header::CONTENT_TYPE)?;
+    // What nearly every client sends, spelled exactly: no parsing needed.
+    if value.as_bytes() == b"application/json" {
+        return Some(MediaType::Json);
+    }
+    let ct = value.to_str().ok()?;
     let essence = ct.split(';').next()?.trim();
     let is = |name: &str| essence.eq_ignore_ascii_case(name);
     if is("application/json") {
@@ -42,4 +47,32 @@ pub fn authorized(token: Option<&str>, headers: &HeaderMap) -> bool {
     given.is_some_and(|g| {
         g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0, |acc, (a, b)| acc | (a ^ b)) == 0
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn of(content_type: &'static str) -> Option<MediaType> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        media_type(&headers)
+    }
+
+    #[test]
+    fn the_essence_names_the_format_in_any_case_with_any_parameters() {
+        assert_eq!(of("application/json"), Some(MediaType::Json));
+        assert_eq!(of("Application/JSON; charset=utf-8"), Some(MediaType::Json));
+        assert_eq!(of(" application/json ;charset=utf-8"), Some(MediaType::Json));
+        assert_eq!(of("application/x-ndjson"), Some(MediaType::NdJson));
+        assert_eq!(of("application/ndjson"), Some(MediaType::NdJson));
+        assert_eq!(of("application/x-protobuf"), Some(MediaType::Protobuf));
+        assert_eq!(of("APPLICATION/PROTOBUF"), Some(MediaType::Protobuf));
+        for other in ["application/jsonx", "text/plain", "application/json-seq", ""] {
+            assert_eq!(of(other), None, "{other}");
+        }
+        assert_eq!(media_type(&HeaderMap::new()), None);
+    }
 }

@@ -100,6 +100,8 @@ pub async fn read_body<'a>(
     let max = limits.max;
     let deadline = tokio::time::Instant::now() + limits.timeout;
     let mut held = Reservation { budget, bytes: 0 };
+    // A small body comes in one frame: the rest only for more.
+    let mut first: Option<Bytes> = None;
     let mut chunks: Vec<Bytes> = Vec::new();
     let mut len = 0usize;
     loop {
@@ -118,11 +120,14 @@ pub async fn read_body<'a>(
             return Err(IngestError::BodiesInFlight { limit: budget.limit });
         }
         len += data.len();
-        chunks.push(data);
+        match first {
+            None => first = Some(data),
+            Some(_) => chunks.push(data),
+        }
     }
     let mut raw = Vec::with_capacity(len);
-    for chunk in chunks {
-        raw.extend_from_slice(&chunk);
+    for chunk in first.iter().chain(&chunks) {
+        raw.extend_from_slice(chunk);
     }
     match encoding {
         Encoding::Identity => Ok((raw, held)),
