@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cost::{self, CardinalityConfig, CostConfig, MetricRuleConfig};
 use super::emf::EmfConfig;
+use super::environment::EnvironmentConfig;
 use super::human;
 use super::otlp::OtlpConfig;
 use super::remote_write::RemoteWriteConfig;
@@ -139,6 +140,8 @@ pub struct Config {
     pub remote_write: RemoteWriteConfig,
     /// The optional disk spool.
     pub spool: SpoolConfig,
+    /// Dimensions from where the sidecar runs (ECS, EKS, EC2), detected at startup.
+    pub environment: EnvironmentConfig,
 }
 
 impl Default for Config {
@@ -176,6 +179,7 @@ impl Default for Config {
             scrape: ScrapeConfig::default(),
             remote_write: RemoteWriteConfig::default(),
             spool: SpoolConfig::default(),
+            environment: EnvironmentConfig::default(),
         }
     }
 }

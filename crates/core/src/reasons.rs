@@ -23,6 +23,9 @@ macro_rules! labels {
 // The Prometheus inputs' reasons (scrape and remote-write), in a file of their own.
 mod prometheus;
 pub use prometheus::*;
+// The environment detectors' outcomes.
+mod environment;
+pub use environment::*;
 
 labels! {
     /// Why one record was rejected: the rule it broke.
