@@ -78,7 +78,13 @@ impl App {
     ) -> std::io::Result<App> {
         let telemetry = Arc::new(Telemetry::default());
         add_environment(&mut config, &telemetry, lookup).await?;
-        let Engine { pipeline, outbox, flusher, rate, .. } = Engine::assemble(&config, &telemetry, &clock)?;
+        let memory = crate::memory::apply(&mut config, std::path::Path::new("/"));
+        let Engine { pipeline, outbox, flusher, rate, .. } =
+            Engine::assemble(&config, &telemetry, &clock, memory.clone())?;
+        if let Some(guard) = &memory {
+            telemetry.memory.set(guard, false);
+            crate::memory::spawn_sampler(guard, &telemetry)?;
+        }
         let publisher = Arc::new(Publisher::new(outbox, Arc::new(sink), rate, telemetry.clone(), clock.clone()));
         let http = Arc::new(Http {
             pipeline: pipeline.clone(),

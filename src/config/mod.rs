@@ -53,6 +53,7 @@ mod error;
 mod human;
 pub(crate) mod listener;
 mod load;
+mod memory;
 mod otlp;
 #[cfg(test)]
 mod readme_tests;
@@ -72,6 +73,7 @@ pub use emf::EmfConfig;
 pub use environment::EnvironmentConfig;
 pub use error::ConfigError;
 pub use listener::LineListener;
+pub use memory::MaxMemory;
 pub use otlp::OtlpConfig;
 pub use remote_write::RemoteWriteConfig;
 pub use root::Config;

@@ -77,6 +77,8 @@ pub fn test_config() -> Config {
         max_put_requests_per_second: 1000,
         publish_timeout: Duration::from_secs(2),
         shutdown_timeout: Duration::from_secs(10),
+        // The test process's memory is every test's: no ceiling from the cgroup here.
+        max_memory: cw_sidecar::config::MaxMemory::None,
         ..Config::default()
     }
 }
