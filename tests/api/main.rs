@@ -21,6 +21,7 @@ mod lifecycle;
 mod limited;
 mod line_app;
 mod line_limits;
+mod memory_ceiling;
 mod otlp;
 mod otlp_clients;
 mod otlp_memory;
