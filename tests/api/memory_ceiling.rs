@@ -6,11 +6,10 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
 use crate::fake_cloudwatch::FakeCloudWatch;
-use crate::helpers::{Sidecar, mid_window_ms, proc_status_kb, start_prober, until};
+use crate::helpers::{CPU_BOUND, Sidecar, mid_window_ms, proc_status_kb, start_prober, until};
 use crate::limited::free_port;
 use crate::scrape::FakeTarget;
 
@@ -44,22 +43,43 @@ async fn check(bin: Sidecar, probes: usize, what: &str) {
     bin.kill().await;
 }
 
-fn records(from: usize, n: usize, series: impl Fn(usize) -> Value) -> Value {
+/// `n` records from `from` on, in one JSON array, each of the series `id(i)` names (built as
+/// text: 1M records as `serde_json::Value`s cost the test more than the sidecar).
+fn records(from: usize, n: usize, id: impl Fn(usize) -> String) -> String {
     let ts = mid_window_ms();
-    Value::Array(
-        (from..from + n).map(|i| json!({"name": "M", "value": i, "timestamp": ts, "dimensions": series(i)})).collect(),
-    )
+    let mut body = String::with_capacity(n * 80);
+    body.push('[');
+    for i in from..from + n {
+        if i > from {
+            body.push(',');
+        }
+        body.push_str(&format!(r#"{{"name":"M","value":{i},"timestamp":{ts},"dimensions":{{"Id":"{}"}}}}"#, id(i)));
+    }
+    body.push(']');
+    body
+}
+
+async fn post(bin: &Sidecar, body: String) -> reqwest::Response {
+    let url = format!("{}/v1/metrics", bin.base);
+    bin.http.post(url).header("content-type", "application/json").body(body).send().await.unwrap()
+}
+
+/// These loads keep both cores busy: none runs beside another, nor beside a test that times
+/// its answers in a process of its own.
+fn alone() -> std::sync::RwLockWriteGuard<'static, ()> {
+    CPU_BOUND.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[tokio::test]
 async fn one_million_distinct_series_stay_under_the_ceiling() {
+    let _alone = alone();
     let fake = FakeCloudWatch::start().await;
     // Without the series budget, which would fold them into each metric's AllOther series.
     let (bin, probes) = start(&fake, &["--cardinality-enabled", "false"]).await;
     let (mut accepted, mut refused) = (0, 0);
     for batch in 0..200 {
-        let body = records(batch * 5_000, 5_000, |i| json!({"Id": format!("{i:07}")}));
-        match bin.post_json(&body).await.unwrap().status().as_u16() {
+        let body = records(batch * 5_000, 5_000, |i| format!("{i:07}"));
+        match post(&bin, body).await.status().as_u16() {
             202 => accepted += 1,
             503 => refused += 1,
             s => panic!("answered {s}"),
@@ -72,6 +92,7 @@ async fn one_million_distinct_series_stay_under_the_ceiling() {
 
 #[tokio::test]
 async fn three_hundred_slow_4mib_bodies_stay_under_the_ceiling() {
+    let _alone = alone();
     let fake = FakeCloudWatch::start().await;
     let (bin, probes) = start(&fake, &["--body-read-timeout", "30s"]).await;
     let chunk = vec![b' '; 64 * 1024];
@@ -102,11 +123,12 @@ async fn three_hundred_slow_4mib_bodies_stay_under_the_ceiling() {
 
 #[tokio::test]
 async fn ninety_five_thousand_distinct_values_in_one_series_stay_under_the_ceiling() {
+    let _alone = alone();
     let fake = FakeCloudWatch::start().await;
     let (bin, probes) = start(&fake, &[]).await;
     for batch in 0..19 {
-        let body = records(batch * 5_000, 5_000, |_| json!({"Id": "one"}));
-        let status = bin.post_json(&body).await.unwrap().status().as_u16();
+        let body = records(batch * 5_000, 5_000, |_| "one".to_string());
+        let status = post(&bin, body).await.status().as_u16();
         assert!(status == 202 || status == 503, "answered {status}");
     }
     let accepted = bin.metric("cw_sidecar_records_accepted_total", "").await;
@@ -125,6 +147,7 @@ async fn ninety_five_thousand_distinct_values_in_one_series_stay_under_the_ceili
 
 #[tokio::test]
 async fn a_scrape_of_one_million_series_stays_under_the_ceiling() {
+    let _alone = alone();
     let mut text = String::from("# TYPE reqs gauge\n");
     for i in 0..1_000_000 {
         text.push_str(&format!("reqs{{id=\"{i:07}\"}} 1\n"));
@@ -141,6 +164,7 @@ async fn a_scrape_of_one_million_series_stays_under_the_ceiling() {
 
 #[tokio::test]
 async fn five_thousand_idle_tcp_line_connections_stay_under_the_ceiling() {
+    let _alone = alone();
     let fake = FakeCloudWatch::start().await;
     let tcp = format!("127.0.0.1:{}", free_port());
     let (bin, probes) = start(&fake, &["--statsd-tcp-address", &tcp]).await;
@@ -164,6 +188,7 @@ async fn five_thousand_idle_tcp_line_connections_stay_under_the_ceiling() {
 /// are dropped and counted, and everything accepted before is still published.
 #[tokio::test]
 async fn above_the_high_mark_ingest_is_refused_and_what_was_accepted_is_published() {
+    let _alone = alone();
     let fake = FakeCloudWatch::start().await;
     let udp = format!("127.0.0.1:{}", free_port());
     let args =
@@ -172,8 +197,8 @@ async fn above_the_high_mark_ingest_is_refused_and_what_was_accepted_is_publishe
     let long = "v".repeat(1000);
     let mut refusal = None;
     for batch in 0..200 {
-        let body = records(batch * 1_000, 1_000, |i| json!({"Id": format!("{i:07}{long}")}));
-        let response = bin.post_json(&body).await.unwrap();
+        let body = records(batch * 1_000, 1_000, |i| format!("{i:07}{long}"));
+        let response = post(&bin, body).await;
         if response.status() == 503 {
             let retry = response.headers().get("retry-after").map(|v| v.to_str().unwrap().to_string());
             refusal = Some((response.text().await.unwrap(), retry));
@@ -185,6 +210,19 @@ async fn above_the_high_mark_ingest_is_refused_and_what_was_accepted_is_publishe
     assert_eq!(retry.as_deref(), Some("1"));
     assert_eq!(bin.metric("cw_sidecar_memory_refusing", "").await, 1.0);
     assert!(bin.metric("cw_sidecar_requests_refused_total", "reason=\"memory_high\"").await >= 1.0);
+    // OTLP on the same path answers UNAVAILABLE (gRPC code 14), which its exporters retry.
+    let otlp = bin
+        .http
+        .post(format!("{}/v1/metrics", bin.base))
+        .header("content-type", "application/x-protobuf")
+        .body(Vec::<u8>::new())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(otlp.status(), 503);
+    let status = <crate::otlp::Status as prost::Message>::decode(otlp.bytes().await.unwrap()).unwrap();
+    assert_eq!(status.code, 14, "{}", status.message);
+    assert!(status.message.contains("memory high"), "{}", status.message);
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
     for _ in 0..20 {
         socket.send_to(b"udp.lines:1|c\n", &udp).await.unwrap();
