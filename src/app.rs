@@ -83,7 +83,7 @@ impl App {
             Engine::assemble(&config, &telemetry, &clock, memory.clone())?;
         if let Some(guard) = &memory {
             telemetry.memory.set(guard, false);
-            crate::memory::spawn_sampler(guard, &telemetry)?;
+            crate::memory::spawn_sampler(guard, pipeline.buffer(), &telemetry)?;
         }
         let publisher = Arc::new(Publisher::new(outbox, Arc::new(sink), rate, telemetry.clone(), clock.clone()));
         let http = Arc::new(Http {

@@ -1,13 +1,15 @@
 //! The memory ceiling, `max_memory`: resolved at startup (from the cgroup's limit when
 //! `auto`), the memory budgets lowered to fit in it, and a sampler thread that measures the
 //! resident memory every 20 ms and tells the pipeline's guard, which refuses ingest above the
-//! high mark (see [`cw_core::pipeline::memory`]).
+//! high mark until below the low mark, or until the buffer is drained (see
+//! [`cw_core::pipeline::memory`]).
 
 use std::path::Path;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use cw_core::environment::cgroup;
+use cw_core::pipeline::buffer::Buffer;
 use cw_core::pipeline::memory::{BYTES_PER_BUFFERED_DATUM, Budgets, MemoryGuard};
 
 use crate::config::{Config, MaxMemory};
@@ -103,15 +105,21 @@ pub fn rss() -> Option<u64> {
 /// Measures resident memory every 20 ms into `guard` and the gauges, until the guard is
 /// dropped with the pipeline. While refusing, hands freed memory back to the system, so that
 /// what the allocator keeps does not hold ingest refused.
-pub(crate) fn spawn_sampler(guard: &Arc<MemoryGuard>, telemetry: &Arc<Telemetry>) -> std::io::Result<()> {
+pub(crate) fn spawn_sampler(
+    guard: &Arc<MemoryGuard>,
+    buffer: &Arc<Buffer>,
+    telemetry: &Arc<Telemetry>,
+) -> std::io::Result<()> {
     let guard: Weak<MemoryGuard> = Arc::downgrade(guard);
+    let buffer = Arc::downgrade(buffer);
     let telemetry = Arc::downgrade(telemetry);
     std::thread::Builder::new().name("memory".into()).spawn(move || {
         let mut trimmed = Instant::now();
         let mut was_refusing = false;
-        while let (Some(guard), Some(telemetry)) = (guard.upgrade(), telemetry.upgrade()) {
+        while let (Some(guard), Some(buffer), Some(telemetry)) = (guard.upgrade(), buffer.upgrade(), telemetry.upgrade()) {
             if let Some(rss) = rss() {
-                let refusing = guard.observe(rss);
+                // Drained: at most a hundredth of the bound held (the self metrics come and go).
+                let refusing = guard.observe(rss, buffer.used() <= buffer.max() / 100);
                 telemetry.memory.set(&guard, refusing);
                 if refusing != was_refusing {
                     if refusing {
@@ -126,7 +134,7 @@ pub(crate) fn spawn_sampler(guard: &Arc<MemoryGuard>, telemetry: &Arc<Telemetry>
                     trimmed = Instant::now();
                 }
             }
-            drop((guard, telemetry));
+            drop((guard, buffer, telemetry));
             std::thread::sleep(SAMPLE_EVERY);
         }
     })?;

@@ -61,7 +61,8 @@ pub struct Config {
     /// Ceiling on the sidecar's memory: `auto` (80% of its cgroup's memory limit, v2
     /// `memory.max` or v1 `memory.limit_in_bytes`, when one is set; else none), `none`, or a
     /// size (32MiB to 1TiB). The memory budgets are lowered to fit in it; above 90% of it
-    /// (resident memory, measured) ingest is refused until it is below 80%.
+    /// (resident memory, measured) ingest is refused until it is below 80%, or below 90% with
+    /// the buffer drained.
     #[serde(serialize_with = "memory::print", deserialize_with = "memory::max_memory")]
     #[schemars(with = "String")]
     pub max_memory: MaxMemory,

@@ -26,7 +26,7 @@ impl Memory {
         registry.register("memory_resident_bytes", "Resident memory, as last measured", self.resident.clone());
         registry.register(
             "memory_refusing",
-            "1 while ingest is refused for memory (above the high mark, until below 80% of max_memory)",
+            "1 while ingest is refused for memory (from the high mark until below 80% of max_memory, or below the high mark with the buffer drained)",
             self.refusing.clone(),
         );
     }

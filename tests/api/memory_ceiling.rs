@@ -184,8 +184,9 @@ async fn five_thousand_idle_tcp_line_connections_stay_under_the_ceiling() {
 
 /// Under a ceiling just above the idle process (40MiB, high mark 36 MiB, idle about 30 MB),
 /// distinct series with long dimension values take resident memory over the high mark
-/// before the buffer bound: HTTP is refused `503` naming memory, UDP lines
-/// are dropped and counted, and everything accepted before is still published.
+/// before the buffer bound: HTTP is refused `503` naming memory, OTLP `UNAVAILABLE`, UDP
+/// lines are dropped and counted; everything accepted before is still published, and once
+/// that freed the memory, ingest is taken again.
 #[tokio::test]
 async fn above_the_high_mark_ingest_is_refused_and_what_was_accepted_is_published() {
     let _alone = alone();
@@ -234,5 +235,11 @@ async fn above_the_high_mark_ingest_is_refused_and_what_was_accepted_is_publishe
     let (status, _) = bin.flush().await;
     assert_eq!(status, 200);
     assert_eq!(fake.datums("Mem").len() as f64, accepted, "every accepted series published");
+    // Published, the buffer is drained: refusing longer would free nothing more, and below
+    // the high mark ingest is taken again.
+    let refusing = async || bin.metric("cw_sidecar_memory_refusing", "").await;
+    until("ingest taken again", async || refusing().await == 0.0).await;
+    let status = post(&bin, records(0, 10, |i| format!("again{i}"))).await.status();
+    assert_eq!(status, 202);
     bin.kill().await;
 }

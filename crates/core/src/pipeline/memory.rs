@@ -31,11 +31,14 @@ impl MemoryGuard {
         }
     }
 
-    /// A new measure of resident memory; whether ingest is refused from now on.
-    pub fn observe(&self, rss: u64) -> bool {
+    /// A new measure of resident memory, and whether the buffer is drained (what it held is
+    /// published); whether ingest is refused from now on. Refusing ends below the low mark,
+    /// or below the high mark once the buffer is drained: what the process keeps then (the
+    /// tables' room, the allocator's) is not freed by refusing longer, and is used again.
+    pub fn observe(&self, rss: u64, drained: bool) -> bool {
         self.rss.store(rss, Ordering::Relaxed);
         let refusing = self.refusing.load(Ordering::Relaxed);
-        let now = if refusing { rss >= self.low } else { rss >= self.high };
+        let now = if refusing { rss >= self.low && !(drained && rss < self.high) } else { rss >= self.high };
         if now != refusing {
             self.refusing.store(now, Ordering::Release);
         }
@@ -71,16 +74,19 @@ mod tests {
     fn refuses_from_the_high_mark_until_below_the_low_mark() {
         let g = MemoryGuard::new(100 << 20);
         assert_eq!((g.high_mark(), g.low_mark()), (90 << 20, 80 << 20));
-        assert!(!g.observe(50 << 20));
-        assert!(!g.observe((90 << 20) - 1));
-        assert!(g.observe(90 << 20));
+        assert!(!g.observe(50 << 20, false));
+        assert!(!g.observe((90 << 20) - 1, false));
+        assert!(g.observe(90 << 20, false));
         assert!(g.refusing());
-        // Between the marks it stays refusing...
-        assert!(g.observe(85 << 20));
+        // Between the marks it stays refusing while the buffer holds what it accepted...
+        assert!(g.observe(85 << 20, false));
         // ...until it falls below the low mark.
-        assert!(!g.observe((80 << 20) - 1));
-        assert!(!g.observe(85 << 20));
+        assert!(!g.observe((80 << 20) - 1, false));
+        assert!(!g.observe(85 << 20, false));
         assert_eq!(g.rss(), 85 << 20);
+        // Drained, refusing longer frees nothing more: below the high mark it takes ingest.
+        assert!(g.observe(95 << 20, true));
+        assert!(!g.observe(89 << 20, true));
     }
 }
 
