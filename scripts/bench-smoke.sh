@@ -30,6 +30,7 @@ expect "instructions per record (callgrind)" 1
 expect "RSS idle (VmRSS after start)" 1
 expect "RSS at 10000 active series x 20 values" 1
 expect "RSS at 100000 active series x 20 values" 1
+expect "memory per active series" 2
 expect "startup to ready (median of" 3
 expect "PutMetricData calls / lower bound" 3
 expect "datagrams sent (send errors)" 2

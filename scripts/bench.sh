@@ -202,7 +202,7 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 max_series=${series_sizes[-1]}
 port=$((port + 1))
 taskset -c 0 "$sidecar" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 1h \
-  --self-metrics-namespace "" --max-buffered-datums $((max_series * 2)) \
+  --self-metrics-namespace "" --max-buffered-datums $((max_series * 2)) --max-memory none \
   --cardinality-max-series "$max_series" --cardinality-max-series-per-metric "$max_series" >/dev/null 2>"$work/rss.log" &
 rss_pid=$!
 pids+=("$rss_pid")
@@ -306,6 +306,8 @@ for n in "${series_sizes[@]}"; do
   printf '%-42s %14s %10s %20s\n' "RSS at $n active series x $values_per_series values" "$(mb "${rss[$n]}")" "" "$goal"
 done
 echo "  (RSS fills, $values_per_series values per series in 1000-record bodies: $fills)"
+per_series=$(( (rss[$max_series] - rss[idle]) * 1024 / max_series ))
+printf '%-42s %14s %10s %20s\n' "memory per active series (at $max_series)" "$per_series B" "" "goal <= 400 B"
 printf '%-42s %14s %10s %20s\n' "startup to ready (median of $startup_runs)" "${startup_median} ms" "" \
   "min $startup_min, max $startup_max"
 printf '%-42s %14s %10s %20s\n' "PutMetricData calls / lower bound" "$pmd_calls / $pmd_bound" "" \

@@ -15,6 +15,7 @@ use crate::api::{self, Api};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::engine::{self, Engine};
+use crate::environment::{self, Lookup};
 use crate::flush::Flusher;
 use crate::ingest::http::listener::HttpListener;
 use crate::ingest::http::server::ServerLimits;
@@ -64,8 +65,26 @@ impl App {
 
     /// [`App::build`] on a given clock (tests move time themselves).
     pub async fn build_with_clock(config: Config, sink: Sink, clock: SharedClock) -> std::io::Result<App> {
+        App::build_with_env(config, sink, clock, &|name| std::env::var(name).ok()).await
+    }
+
+    /// [`App::build_with_clock`] with the environment's variables read by `lookup` (the
+    /// detectors of `[environment]` read theirs there; tests give their own).
+    pub async fn build_with_env(
+        mut config: Config,
+        sink: Sink,
+        clock: SharedClock,
+        lookup: Lookup<'_>,
+    ) -> std::io::Result<App> {
         let telemetry = Arc::new(Telemetry::default());
-        let Engine { pipeline, outbox, flusher, rate, .. } = Engine::assemble(&config, &telemetry, &clock)?;
+        add_environment(&mut config, &telemetry, lookup).await?;
+        let memory = crate::memory::apply(&mut config, std::path::Path::new("/"));
+        let Engine { pipeline, outbox, flusher, rate, .. } =
+            Engine::assemble(&config, &telemetry, &clock, memory.clone())?;
+        if let Some(guard) = &memory {
+            telemetry.memory.set(guard, false);
+            crate::memory::spawn_sampler(guard, pipeline.buffer(), &telemetry)?;
+        }
         let publisher = Arc::new(Publisher::new(outbox, Arc::new(sink), rate, telemetry.clone(), clock.clone()));
         let http = Arc::new(Http {
             pipeline: pipeline.clone(),
@@ -188,6 +207,28 @@ impl App {
         }
         Ok(report)
     }
+}
+
+/// Runs the detectors of `[environment]` (if any) and adds the dimensions they found to the
+/// default dimensions; refuses to start under `fail_on_missing` when one is missing.
+async fn add_environment(config: &mut Config, telemetry: &Telemetry, lookup: Lookup<'_>) -> std::io::Result<()> {
+    if config.environment.detect.is_empty() {
+        return Ok(());
+    }
+    let detection = environment::detect(&config.environment, lookup).await;
+    environment::log(&detection);
+    for o in &detection.outcomes {
+        telemetry.environment.detected(o.detector, o.outcome);
+    }
+    telemetry.environment.set_dimensions(detection.dimensions.len(), detection.missing.len());
+    if config.environment.fail_on_missing
+        && let Some(why) = detection.incomplete()
+    {
+        let message = format!("environment incomplete (environment.fail_on_missing): {why}");
+        return Err(std::io::Error::new(std::io::ErrorKind::NotFound, message));
+    }
+    config.default_dimensions.extend(detection.dimensions);
+    Ok(())
 }
 
 /// With `auth_token` set, names the inputs that cannot carry a token (the line inputs, on UDP

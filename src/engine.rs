@@ -10,6 +10,7 @@ use cw_core::cost::budget::BudgetSettings;
 use cw_core::cost::rules::{MetricRule, MetricRules};
 use cw_core::domain::dimensions::DefaultDimensions;
 use cw_core::pipeline::admission::Journal;
+use cw_core::pipeline::memory::MemoryGuard;
 use cw_core::pipeline::validate::Defaults;
 use cw_core::pipeline::{Pipeline, Settings};
 
@@ -34,7 +35,12 @@ pub(crate) struct Engine {
 
 impl Engine {
     /// Opens the spool (if configured) and replays it into the new pipeline and outbox.
-    pub fn assemble(config: &Config, telemetry: &Arc<Telemetry>, clock: &SharedClock) -> std::io::Result<Engine> {
+    pub fn assemble(
+        config: &Config,
+        telemetry: &Arc<Telemetry>,
+        clock: &SharedClock,
+        memory: Option<Arc<MemoryGuard>>,
+    ) -> std::io::Result<Engine> {
         let dimensions = DefaultDimensions::new(&config.default_dimensions)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let (spool, replayed) = match Spool::open(&config.spool, &config.self_metrics_namespace, telemetry.clone()) {
@@ -62,6 +68,7 @@ impl Engine {
                 overflow: config.cardinality.overflow.into(),
                 default_dimensions: config.default_dimensions.keys().cloned().collect(),
             }),
+            memory,
         };
         let journal = spool.clone().map(|s| s as Arc<dyn Journal>);
         let pipeline = Arc::new(Pipeline::new(settings, telemetry.clone(), clock.clone(), journal));

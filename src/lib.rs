@@ -21,6 +21,10 @@
 //! - [`telemetry`]: Prometheus counters on `/metrics`, with every reason label in
 //!   [`telemetry::reasons`].
 //! - [`app`]: wires it together; `App::build` binds, `run_until_stopped` serves until shutdown.
+//! - [`environment`]: where the sidecar runs (ECS, EKS, EC2), detected once at startup into
+//!   dimensions added like the default ones.
+//! - [`memory`]: the memory ceiling (`max_memory`, from the cgroup by default), the budgets
+//!   fitted into it, and the sampler whose measure refuses ingest above the high mark.
 //! - [`clock`]: time, injected, so tests move it instead of sleeping.
 
 pub(crate) mod api;
@@ -29,8 +33,10 @@ pub mod clock;
 pub mod config;
 pub mod cost;
 pub(crate) mod engine;
+pub mod environment;
 pub(crate) mod flush;
 pub(crate) mod ingest;
+pub(crate) mod memory;
 pub mod publish;
 pub mod spool;
 pub mod telemetry;

@@ -107,7 +107,13 @@ fn main() -> ExitCode {
 /// top level. JSON escapes every string; text only neutralises terminal escape sequences, so
 /// anything a client chose is logged with `?` (Debug, quoted and escaped), never with `%`.
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    // Without a region, the SDK's region chain warns of each failed IMDS attempt with a raw
+    // dump of the error, before our own "no AWS region configured" says it plainly; quiet
+    // unless RUST_LOG asks about aws_config.
+    if !std::env::var("RUST_LOG").is_ok_and(|v| v.contains("aws_config")) {
+        filter = filter.add_directive("aws_config::imds::region=error".parse().expect("a valid directive"));
+    }
     let logs = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
     match format {
         LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),

@@ -105,6 +105,7 @@ pub(super) fn load(args: &ConfigArgs, var: impl Fn(&str) -> Option<OsString>) ->
     let mut config: Config = figment.extract().map_err(|e| from_figment(&figment, e))?;
     read_token_file(&mut config, &figment)?;
     check_body_budget(&config, &figment)?;
+    check_environment(&config, &figment)?;
     if let Err(rule) = config.cost.check() {
         let key = "cost.usd_per_metric_month";
         return Err(ConfigError::Invalid {
@@ -137,6 +138,29 @@ fn check_body_budget(config: &Config, figment: &Figment) -> Result<(), ConfigErr
             bytesize::ByteSize(config.max_body_bytes as u64).display().iec()
         ),
     })
+}
+
+/// The environment's dimensions map attributes of detectors that run, and fit beside the
+/// default dimensions: none of the same name, at most 30 together.
+fn check_environment(config: &Config, figment: &Figment) -> Result<(), ConfigError> {
+    let env = &config.environment;
+    let key = "environment.dimensions";
+    let invalid = |rule: String| ConfigError::Invalid {
+        key: key.into(),
+        value: shown(figment, key),
+        layer: layer_of(figment, key),
+        rule,
+    };
+    cw_core::environment::check_mapping(&env.dimensions, &env.detectors()).map_err(invalid)?;
+    if let Some(name) = env.dimensions.keys().find(|k| config.default_dimensions.contains_key(*k)) {
+        return Err(invalid(format!("dimension {name} is a default dimension too: give it one source")));
+    }
+    let total = env.dimensions.len() + config.default_dimensions.len();
+    let max = cw_core::domain::limits::MAX_DIMENSIONS;
+    if total > max {
+        return Err(invalid(format!("at most {max} dimensions with the default dimensions, got {total}")));
+    }
+    Ok(())
 }
 
 /// Puts the token from `auth_token_file` into `auth_token`.

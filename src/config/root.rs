@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use super::cost::{self, CardinalityConfig, CostConfig, MetricRuleConfig};
 use super::emf::EmfConfig;
+use super::environment::EnvironmentConfig;
 use super::human;
+use super::memory::{self, MaxMemory};
 use super::otlp::OtlpConfig;
 use super::remote_write::RemoteWriteConfig;
 use super::rules::{self, LogFormat};
@@ -56,6 +58,14 @@ pub struct Config {
     #[serde(serialize_with = "human::print::size", deserialize_with = "rules::max_body_bytes")]
     #[schemars(with = "String")]
     pub max_body_bytes: usize,
+    /// Ceiling on the sidecar's memory: `auto` (80% of its cgroup's memory limit, v2
+    /// `memory.max` or v1 `memory.limit_in_bytes`, when one is set; else none), `none`, or a
+    /// size (32MiB to 1TiB). The memory budgets are lowered to fit in it; above 90% of it
+    /// (resident memory, measured) ingest is refused until it is below 80%, or below 90% with
+    /// the buffer drained.
+    #[serde(serialize_with = "memory::print", deserialize_with = "memory::max_memory")]
+    #[schemars(with = "String")]
+    pub max_memory: MaxMemory,
     /// Bound on the bytes of request bodies held in memory at once, over all requests (bodies
     /// draw from it as their bytes arrive; ingest answers 503 when it is spent); at least
     /// `max_body_bytes`, at most 64GiB.
@@ -139,6 +149,8 @@ pub struct Config {
     pub remote_write: RemoteWriteConfig,
     /// The optional disk spool.
     pub spool: SpoolConfig,
+    /// Dimensions from where the sidecar runs (ECS, EKS, EC2), detected at startup.
+    pub environment: EnvironmentConfig,
 }
 
 impl Default for Config {
@@ -154,6 +166,7 @@ impl Default for Config {
             max_put_requests_per_second: 20,
             max_body_bytes: 5 * 1024 * 1024,
             max_body_bytes_in_flight: 64 * 1024 * 1024,
+            max_memory: MaxMemory::Auto,
             max_header_bytes: 16 * 1024,
             max_connections: 512,
             header_read_timeout: Duration::from_secs(10),
@@ -176,6 +189,7 @@ impl Default for Config {
             scrape: ScrapeConfig::default(),
             remote_write: RemoteWriteConfig::default(),
             spool: SpoolConfig::default(),
+            environment: EnvironmentConfig::default(),
         }
     }
 }

@@ -15,6 +15,10 @@ use crate::test_support::TempDir;
 #[path = "spool_tests.rs"]
 mod spool;
 
+/// The `[environment]` section: its keys and the rules across them.
+#[path = "environment_tests.rs"]
+mod environment;
+
 #[derive(clap::Parser)]
 struct TestCli {
     #[command(flatten)]

@@ -43,7 +43,7 @@ fn start(dir: &Path, clock: &Arc<ManualClock>, max_bytes: usize) -> Run {
         ..Config::default()
     };
     let clock: SharedClock = clock.clone();
-    let engine = Engine::assemble(&config, &telemetry, &clock).unwrap();
+    let engine = Engine::assemble(&config, &telemetry, &clock, None).unwrap();
     let (spool, flusher) = (engine.spool.unwrap(), Arc::into_inner(engine.flusher).unwrap());
     Run { spool, flusher, telemetry }
 }

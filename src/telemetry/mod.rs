@@ -12,8 +12,10 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 pub(crate) mod cost;
+pub(crate) mod environment;
 mod http;
 pub(crate) mod lines;
+pub(crate) mod memory;
 pub(crate) mod remote_write;
 pub mod scrape;
 pub(crate) mod spool;
@@ -89,6 +91,8 @@ pub(crate) struct Telemetry {
     pub(crate) remote_write: remote_write::RemoteWrite,
     pub(crate) spool: spool::Spool,
     pub(crate) lines: lines::Lines,
+    pub(crate) environment: environment::Environment,
+    pub(crate) memory: memory::Memory,
     rejected_total: AtomicU64,
     dropped_total: AtomicU64,
     failures_total: AtomicU64,
@@ -126,6 +130,8 @@ impl Default for Telemetry {
             remote_write: remote_write::RemoteWrite::default(),
             spool: spool::Spool::default(),
             lines: lines::Lines::default(),
+            environment: environment::Environment::default(),
+            memory: memory::Memory::default(),
             rejected_total: AtomicU64::new(0),
             dropped_total: AtomicU64::new(0),
             failures_total: AtomicU64::new(0),
@@ -197,6 +203,8 @@ impl Default for Telemetry {
         t.remote_write.register(&mut registry);
         t.spool.register(&mut registry);
         t.lines.register(&mut registry);
+        t.environment.register(&mut registry);
+        t.memory.register(&mut registry);
         // Every label value starts at 0, so dashboards and alerts see them before they move.
         for r in RejectReason::ALL {
             drop(t.records_rejected.get_or_create(&Reason { reason: r.label() }));

@@ -51,6 +51,24 @@ fn without_a_region_it_refuses_to_start_rather_than_fall_back_to_dry_run() {
     assert!(String::from_utf8(out.stderr).unwrap().contains("--dry-run"));
 }
 
+#[test]
+fn without_a_region_the_sdks_imds_attempts_print_no_struct_dump_only_our_error() {
+    // A closed port as the instance metadata endpoint: the region chain tries it and fails.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let out = sidecar()
+        .args(["--listen", "127.0.0.1:0"])
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://{closed}"))
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("no AWS region configured"), "{err}");
+    assert!(!err.contains("aws_config::imds") && !err.contains("FailedToLoadToken"), "{err}");
+}
+
 #[tokio::test]
 async fn sigterm_publishes_everything_and_exits_0() {
     let fake = FakeCloudWatch::start().await;

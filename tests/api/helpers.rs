@@ -77,6 +77,8 @@ pub fn test_config() -> Config {
         max_put_requests_per_second: 1000,
         publish_timeout: Duration::from_secs(2),
         shutdown_timeout: Duration::from_secs(10),
+        // The test process's memory is every test's: no ceiling from the cgroup here.
+        max_memory: cw_sidecar::config::MaxMemory::None,
         ..Config::default()
     }
 }
@@ -93,6 +95,16 @@ impl TestApp {
 
     /// The app on `clock`: a test with a [`cw_sidecar::clock::ManualClock`] moves time itself.
     pub async fn spawn_with_clock(tune: impl FnOnce(&mut Config), clock: SharedClock) -> TestApp {
+        TestApp::try_spawn(tune, clock, &|_| None).await.unwrap()
+    }
+
+    /// The app with the environment variables `lookup` gives (the `[environment]` detectors
+    /// read theirs there), or the error that stopped it from starting.
+    pub async fn try_spawn(
+        tune: impl FnOnce(&mut Config),
+        clock: SharedClock,
+        lookup: &(dyn Fn(&str) -> Option<String> + Sync),
+    ) -> std::io::Result<TestApp> {
         let fake = FakeCloudWatch::start().await;
         let mut config = test_config();
         tune(&mut config);
@@ -101,7 +113,7 @@ impl TestApp {
             config.publish_timeout,
             config.integer_timestamps.unwrap_or(false),
         );
-        let app = App::build_with_clock(config, sink, clock).await.unwrap();
+        let app = App::build_with_env(config, sink, clock, lookup).await?;
         let pipeline = app.pipeline();
         let addresses = app.addresses();
         let addr = |name: &str, kind: &str| app.addr(name, kind);
@@ -115,7 +127,7 @@ impl TestApp {
         let running = tokio::spawn(app.run_until_stopped(async {
             let _ = stopped.await;
         }));
-        TestApp {
+        Ok(TestApp {
             base,
             fake,
             http: reqwest::Client::new(),
@@ -126,7 +138,7 @@ impl TestApp {
             addresses,
             stop: Some(stop),
             running: Some(running),
-        }
+        })
     }
 
     pub async fn post(

@@ -79,12 +79,13 @@ async fn post(
     (status, r.bytes().await.unwrap().to_vec(), headers)
 }
 
+/// `google.rpc.Status`, as OTLP answers a failure.
 #[derive(Clone, PartialEq, prost::Message)]
-struct Status {
+pub(crate) struct Status {
     #[prost(int32, tag = "1")]
-    code: i32,
+    pub code: i32,
     #[prost(string, tag = "2")]
-    message: String,
+    pub message: String,
 }
 
 #[tokio::test]

@@ -18,12 +18,15 @@
 //!   PutMetricData requests ([`publish::batch`]).
 //! - [`spool`]: the checksummed frames ([`spool::frame`]) and records ([`spool::codec`]) of
 //!   the disk spool.
+//! - [`environment`]: where the sidecar runs (the ECS, EC2 and Kubernetes attributes) and
+//!   the memory limit of its cgroup, parsed from what the sidecar reads.
 //! - [`reasons`]: every label a refusal, rejection or drop is counted under; [`clock`]: time,
 //!   injected.
 
 pub mod clock;
 pub mod cost;
 pub mod domain;
+pub mod environment;
 pub mod ingest;
 pub mod pipeline;
 pub mod publish;

@@ -23,6 +23,9 @@ macro_rules! labels {
 // The Prometheus inputs' reasons (scrape and remote-write), in a file of their own.
 mod prometheus;
 pub use prometheus::*;
+// The environment detectors' outcomes.
+mod environment;
+pub use environment::*;
 
 labels! {
     /// Why one record was rejected: the rule it broke.
@@ -86,6 +89,8 @@ labels! {
         TooManySamples => "too_many_samples",
         /// Remote-write: a series with more than 128 labels (413).
         TooManyLabels => "too_many_labels",
+        /// The resident memory is above the high mark of `max_memory` (503).
+        MemoryHigh => "memory_high",
     }
 }
 
@@ -229,6 +234,8 @@ labels! {
         SpoolFull => "spool_full",
         /// Lines the disk spool could not write.
         SpoolError => "spool_error",
+        /// Lines refused while the resident memory is above the high mark of `max_memory`.
+        MemoryHigh => "memory_high",
     }
 }
 

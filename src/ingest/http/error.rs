@@ -73,7 +73,11 @@ impl IngestError {
                 StatusCode::BAD_REQUEST
             }
             IngestError::Refused(
-                Refusal::ShuttingDown | Refusal::BufferFull { .. } | Refusal::SpoolFull { .. } | Refusal::SpoolFailed,
+                Refusal::ShuttingDown
+                | Refusal::BufferFull { .. }
+                | Refusal::SpoolFull { .. }
+                | Refusal::SpoolFailed
+                | Refusal::MemoryHigh { .. },
             )
             | IngestError::BodiesInFlight { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }

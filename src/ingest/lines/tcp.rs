@@ -181,7 +181,12 @@ async fn submit<I: LineInput>(input: &I, bytes: &[u8], stop: &CancellationToken)
                 return true;
             }
             // Reading stops until there is room: the client's writes block.
-            Err(Refusal::BufferFull { .. } | Refusal::SpoolFull { .. } | Refusal::SpoolFailed) => {
+            Err(
+                Refusal::BufferFull { .. }
+                | Refusal::SpoolFull { .. }
+                | Refusal::SpoolFailed
+                | Refusal::MemoryHigh { .. },
+            ) => {
                 tokio::select! {
                     _ = tokio::time::sleep(RETRY) => {}
                     _ = stop.cancelled() => return false,

@@ -186,6 +186,7 @@ pub fn handle<I: LineInput>(input: &I, batch: &[u8]) {
             Refusal::NeverFits { .. } => UdpDrop::TooLarge,
             Refusal::SpoolFull { .. } => UdpDrop::SpoolFull,
             Refusal::SpoolFailed => UdpDrop::SpoolError,
+            Refusal::MemoryHigh { .. } => UdpDrop::MemoryHigh,
         };
         input.telemetry().udp_dropped(I::INPUT.name, reason, n as u64);
         input.telemetry().input_lines(I::INPUT.name, LineOutcome::Dropped, n);

@@ -111,7 +111,11 @@ pub fn error_response(e: IngestError, encoding: Encoding) -> Response {
     let grpc = match &e {
         IngestError::Unauthorized => code::UNAUTHENTICATED,
         IngestError::Refused(
-            Refusal::ShuttingDown | Refusal::BufferFull { .. } | Refusal::SpoolFull { .. } | Refusal::SpoolFailed,
+            Refusal::ShuttingDown
+            | Refusal::BufferFull { .. }
+            | Refusal::SpoolFull { .. }
+            | Refusal::SpoolFailed
+            | Refusal::MemoryHigh { .. },
         )
         | IngestError::BodiesInFlight { .. } => code::UNAVAILABLE,
         IngestError::Refused(Refusal::NeverFits { .. }) | IngestError::BodyTooLarge { .. } => code::RESOURCE_EXHAUSTED,

@@ -230,7 +230,7 @@ impl Statsd {
                     tracing::warn!(error = %r.error, "statsd set count rejected");
                 }
             }
-            Err(Refusal::BufferFull { .. } | Refusal::SpoolFull { .. }) if !all => {
+            Err(Refusal::BufferFull { .. } | Refusal::SpoolFull { .. } | Refusal::MemoryHigh { .. }) if !all => {
                 self.sets.lock().unwrap_or_else(|e| e.into_inner()).put_back(ended);
             }
             Err(refusal) => tracing::error!(%refusal, sets = ended.len(), "statsd set counts lost"),

@@ -34,7 +34,7 @@ impl CloudWatch {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         if sdk.region().is_none() {
             anyhow::bail!(
-                "no AWS region configured: set AWS_REGION (or a profile's region), or run with --dry-run to print requests instead"
+                "no AWS region configured (none in AWS_REGION, the profile or the instance metadata): set AWS_REGION (or a profile's region), or run with --dry-run to print requests instead"
             );
         }
         let integer_timestamps = integer_timestamps.unwrap_or(sdk.endpoint_url().is_some());

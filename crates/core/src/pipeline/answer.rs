@@ -44,6 +44,11 @@ pub enum Refusal {
     /// Writing the records to the spool failed (logged and counted there).
     #[error("the spool could not write this request's records (see the sidecar's log); nothing of it was accepted")]
     SpoolFailed,
+    /// The sidecar's resident memory is above the high mark of `max_memory`.
+    #[error(
+        "memory high: {rss} bytes resident, over the high mark {high} of max_memory; nothing of this request was accepted"
+    )]
+    MemoryHigh { rss: u64, high: u64 },
 }
 
 impl Refusal {
@@ -54,6 +59,7 @@ impl Refusal {
             Refusal::NeverFits { .. } => RefuseReason::TooLarge,
             Refusal::SpoolFull { .. } => RefuseReason::SpoolFull,
             Refusal::SpoolFailed => RefuseReason::SpoolError,
+            Refusal::MemoryHigh { .. } => RefuseReason::MemoryHigh,
         }
     }
 
@@ -62,7 +68,7 @@ impl Refusal {
         match self {
             Refusal::ShuttingDown => Some(Duration::from_secs(5)),
             Refusal::BufferFull { retry_after, .. } | Refusal::SpoolFull { retry_after, .. } => Some(*retry_after),
-            Refusal::SpoolFailed => Some(Duration::from_secs(1)),
+            Refusal::SpoolFailed | Refusal::MemoryHigh { .. } => Some(Duration::from_secs(1)),
             Refusal::NeverFits { .. } => None,
         }
     }

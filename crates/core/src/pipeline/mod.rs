@@ -24,6 +24,7 @@ pub mod counters;
 pub mod durable;
 pub mod input;
 pub mod known;
+pub mod memory;
 pub mod records;
 pub mod submission;
 pub mod validate;
@@ -72,6 +73,8 @@ pub struct Settings {
     pub rules: MetricRules,
     /// The series budget (`[cardinality]`); `None` leaves the budget stage out.
     pub budget: Option<BudgetSettings>,
+    /// The memory ceiling's guard (`max_memory`): above its high mark ingest is refused.
+    pub memory: Option<Arc<memory::MemoryGuard>>,
 }
 
 impl Settings {
@@ -86,6 +89,7 @@ impl Settings {
             series_warning: usize::MAX,
             rules: MetricRules::default(),
             budget: None,
+            memory: None,
         }
     }
 }
@@ -100,6 +104,7 @@ pub struct Pipeline {
     journal: Option<Arc<dyn Journal>>,
     /// The active series, with a series budget.
     series: Option<SharedTable>,
+    memory: Option<Arc<memory::MemoryGuard>>,
     clock: SharedClock,
 }
 
@@ -117,7 +122,8 @@ impl Pipeline {
         let buffer = Arc::new(Buffer::new(settings.max_buffered));
         let gate = Arc::new(IngestGate::default());
         // The stages, in order; those not configured are left out.
-        let mut stages: Vec<Box<dyn Stage>> = vec![Box::new(Gate::new(gate.clone(), buffer.clone(), retry_after))];
+        let mut stages: Vec<Box<dyn Stage>> =
+            vec![Box::new(Gate::new(gate.clone(), buffer.clone(), retry_after).with_memory(settings.memory.clone()))];
         if !settings.rules.is_empty() {
             stages.push(Box::new(Rules::new(settings.rules.clone(), counters.clone(), retry_after)));
         }
@@ -138,6 +144,7 @@ impl Pipeline {
             gate,
             journal,
             series,
+            memory: settings.memory,
             clock,
         }
     }
@@ -212,7 +219,16 @@ impl Pipeline {
             self.intake.counters.refused(RefuseReason::ShuttingDown);
             return Err(Refusal::ShuttingDown);
         }
+        if let Some(m) = self.memory.as_ref().filter(|m| m.refusing()) {
+            self.intake.counters.refused(RefuseReason::MemoryHigh);
+            return Err(Refusal::MemoryHigh { rss: m.rss(), high: m.high_mark() });
+        }
         Ok(())
+    }
+
+    /// The memory ceiling's guard, when `max_memory` sets one.
+    pub fn memory(&self) -> Option<&Arc<memory::MemoryGuard>> {
+        self.memory.as_ref()
     }
 
     /// Takes out the windows that closed (end plus grace), or all of them with `include_open`.

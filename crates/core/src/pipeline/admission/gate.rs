@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::pipeline::admission::chain::{Next, Stage};
 use crate::pipeline::buffer::{Buffer, Full};
 use crate::pipeline::durable::Done;
+use crate::pipeline::memory::MemoryGuard;
 use crate::pipeline::records::Records;
 use crate::pipeline::{Admission, Refusal};
 
@@ -56,11 +57,17 @@ pub struct Gate {
     gate: Arc<IngestGate>,
     buffer: Arc<Buffer>,
     retry_after: Duration,
+    memory: Option<Arc<MemoryGuard>>,
 }
 
 impl Gate {
     pub fn new(gate: Arc<IngestGate>, buffer: Arc<Buffer>, retry_after: Duration) -> Gate {
-        Gate { gate, buffer, retry_after }
+        Gate { gate, buffer, retry_after, memory: None }
+    }
+
+    /// Refuses ingest while `memory` is above its high mark.
+    pub fn with_memory(self, memory: Option<Arc<MemoryGuard>>) -> Gate {
+        Gate { memory, ..self }
     }
 }
 
@@ -81,6 +88,10 @@ impl Stage for Gate {
         let reservation = match records.input.admission {
             Admission::Internal => buffer.reserve_past_bound(estimate),
             Admission::Bounded if !open => return Err(Refusal::ShuttingDown),
+            Admission::Bounded if self.memory.as_ref().is_some_and(|m| m.refusing()) => {
+                let m = self.memory.as_ref().expect("checked");
+                return Err(Refusal::MemoryHigh { rss: m.rss(), high: m.high_mark() });
+            }
             Admission::Bounded => match buffer.try_reserve(estimate) {
                 Ok(r) => r,
                 Err(_) => {
