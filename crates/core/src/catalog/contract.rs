@@ -12,6 +12,7 @@ use crate::cost::rules::RuleSpec;
 use crate::domain::units::Unit;
 use crate::reasons::CatalogReason;
 
+#[derive(Debug)]
 struct Declared {
     unit: Unit,
     /// Sorted.
@@ -19,6 +20,7 @@ struct Declared {
 }
 
 /// The declared metrics, by namespace and name.
+#[derive(Debug)]
 pub struct Contract {
     metrics: HashMap<(String, String), Declared>,
     /// The sidecar's default dimensions: allowed on every metric.

@@ -4,7 +4,7 @@
 //! dimensions, and sends the valid ones through the admission chain ([`admission`]):
 //!
 //! ```text
-//! gate ─→ rules ─→ budget ─→ journal ─→ aggregate
+//! gate ─→ catalog ─→ rules ─→ budget ─→ journal ─→ aggregate
 //! ```
 //!
 //! Each stage has one signature ([`admission::Stage`]) and a stage that is not configured is
@@ -34,6 +34,7 @@ mod rules_tests;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::catalog::contract::Contract;
 use crate::clock::SharedClock;
 use crate::cost::budget::{BudgetSettings, SeriesId, SeriesRef, SeriesReport, SeriesTable};
 use crate::cost::rules::MetricRules;
@@ -41,6 +42,7 @@ use crate::domain::error::ValidationError;
 use crate::domain::payload::Payload;
 use crate::pipeline::admission::aggregate::Aggregate;
 use crate::pipeline::admission::budget::{self, Budget, SharedTable};
+use crate::pipeline::admission::catalog::{Catalog as CatalogStage, Mode as CatalogMode};
 use crate::pipeline::admission::chain::{Chain, Stage};
 use crate::pipeline::admission::gate::{Gate, IngestGate};
 use crate::pipeline::admission::journal::{Journal, Journaling};
@@ -72,6 +74,9 @@ pub struct Settings {
     pub rules: MetricRules,
     /// The series budget (`[cardinality]`); `None` leaves the budget stage out.
     pub budget: Option<BudgetSettings>,
+    /// The metric catalog and what becomes of a record it does not declare; `None` leaves
+    /// the catalog stage out.
+    pub catalog: Option<(Arc<Contract>, CatalogMode)>,
 }
 
 impl Settings {
@@ -86,6 +91,7 @@ impl Settings {
             series_warning: usize::MAX,
             rules: MetricRules::default(),
             budget: None,
+            catalog: None,
         }
     }
 }
@@ -118,6 +124,9 @@ impl Pipeline {
         let gate = Arc::new(IngestGate::default());
         // The stages, in order; those not configured are left out.
         let mut stages: Vec<Box<dyn Stage>> = vec![Box::new(Gate::new(gate.clone(), buffer.clone(), retry_after))];
+        if let Some((contract, mode)) = &settings.catalog {
+            stages.push(Box::new(CatalogStage::new(contract.clone(), *mode, counters.clone())));
+        }
         if !settings.rules.is_empty() {
             stages.push(Box::new(Rules::new(settings.rules.clone(), counters.clone(), retry_after)));
         }
