@@ -47,6 +47,9 @@ enum Command {
     /// Generate traffic like a web service's (the metric contract) against a sidecar; prints a
     /// JSON summary on stdout.
     Traffic(Box<traffic::TrafficArgs>),
+    /// The metric catalog (metrics.yaml): check one, print its JSON Schema.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// About the configuration itself.
     Config {
         /// Print every key at its default, with its documentation, as a TOML file.
@@ -54,6 +57,18 @@ enum Command {
         print_defaults: bool,
     },
 }
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Check a catalog: exit 0 when it is valid, else print every error (FILE:LINE: ...) and
+    /// exit 1.
+    Check {
+        /// The catalog's YAML file.
+        file: std::path::PathBuf,
+    },
+    /// Print the catalog's JSON Schema (docs/catalog.schema.json).
+    Schema,
+}
+
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -63,6 +78,23 @@ fn main() -> ExitCode {
             init_logging(LogFormat::Text);
             runtime.block_on(traffic(*args))
         }
+        // About a catalog file, whatever the configuration at hand says.
+        Some(Command::Catalog(CatalogCommand::Schema)) => {
+            print!("{}", cw_sidecar::catalog::schema());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Catalog(CatalogCommand::Check { file })) => match cw_sidecar::catalog::read(&file) {
+            Ok(c) => {
+                let (alarms, widgets) =
+                    (c.alarms.len(), c.dashboard.iter().flat_map(|d| &d.rows).map(|r| r.widgets.len()).sum::<usize>());
+                println!("{}: valid: {} metrics, {alarms} alarms, {widgets} widgets", file.display(), c.metrics.len());
+                return ExitCode::SUCCESS;
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                return ExitCode::FAILURE;
+            }
+        },
         // About the keys, whatever the configuration at hand says.
         Some(Command::Config { print_defaults }) => {
             if !print_defaults {

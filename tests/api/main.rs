@@ -5,6 +5,7 @@
 mod allowed_namespaces;
 mod binary;
 mod buffer_cost;
+mod catalog;
 mod connections;
 mod cost;
 mod emf;

@@ -89,7 +89,11 @@ fn metric<'c>(catalog: &'c Catalog, e: &mut Errors, i: usize, m: &'c Metric, see
         e.at(
             line_of(given),
             format!("{path}.namespace"),
-            format!("`{}` is not in namespaces{}", given.value, hint.map(|h| format!(" (closest: `{h}`)")).unwrap_or_default()),
+            format!(
+                "`{}` is not in namespaces{}",
+                given.value,
+                hint.map(|h| format!(" (closest: `{h}`)")).unwrap_or_default()
+            ),
         );
     }
     if !seen.insert((ns, m.name.value.as_str())) {
@@ -134,7 +138,11 @@ fn metric<'c>(catalog: &'c Catalog, e: &mut Errors, i: usize, m: &'c Metric, see
         }
     }
     if m.dimension_sets.as_ref().is_some_and(Vec::is_empty) {
-        e.at(line, format!("{path}.dimension_sets"), "an empty list would publish nothing: leave it out to publish each record's own series");
+        e.at(
+            line,
+            format!("{path}.dimension_sets"),
+            "an empty list would publish nothing: leave it out to publish each record's own series",
+        );
     }
 }
 
@@ -218,7 +226,10 @@ fn statistic(e: &mut Errors, path: &str, s: &Spanned<String>) {
         e.at(
             line_of(s),
             format!("{path}.statistic"),
-            format!("`{}` is not a statistic: Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99", s.value),
+            format!(
+                "`{}` is not a statistic: Average, Sum, Minimum, Maximum, SampleCount or a percentile such as p99",
+                s.value
+            ),
         );
     }
 }
@@ -226,14 +237,20 @@ fn statistic(e: &mut Errors, path: &str, s: &Spanned<String>) {
 fn alarm(catalog: &Catalog, e: &mut Errors, path: &str, a: &super::model::Alarm) {
     let line = line_of(&a.name);
     if a.name.value.is_empty() || !a.name.value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-        e.at(line, format!("{path}.name"), "1 or more letters, digits, '-', '_' or '.' (it is part of the alarm's name)");
+        e.at(
+            line,
+            format!("{path}.name"),
+            "1 or more letters, digits, '-', '_' or '.' (it is part of the alarm's name)",
+        );
     }
     let m = declared(catalog, e, path, &a.metric, a.namespace.as_ref());
     if let Some(m) = m {
         published(e, path, m, &a.dimensions);
     }
     match (a.kind, &a.denominator) {
-        (AlarmKind::Ratio, None) => e.at(line, format!("{path}.denominator"), "a ratio alarm names its denominator metric"),
+        (AlarmKind::Ratio, None) => {
+            e.at(line, format!("{path}.denominator"), "a ratio alarm names its denominator metric")
+        }
         (AlarmKind::Ratio, Some(d)) => {
             if let Some(dm) = declared(catalog, e, &format!("{path}.denominator"), d, a.namespace.as_ref()) {
                 published(e, &format!("{path}.denominator"), dm, &a.dimensions);
@@ -244,14 +261,18 @@ fn alarm(catalog: &Catalog, e: &mut Errors, path: &str, a: &super::model::Alarm)
     }
     match (a.kind, &a.statistic) {
         (AlarmKind::Threshold, Some(s)) => statistic(e, path, s),
-        (AlarmKind::Threshold, None) => e.at(line, format!("{path}.statistic"), "a threshold alarm names its statistic"),
+        (AlarmKind::Threshold, None) => {
+            e.at(line, format!("{path}.statistic"), "a threshold alarm names its statistic")
+        }
         (_, Some(s)) if s.value != "Sum" => {
             e.at(line_of(s), format!("{path}.statistic"), "ratio and nonzero alarms read Sums: leave it out")
         }
         _ => {}
     }
     match (a.kind, a.threshold) {
-        (AlarmKind::Nonzero, Some(_)) => e.at(line, format!("{path}.threshold"), "a nonzero alarm compares with 0: leave it out"),
+        (AlarmKind::Nonzero, Some(_)) => {
+            e.at(line, format!("{path}.threshold"), "a nonzero alarm compares with 0: leave it out")
+        }
         (AlarmKind::Nonzero, None) => {}
         (_, None) => e.at(line, format!("{path}.threshold"), "a threshold or ratio alarm needs its threshold"),
         (_, Some(t)) if !t.is_finite() => e.at(line, format!("{path}.threshold"), "must be a finite number"),
@@ -272,7 +293,11 @@ fn alarm(catalog: &Catalog, e: &mut Errors, path: &str, a: &super::model::Alarm)
     if a.evaluation_periods == 0 {
         e.at(line, format!("{path}.evaluation_periods"), "must be at least 1");
     } else if period.saturating_mul(a.evaluation_periods) > if period < 3600 { 86_400 } else { 604_800 } {
-        e.at(line, format!("{path}.evaluation_periods"), "period × evaluation_periods must be at most 1 day (7 days for periods of an hour or more)");
+        e.at(
+            line,
+            format!("{path}.evaluation_periods"),
+            "period × evaluation_periods must be at most 1 day (7 days for periods of an hour or more)",
+        );
     }
     if let Some(n) = a.datapoints_to_alarm
         && (n == 0 || n > a.evaluation_periods)
@@ -280,6 +305,10 @@ fn alarm(catalog: &Catalog, e: &mut Errors, path: &str, a: &super::model::Alarm)
         e.at(line, format!("{path}.datapoints_to_alarm"), "must be between 1 and evaluation_periods");
     }
     if a.topic.value != "critical" && a.topic.value != "warning" {
-        e.at(line_of(&a.topic), format!("{path}.topic"), format!("`{}` is not a topic: critical or warning", a.topic.value));
+        e.at(
+            line_of(&a.topic),
+            format!("{path}.topic"),
+            format!("`{}` is not a topic: critical or warning", a.topic.value),
+        );
     }
 }

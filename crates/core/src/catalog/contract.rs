@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use glob::Pattern;
 
-use super::model::Catalog;
 use super::closest;
+use super::model::Catalog;
 use crate::cost::rules::RuleSpec;
 use crate::domain::units::Unit;
 use crate::reasons::CatalogReason;
@@ -60,7 +60,13 @@ impl Contract {
 
     /// Whether a record of `name` in `namespace`, with `unit` and `dimensions`, is declared.
     /// A record without a unit (`None`) matches any declared unit.
-    pub fn verdict(&self, namespace: &str, name: &str, unit: Unit, dimensions: &[(&str, &str)]) -> Result<(), Undeclared> {
+    pub fn verdict(
+        &self,
+        namespace: &str,
+        name: &str,
+        unit: Unit,
+        dimensions: &[(&str, &str)],
+    ) -> Result<(), Undeclared> {
         let Some(declared) = self.metrics.get(&(namespace.to_string(), name.to_string())) else {
             let same_ns = self.metrics.keys().filter(|(ns, _)| ns == namespace).map(|(_, n)| n.as_str());
             let hint = match closest(name, same_ns) {

@@ -80,9 +80,7 @@ impl Catalog {
 
     /// The metric `name` of `namespace`.
     pub fn metric(&self, namespace: &str, name: &str) -> Option<&Metric> {
-        self.metrics
-            .iter()
-            .find(|m| m.name.value == name && self.namespace_of(m.namespace.as_ref()) == Some(namespace))
+        self.metrics.iter().find(|m| m.name.value == name && self.namespace_of(m.namespace.as_ref()) == Some(namespace))
     }
 }
 

@@ -64,7 +64,9 @@ fn an_alarm_on_an_undeclared_metric_names_the_line_and_the_closest_entry() {
     let e = errors(&CATALOG.replace("    metric: Latency", "    metric: Latncy"));
     assert_eq!(
         e,
-        ["line 18: alarms[0]: metric `Latncy` of namespace `Demo`: the catalog does not declare it: the closest entry is `Latency`"]
+        [
+            "line 18: alarms[0]: metric `Latncy` of namespace `Demo`: the catalog does not declare it: the closest entry is `Latency`"
+        ]
     );
 }
 
@@ -85,7 +87,11 @@ fn semantic_errors_are_all_reported_each_with_its_line() {
         .replace("topic: warning", "topic: pager");
     let e = errors(&text);
     assert_eq!(e.len(), 5, "{e:?}");
-    assert!(e[0].starts_with("line 9: metrics[0].dimension_sets[0]: dimension `Servce`") && e[0].contains("closest: `Service`"), "{e:?}");
+    assert!(
+        e[0].starts_with("line 9: metrics[0].dimension_sets[0]: dimension `Servce`")
+            && e[0].contains("closest: `Service`"),
+        "{e:?}"
+    );
     assert!(e[1].starts_with("line 11: metrics[1].unit: `Milisecond`") && e[1].contains("`Milliseconds`"), "{e:?}");
     assert!(e[2].starts_with("line 22: alarms[0].period"), "{e:?}");
     assert!(e[3].starts_with("line 23: alarms[0].topic"), "{e:?}");

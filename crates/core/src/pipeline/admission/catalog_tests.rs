@@ -78,8 +78,12 @@ fn pipeline(mode: Mode) -> (Pipeline, Arc<Counted>) {
 }
 
 fn held(p: &Pipeline) -> Vec<String> {
-    let mut out: Vec<String> =
-        p.drain(true).iter().map(|w| decode_series_key(&w.key)).map(|v| format!("{}{:?}", v.name, v.dimensions)).collect();
+    let mut out: Vec<String> = p
+        .drain(true)
+        .iter()
+        .map(|w| decode_series_key(&w.key))
+        .map(|v| format!("{}{:?}", v.name, v.dimensions))
+        .collect();
     out.sort();
     out
 }
@@ -104,7 +108,10 @@ fn strict_rejects_each_undeclared_record_by_index_naming_the_closest_entry() {
     assert_eq!(
         rejected,
         [
-            (1, "metric `Latancy` in namespace `Demo`: the catalog does not declare it; the closest entry is `Latency`"),
+            (
+                1,
+                "metric `Latancy` in namespace `Demo`: the catalog does not declare it; the closest entry is `Latency`"
+            ),
             (
                 3,
                 "metric `Latency` in namespace `Demo`: the catalog does not declare dimension `Servce` for it; the closest entry is `Service`"
