@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde_saphyr::Spanned;
 
+use super::error::{CatalogError, closest, line_of};
 use super::model::{AlarmKind, Catalog, Metric};
-use super::{CatalogError, closest, line_of};
 use crate::domain::limits::MAX_DIMENSIONS;
 use crate::domain::names::{MetricName, Namespace, check_dimension};
 use crate::domain::units::Unit;
@@ -52,7 +52,11 @@ pub fn check(catalog: &Catalog) -> Vec<CatalogError> {
                     e.at(line_of(&widget.title), &path, "a widget shows at least one metric");
                 }
                 if let Some(period) = widget.period
-                    && !(period == 1 || period == 5 || period == 10 || period == 30 || period % 60 == 0 && period > 0)
+                    && !(period == 1
+                        || period == 5
+                        || period == 10
+                        || period == 30
+                        || period.is_multiple_of(60) && period > 0)
                 {
                     e.at(line_of(&widget.title), format!("{path}.period"), "must be 1, 5, 10, 30 or a multiple of 60");
                 }
@@ -280,7 +284,7 @@ fn alarm(catalog: &Catalog, e: &mut Errors, path: &str, a: &super::model::Alarm)
     }
     let period = a.period.value;
     let high = m.is_some_and(|m| m.resolution.value == 1);
-    if !(period > 0 && period % 60 == 0 || high && [10, 20, 30].contains(&period)) {
+    if !(period > 0 && period.is_multiple_of(60) || high && [10, 20, 30].contains(&period)) {
         e.at(
             line_of(&a.period),
             format!("{path}.period"),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use glob::Pattern;
 
-use super::closest;
+use super::error::closest;
 use super::model::Catalog;
 use crate::cost::rules::RuleSpec;
 use crate::domain::units::Unit;

@@ -237,3 +237,19 @@ pub struct WidgetMetric {
     #[serde(default)]
     pub label: Option<String>,
 }
+
+impl Catalog {
+    /// The namespace of an entry that names `given`, or the only one.
+    pub fn namespace_of<'a>(&'a self, given: Option<&'a Spanned<String>>) -> Option<&'a str> {
+        match given {
+            Some(ns) => Some(ns.value.as_str()),
+            None if self.namespaces.len() == 1 => Some(self.namespaces[0].value.as_str()),
+            None => None,
+        }
+    }
+
+    /// The metric `name` of `namespace`.
+    pub fn metric(&self, namespace: &str, name: &str) -> Option<&Metric> {
+        self.metrics.iter().find(|m| m.name.value == name && self.namespace_of(m.namespace.as_ref()) == Some(namespace))
+    }
+}
