@@ -6,6 +6,7 @@ mod allowed_namespaces;
 mod binary;
 mod buffer_cost;
 mod catalog;
+mod catalog_both_sides;
 mod connections;
 mod cost;
 mod emf;
