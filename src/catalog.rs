@@ -51,6 +51,44 @@ pub fn enforced(catalog: &Catalog, default_dimensions: &[String]) -> (Arc<Contra
     (contract, made.collect())
 }
 
+/// A starting catalog (YAML) from `GET /v1/series` of a running sidecar: each metric with the
+/// dimension sets its active series have. Units and kinds are not known from the series:
+/// they read `None` and `gauge`, to be reviewed, and every description asks for one.
+pub fn suggest(series: &serde_json::Value) -> Result<String, String> {
+    let metrics = series["metrics"].as_array().ok_or("the answer has no `metrics` list")?;
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_string).ok_or("a metric without a name or namespace");
+    let quoted = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    let mut namespaces: Vec<String> = metrics.iter().map(|m| text(&m["namespace"])).collect::<Result<_, _>>()?;
+    namespaces.sort();
+    namespaces.dedup();
+    let mut out = String::from(
+        "# A starting catalog from the series a running sidecar has seen (cw-sidecar catalog suggest).\n\
+         # Review each metric's unit, kind and description; check with: cw-sidecar catalog check FILE\n",
+    );
+    let names: Vec<String> = namespaces.iter().map(|n| quoted(n)).collect();
+    out += &format!("namespaces: [{}]\n\nmetrics:\n", names.join(", "));
+    for m in metrics {
+        let sets: Vec<Vec<String>> = serde_json::from_value(m["dimension_sets"].clone()).map_err(|e| e.to_string())?;
+        let mut dims: Vec<&String> = sets.iter().flatten().collect();
+        dims.sort();
+        dims.dedup();
+        out += &format!("  - name: {}\n", quoted(&text(&m["name"])?));
+        if namespaces.len() > 1 {
+            out += &format!("    namespace: {}\n", quoted(&text(&m["namespace"])?));
+        }
+        out += "    unit: None\n    kind: gauge\n";
+        out += &format!(
+            "    description: {}\n",
+            quoted(&format!("{} active series seen; say what it measures.", m["series"]))
+        );
+        let list = |names: &mut dyn Iterator<Item = &String>| names.map(|n| quoted(n)).collect::<Vec<_>>().join(", ");
+        out += &format!("    dimensions: [{}]\n", list(&mut dims.into_iter()));
+        let sets: Vec<String> = sets.iter().map(|s| format!("[{}]", list(&mut s.iter()))).collect();
+        out += &format!("    dimension_sets: [{}]\n", sets.join(", "));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

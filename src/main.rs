@@ -67,6 +67,12 @@ enum CatalogCommand {
     },
     /// Print the catalog's JSON Schema (docs/catalog.schema.json).
     Schema,
+    /// Print a starting catalog from the series a running sidecar has seen (`GET /v1/series`).
+    Suggest {
+        /// The sidecar's address, `http://HOST:PORT` (default: `listen`).
+        #[arg(long)]
+        url: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -120,6 +126,9 @@ fn main() -> ExitCode {
                 match command {
                     Some(Command::Healthcheck) => runtime.block_on(healthcheck(&config)),
                     Some(Command::Cost { url, json }) => runtime.block_on(cost(&config, url.as_deref(), json)),
+                    Some(Command::Catalog(CatalogCommand::Suggest { url })) => {
+                        runtime.block_on(suggest(&config, url.as_deref()))
+                    }
                     _ => runtime.block_on(serve(config, cli.dry_run)),
                 }
             }
@@ -235,20 +244,38 @@ async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `GET /v1/cost` of a running sidecar, printed as a table (or as it is, with `--json`).
-async fn cost(config: &Config, url: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    let (addr, path) = match url {
-        None => (local_address(config).to_string(), "/v1/cost".to_string()),
+/// `GET /v1/series` of a running sidecar, printed as a starting catalog.
+async fn suggest(config: &Config, url: Option<&str>) -> anyhow::Result<ExitCode> {
+    let (addr, path) = address(config, url, "/v1/series")?;
+    let (status, body) = get(&addr, &path).await?;
+    if status != 200 {
+        anyhow::bail!("{addr} answered {path} with {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let series: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("{addr} answered {path} with no JSON"))?;
+    print!("{}", cw_sidecar::catalog::suggest(&series).map_err(|e| anyhow::anyhow!("{addr} answered {path}: {e}"))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The address and path to ask: `--url http://HOST:PORT[/PATH]`, or `listen` and `default`.
+fn address(config: &Config, url: Option<&str>, default: &str) -> anyhow::Result<(String, String)> {
+    Ok(match url {
+        None => (local_address(config).to_string(), default.to_string()),
         Some(url) => {
             let rest =
                 url.strip_prefix("http://").with_context(|| format!("--url {url:?}: expected http://HOST:PORT"))?;
             match rest.split_once('/') {
                 Some((addr, path)) if !path.is_empty() => (addr.to_string(), format!("/{path}")),
-                Some((addr, _)) => (addr.to_string(), "/v1/cost".to_string()),
-                None => (rest.to_string(), "/v1/cost".to_string()),
+                Some((addr, _)) => (addr.to_string(), default.to_string()),
+                None => (rest.to_string(), default.to_string()),
             }
         }
-    };
+    })
+}
+
+/// `GET /v1/cost` of a running sidecar, printed as a table (or as it is, with `--json`).
+async fn cost(config: &Config, url: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let (addr, path) = address(config, url, "/v1/cost")?;
     let (status, body) = get(&addr, &path).await?;
     if status != 200 {
         anyhow::bail!("{addr} answered {path} with {status}: {}", String::from_utf8_lossy(&body));

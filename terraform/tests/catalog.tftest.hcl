@@ -70,7 +70,7 @@ run "catalog_alarms_and_widgets_are_in_the_plan" {
   }
 
   assert {
-    condition     = module.alarms.alarms["catalog.checkout-latency-p99"].extended_statistic == "p99" && module.alarms.alarms["catalog.checkout-http-5xx-rate"].statistic == "Average"
+    condition     = module.alarms.alarms["catalog.checkout-p99-latency"].extended_statistic == "p99" && module.alarms.alarms["catalog.checkout-5xx-rate"].statistic == "Average"
     error_message = "A percentile is an extended statistic; Average a statistic."
   }
 

@@ -114,3 +114,34 @@ fn a_catalog_with_an_error_stops_the_start_naming_file_and_line() {
     assert!(stderr.contains("move the [[metrics]] rules into it"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn suggest_prints_a_valid_catalog_of_the_series_a_sidecar_has_seen() {
+    let fake = FakeCloudWatch::start().await;
+    let sidecar = Sidecar::start(&fake, &["--default-dimensions", "Environment=demo"]).await;
+    let at = now_ms();
+    let records = json!({"namespace": "Shop", "metrics": [
+        {"name": "Latency", "value": 12, "unit": "Milliseconds", "timestamp": at, "dimensions": {"Service": "checkout"}},
+        {"name": "Latency", "value": 12, "unit": "Milliseconds", "timestamp": at, "dimensions": {"Service": "cart", "Route": "/add"}},
+        {"name": "Orders", "value": 1, "unit": "Count", "timestamp": at, "dimensions": {"Service": "checkout"}},
+    ]});
+    let answer: Value = sidecar.post_json(&records).await.unwrap().json().await.unwrap();
+    assert_eq!(answer["accepted"], 3, "{answer}");
+    let out = tokio::process::Command::from(sidecar_command())
+        .args(["catalog", "suggest", "--url", &sidecar.base])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let catalog = cw_core::catalog::parse(&text).unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
+    assert_eq!(catalog.namespaces.iter().map(|n| n.value.as_str()).collect::<Vec<_>>(), ["Shop"]);
+    let latency = catalog.metric("Shop", "Latency").expect("Latency suggested");
+    let sets: Vec<Vec<String>> = latency.dimension_sets.iter().flatten().map(|s| s.value.clone()).collect();
+    let set = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    assert_eq!(sets, [set(&["Environment", "Route", "Service"]), set(&["Environment", "Service"])]);
+    let dims: Vec<&str> = latency.dimensions.iter().map(|d| d.value.as_str()).collect();
+    assert_eq!(dims, ["Environment", "Route", "Service"]);
+    assert!(catalog.metric("Shop", "Orders").is_some());
+    sidecar.kill().await;
+}

@@ -261,6 +261,11 @@ impl Pipeline {
         self.aggregator.active_series()
     }
 
+    /// The metrics of the active series with their dimension sets; `None` without a budget.
+    pub fn seen_metrics(&self) -> Option<Vec<crate::cost::budget::SeenMetric>> {
+        self.series.as_ref().map(|t| budget::lock(t).seen(self.clock.now_ms()))
+    }
+
     /// The series budget's view of the active series, with the `top` metrics by series;
     /// `None` without a budget.
     pub fn series_report(&self, top: usize) -> Option<SeriesReport> {
