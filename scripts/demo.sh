@@ -93,18 +93,21 @@ terraform -chdir="$example" apply -auto-approve -no-color "${tf_vars[@]}" >"$wor
   { tail -n 30 "$work/apply.log" >&2; fail "terraform apply"; }
 grep -E '^Apply complete' "$work/apply.log"
 outputs=$(terraform -chdir="$example" output -json)
-ALARM=$(printf '%s' "$outputs" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['service_alarm_names']['value']['$SERVICE']['http_5xx_rate'])")
+# The alarm of the metric catalog (terraform/examples/complete/metrics.yaml) that the sidecar
+# enforces too: Http5xx Average > 1% over 10 s periods.
+ALARM=$(printf '%s' "$outputs" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['catalog_alarm_names']['value']['checkout-5xx-rate'])")
 QUEUE=$(printf '%s' "$outputs" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['alert_queue_url']['value'])")
 DASHBOARD=$(printf '%s' "$outputs" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['dashboard_name']['value'])")
 echo "alarm: $ALARM"
 echo "alert queue: $QUEUE"
 echo "dashboard: $DASHBOARD"
 
-say "starting cw-sidecar against LocalStack (flush every 1s)"
+say "starting cw-sidecar against LocalStack (flush every 1s), enforcing the metric catalog (strict)"
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 AWS_ENDPOINT_URL=$ENDPOINT AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
   "$BIN" --listen "127.0.0.1:$port" --flush-interval 1s --window-grace 1s \
-  --default-dimensions "Environment=$ENVIRONMENT" >"$work/sidecar.log" 2>&1 &
+  --default-dimensions "Environment=$ENVIRONMENT" --catalog "$example/metrics.yaml" --catalog-mode strict \
+  >"$work/sidecar.log" 2>&1 &
 sidecar_pid=$!
 for _ in $(seq 100); do
   "$BIN" --listen "127.0.0.1:$port" healthcheck >/dev/null 2>&1 && break

@@ -44,7 +44,8 @@ pub fn router(api: Arc<Api>) -> Router {
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/v1/cost", get(cost));
+        .route("/v1/cost", get(cost))
+        .route("/v1/series", get(series));
     let remote_write = api.remote_write.clone().map(|remote_write| Listener { http: api.http.clone(), remote_write });
     let router = http::traced(router).with_state(api);
     match remote_write {
@@ -130,4 +131,17 @@ async fn metrics(State(api): State<Arc<Api>>) -> Response {
 async fn cost(State(api): State<Arc<Api>>) -> Response {
     let now = api.flusher.clock.now_ms();
     axum::Json(crate::cost::report(&api.http.pipeline, &api.http.telemetry, &api.cost, now)).into_response()
+}
+
+/// The metrics of the active series with their dimension sets (what `cw-sidecar catalog
+/// suggest` starts a catalog from); the series budget keeps them, so 404 without it.
+async fn series(State(api): State<Arc<Api>>) -> Response {
+    match api.http.pipeline.seen_metrics() {
+        Some(metrics) => axum::Json(serde_json::json!({ "metrics": metrics })).into_response(),
+        None => (
+            axum::http::StatusCode::NOT_FOUND,
+            "the series are known with the series budget only (cardinality.enabled = true)\n",
+        )
+            .into_response(),
+    }
 }

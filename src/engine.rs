@@ -6,11 +6,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use cw_core::catalog::contract::Contract;
 use cw_core::cost::budget::BudgetSettings;
 use cw_core::cost::rules::{MetricRule, MetricRules};
 use cw_core::domain::dimensions::DefaultDimensions;
 use cw_core::pipeline::admission::Journal;
 use cw_core::pipeline::memory::MemoryGuard;
+use cw_core::pipeline::admission::catalog::Mode as CatalogMode;
 use cw_core::pipeline::validate::Defaults;
 use cw_core::pipeline::{Pipeline, Settings};
 
@@ -51,8 +53,11 @@ impl Engine {
                 return Err(std::io::Error::new(e.kind(), format!("spool directory {dir}: {e}")));
             }
         };
-        let rules = metric_rules(config);
+        let (rules, catalog) = metric_rules(config);
         telemetry.cost.rules(rules.rules().iter().map(|r| r.label.clone()));
+        if catalog.is_some() {
+            telemetry.cost.catalog(CatalogMode::from(config.catalog_mode).label());
+        }
         let settings = Settings {
             defaults: Defaults { namespace: config.namespace.clone(), dimensions },
             max_buffered: config.max_buffered_datums,
@@ -60,6 +65,7 @@ impl Engine {
             window_grace: config.window_grace,
             retry_after: config.flush_interval,
             rules,
+            catalog,
             budget: config.cardinality.enabled.then(|| BudgetSettings {
                 max_series: config.cardinality.max_series,
                 max_series_per_namespace: config.cardinality.max_series_per_namespace,
@@ -97,10 +103,21 @@ impl Engine {
     }
 }
 
-/// The `[[metrics]]` rules, checked when the configuration was loaded.
-fn metric_rules(config: &Config) -> MetricRules {
-    let rules = config.metrics.iter().enumerate().filter_map(|(i, r)| MetricRule::new(i, r.spec()).ok()).collect();
-    MetricRules::new(rules, config.default_dimensions.keys().cloned())
+/// The metric rules: the catalog's dimension sets, or the `[[metrics]]` rules (never both;
+/// checked when the configuration was loaded); with the catalog's contract, when there is one.
+fn metric_rules(config: &Config) -> (MetricRules, Option<(Arc<Contract>, CatalogMode)>) {
+    let defaults: Vec<String> = config.default_dimensions.keys().cloned().collect();
+    let (rules, catalog) = match &config.catalog_loaded {
+        Some(catalog) => {
+            let (contract, rules) = crate::catalog::enforced(catalog, &defaults);
+            (rules, Some((contract, config.catalog_mode.into())))
+        }
+        None => {
+            let rules = config.metrics.iter().enumerate().filter_map(|(i, r)| MetricRule::new(i, r.spec()).ok());
+            (rules.collect(), None)
+        }
+    };
+    (MetricRules::new(rules, defaults), catalog)
 }
 
 /// Stops the pipeline admitting records and waits for the submissions in progress.

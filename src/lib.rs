@@ -29,6 +29,7 @@
 
 pub(crate) mod api;
 pub mod app;
+pub mod catalog;
 pub mod clock;
 pub mod config;
 pub mod cost;

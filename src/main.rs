@@ -47,6 +47,9 @@ enum Command {
     /// Generate traffic like a web service's (the metric contract) against a sidecar; prints a
     /// JSON summary on stdout.
     Traffic(Box<traffic::TrafficArgs>),
+    /// The metric catalog (metrics.yaml): check one, print its JSON Schema.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
     /// About the configuration itself.
     Config {
         /// Print every key at its default, with its documentation, as a TOML file.
@@ -54,6 +57,24 @@ enum Command {
         print_defaults: bool,
     },
 }
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Check a catalog: exit 0 when it is valid, else print every error (FILE:LINE: ...) and
+    /// exit 1.
+    Check {
+        /// The catalog's YAML file.
+        file: std::path::PathBuf,
+    },
+    /// Print the catalog's JSON Schema (docs/catalog.schema.json).
+    Schema,
+    /// Print a starting catalog from the series a running sidecar has seen (`GET /v1/series`).
+    Suggest {
+        /// The sidecar's address, `http://HOST:PORT` (default: `listen`).
+        #[arg(long)]
+        url: Option<String>,
+    },
+}
+
 fn main() -> ExitCode {
     let mut cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -63,6 +84,23 @@ fn main() -> ExitCode {
             init_logging(LogFormat::Text);
             runtime.block_on(traffic(*args))
         }
+        // About a catalog file, whatever the configuration at hand says.
+        Some(Command::Catalog(CatalogCommand::Schema)) => {
+            print!("{}", cw_sidecar::catalog::schema());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Catalog(CatalogCommand::Check { file })) => match cw_sidecar::catalog::read(&file) {
+            Ok(c) => {
+                let (alarms, widgets) =
+                    (c.alarms.len(), c.dashboard.iter().flat_map(|d| &d.rows).map(|r| r.widgets.len()).sum::<usize>());
+                println!("{}: valid: {} metrics, {alarms} alarms, {widgets} widgets", file.display(), c.metrics.len());
+                return ExitCode::SUCCESS;
+            }
+            Err(errors) => {
+                eprintln!("{errors}");
+                return ExitCode::FAILURE;
+            }
+        },
         // About the keys, whatever the configuration at hand says.
         Some(Command::Config { print_defaults }) => {
             if !print_defaults {
@@ -88,6 +126,9 @@ fn main() -> ExitCode {
                 match command {
                     Some(Command::Healthcheck) => runtime.block_on(healthcheck(&config)),
                     Some(Command::Cost { url, json }) => runtime.block_on(cost(&config, url.as_deref(), json)),
+                    Some(Command::Catalog(CatalogCommand::Suggest { url })) => {
+                        runtime.block_on(suggest(&config, url.as_deref()))
+                    }
                     _ => runtime.block_on(serve(config, cli.dry_run)),
                 }
             }
@@ -209,20 +250,38 @@ async fn healthcheck(config: &Config) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// `GET /v1/cost` of a running sidecar, printed as a table (or as it is, with `--json`).
-async fn cost(config: &Config, url: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
-    let (addr, path) = match url {
-        None => (local_address(config).to_string(), "/v1/cost".to_string()),
+/// `GET /v1/series` of a running sidecar, printed as a starting catalog.
+async fn suggest(config: &Config, url: Option<&str>) -> anyhow::Result<ExitCode> {
+    let (addr, path) = address(config, url, "/v1/series")?;
+    let (status, body) = get(&addr, &path).await?;
+    if status != 200 {
+        anyhow::bail!("{addr} answered {path} with {status}: {}", String::from_utf8_lossy(&body));
+    }
+    let series: serde_json::Value =
+        serde_json::from_slice(&body).with_context(|| format!("{addr} answered {path} with no JSON"))?;
+    print!("{}", cw_sidecar::catalog::suggest(&series).map_err(|e| anyhow::anyhow!("{addr} answered {path}: {e}"))?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The address and path to ask: `--url http://HOST:PORT[/PATH]`, or `listen` and `default`.
+fn address(config: &Config, url: Option<&str>, default: &str) -> anyhow::Result<(String, String)> {
+    Ok(match url {
+        None => (local_address(config).to_string(), default.to_string()),
         Some(url) => {
             let rest =
                 url.strip_prefix("http://").with_context(|| format!("--url {url:?}: expected http://HOST:PORT"))?;
             match rest.split_once('/') {
                 Some((addr, path)) if !path.is_empty() => (addr.to_string(), format!("/{path}")),
-                Some((addr, _)) => (addr.to_string(), "/v1/cost".to_string()),
-                None => (rest.to_string(), "/v1/cost".to_string()),
+                Some((addr, _)) => (addr.to_string(), default.to_string()),
+                None => (rest.to_string(), default.to_string()),
             }
         }
-    };
+    })
+}
+
+/// `GET /v1/cost` of a running sidecar, printed as a table (or as it is, with `--json`).
+async fn cost(config: &Config, url: Option<&str>, json: bool) -> anyhow::Result<ExitCode> {
+    let (addr, path) = address(config, url, "/v1/cost")?;
     let (status, body) = get(&addr, &path).await?;
     if status != 200 {
         anyhow::bail!("{addr} answered {path} with {status}: {}", String::from_utf8_lossy(&body));

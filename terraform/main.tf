@@ -325,6 +325,7 @@ locals {
     local.ratio_alarms,
     local.nonzero_alarms,
     local.extra_alarms,
+    local.catalog_alarms,
   )
 
   service_composites = !var.service_composite_alarms ? {} : {
@@ -359,6 +360,7 @@ locals {
     [var.sidecar_namespace],
     [for a in values(var.ratio_alarms) : a.namespace],
     [for a in values(var.nonzero_alarms) : a.namespace],
+    local.catalog_namespaces,
     var.sidecar_policy_extra_namespaces,
   ))
 }
@@ -420,6 +422,8 @@ module "dashboard" {
     namespace  = var.sidecar_namespace
     dimensions = var.sidecar_dimensions
   }
+
+  catalog_rows = local.catalog_rows
 }
 
 module "sidecar_iam" {

@@ -104,6 +104,7 @@ pub(super) fn load(args: &ConfigArgs, var: impl Fn(&str) -> Option<OsString>) ->
     let figment = figment.merge(Layer::env(var)?).merge(Layer::flags(&args.flags));
     let mut config: Config = figment.extract().map_err(|e| from_figment(&figment, e))?;
     read_token_file(&mut config, &figment)?;
+    read_catalog(&mut config, &figment)?;
     check_body_budget(&config, &figment)?;
     check_environment(&config, &figment)?;
     if let Err(rule) = config.cost.check() {
@@ -160,6 +161,26 @@ fn check_environment(config: &Config, figment: &Figment) -> Result<(), ConfigErr
     if total > max {
         return Err(invalid(format!("at most {max} dimensions with the default dimensions, got {total}")));
     }
+    Ok(())
+}
+
+/// Reads and checks the file `catalog` names; its dimension sets are the metric rules, so
+/// `[[metrics]]` rules beside it would be a second copy.
+fn read_catalog(config: &mut Config, figment: &Figment) -> Result<(), ConfigError> {
+    let Some(path) = &config.catalog else { return Ok(()) };
+    let invalid = |rule: String| ConfigError::Invalid {
+        key: "catalog".into(),
+        value: shown(figment, "catalog"),
+        layer: layer_of(figment, "catalog"),
+        rule,
+    };
+    if !config.metrics.is_empty() {
+        return Err(invalid(
+            "with a catalog, its dimension_sets are the metric rules: move the [[metrics]] rules into it".into(),
+        ));
+    }
+    let catalog = crate::catalog::read(path).map_err(invalid)?;
+    config.catalog_loaded = Some(std::sync::Arc::new(catalog));
     Ok(())
 }
 

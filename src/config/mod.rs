@@ -77,7 +77,7 @@ pub use memory::MaxMemory;
 pub use otlp::OtlpConfig;
 pub use remote_write::RemoteWriteConfig;
 pub use root::Config;
-pub use rules::LogFormat;
+pub use rules::{CatalogMode, LogFormat};
 pub use scrape::{BasicAuth, ScrapeConfig, TargetConfig};
 pub use spool::{SpoolConfig, SyncPolicy};
 pub use statsd::StatsdConfig;

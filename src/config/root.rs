@@ -16,7 +16,7 @@ use super::human;
 use super::memory::{self, MaxMemory};
 use super::otlp::OtlpConfig;
 use super::remote_write::RemoteWriteConfig;
-use super::rules::{self, LogFormat};
+use super::rules::{self, CatalogMode, LogFormat};
 use super::scrape::ScrapeConfig;
 use super::spool::SpoolConfig;
 use super::statsd::StatsdConfig;
@@ -133,6 +133,19 @@ pub struct Config {
     /// applied in order to every input's records.
     #[serde(deserialize_with = "cost::metric_rules")]
     pub metrics: Vec<MetricRuleConfig>,
+    /// The metric catalog (YAML, see the README's metric catalog): the metrics, dimensions
+    /// and units records may have, whose dimension sets are the metric rules. Relative to the
+    /// working directory; none when unset.
+    #[serde(deserialize_with = "rules::catalog", skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<PathBuf>,
+    /// What becomes of a record the catalog does not declare: `strict` (rejected, the error
+    /// naming the closest entry) or `lenient` (published, counted and logged once).
+    #[serde(deserialize_with = "rules::catalog_mode")]
+    pub catalog_mode: CatalogMode,
+    /// The catalog as read from `catalog` when the configuration was loaded.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub catalog_loaded: Option<std::sync::Arc<cw_core::catalog::Catalog>>,
     /// The series budget.
     pub cardinality: CardinalityConfig,
     /// The prices of the bill's estimate.
@@ -181,6 +194,9 @@ impl Default for Config {
             log_format: LogFormat::Text,
             self_metrics: cost::SELF_METRICS.iter().map(|s| s.to_string()).collect(),
             metrics: Vec::new(),
+            catalog: None,
+            catalog_mode: CatalogMode::Strict,
+            catalog_loaded: None,
             cardinality: CardinalityConfig::default(),
             cost: CostConfig::default(),
             statsd: StatsdConfig::default(),

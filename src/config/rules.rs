@@ -154,3 +154,38 @@ pub enum LogFormat {
     /// One JSON object per event and line, for log pipelines.
     Json,
 }
+
+pub fn catalog<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    text(d, |s| match s.is_empty() {
+        true => Err("must name a file (to go without a catalog, leave it unset)".into()),
+        false => Ok(Some(PathBuf::from(s))),
+    })
+}
+
+pub fn catalog_mode<'de, D: Deserializer<'de>>(d: D) -> Result<CatalogMode, D::Error> {
+    text(d, |s| match s.trim() {
+        "strict" => Ok(CatalogMode::Strict),
+        "lenient" => Ok(CatalogMode::Lenient),
+        _ => Err("expected strict or lenient".into()),
+    })
+}
+
+/// What becomes of a record the metric catalog does not declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogMode {
+    /// Rejected, the error naming the metric and the closest entry.
+    #[default]
+    Strict,
+    /// Published, counted and logged once.
+    Lenient,
+}
+
+impl From<CatalogMode> for cw_core::pipeline::admission::catalog::Mode {
+    fn from(m: CatalogMode) -> Self {
+        match m {
+            CatalogMode::Strict => Self::Strict,
+            CatalogMode::Lenient => Self::Lenient,
+        }
+    }
+}

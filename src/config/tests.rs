@@ -314,6 +314,7 @@ fn every_key_has_a_flag_and_a_variable() {
         scrape: crate::config::ScrapeConfig { namespace: Some("P".into()), ..Default::default() },
         remote_write: crate::config::RemoteWriteConfig { namespace: Some("R".into()), ..Default::default() },
         cardinality: crate::config::CardinalityConfig { max_series_per_namespace: Some(5000), ..Default::default() },
+        catalog: Some("metrics.yaml".into()),
         ..Config::default()
     };
     let listed: BTreeSet<&str> = KEYS.iter().map(|k| k.key.as_str()).collect();

@@ -1,5 +1,6 @@
 //! Cost control in `/metrics`: records sent to an overflow series or refused for the series
-//! budget, by bound; rollups a rule could not make, by rule; and the PutMetricData calls of
+//! budget, by bound; rollups a rule could not make, by rule; records the metric catalog does
+//! not declare, by reason and mode; and the PutMetricData calls of
 //! the last hour, for the bill's estimate.
 
 use std::sync::Mutex;
@@ -9,11 +10,17 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use cw_core::reasons::SeriesBound;
+use cw_core::reasons::{CatalogReason, SeriesBound};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Bound {
     bound: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Undeclared {
+    reason: &'static str,
+    mode: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -52,6 +59,7 @@ pub(crate) struct Cost {
     overflow: Family<Bound, Counter>,
     refused: Family<Bound, Counter>,
     rollups_skipped: Family<Rule, Counter>,
+    undeclared: Family<Undeclared, Counter>,
     calls: Mutex<Minutes>,
 }
 
@@ -72,6 +80,11 @@ impl Cost {
             "Rollups a metric rule could not make: the record lacked one of the rollup's dimensions",
             self.rollups_skipped.clone(),
         );
+        registry.register(
+            "catalog_undeclared_records",
+            "Records the metric catalog does not declare, by reason (metric, dimension, unit) and catalog_mode (strict: rejected; lenient: published)",
+            self.undeclared.clone(),
+        );
         for b in SeriesBound::ALL {
             drop(self.overflow.get_or_create(&Bound { bound: b.label() }));
             drop(self.refused.get_or_create(&Bound { bound: b.label() }));
@@ -91,6 +104,17 @@ impl Cost {
 
     pub fn refused(&self, bound: SeriesBound, n: usize) {
         self.refused.get_or_create(&Bound { bound: bound.label() }).inc_by(n as u64);
+    }
+
+    /// With a catalog: its counters at zero, for every reason.
+    pub fn catalog(&self, mode: &'static str) {
+        for r in CatalogReason::ALL {
+            drop(self.undeclared.get_or_create(&Undeclared { reason: r.label(), mode }));
+        }
+    }
+
+    pub fn undeclared(&self, reason: CatalogReason, mode: &'static str) {
+        self.undeclared.get_or_create(&Undeclared { reason: reason.label(), mode }).inc();
     }
 
     pub fn rollup_skipped(&self, rule: &str) {

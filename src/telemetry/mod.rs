@@ -251,6 +251,10 @@ impl cw_core::pipeline::Counters for Telemetry {
     fn series_refused(&self, bound: cw_core::reasons::SeriesBound, n: usize) {
         self.cost.refused(bound, n);
     }
+
+    fn catalog_undeclared(&self, reason: cw_core::reasons::CatalogReason, refused: bool) {
+        self.cost.undeclared(reason, if refused { "strict" } else { "lenient" });
+    }
 }
 
 impl Telemetry {

@@ -5,6 +5,8 @@
 mod allowed_namespaces;
 mod binary;
 mod buffer_cost;
+mod catalog;
+mod catalog_both_sides;
 mod connections;
 mod cost;
 mod emf;

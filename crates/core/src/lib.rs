@@ -23,6 +23,7 @@
 //! - [`reasons`]: every label a refusal, rejection or drop is counted under; [`clock`]: time,
 //!   injected.
 
+pub mod catalog;
 pub mod clock;
 pub mod cost;
 pub mod domain;

@@ -42,6 +42,20 @@ labels! {
         StorageResolution => "storage_resolution",
         /// A new series over the series budget, with `overflow = "refuse"`.
         SeriesBudget => "series_budget",
+        /// Not declared in the metric catalog, with `catalog_mode = "strict"`.
+        Catalog => "catalog",
+    }
+}
+
+labels! {
+    /// What the metric catalog does not declare of a record.
+    CatalogReason {
+        /// Its metric (namespace and name).
+        Metric => "metric",
+        /// One of its dimensions (the default dimensions are always declared).
+        Dimension => "dimension",
+        /// Its unit.
+        Unit => "unit",
     }
 }
 

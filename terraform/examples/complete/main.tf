@@ -43,6 +43,9 @@ module "alerting" {
   name = var.name
   tags = var.tags
 
+  # The metric catalog the demo's sidecar enforces: its alarms and dashboard rows.
+  catalog = yamldecode(file(coalesce(var.catalog_file, "${path.module}/metrics.yaml")))
+
   services                 = var.services
   contract_alarm_overrides = var.contract_alarm_overrides
   service_composite_alarms = true

@@ -92,3 +92,8 @@ output "sidecar_role_name" {
   description = "Role the sidecar policy is attached to."
   value       = aws_iam_role.sidecar.name
 }
+
+output "catalog_alarm_names" {
+  description = "The metric catalog's (metrics.yaml) alarm names, by the alarm's name in the catalog."
+  value       = module.alerting.catalog_alarm_names
+}

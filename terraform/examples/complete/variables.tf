@@ -156,3 +156,9 @@ variable "tags" {
   type        = map(string)
   default     = { Project = "cw-sidecar", Example = "complete" }
 }
+
+variable "catalog_file" {
+  description = "The metric catalog rendered (alarms, dashboard rows); default: metrics.yaml beside this file, the one the demo's sidecar enforces."
+  type        = string
+  default     = null
+}

@@ -230,10 +230,49 @@ locals {
     },
   ] : w if var.sidecar.enabled]
 
+  # The catalog's rows, below the sidecar's: a header line, then the row's widgets side by side.
+  catalog_y = local.sidecar_y + (var.sidecar.enabled ? local.row_height : 0)
+  catalog_widgets = flatten([
+    for i, row in var.catalog_rows : concat(
+      [{
+        type       = "text"
+        x          = 0
+        y          = local.catalog_y + i * local.row_height
+        width      = 24
+        height     = 1
+        properties = { markdown = "## ${row.title}", background = "transparent" }
+      }],
+      [
+        for j, w in row.widgets : {
+          type   = "metric"
+          x      = j * max(4, floor(24 / length(row.widgets)))
+          y      = local.catalog_y + i * local.row_height + 1
+          width  = max(4, floor(24 / length(row.widgets)))
+          height = local.widget_height
+          properties = {
+            title   = w.title
+            region  = local.region
+            view    = "timeSeries"
+            stacked = false
+            period  = coalesce(w.period, var.period)
+            metrics = [
+              for m in w.metrics : concat(
+                [m.namespace, m.metric],
+                flatten([for k in sort(keys(m.dimensions)) : [k, m.dimensions[k]]]),
+                [{ stat = m.statistic, label = coalesce(m.label, "${m.metric} ${m.statistic}") }],
+              )
+            ]
+            yAxis = { left = { min = 0, showUnits = false } }
+          }
+        }
+      ],
+    )
+  ])
+
   dashboard_body = jsonencode({
     start          = var.time_range_start
     periodOverride = "inherit"
-    widgets        = concat(local.alarm_widgets, local.service_widgets, local.sidecar_widgets)
+    widgets        = concat(local.alarm_widgets, local.service_widgets, local.sidecar_widgets, local.catalog_widgets)
   })
 }
 

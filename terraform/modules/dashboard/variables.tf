@@ -108,3 +108,22 @@ variable "time_range_start" {
     error_message = "time_range_start must be a negative ISO 8601 duration such as -PT3H or -P1D."
   }
 }
+
+variable "catalog_rows" {
+  description = "Rows from a metric catalog (its dashboard section), drawn below the sidecar's row: a header line and the row's widgets side by side, each graphing its series (namespace, metric, statistic, exact dimensions)."
+  type = list(object({
+    title = string
+    widgets = list(object({
+      title  = string
+      period = optional(number)
+      metrics = list(object({
+        namespace  = string
+        metric     = string
+        statistic  = string
+        dimensions = optional(map(string), {})
+        label      = optional(string)
+      }))
+    }))
+  }))
+  default = []
+}

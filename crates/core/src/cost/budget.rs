@@ -129,6 +129,16 @@ pub struct TopMetric {
     pub widest_dimension_values: usize,
 }
 
+/// A metric's active series as the table holds them, for `GET /v1/series` (and so
+/// `cw-sidecar catalog suggest`): the sets of dimension names they have, sorted.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SeenMetric {
+    pub namespace: String,
+    pub name: String,
+    pub series: usize,
+    pub dimension_sets: Vec<Vec<String>>,
+}
+
 /// What the table holds, for `/v1/cost`.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct SeriesReport {
@@ -351,6 +361,32 @@ impl SeriesTable {
                 })
                 .collect(),
         }
+    }
+}
+
+impl SeriesTable {
+    /// Every metric with active series (overflow series left out), by namespace and name.
+    pub fn seen(&mut self, now_ms: i64) -> Vec<SeenMetric> {
+        self.next_sweep_ms = i64::MIN;
+        self.sweep(now_ms);
+        let mut sets: HashMap<u64, std::collections::BTreeSet<Vec<String>>, FixedState> = HashMap::default();
+        for e in self.series.values().filter(|e| !e.overflow) {
+            let Some(m) = self.metrics.get(&e.metric) else { continue };
+            let mut names: Vec<String> =
+                e.dims.iter().filter_map(|(i, _)| m.dims.get(*i as usize)).map(|d| d.0.to_string()).collect();
+            names.sort();
+            sets.entry(e.metric).or_default().insert(names);
+        }
+        let mut out: Vec<SeenMetric> = sets
+            .into_iter()
+            .filter_map(|(id, sets)| {
+                let m = self.metrics.get(&id)?;
+                let (namespace, name) = (m.namespace.to_string(), m.name.to_string());
+                Some(SeenMetric { namespace, name, series: m.series, dimension_sets: sets.into_iter().collect() })
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        out
     }
 }
 

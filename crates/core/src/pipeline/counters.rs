@@ -1,7 +1,7 @@
 //! What the pipeline counts: a trait of its own, which the sidecar's telemetry implements, so
 //! that the pipeline imports none of it.
 
-use crate::reasons::{RefuseReason, RejectReason, SeriesBound};
+use crate::reasons::{CatalogReason, RefuseReason, RejectReason, SeriesBound};
 
 /// What the pipeline counts, as the sidecar's telemetry takes it.
 pub trait Counters: Send + Sync + 'static {
@@ -20,6 +20,8 @@ pub trait Counters: Send + Sync + 'static {
     fn series_overflow(&self, _bound: SeriesBound, _n: usize) {}
     /// Records refused for the series budget, over `bound` (derived ones included).
     fn series_refused(&self, _bound: SeriesBound, _n: usize) {}
+    /// A record the metric catalog does not declare, for `reason`; `refused` in strict mode.
+    fn catalog_undeclared(&self, _reason: CatalogReason, _refused: bool) {}
 }
 
 /// Counts nothing: for tests and benches of the pure pipeline.

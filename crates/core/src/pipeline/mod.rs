@@ -4,7 +4,7 @@
 //! dimensions, and sends the valid ones through the admission chain ([`admission`]):
 //!
 //! ```text
-//! gate ─→ rules ─→ budget ─→ journal ─→ aggregate
+//! gate ─→ catalog ─→ rules ─→ budget ─→ journal ─→ aggregate
 //! ```
 //!
 //! Each stage has one signature ([`admission::Stage`]) and a stage that is not configured is
@@ -35,6 +35,7 @@ mod rules_tests;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::catalog::contract::Contract;
 use crate::clock::SharedClock;
 use crate::cost::budget::{BudgetSettings, SeriesId, SeriesRef, SeriesReport, SeriesTable};
 use crate::cost::rules::MetricRules;
@@ -42,6 +43,7 @@ use crate::domain::error::ValidationError;
 use crate::domain::payload::Payload;
 use crate::pipeline::admission::aggregate::Aggregate;
 use crate::pipeline::admission::budget::{self, Budget, SharedTable};
+use crate::pipeline::admission::catalog::{Catalog as CatalogStage, Mode as CatalogMode};
 use crate::pipeline::admission::chain::{Chain, Stage};
 use crate::pipeline::admission::gate::{Gate, IngestGate};
 use crate::pipeline::admission::journal::{Journal, Journaling};
@@ -75,6 +77,9 @@ pub struct Settings {
     pub budget: Option<BudgetSettings>,
     /// The memory ceiling's guard (`max_memory`): above its high mark ingest is refused.
     pub memory: Option<Arc<memory::MemoryGuard>>,
+    /// The metric catalog and what becomes of a record it does not declare; `None` leaves
+    /// the catalog stage out.
+    pub catalog: Option<(Arc<Contract>, CatalogMode)>,
 }
 
 impl Settings {
@@ -90,6 +95,7 @@ impl Settings {
             rules: MetricRules::default(),
             budget: None,
             memory: None,
+            catalog: None,
         }
     }
 }
@@ -124,6 +130,9 @@ impl Pipeline {
         // The stages, in order; those not configured are left out.
         let mut stages: Vec<Box<dyn Stage>> =
             vec![Box::new(Gate::new(gate.clone(), buffer.clone(), retry_after).with_memory(settings.memory.clone()))];
+        if let Some((contract, mode)) = &settings.catalog {
+            stages.push(Box::new(CatalogStage::new(contract.clone(), *mode, counters.clone())));
+        }
         if !settings.rules.is_empty() {
             stages.push(Box::new(Rules::new(settings.rules.clone(), counters.clone(), retry_after)));
         }
@@ -266,6 +275,11 @@ impl Pipeline {
 
     pub fn active_series(&self) -> usize {
         self.aggregator.active_series()
+    }
+
+    /// The metrics of the active series with their dimension sets; `None` without a budget.
+    pub fn seen_metrics(&self) -> Option<Vec<crate::cost::budget::SeenMetric>> {
+        self.series.as_ref().map(|t| budget::lock(t).seen(self.clock.now_ms()))
     }
 
     /// The series budget's view of the active series, with the `top` metrics by series;

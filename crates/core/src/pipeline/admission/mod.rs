@@ -3,6 +3,8 @@
 //!
 //! - [`gate`]: readiness and backpressure: refuses while shutting down, and reserves the
 //!   buffer slots the records can take (refusing when the buffer is full);
+//! - [`catalog`]: the metric catalog, when there is one: a record whose metric, dimensions
+//!   or unit it does not declare is rejected (strict) or counted and let through (lenient);
 //! - [`rules`]: the metric rules (`[[metrics]]`), when there are any: dimensions dropped or
 //!   kept, rollups added, a series dropped for its rollups;
 //! - [`budget`]: the series budget (`[cardinality]`), when on: a new series over a bound joins
@@ -18,6 +20,7 @@
 
 pub mod aggregate;
 pub mod budget;
+pub mod catalog;
 pub mod chain;
 pub mod gate;
 pub mod journal;
