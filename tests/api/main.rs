@@ -23,6 +23,7 @@ mod line_limits;
 mod otlp;
 mod otlp_clients;
 mod otlp_grpc;
+mod otlp_grpc_clients;
 mod otlp_memory;
 mod overflow;
 mod probes;
