@@ -31,8 +31,7 @@ use crate::telemetry::Telemetry;
 /// Every input beside the API's own `POST /v1/metrics`, each built from its config section
 /// (and left out when the section turns nothing on). Adding an input is a module that
 /// implements [`Source`] and a line here.
-pub(crate) const SOURCES: &[Build] =
-    &[statsd::build, emf::build, otlp::http::build, otlp::grpc::build, scrape::build];
+pub(crate) const SOURCES: &[Build] = &[statsd::build, emf::build, otlp::http::build, otlp::grpc::build, scrape::build];
 
 /// What shutdown managed to publish, and what it had to leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

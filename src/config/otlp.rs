@@ -18,8 +18,7 @@ use cw_core::domain::names::check_dimension;
 pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4318);
 
 /// The conventional OTLP/gRPC address, where `grpc = true` listens.
-pub const DEFAULT_GRPC_ADDRESS: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4317);
+pub const DEFAULT_GRPC_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4317);
 
 /// OpenTelemetry metrics over OTLP/HTTP (protobuf and JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]

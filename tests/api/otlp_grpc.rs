@@ -81,7 +81,8 @@ async fn export_with_partial_success_gzip_and_the_http_streams_shared() {
     let (app, grpc) = spawn(|_| {}).await;
     let start = now_ms();
     let wide: Vec<KeyValue> = (0..30).map(|i| kv(&format!("k{i}"), "v")).collect();
-    let first = request(vec![counter("orders", 5.0, start, vec![kv("route", "/a")]), counter("wide", 1.0, start, wide)]);
+    let first =
+        request(vec![counter("orders", 5.0, start, vec![kv("route", "/a")]), counter("wide", 1.0, start, wide)]);
     let answer = call(grpc, &[], frame(&first, false)).await;
     assert_eq!((answer.http, &answer.headers["content-type"]), (200, &"application/grpc".parse().unwrap()));
     let partial = answer.response::<ExportMetricsServiceResponse>().partial_success.unwrap();
@@ -124,9 +125,8 @@ async fn hostile_frames_get_their_status_and_are_counted() {
     let (app, grpc) = spawn(|_| {}).await;
     let good = request(vec![counter("ok", 1.0, now_ms(), vec![])]);
     let full = frame(&good, false);
-    let refused = async |reason: &str| {
-        app.metric("cw_sidecar_requests_refused_total", &format!("reason=\"{reason}\"")).await
-    };
+    let refused =
+        async |reason: &str| app.metric("cw_sidecar_requests_refused_total", &format!("reason=\"{reason}\"")).await;
     // Truncated: the prefix says more than arrives.
     let a = call(grpc, &[], full[..full.len() - 3].to_vec()).await;
     assert_eq!((a.http, a.code()), (200, 3), "{a:?}");
@@ -274,4 +274,3 @@ async fn grpc_is_off_unless_configured_and_its_calls_answered_while_draining() {
     }
     assert!(shutting.report().await.complete());
 }
-

@@ -81,14 +81,12 @@ impl Activity {
         self.enter(BUSY);
     }
 
-
     /// The service answered; the connection waits for a next request.
     pub fn response_ready(&self) {
         if self.in_flight.fetch_sub(1, Ordering::AcqRel) <= 1 {
             self.enter(IDLE);
         }
     }
-
 
     /// When the current phase runs out of time, and which phase it is; `None` while a
     /// request is being served.

@@ -58,7 +58,9 @@ pub struct ServerLimits {
 pub enum Protocol {
     Http1,
     /// HTTP/2 without TLS (prior knowledge), as gRPC clients speak to `http://` addresses.
-    Http2 { max_concurrent_streams: u32 },
+    Http2 {
+        max_concurrent_streams: u32,
+    },
 }
 
 /// A protocol's connection builder.

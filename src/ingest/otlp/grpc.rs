@@ -60,11 +60,8 @@ pub fn build(shared: &Shared) -> BoxFuture<'_, std::io::Result<Option<Box<dyn So
             protocol: Protocol::Http2 { max_concurrent_streams: otlp.grpc_max_concurrent_streams },
             ..ServerLimits::of(&shared.config)
         };
-        let listener = Listener {
-            http: shared.http.clone(),
-            otlp: shared.otlp.clone(),
-            max_message: otlp.grpc_max_message_bytes,
-        };
+        let listener =
+            Listener { http: shared.http.clone(), otlp: shared.otlp.clone(), max_message: otlp.grpc_max_message_bytes };
         let router = router(Arc::new(listener));
         let listener = HttpListener::bind("otlp", address, router, limits, shared.telemetry.clone()).await?;
         Ok(Some(Box::new(listener) as Box<dyn Source>))
@@ -74,7 +71,11 @@ pub fn build(shared: &Shared) -> BoxFuture<'_, std::io::Result<Option<Box<dyn So
 /// `MetricsService/Export` only; any other method is `UNIMPLEMENTED`.
 pub fn router(listener: Arc<Listener>) -> Router {
     let unimplemented = || async {
-        status(Status { code: code::UNIMPLEMENTED, message: "only MetricsService/Export is served".into(), retry: None })
+        status(Status {
+            code: code::UNIMPLEMENTED,
+            message: "only MetricsService/Export is served".into(),
+            retry: None,
+        })
     };
     http::traced(Router::new().route(wire::EXPORT_PATH, post(export)).fallback(unimplemented)).with_state(listener)
 }

@@ -65,10 +65,7 @@ impl Failure {
 pub fn frame_length(head: &[u8], max_message: usize) -> Result<Option<usize>, Failure> {
     let Some(prefix) = head.get(..PREFIX) else { return Ok(None) };
     if prefix[0] > 1 {
-        return Err(Failure::malformed(format!(
-            "gRPC frame: compressed flag {} (it must be 0 or 1)",
-            prefix[0]
-        )));
+        return Err(Failure::malformed(format!("gRPC frame: compressed flag {} (it must be 0 or 1)", prefix[0])));
     }
     let len = u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
     if len > max_message {
@@ -103,9 +100,9 @@ pub fn message(body: &[u8], compression: Compression, max_message: usize) -> Res
     let raw = &body[PREFIX..total];
     match (body[0], compression) {
         (0, _) => Ok(Cow::Borrowed(raw)),
-        (_, Compression::Identity) => Err(Failure::malformed(
-            "gRPC frame: compressed flag set, but the call has no grpc-encoding".to_string(),
-        )),
+        (_, Compression::Identity) => {
+            Err(Failure::malformed("gRPC frame: compressed flag set, but the call has no grpc-encoding".to_string()))
+        }
         (_, Compression::Gzip) => gunzip(raw, max_message).map(Cow::Owned),
     }
 }

@@ -52,7 +52,10 @@ fn a_framed_request_decodes_as_its_protobuf_plain_or_gzip() {
     // An uncompressed message in a gzip call is fine: the flag says which each message is.
     assert_eq!(decode(&framed(&bytes), Compression::Gzip, MAX, Bounds::default()).unwrap().request, r);
     // An empty message is an empty request.
-    assert_eq!(decode(&framed(&[]), Compression::Identity, MAX, Bounds::default()).unwrap().request, Default::default());
+    assert_eq!(
+        decode(&framed(&[]), Compression::Identity, MAX, Bounds::default()).unwrap().request,
+        Default::default()
+    );
 }
 
 #[test]
