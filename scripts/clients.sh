@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real clients the integration tests drive into tests/clients (ignored by git):
-#   hot-shots and the OpenTelemetry SDK with its OTLP/HTTP (JSON) exporter from npm into
+#   hot-shots and the OpenTelemetry SDK with its OTLP/HTTP (JSON) and OTLP/gRPC exporters from npm into
 #   tests/clients/node_modules (needs node and npm);
 #   statsd, datadog, aws-embedded-metrics, prometheus-client and the OpenTelemetry SDK with its
-#   OTLP/HTTP protobuf exporter from PyPI into the venv tests/clients/.venv
+#   OTLP/HTTP protobuf and OTLP/gRPC exporters from PyPI into the venv tests/clients/.venv
 #   (needs python3 with venv; the tests run tests/clients/.venv/bin/python);
 #   the Prometheus server from Debian's package, for remote-write (see below).
 # Run by scripts/test.sh before `cargo test`; idempotent, and quick when all is installed.
@@ -12,7 +12,8 @@ cd "$(dirname "$0")/../tests/clients"
 
 # Python packages and the versions tested with.
 py_packages=(statsd==4.0.1 datadog==0.56.0 aws-embedded-metrics==3.5.0 prometheus-client==0.26.0
-  opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2)
+  opentelemetry-sdk==1.45.2 opentelemetry-exporter-otlp-proto-http==1.45.2
+  opentelemetry-exporter-otlp-proto-grpc==1.45.2)
 
 # Every dependency of package.json present means npm has nothing to do.
 node_installed() {

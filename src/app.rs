@@ -32,7 +32,7 @@ use crate::telemetry::Telemetry;
 /// Every input beside the API's own `POST /v1/metrics`, each built from its config section
 /// (and left out when the section turns nothing on). Adding an input is a module that
 /// implements [`Source`] and a line here.
-pub(crate) const SOURCES: &[Build] = &[statsd::build, emf::build, otlp::http::build, scrape::build];
+pub(crate) const SOURCES: &[Build] = &[statsd::build, emf::build, otlp::http::build, otlp::grpc::build, scrape::build];
 
 /// What shutdown managed to publish, and what it had to leave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -240,7 +240,7 @@ fn warn_unauthenticated(sources: &[Box<dyn Source>]) -> Vec<String> {
             let name = s.name();
             s.addresses()
                 .into_iter()
-                .filter(|a| a.kind != "http")
+                .filter(|a| !matches!(a.kind, "http" | "grpc"))
                 .map(move |a| format!("{name} ({} {})", a.kind, a.addr))
         })
         .collect();

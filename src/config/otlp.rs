@@ -1,6 +1,7 @@
 //! The `[otlp]` section: OpenTelemetry metrics over OTLP/HTTP. `POST /v1/metrics` of the HTTP
 //! API always takes OTLP bodies; the listener of its own (where SDKs send by default) is off
-//! unless `listen` is set or `enabled = true` (which listens on 127.0.0.1:4318).
+//! unless `listen` is set or `enabled = true` (which listens on 127.0.0.1:4318). OTLP/gRPC is
+//! off unless `grpc_listen` is set or `grpc = true` (which listens on 127.0.0.1:4317).
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -16,6 +17,9 @@ use cw_core::domain::names::check_dimension;
 /// The conventional OTLP/HTTP address, where `enabled = true` listens.
 pub const DEFAULT_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4318);
 
+/// The conventional OTLP/gRPC address, where `grpc = true` listens.
+pub const DEFAULT_GRPC_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4317);
+
 /// OpenTelemetry metrics over OTLP/HTTP (protobuf and JSON).
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
@@ -27,6 +31,23 @@ pub struct OtlpConfig {
     #[serde(deserialize_with = "address", skip_serializing_if = "Option::is_none")]
     #[schemars(with = "Option<String>")]
     pub listen: Option<SocketAddr>,
+    /// Listen for OTLP/gRPC on 127.0.0.1:4317 (the SDKs' default), unless `grpc_listen` says
+    /// otherwise.
+    #[serde(deserialize_with = "boolean")]
+    pub grpc: bool,
+    /// Address of the OTLP/gRPC listener (`MetricsService/Export`); off unless set (or `grpc`).
+    #[serde(deserialize_with = "address", skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub grpc_listen: Option<SocketAddr>,
+    /// Bound on one gRPC message, on the wire and decompressed (1KiB to 64MiB): a call with a
+    /// larger one is refused from its length prefix (`RESOURCE_EXHAUSTED`, `too_large`).
+    #[serde(serialize_with = "human::print::size", deserialize_with = "grpc_max_message_bytes")]
+    #[schemars(with = "String")]
+    pub grpc_max_message_bytes: usize,
+    /// Calls one gRPC connection may have in flight (HTTP/2 `SETTINGS_MAX_CONCURRENT_STREAMS`,
+    /// 1 to 1000): clients queue the rest; connections are bounded by `max_connections`.
+    #[serde(deserialize_with = "grpc_max_concurrent_streams")]
+    pub grpc_max_concurrent_streams: u32,
     /// Namespace of OTLP metrics; the global `namespace` when unset.
     #[serde(deserialize_with = "namespace", skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
@@ -65,6 +86,10 @@ impl Default for OtlpConfig {
         OtlpConfig {
             enabled: false,
             listen: None,
+            grpc: false,
+            grpc_listen: None,
+            grpc_max_message_bytes: 4 * 1024 * 1024,
+            grpc_max_concurrent_streams: 100,
             namespace: None,
             resource_dimensions: vec!["service.name".to_string()],
             max_streams: 100_000,
@@ -80,6 +105,11 @@ impl OtlpConfig {
     /// Where the OTLP listener listens, if anywhere.
     pub fn address(&self) -> Option<SocketAddr> {
         self.listen.or(self.enabled.then_some(DEFAULT_ADDRESS))
+    }
+
+    /// Where the OTLP/gRPC listener listens, if anywhere.
+    pub fn grpc_address(&self) -> Option<SocketAddr> {
+        self.grpc_listen.or(self.grpc.then_some(DEFAULT_GRPC_ADDRESS))
     }
 }
 
@@ -122,6 +152,19 @@ fn max_stream_state_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::E
     }
 }
 
+fn grpc_max_message_bytes<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let Text(s) = Text::deserialize(d)?;
+    match human::size(&s).map_err(D::Error::custom)? {
+        n if (1024..=64 * 1024 * 1024).contains(&n) => usize::try_from(n).map_err(D::Error::custom),
+        _ => Err(D::Error::custom("must be between 1KiB and 64MiB")),
+    }
+}
+
+fn grpc_max_concurrent_streams<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let Text(s) = Text::deserialize(d)?;
+    human::count(&s, 1, 1_000).map(|n| n as u32).map_err(D::Error::custom)
+}
+
 fn max_points_per_request<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     let Text(s) = Text::deserialize(d)?;
     human::count(&s, 1, 10_000_000).map(|n| n as usize).map_err(D::Error::custom)
@@ -162,6 +205,21 @@ mod tests {
         assert_eq!(parse("[otlp]\nenabled = true").unwrap().address(), Some(DEFAULT_ADDRESS));
         let c = parse("[otlp]\nlisten = \"127.0.0.1:0\"").unwrap();
         assert_eq!(c.address(), Some("127.0.0.1:0".parse().unwrap()));
+    }
+
+    #[test]
+    fn grpc_is_off_by_default_and_grpc_means_4317() {
+        let c = OtlpConfig::default();
+        assert_eq!((c.grpc_address(), c.grpc_max_message_bytes, c.grpc_max_concurrent_streams), (None, 4 << 20, 100));
+        assert_eq!(parse("[otlp]\ngrpc = true").unwrap().grpc_address(), Some(DEFAULT_GRPC_ADDRESS));
+        assert_eq!(parse("[otlp]\ngrpc = true").unwrap().address(), None, "the HTTP listener stays off");
+        let c = parse("[otlp]\ngrpc_listen = \"127.0.0.1:0\"\ngrpc_max_message_bytes = \"1MiB\"").unwrap();
+        assert_eq!((c.grpc_address(), c.grpc_max_message_bytes), (Some("127.0.0.1:0".parse().unwrap()), 1 << 20));
+        assert_eq!(parse("[otlp]\ngrpc_max_concurrent_streams = 8").unwrap().grpc_max_concurrent_streams, 8);
+        assert!(parse("[otlp]\ngrpc_max_message_bytes = \"100\"").is_err());
+        assert!(parse("[otlp]\ngrpc_max_message_bytes = \"1GiB\"").is_err());
+        assert!(parse("[otlp]\ngrpc_max_concurrent_streams = 0").is_err());
+        assert!(parse("[otlp]\ngrpc_listen = \"nowhere\"").is_err());
     }
 
     #[test]

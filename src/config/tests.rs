@@ -307,6 +307,7 @@ fn every_key_has_a_flag_and_a_variable() {
         },
         otlp: crate::config::OtlpConfig {
             listen: Some("127.0.0.1:4318".parse().unwrap()),
+            grpc_listen: Some("127.0.0.1:4317".parse().unwrap()),
             namespace: Some("O".into()),
             ..Default::default()
         },

@@ -21,18 +21,18 @@ use serde_json::Value;
 use crate::fake_cloudwatch::ReceivedDatum;
 use crate::helpers::{Stats, TestApp, nearest_rank, percentile_of_datums};
 
-const NAMESPACE: &str = "Otel";
-const ROUNDS: usize = 3;
+pub(crate) const NAMESPACE: &str = "Otel";
+pub(crate) const ROUNDS: usize = 3;
 /// The SDKs' default explicit bounds (the same in Python and Node).
 const BOUNDS: [f64; 15] =
     [0.0, 5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0, 10000.0];
 
-fn clients() -> PathBuf {
+pub(crate) fn clients() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients")
 }
 
 /// Runs a client with OTEL_* variables; returns its rounds.
-async fn run(program: PathBuf, script: &str, env: &[(&str, String)]) -> Vec<Value> {
+pub(crate) async fn run(program: PathBuf, script: &str, env: &[(&str, String)]) -> Vec<Value> {
     let needed = if script.ends_with(".js") {
         clients().join("node_modules/@opentelemetry/sdk-metrics")
     } else {
@@ -98,7 +98,18 @@ fn bucket(v: f64) -> (f64, f64) {
     (if i == 0 { f64::NEG_INFINITY } else { BOUNDS[i - 1] }, BOUNDS.get(i).copied().unwrap_or(f64::INFINITY))
 }
 
-fn compare(rounds: &[Value], datums: &[ReceivedDatum], service: &str, delta: bool) {
+/// How the client's histograms are aggregated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Histograms {
+    /// The SDK's default explicit bounds ([`BOUNDS`]).
+    Explicit,
+    /// Base-2 exponential buckets, at most 160 (the SDKs' default): for this test's values
+    /// (0.5 to 900.5, 11 octaves) the SDK's scale is 3 or finer, so a bucket spans at most a
+    /// factor of 2^(1/8).
+    Exponential,
+}
+
+pub(crate) fn compare(rounds: &[Value], datums: &[ReceivedDatum], service: &str, delta: bool, histograms: Histograms) {
     let want = expected(rounds);
     let got = published(datums, service);
     assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "series and minutes");
@@ -117,9 +128,16 @@ fn compare(rounds: &[Value], datums: &[ReceivedDatum], service: &str, delta: boo
         assert!(datums.iter().all(|d| d.unit.as_deref() == Some(unit)), "{what}: unit {datums:?}");
         if key.0 == "latency" {
             for p in [50.0, 90.0, 99.0] {
-                let (lo, hi) = bucket(nearest_rank(&mut samples.clone(), p));
+                let raw = nearest_rank(&mut samples.clone(), p);
+                let (lo, hi) = match histograms {
+                    Histograms::Explicit => bucket(raw),
+                    Histograms::Exponential => {
+                        let base = 2f64.powf(1.0 / 8.0);
+                        (raw / base, raw * base)
+                    }
+                };
                 let at = percentile_of_datums(datums, p);
-                assert!(lo <= at && at <= hi, "{what}: p{p} {at} outside ({lo}, {hi}]");
+                assert!(lo <= at && at <= hi, "{what}: p{p} {at} outside ({lo}, {hi}] ({histograms:?})");
             }
             if delta {
                 assert_eq!((s.min, s.max), (raw.min, raw.max), "{what}: delta points carry min and max");
@@ -146,7 +164,7 @@ async fn python(temporality: &str) {
     assert_eq!(app.metric("cw_sidecar_otlp_points_total", "outcome=\"rejected\"").await, 0.0);
     let fake = app.fake.clone();
     assert!(app.shutdown().await.complete());
-    compare(&rounds, &fake.datums(NAMESPACE), "py-shop", temporality == "delta");
+    compare(&rounds, &fake.datums(NAMESPACE), "py-shop", temporality == "delta", Histograms::Explicit);
 }
 
 async fn node(temporality: &str) {
@@ -162,7 +180,7 @@ async fn node(temporality: &str) {
     assert_eq!(app.metric("cw_sidecar_records_rejected_total", "").await, 0.0);
     let fake = app.fake.clone();
     assert!(app.shutdown().await.complete());
-    compare(&rounds, &fake.datums(NAMESPACE), "node-shop", temporality == "delta");
+    compare(&rounds, &fake.datums(NAMESPACE), "node-shop", temporality == "delta", Histograms::Explicit);
 }
 
 #[tokio::test]

@@ -1,13 +1,22 @@
 // Records a fixed set of metrics with the OpenTelemetry SDK for Node and exports them with its
-// OTLP/HTTP exporter, which sends OTLP JSON: node otel_client.js <rounds>
+// OTLP/HTTP exporter, which sends OTLP JSON, or with its OTLP/gRPC exporter when
+// OTEL_EXPORTER_OTLP_METRICS_PROTOCOL is `grpc`: node otel_client.js <rounds>
 //
 // The exporter is configured by the standard environment variables only
 // (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, ...).
+// OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram
+// (which the Python SDK reads, and the Node exporters do not) is applied here as the exporter's
+// aggregation preference: histograms are then exponential.
 // Each round records into every series, then forceFlush() exports: one point per series and
 // round. Prints one JSON line per round: when its export ran (ms, before and after) and what
 // each series recorded, keyed by instrument and then by the attribute `route`.
-const { MeterProvider, PeriodicExportingMetricReader } = require("@opentelemetry/sdk-metrics");
-const { OTLPMetricExporter } = require("@opentelemetry/exporter-metrics-otlp-http");
+const { AggregationType, InstrumentType, MeterProvider, PeriodicExportingMetricReader } = require("@opentelemetry/sdk-metrics");
+const grpc = process.env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL === "grpc";
+const { OTLPMetricExporter } = require(
+  grpc ? "@opentelemetry/exporter-metrics-otlp-grpc" : "@opentelemetry/exporter-metrics-otlp-http",
+);
+const exponential =
+  process.env.OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION === "base2_exponential_bucket_histogram";
 const { resourceFromAttributes } = require("@opentelemetry/resources");
 
 const rounds = Number(process.argv[2]);
@@ -24,7 +33,16 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function main() {
   // forceFlush() resolves even when the export failed: the exporter's own result says.
-  const exporter = new OTLPMetricExporter();
+  const exporter = new OTLPMetricExporter(
+    exponential
+      ? {
+          aggregationPreference: (kind) =>
+            kind === InstrumentType.HISTOGRAM
+              ? { type: AggregationType.EXPONENTIAL_HISTOGRAM }
+              : { type: AggregationType.DEFAULT },
+        }
+      : {},
+  );
   let failed = null;
   const exportBatch = exporter.export.bind(exporter);
   exporter.export = (metrics, done) =>

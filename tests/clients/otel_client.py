@@ -1,18 +1,24 @@
 """Records a fixed set of metrics with the OpenTelemetry SDK for Python and exports them with
-its OTLP/HTTP protobuf exporter: .venv/bin/python otel_client.py <rounds>
+its OTLP/HTTP protobuf exporter, or with its OTLP/gRPC exporter when
+OTEL_EXPORTER_OTLP_METRICS_PROTOCOL is `grpc`: .venv/bin/python otel_client.py <rounds>
 
 The exporter is configured by the standard environment variables only
-(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE, ...).
+(OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
+OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION, ...).
 Each round records into every series, then force_flush() exports: one point per series and
 round. Prints one JSON line per round: when its export ran (ms, before and after) and what
 each series recorded, keyed by instrument and then by the attribute `route`. It exits without
 shutting the SDK down, which would export once more."""
 import json
+import os
 import random
 import sys
 import time
 
-from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+if os.environ.get("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") == "grpc":
+    from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import OTLPMetricExporter
+else:
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource

@@ -12,7 +12,7 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -47,12 +47,19 @@ pub struct Activity {
     phase: AtomicU8,
     /// When the phase began, in milliseconds since `start`.
     since_ms: AtomicU64,
+    /// Requests being served (more than one at a time on HTTP/2).
+    in_flight: AtomicUsize,
 }
 
 impl Activity {
     /// A new connection waits for its first request head.
     pub fn new() -> Activity {
-        Activity { start: Instant::now(), phase: AtomicU8::new(HEAD), since_ms: AtomicU64::new(0) }
+        Activity {
+            start: Instant::now(),
+            phase: AtomicU8::new(HEAD),
+            since_ms: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+        }
     }
 
     fn enter(&self, phase: u8) {
@@ -70,12 +77,15 @@ impl Activity {
 
     /// The head is complete and the request goes to the service.
     pub fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.enter(BUSY);
     }
 
     /// The service answered; the connection waits for a next request.
     pub fn response_ready(&self) {
-        self.enter(IDLE);
+        if self.in_flight.fetch_sub(1, Ordering::AcqRel) <= 1 {
+            self.enter(IDLE);
+        }
     }
 
     /// When the current phase runs out of time, and which phase it is; `None` while a
@@ -161,5 +171,12 @@ mod tests {
         assert_eq!(a.deadline(&timeouts).unwrap().0, TimeoutPhase::Idle);
         a.bytes_arrived();
         assert_eq!(a.deadline(&timeouts).unwrap().0, TimeoutPhase::Header, "a next request has begun");
+        // HTTP/2: idle only once the last of the requests in flight is answered.
+        a.request_started();
+        a.request_started();
+        a.response_ready();
+        assert!(a.deadline(&timeouts).is_none(), "one still in flight");
+        a.response_ready();
+        assert_eq!(a.deadline(&timeouts).unwrap().0, TimeoutPhase::Idle);
     }
 }

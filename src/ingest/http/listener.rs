@@ -10,7 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use super::server::{self, ServerLimits, Timeouts};
+use super::server::{self, Protocol, ServerLimits, Timeouts};
 use crate::config::Config;
 use crate::ingest::descriptors::connection_limit;
 use crate::ingest::source::{Address, BoxFuture, Running, Source};
@@ -27,6 +27,7 @@ impl ServerLimits {
             max_connections: connection_limit(config.max_connections, "max_connections"),
             max_header_bytes: config.max_header_bytes,
             timeouts: Timeouts { header: config.header_read_timeout, idle: config.idle_timeout },
+            protocol: Protocol::Http1,
         }
     }
 }
@@ -71,7 +72,12 @@ impl Source for HttpListener {
     }
 
     fn addresses(&self) -> Vec<Address> {
-        self.local_addr().map(|addr| Address { kind: "http", addr }).into_iter().collect()
+        // What a gRPC client is pointed at is told apart from an HTTP/1 listener.
+        let kind = match self.limits.protocol {
+            Protocol::Http1 => "http",
+            Protocol::Http2 { .. } => "grpc",
+        };
+        self.local_addr().map(|addr| Address { kind, addr }).into_iter().collect()
     }
 
     fn start(self: Box<Self>) -> std::io::Result<Box<dyn Running>> {

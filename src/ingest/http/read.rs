@@ -51,6 +51,16 @@ impl BodyBudget {
     pub fn held(&self) -> usize {
         self.held.load(Ordering::Relaxed)
     }
+
+    /// The bound (`max_body_bytes_in_flight`).
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// A share of nothing yet, for a body read elsewhere (gRPC's frames).
+    pub fn reserve(&self) -> Reservation<'_> {
+        Reservation { budget: self, bytes: 0 }
+    }
 }
 
 /// One body's share of the [`BodyBudget`], given back on drop.
@@ -62,7 +72,7 @@ pub struct Reservation<'a> {
 
 impl Reservation<'_> {
     /// Takes `n` more bytes, or nothing when that would pass the limit.
-    fn grow(&mut self, n: usize) -> bool {
+    pub fn grow(&mut self, n: usize) -> bool {
         let budget = self.budget;
         let taken = budget
             .held

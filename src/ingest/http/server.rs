@@ -1,9 +1,12 @@
-//! The HTTP server: an accept loop over hyper's HTTP/1 connections, so that what clients can
-//! hold is bounded (`axum::serve` bounds none of it):
+//! The HTTP server: an accept loop over hyper's HTTP/1 connections (or HTTP/2 ones, for
+//! gRPC), so that what clients can hold is bounded (`axum::serve` bounds none of it):
 //! - at most `max_connections` open connections, capped at startup to the open-files limit
 //!   less [`RESERVED_FDS`](crate::ingest::descriptors::RESERVED_FDS) kept for publishing; one more is answered 503 and closed at once;
 //! - a request head within `header_read_timeout` and of at most `max_header_bytes` (431);
-//! - a kept-alive connection waits at most `idle_timeout` for its next request;
+//! - a kept-alive connection waits at most `idle_timeout` for its next request (an HTTP/2 one
+//!   once none of its requests is in flight);
+//! - an HTTP/2 connection has at most `max_concurrent_streams` requests in flight (the
+//!   client queues the rest) and headers of at most `max_header_bytes`;
 //! - the body's time and the memory of all bodies are bounded where bodies are read
 //!   (`read.rs`).
 //!
@@ -15,9 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use hyper::server::conn::http1;
+use std::future::Future;
+use std::pin::Pin;
+
+use hyper::server::conn::{http1, http2};
 use hyper::service::Service;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -44,6 +50,24 @@ pub struct ServerLimits {
     /// Largest request head.
     pub max_header_bytes: usize,
     pub timeouts: Timeouts,
+    pub protocol: Protocol,
+}
+
+/// What a listener's connections speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    Http1,
+    /// HTTP/2 without TLS (prior knowledge), as gRPC clients speak to `http://` addresses.
+    Http2 {
+        max_concurrent_streams: u32,
+    },
+}
+
+/// A protocol's connection builder.
+#[derive(Clone)]
+enum Builder {
+    Http1(http1::Builder),
+    Http2(http2::Builder<TokioExecutor>),
 }
 
 /// Serves `router` on `listener` within `limits` until `stop`, then drains for up to `drain`.
@@ -55,12 +79,24 @@ pub async fn serve(
     stop: CancellationToken,
     drain: Duration,
 ) -> io::Result<()> {
-    let mut http = http1::Builder::new();
-    // Header time is ours (conn.rs): hyper's would also count a kept-alive connection's idle
-    // time as header time, and would not say which phase ran out.
-    http.header_read_timeout(None)
-        .max_buf_size(limits.max_header_bytes.max(MIN_BUF_SIZE))
-        .max_header_size(limits.max_header_bytes);
+    let http = match limits.protocol {
+        Protocol::Http1 => {
+            let mut http = http1::Builder::new();
+            // Header time is ours (conn.rs): hyper's would also count a kept-alive connection's
+            // idle time as header time, and would not say which phase ran out.
+            http.header_read_timeout(None)
+                .max_buf_size(limits.max_header_bytes.max(MIN_BUF_SIZE))
+                .max_header_size(limits.max_header_bytes);
+            Builder::Http1(http)
+        }
+        Protocol::Http2 { max_concurrent_streams } => {
+            let mut http = http2::Builder::new(TokioExecutor::new());
+            http.timer(hyper_util::rt::TokioTimer::new())
+                .max_concurrent_streams(max_concurrent_streams)
+                .max_header_list_size(u32::try_from(limits.max_header_bytes).unwrap_or(u32::MAX));
+            Builder::Http2(http)
+        }
+    };
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     telemetry.http.set_limit(limits.max_connections);
     let connections = TaskTracker::new();
@@ -156,7 +192,7 @@ async fn accept_failed(e: io::Error, telemetry: &Telemetry, last_warning: &mut O
 #[derive(Clone)]
 struct Shared {
     router: Router,
-    http: http1::Builder,
+    http: Builder,
     timeouts: Timeouts,
     telemetry: Arc<Telemetry>,
     stop: CancellationToken,
@@ -173,46 +209,87 @@ async fn connection(stream: TcpStream, shared: Shared) {
     let service = {
         let activity = activity.clone();
         hyper::service::service_fn(move |request| {
-            activity.request_started();
+            let serving = Serving::new(activity.clone());
             let response = router.call(request);
-            let activity = activity.clone();
             async move {
                 let response = response.await;
-                activity.response_ready();
+                drop(serving);
                 response
             }
         })
     };
-    let mut conn = std::pin::pin!(http.serve_connection(io, service));
-    let mut draining = false;
-    loop {
-        let wake = match activity.deadline(&timeouts) {
-            Some((_, at)) => at,
-            None => Instant::now() + timeouts.recheck(),
-        };
-        tokio::select! {
-            ended = conn.as_mut() => {
-                if let Err(e) = ended {
-                    if e.is_parse_too_large() {
-                        telemetry.request_refused(RefuseReason::HeadersTooLarge);
+    let watch = Watch { activity, timeouts, telemetry, stop, abort };
+    match http {
+        Builder::Http1(http) => watch.drive(http.serve_connection(io, service), |c| c.graceful_shutdown()).await,
+        Builder::Http2(http) => watch.drive(http.serve_connection(io, service), |c| c.graceful_shutdown()).await,
+    }
+}
+
+/// A request being served: answered when dropped, also when its client gave it up (an HTTP/2
+/// stream reset), so that the connection can go idle again.
+struct Serving(Arc<Activity>);
+
+impl Serving {
+    fn new(activity: Arc<Activity>) -> Serving {
+        activity.request_started();
+        Serving(activity)
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.response_ready();
+    }
+}
+
+/// What watches a connection as it is served.
+struct Watch {
+    activity: Arc<Activity>,
+    timeouts: Timeouts,
+    telemetry: Arc<Telemetry>,
+    stop: CancellationToken,
+    abort: CancellationToken,
+}
+
+impl Watch {
+    /// Serves `conn` to its end, its time running out, or abort; on stop, `graceful` lets it
+    /// finish what it serves.
+    async fn drive<C>(self, conn: C, graceful: impl Fn(Pin<&mut C>))
+    where
+        C: Future<Output = Result<(), hyper::Error>>,
+    {
+        let Watch { activity, timeouts, telemetry, stop, abort } = self;
+        let mut conn = std::pin::pin!(conn);
+        let mut draining = false;
+        loop {
+            let wake = match activity.deadline(&timeouts) {
+                Some((_, at)) => at,
+                None => Instant::now() + timeouts.recheck(),
+            };
+            tokio::select! {
+                ended = conn.as_mut() => {
+                    if let Err(e) = ended {
+                        if e.is_parse_too_large() {
+                            telemetry.request_refused(RefuseReason::HeadersTooLarge);
+                        }
+                        tracing::debug!(error = %e, "connection ended with an error");
                     }
-                    tracing::debug!(error = %e, "connection ended with an error");
-                }
-                return;
-            }
-            _ = tokio::time::sleep_until(wake) => {
-                if let Some((phase, at)) = activity.deadline(&timeouts)
-                    && at <= Instant::now()
-                {
-                    telemetry.http.timed_out(phase);
                     return;
                 }
+                _ = tokio::time::sleep_until(wake) => {
+                    if let Some((phase, at)) = activity.deadline(&timeouts)
+                        && at <= Instant::now()
+                    {
+                        telemetry.http.timed_out(phase);
+                        return;
+                    }
+                }
+                _ = stop.cancelled(), if !draining => {
+                    draining = true;
+                    graceful(conn.as_mut());
+                }
+                _ = abort.cancelled() => return,
             }
-            _ = stop.cancelled(), if !draining => {
-                draining = true;
-                conn.as_mut().graceful_shutdown();
-            }
-            _ = abort.cancelled() => return,
         }
     }
 }

@@ -108,7 +108,17 @@ fn too_much_response(http: &Http, too_much: TooMuch, encoding: Encoding) -> Resp
 /// An [`IngestError`] as OTLP answers it: the same status and headers (`Retry-After`), with
 /// a `google.rpc.Status` body in the request's encoding.
 pub fn error_response(e: IngestError, encoding: Encoding) -> Response {
-    let grpc = match &e {
+    let body = wire::status(grpc_code(&e), e.to_string(), encoding);
+    let (mut parts, _) = e.into_response().into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// The gRPC code of an [`IngestError`], in OTLP/HTTP's `google.rpc.Status` and OTLP/gRPC's
+/// status alike.
+pub fn grpc_code(e: &IngestError) -> i32 {
+    match e {
         IngestError::Unauthorized => code::UNAUTHENTICATED,
         IngestError::Refused(
             Refusal::ShuttingDown
@@ -120,10 +130,5 @@ pub fn error_response(e: IngestError, encoding: Encoding) -> Response {
         | IngestError::BodiesInFlight { .. } => code::UNAVAILABLE,
         IngestError::Refused(Refusal::NeverFits { .. }) | IngestError::BodyTooLarge { .. } => code::RESOURCE_EXHAUSTED,
         _ => code::INVALID_ARGUMENT,
-    };
-    let body = wire::status(grpc, e.to_string(), encoding);
-    let (mut parts, _) = e.into_response().into_parts();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(encoding.content_type()));
-    parts.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(parts, Body::from(body))
+    }
 }

@@ -5,7 +5,9 @@
 //!
 //! Served at `POST /v1/metrics` of the HTTP API beside our own JSON records (told apart by
 //! `Content-Type` for protobuf and by the document's top-level `resourceMetrics` for JSON),
-//! and, when configured, on a listener of its own (127.0.0.1:4318, the SDKs' default).
+//! and, when configured, on a listener of its own (127.0.0.1:4318, the SDKs' default). OTLP
+//! over gRPC ([`grpc`], `MetricsService/Export` on 127.0.0.1:4317) shares this input: the same
+//! conversion, state and answers.
 //!
 //! The cumulative state (last reading per stream) is bounded by `max_streams` and
 //! `max_stream_state_bytes`, and forgets streams idle for `stream_idle_timeout`. It is held
@@ -13,6 +15,7 @@
 //! the pipeline refuses the request, so that the client's retry publishes the same increases,
 //! and what a point did is taken back when the pipeline rejects that point.
 
+pub mod grpc;
 pub mod http;
 
 use std::collections::BTreeMap;
