@@ -11,8 +11,8 @@ use cw_core::cost::budget::BudgetSettings;
 use cw_core::cost::rules::{MetricRule, MetricRules};
 use cw_core::domain::dimensions::DefaultDimensions;
 use cw_core::pipeline::admission::Journal;
-use cw_core::pipeline::memory::MemoryGuard;
 use cw_core::pipeline::admission::catalog::Mode as CatalogMode;
+use cw_core::pipeline::memory::MemoryGuard;
 use cw_core::pipeline::validate::Defaults;
 use cw_core::pipeline::{Pipeline, Settings};
 
