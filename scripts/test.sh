@@ -68,5 +68,8 @@ scripts/bench-smoke.sh
 section "container image (scripts/test-image.sh: the Dockerfile built with podman on a stand-in base, run and checked; its size printed)"
 scripts/test-image.sh
 
+section "dashboard page (scripts/test-dashboard.sh: the widget JSON Terraform renders, drawn with Chart.js and checked in headless Chromium)"
+scripts/test-dashboard.sh
+
 section "Terraform (fmt, validate, terraform test, checkov, apply to LocalStack)"
 scripts/test-terraform.sh
