@@ -3,7 +3,9 @@
 #   LocalStack (installed and started) -> Terraform (topics, alarms, dashboard applied to it)
 #   -> cw-sidecar against it -> a service's traffic with a burst of 5xx errors
 #   -> what CloudWatch now holds, the Http5xx alarm firing, the SNS message on the SQS queue,
-#   -> and what that traffic's series and calls cost a month (cw-sidecar cost).
+#   -> what that traffic's series and calls cost a month (cw-sidecar cost)
+#   -> and the dashboard Terraform generated, drawn with that data read back (GetMetricData)
+#      into one HTML page and its PNG (scripts/dashboard.sh; kept in target/demo/).
 # Stops everything it started (by its own pids) and destroys what it applied, also on failure.
 #
 # Environment: TF_PLUGIN_DIR (a provider mirror; /opt/tf-plugins is used when it exists),
@@ -13,7 +15,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 step=0
-STEPS=9
+STEPS=10
 say() { step=$((step + 1)); printf '\n\033[1m==> [%d/%d] %s\033[0m\n' "$step" "$STEPS" "$*"; }
 fail() { printf '\n\033[31mDEMO FAILED at step %d: %s\033[0m\n' "$step" "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed. $2"; }
@@ -138,5 +140,15 @@ echo "    sidecar: $(curl -fsS "http://127.0.0.1:$port/metrics" | grep -E '^cw_s
 
 say "what this traffic costs a month at CloudWatch's prices (cw-sidecar cost, from GET /v1/cost)"
 "$BIN" cost --url "http://127.0.0.1:$port" || fail "cw-sidecar cost"
+
+say "the dashboard Terraform generated, drawn with what CloudWatch holds (GetMetricData), as a page and a PNG"
+mkdir -p "$ROOT/target/demo"
+printf '%s' "$outputs" | "$PY" -c "import json,sys; print(json.load(sys.stdin)['dashboard_body']['value'])" >"$work/dashboard_body.json"
+"$PY" scripts/demo_report.py dashboard-data "$work/dashboard_body.json" 15 "$work/metric_data.json" || fail "GetMetricData"
+scripts/dashboard.sh render "$work/dashboard_body.json" "$work/metric_data.json" \
+  "$ROOT/target/demo/dashboard.html" "$ROOT/target/demo/dashboard.png" >"$work/dashboard.log" 2>&1 ||
+  { cat "$work/dashboard.log" >&2; fail "rendering the dashboard"; }
+echo "dashboard page: $ROOT/target/demo/dashboard.html"
+echo "dashboard PNG:  $ROOT/target/demo/dashboard.png"
 
 say "done: stopping the sidecar, destroying the stack, stopping what the demo started"
