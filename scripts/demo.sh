@@ -23,6 +23,7 @@ need() { command -v "$1" >/dev/null 2>&1 || fail "$1 is not installed. $2"; }
 need cargo "Install Rust from https://rustup.rs."
 need terraform "Install Terraform >= 1.9: https://developer.hashicorp.com/terraform/install"
 need python3 "Install Python 3.11 (LocalStack runs in a virtualenv of its own)."
+need node "Install Node.js >= 20 with npm (the dashboard page is drawn with Chart.js, its PNG by playwright-core)."
 if [[ -z ${TF_PLUGIN_DIR:-} && -d /opt/tf-plugins ]]; then export TF_PLUGIN_DIR=/opt/tf-plugins; fi
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 # A CLI config that does not exist only earns a warning on every command.
