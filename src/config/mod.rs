@@ -55,6 +55,7 @@ pub(crate) mod listener;
 mod load;
 mod memory;
 mod otlp;
+mod prometheus;
 #[cfg(test)]
 mod readme_tests;
 mod remote_write;

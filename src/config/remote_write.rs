@@ -5,91 +5,42 @@
 use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, Error};
-use serde::{Deserialize as De, Serialize};
 
 use super::human::{self, Text};
-use super::listener::{boolean, namespace};
-use super::scrape::list;
-use cw_core::ingest::prometheus::rules::RUNTIME_EXCLUDES;
+use super::listener::boolean;
+use super::prometheus::prometheus_section;
 
-/// Prometheus remote-write 1.0.
-#[derive(Debug, Clone, PartialEq, Serialize, De, schemars::JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct RemoteWriteConfig {
-    /// Serve `POST /api/v1/write` on the HTTP API's listener.
-    #[serde(deserialize_with = "boolean")]
-    pub enabled: bool,
-    /// Namespace of remote-written metrics; the global `namespace` when unset.
-    #[serde(deserialize_with = "namespace", skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Glob patterns (`*`, `?`) on metric names: a series is published when one matches its
-    /// name or its family's (the name without `_total`, `_bucket`, `_count`, `_sum`)...
-    #[serde(deserialize_with = "list")]
-    pub include: Vec<String>,
-    /// ...and none of these (nor the runtime families, unless `exclude_runtime = false`) does.
-    #[serde(deserialize_with = "list")]
-    pub exclude: Vec<String>,
-    /// Exclude the runtime families client libraries expose (`go_*`, `process_*`,
-    /// `python_gc_*`, `python_info`, `promhttp_*`).
-    #[serde(deserialize_with = "boolean")]
-    pub exclude_runtime: bool,
-    /// Labels removed before publishing: the series they told apart become one.
-    #[serde(deserialize_with = "list")]
-    pub drop_labels: Vec<String>,
-    /// When not empty, only these labels become dimensions.
-    #[serde(deserialize_with = "list")]
-    pub keep_labels: Vec<String>,
-    /// Bound on the series of one request (1 to 10000000), counted before it is decoded: a
-    /// request with more is refused whole (413, `too_many_series`).
-    #[serde(deserialize_with = "per_request")]
-    pub max_series_per_request: usize,
-    /// Bound on the samples of one request (1 to 10000000), counted before it is decoded: a
-    /// request with more is refused whole (413, `too_many_samples`).
-    #[serde(deserialize_with = "per_request")]
-    pub max_samples_per_request: usize,
-    /// Bound on the series remembered (their last timestamps and readings; 1 to 10000000):
-    /// samples of further series are rejected (`state_full`).
-    #[serde(deserialize_with = "max_series")]
-    pub max_series: usize,
-    /// Bound on the memory the series state may hold (64KiB to 4GiB): samples of further
-    /// series are rejected (`state_full`).
-    #[serde(serialize_with = "human::print::size", deserialize_with = "max_state_bytes")]
-    #[schemars(with = "String")]
-    pub max_state_bytes: usize,
-    /// A series without samples for this long is forgotten (its next sample is new, and a
-    /// cumulative one sets a new baseline); at least 1m.
-    #[serde(serialize_with = "human::print::duration", deserialize_with = "series_idle_timeout")]
-    #[schemars(with = "String")]
-    pub series_idle_timeout: Duration,
-}
-
-impl Default for RemoteWriteConfig {
-    fn default() -> Self {
-        RemoteWriteConfig {
-            enabled: true,
-            namespace: None,
-            include: vec!["*".into()],
-            exclude: Vec::new(),
-            exclude_runtime: true,
-            drop_labels: Vec::new(),
-            keep_labels: Vec::new(),
-            max_series_per_request: 100_000,
-            max_samples_per_request: 100_000,
-            max_series: 100_000,
-            max_state_bytes: 32 * 1024 * 1024,
-            series_idle_timeout: Duration::from_secs(3600),
-        }
-    }
-}
-
-impl RemoteWriteConfig {
-    /// The exclusions in force: the configured ones and, unless turned off, the runtime ones.
-    pub fn excluded(&self) -> Vec<String> {
-        let mut exclude = self.exclude.clone();
-        if self.exclude_runtime {
-            exclude.extend(RUNTIME_EXCLUDES.iter().map(|s| s.to_string()));
-        }
-        exclude
+prometheus_section! {
+    /// Prometheus remote-write 1.0.
+    pub struct RemoteWriteConfig, namespace "of remote-written metrics",
+    include "on metric names: a series is published when one matches its name or its family's (the name without `_total`, `_bucket`, `_count`, `_sum`)",
+    {
+        /// Serve `POST /api/v1/write` on the HTTP API's listener.
+        #[serde(deserialize_with = "boolean")]
+        pub enabled: bool = true,
+    } {
+        /// Bound on the series of one request (1 to 10000000), counted before it is decoded: a
+        /// request with more is refused whole (413, `too_many_series`).
+        #[serde(deserialize_with = "per_request")]
+        pub max_series_per_request: usize = 100_000,
+        /// Bound on the samples of one request (1 to 10000000), counted before it is decoded: a
+        /// request with more is refused whole (413, `too_many_samples`).
+        #[serde(deserialize_with = "per_request")]
+        pub max_samples_per_request: usize = 100_000,
+        /// Bound on the series remembered (their last timestamps and readings; 1 to 10000000):
+        /// samples of further series are rejected (`state_full`).
+        #[serde(deserialize_with = "max_series")]
+        pub max_series: usize = 100_000,
+        /// Bound on the memory the series state may hold (64KiB to 4GiB): samples of further
+        /// series are rejected (`state_full`).
+        #[serde(serialize_with = "human::print::size", deserialize_with = "max_state_bytes")]
+        #[schemars(with = "String")]
+        pub max_state_bytes: usize = 32 * 1024 * 1024,
+        /// A series without samples for this long is forgotten (its next sample is new, and a
+        /// cumulative one sets a new baseline); at least 1m.
+        #[serde(serialize_with = "human::print::duration", deserialize_with = "series_idle_timeout")]
+        #[schemars(with = "String")]
+        pub series_idle_timeout: Duration = Duration::from_secs(3600),
     }
 }
 

@@ -1,92 +1,54 @@
 //! The `[scrape]` section: Prometheus targets scraped over `http://`, and what of them is
 //! published. Off while no target is configured.
 
-use std::fmt;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Error, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use serde::de::{Deserializer, Error};
 
 use super::human::{self, Text};
-use super::listener::{boolean, namespace};
+use super::prometheus::prometheus_section;
 pub use super::scrape_target::{BasicAuth, TargetConfig};
 use super::scrape_target::{interval, timeout};
 
-/// Prometheus scraping.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(default, deny_unknown_fields)]
-pub struct ScrapeConfig {
-    /// Time between two scrapes of a target that names none; at least 1s.
-    #[serde(serialize_with = "human::print::duration", deserialize_with = "interval")]
-    #[schemars(with = "String")]
-    pub interval: Duration,
-    /// Time a scrape may take, unless its target names one; at least 100ms (capped at the
-    /// target's interval).
-    #[serde(serialize_with = "human::print::duration", deserialize_with = "timeout")]
-    #[schemars(with = "String")]
-    pub timeout: Duration,
-    /// Namespace of scraped metrics; the global `namespace` when unset.
-    #[serde(deserialize_with = "namespace", skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Glob patterns (`*`, `?`) on family names: a family is published when one matches...
-    #[serde(deserialize_with = "list")]
-    pub include: Vec<String>,
-    /// ...and none of these (nor the runtime families, unless `exclude_runtime = false`) does.
-    #[serde(deserialize_with = "list")]
-    pub exclude: Vec<String>,
-    /// Exclude the runtime families client libraries expose (`go_*`, `process_*`,
-    /// `python_gc_*`, `python_info`, `promhttp_*`).
-    #[serde(deserialize_with = "boolean")]
-    pub exclude_runtime: bool,
-    /// Labels removed before publishing: the series they told apart become one.
-    #[serde(deserialize_with = "list")]
-    pub drop_labels: Vec<String>,
-    /// When not empty, only these labels become dimensions.
-    #[serde(deserialize_with = "list")]
-    pub keep_labels: Vec<String>,
-    /// Bound on the series one target publishes (1 to 1000000); further series are refused,
-    /// counted and logged once each.
-    #[serde(deserialize_with = "max_series")]
-    pub max_series_per_target: usize,
-    /// A family with more series than this is logged once (a label such as a device id).
-    #[serde(deserialize_with = "family_series_warning")]
-    pub family_series_warning: usize,
-    /// Largest answer of a target, before and after decompression; 1KiB to 1GiB.
-    #[serde(serialize_with = "human::print::size", deserialize_with = "max_response_bytes")]
-    #[schemars(with = "String")]
-    pub max_response_bytes: usize,
-    /// Bound on the samples one scrape holds (Prometheus' `sample_limit`; 1 to 10000000): an
-    /// answer with more fails the scrape (`too_many_samples`), and parsing stops there.
-    #[serde(deserialize_with = "max_samples_per_scrape")]
-    pub max_samples_per_scrape: usize,
-    /// Bound on the memory a target's series state may hold between scrapes (its series and
-    /// their cumulative readings; 64KiB to 1GiB): further series are refused (`state_bytes`).
-    #[serde(serialize_with = "human::print::size", deserialize_with = "max_state_bytes_per_target")]
-    #[schemars(with = "String")]
-    pub max_state_bytes_per_target: usize,
-    /// The targets: `[[scrape.targets]]` tables in the file, `URL,URL` in env and flags.
-    #[serde(deserialize_with = "super::scrape_target::targets")]
-    pub targets: Vec<TargetConfig>,
-}
-
-impl Default for ScrapeConfig {
-    fn default() -> Self {
-        ScrapeConfig {
-            interval: Duration::from_secs(15),
-            timeout: Duration::from_secs(5),
-            namespace: None,
-            include: vec!["*".into()],
-            exclude: Vec::new(),
-            exclude_runtime: true,
-            drop_labels: Vec::new(),
-            keep_labels: Vec::new(),
-            max_series_per_target: 1000,
-            family_series_warning: 100,
-            max_response_bytes: 10 * 1024 * 1024,
-            max_samples_per_scrape: 100_000,
-            max_state_bytes_per_target: 8 * 1024 * 1024,
-            targets: Vec::new(),
-        }
+prometheus_section! {
+    /// Prometheus scraping.
+    pub struct ScrapeConfig, namespace "of scraped metrics",
+    include "on family names: a family is published when one matches",
+    {
+        /// Time between two scrapes of a target that names none; at least 1s.
+        #[serde(serialize_with = "human::print::duration", deserialize_with = "interval")]
+        #[schemars(with = "String")]
+        pub interval: Duration = Duration::from_secs(15),
+        /// Time a scrape may take, unless its target names one; at least 100ms (capped at the
+        /// target's interval).
+        #[serde(serialize_with = "human::print::duration", deserialize_with = "timeout")]
+        #[schemars(with = "String")]
+        pub timeout: Duration = Duration::from_secs(5),
+    } {
+        /// Bound on the series one target publishes (1 to 1000000); further series are refused,
+        /// counted and logged once each.
+        #[serde(deserialize_with = "max_series")]
+        pub max_series_per_target: usize = 1000,
+        /// A family with more series than this is logged once (a label such as a device id).
+        #[serde(deserialize_with = "family_series_warning")]
+        pub family_series_warning: usize = 100,
+        /// Largest answer of a target, before and after decompression; 1KiB to 1GiB.
+        #[serde(serialize_with = "human::print::size", deserialize_with = "max_response_bytes")]
+        #[schemars(with = "String")]
+        pub max_response_bytes: usize = 10 * 1024 * 1024,
+        /// Bound on the samples one scrape holds (Prometheus' `sample_limit`; 1 to 10000000): an
+        /// answer with more fails the scrape (`too_many_samples`), and parsing stops there.
+        #[serde(deserialize_with = "max_samples_per_scrape")]
+        pub max_samples_per_scrape: usize = 100_000,
+        /// Bound on the memory a target's series state may hold between scrapes (its series and
+        /// their cumulative readings; 64KiB to 1GiB): further series are refused (`state_bytes`).
+        #[serde(serialize_with = "human::print::size", deserialize_with = "max_state_bytes_per_target")]
+        #[schemars(with = "String")]
+        pub max_state_bytes_per_target: usize = 8 * 1024 * 1024,
+        /// The targets: `[[scrape.targets]]` tables in the file, `URL,URL` in env and flags.
+        #[serde(deserialize_with = "super::scrape_target::targets")]
+        pub targets: Vec<TargetConfig> = Vec::new(),
     }
 }
 
@@ -127,28 +89,6 @@ fn max_state_bytes_per_target<'de, D: Deserializer<'de>>(d: D) -> Result<usize, 
         n if (64 * 1024..=1024 * 1024 * 1024).contains(&n) => Ok(n as usize),
         _ => Err("must be between 64KiB and 1GiB".into()),
     })
-}
-
-/// A list: an array of strings (file), or `a,b,c` (env, flags; empty means none).
-pub(super) fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct ListVisitor;
-    impl<'de> Visitor<'de> for ListVisitor {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of strings, or a,b,c")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(Text(s)) = seq.next_element::<Text>()? {
-                out.push(s);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(ListVisitor)
 }
 
 #[cfg(test)]

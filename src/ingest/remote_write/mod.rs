@@ -70,13 +70,7 @@ impl RemoteWrite {
         if !c.enabled {
             return None;
         }
-        let rules = Rules {
-            include: c.include.clone(),
-            exclude: c.excluded(),
-            drop_labels: c.drop_labels.clone(),
-            keep_labels: c.keep_labels.clone(),
-            ..Rules::default()
-        };
+        let rules = c.label_rules();
         let bounds = Bounds {
             max_decoded_bytes: config.max_body_bytes,
             max_series: c.max_series_per_request,

@@ -18,7 +18,7 @@ use crate::ingest::source::{Address, BoxFuture, Running as SourceRunning, Shared
 use crate::telemetry::Telemetry;
 use cw_core::ingest::prometheus::convert::{self, TargetState};
 use cw_core::ingest::prometheus::parse;
-use cw_core::ingest::prometheus::rules::{RUNTIME_EXCLUDES, Rules};
+use cw_core::ingest::prometheus::rules::Rules;
 use cw_core::pipeline::candidate::Context;
 use cw_core::pipeline::{Admission, Input, Pipeline};
 use cw_core::reasons::{ScrapeOutcome, ScrapeRefusal};
@@ -77,18 +77,11 @@ impl Scraper {
         if config.targets.is_empty() {
             return None;
         }
-        let mut exclude = config.exclude.clone();
-        if config.exclude_runtime {
-            exclude.extend(RUNTIME_EXCLUDES.iter().map(|s| s.to_string()));
-        }
         let rules = Rules {
-            include: config.include.clone(),
-            exclude,
-            drop_labels: config.drop_labels.clone(),
-            keep_labels: config.keep_labels.clone(),
             max_series: config.max_series_per_target,
             max_state_bytes: config.max_state_bytes_per_target,
             family_series_warning: config.family_series_warning,
+            ..config.label_rules()
         };
         let targets = config
             .targets
