@@ -85,14 +85,12 @@ impl Stage for Gate {
         // that does not fit is it worth joining the records of each series-window, whose
         // bound is what the request can really occupy.
         let estimate = records.slots_estimate();
-        let reservation = match records.input.admission {
-            Admission::Internal => buffer.reserve_past_bound(estimate),
-            Admission::Bounded if !open => return Err(Refusal::ShuttingDown),
-            Admission::Bounded if self.memory.as_ref().is_some_and(|m| m.refusing()) => {
-                let m = self.memory.as_ref().expect("checked");
-                return Err(Refusal::MemoryHigh { rss: m.rss(), high: m.high_mark() });
-            }
-            Admission::Bounded => match buffer.try_reserve(estimate) {
+        let refusing = self.memory.as_ref().filter(|m| m.refusing());
+        let reservation = match (records.input.admission, refusing) {
+            (Admission::Internal, _) => buffer.reserve_past_bound(estimate),
+            (Admission::Bounded, _) if !open => return Err(Refusal::ShuttingDown),
+            (Admission::Bounded, Some(m)) => return Err(Refusal::MemoryHigh { rss: m.rss(), high: m.high_mark() }),
+            (Admission::Bounded, None) => match buffer.try_reserve(estimate) {
                 Ok(r) => r,
                 Err(_) => {
                     let (slots, windows) = records.slots_joined();
