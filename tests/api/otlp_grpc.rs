@@ -223,6 +223,7 @@ async fn a_full_buffer_is_unavailable_with_retry_info_and_the_retry_publishes_th
         if a.code() == 14 {
             let delay = a.retry_delay().expect("RetryInfo");
             assert!(delay >= std::time::Duration::from_secs(1), "{delay:?}");
+            assert_eq!(a.retry_info_trailer(), Some(delay), "the same delay for the Python SDK");
             assert!(a.message().contains("max_buffered_datums"), "{}", a.message());
         }
         a.code()
@@ -238,7 +239,7 @@ async fn a_full_buffer_is_unavailable_with_retry_info_and_the_retry_publishes_th
     let two = request(vec![counter("x", 1.0, start, vec![]), counter("y", 1.0, start, vec![])]);
     assert_eq!(app.flush().await.0, 200);
     let a = call(grpc, &[], frame(&two, false)).await;
-    assert_eq!((a.code(), a.retry_delay()), (8, None), "{a:?}");
+    assert_eq!((a.code(), a.retry_delay(), a.retry_info_trailer()), (8, None, None), "{a:?}");
     let fake = app.fake.clone();
     assert!(app.shutdown().await.complete());
     let sum = |n: &str| Stats::of_datums(fake.datums(NAMESPACE).iter().filter(|d| d.name == n)).sum;

@@ -8,8 +8,9 @@
 //! - `RESOURCE_EXHAUSTED` for a message over `grpc_max_message_bytes` (from its length
 //!   prefix, before it is read) or over the decoded-size budget, and a request that could not
 //!   fit even an empty buffer: the SDKs do not retry it;
-//! - `UNAVAILABLE` with a `google.rpc.RetryInfo` (the SDKs retry after its delay) for a full
-//!   buffer or spool, shutting down, or the bodies in memory at their bound;
+//! - `UNAVAILABLE` with a `google.rpc.RetryInfo` (the SDKs retry after its delay; it is in the
+//!   status's details and, for the Python SDK, in a `google.rpc.retryinfo-bin` trailer) for a
+//!   full buffer or spool, shutting down, or the bodies in memory at their bound;
 //! - `UNAUTHENTICATED` without the bearer token (`authorization` metadata), `UNIMPLEMENTED`
 //!   for another method or a `grpc-encoding` other than gzip or identity, and
 //!   `DEADLINE_EXCEEDED` for a message not read within `body_read_timeout`.
@@ -224,9 +225,14 @@ fn status(s: Status) -> Response {
     if let Ok(message) = HeaderValue::from_str(&wire::percent_encoded(&s.message)) {
         headers.insert("grpc-message", message);
     }
-    let details = base64::engine::general_purpose::STANDARD_NO_PAD.encode(details);
-    if let Ok(details) = HeaderValue::from_str(&details) {
+    let base64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    if let Ok(details) = HeaderValue::from_str(&base64.encode(details)) {
         headers.insert("grpc-status-details-bin", details);
+    }
+    if let Some(delay) = s.retry
+        && let Ok(info) = HeaderValue::from_str(&base64.encode(wire::retry_info(delay)))
+    {
+        headers.insert("google.rpc.retryinfo-bin", info);
     }
     response
 }
