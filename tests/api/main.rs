@@ -37,7 +37,6 @@ mod probes;
 mod publishing;
 mod remote_write;
 mod remote_write_prometheus;
-mod remote_write_restart;
 mod scrape;
 mod scrape_client;
 mod scrape_hostile;

@@ -12,9 +12,10 @@
 //! changes, the sidecar starts a new baseline and that interval is lost by design (the README
 //! advises delta temporality for them), so they cannot be compared exactly.
 //!
-//! Two short ones drive the Python SDK into the sidecar's refusals: a full buffer answers
-//! UNAVAILABLE with a RetryInfo, which the SDK honours and retries until the data arrives,
-//! exactly once; a wrong token answers UNAUTHENTICATED, which the SDK logs and drops.
+//! Three short ones drive the Python SDK into the sidecar's refusals: a full buffer, and a
+//! connection over `max_connections`, answer UNAVAILABLE with a RetryInfo, which the SDK
+//! honours and retries until the data arrives, exactly once; a wrong token answers
+//! UNAUTHENTICATED, which the SDK logs and drops.
 //!
 //! They need the clients (`scripts/clients.sh`), so a plain `cargo test` skips them;
 //! `scripts/test.sh` runs them, and without the clients they fail.
@@ -155,4 +156,38 @@ async fn python_grpc_with_a_wrong_token_is_unauthenticated_and_nothing_is_publis
     let fake = app.fake.clone();
     assert!(app.shutdown().await.complete());
     assert!(fake.datums(NAMESPACE).is_empty());
+}
+
+#[tokio::test]
+#[ignore = "needs the OpenTelemetry clients: scripts/clients.sh; scripts/test.sh runs it"]
+async fn python_grpc_over_max_connections_retries_after_the_retry_info_until_a_slot_frees() {
+    use crate::grpc_client::{Channel, EXPORT, call_with};
+    let app = TestApp::spawn(|c| {
+        c.otlp.grpc_listen = Some("127.0.0.1:0".parse().unwrap());
+        c.otlp.namespace = Some(NAMESPACE.into());
+        c.max_connections = 1;
+    })
+    .await;
+    let grpc = app.addr("otlp", "grpc").unwrap();
+    // A raw call holds the listener's only connection, its message still arriving.
+    let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(1);
+    let held = tokio::spawn(call_with(grpc, EXPORT, &[], Channel(rx)));
+    tx.send(vec![0u8, 0].into()).await.unwrap();
+    until("the slot held", async || app.metric("cw_sidecar_connections_active", "").await >= 2.0).await;
+    let env = python_env(grpc);
+    let client =
+        tokio::spawn(async move { run_logged(clients().join(".venv/bin/python"), "otel_client.py", &env).await });
+    let refused = "reason=\"max_connections\",answer=\"grpc_unavailable\"";
+    until("the SDK refused", async || app.metric("cw_sidecar_connections_refused_total", refused).await >= 1.0).await;
+    drop(tx);
+    assert_eq!(held.await.unwrap().code(), 3, "the held call's frame is truncated");
+    let (rounds, log) = client.await.unwrap();
+    assert!(log.contains("too many open connections (max_connections)"), "{log}");
+    assert!(log.contains("retrying in 1.00s"), "the RetryInfo was not honoured: {log}");
+    assert!(!log.contains("Failed to export"), "{log}");
+    let accepted = app.metric("cw_sidecar_otlp_points_total", "outcome=\"accepted\"").await;
+    assert_eq!(accepted, 4.0 * 2.0 * ROUNDS as f64, "each export was accepted once");
+    let fake = app.fake.clone();
+    assert!(app.shutdown().await.complete());
+    compare(&rounds, &fake.datums(NAMESPACE), "py-shop", false, Histograms::Explicit);
 }
