@@ -76,7 +76,8 @@ pub struct Config {
     #[serde(serialize_with = "human::print::size", deserialize_with = "rules::max_header_bytes")]
     #[schemars(with = "String")]
     pub max_header_bytes: usize,
-    /// Bound on open HTTP connections (1 to 1000000); further ones are closed at once. Capped
+    /// Bound on open HTTP connections (1 to 1000000); further ones are answered (503, or gRPC
+    /// `UNAVAILABLE` on the gRPC listener) and closed. Capped
     /// at startup to the open-files limit (RLIMIT_NOFILE) minus descriptors kept for publishing.
     #[serde(deserialize_with = "rules::max_connections")]
     pub max_connections: usize,

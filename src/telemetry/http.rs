@@ -15,11 +15,41 @@ struct Phase {
     phase: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct Refused {
+    reason: &'static str,
+    answer: &'static str,
+}
+
+/// How a connection over `connection_limit` was answered before it was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverLimit {
+    /// HTTP/1: `503` with `Retry-After: 1`, written without reading the request.
+    Http503,
+    /// HTTP/2 (gRPC): its first call answered `UNAVAILABLE` with a `RetryInfo`, then `GOAWAY`.
+    GrpcUnavailable,
+    /// HTTP/2 while the most refusals that are answered at once (8) are being answered
+    /// already: closed unanswered.
+    Closed,
+}
+
+impl OverLimit {
+    pub const ALL: [OverLimit; 3] = [OverLimit::Http503, OverLimit::GrpcUnavailable, OverLimit::Closed];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            OverLimit::Http503 => "http_503",
+            OverLimit::GrpcUnavailable => "grpc_unavailable",
+            OverLimit::Closed => "closed",
+        }
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Connections {
     active: Gauge,
     limit: Gauge,
-    refused: Counter,
+    refused: Family<Refused, Counter>,
     timed_out: Family<Phase, Counter>,
     accept_errors: Counter,
     body_bytes_in_flight: Gauge,
@@ -35,7 +65,7 @@ impl Connections {
         );
         registry.register(
             "connections_refused",
-            "HTTP connections closed at once because connection_limit were open",
+            "HTTP connections refused because connection_limit were open, by reason and how they were answered",
             self.refused.clone(),
         );
         registry.register(
@@ -49,6 +79,9 @@ impl Connections {
             "Bytes of request bodies held in memory (bounded by max_body_bytes_in_flight)",
             self.body_bytes_in_flight.clone(),
         );
+        for a in OverLimit::ALL {
+            drop(self.refused.get_or_create(&Refused { reason: "max_connections", answer: a.label() }));
+        }
         for p in TimeoutPhase::ALL {
             drop(self.timed_out.get_or_create(&Phase { phase: p.label() }));
         }
@@ -66,8 +99,8 @@ impl Connections {
         self.limit.set(i64::try_from(limit).unwrap_or(i64::MAX));
     }
 
-    pub fn refused(&self) {
-        self.refused.inc();
+    pub fn refused(&self, answer: OverLimit) {
+        self.refused.get_or_create(&Refused { reason: "max_connections", answer: answer.label() }).inc();
     }
 
     pub fn timed_out(&self, phase: TimeoutPhase) {

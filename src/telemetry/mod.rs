@@ -14,6 +14,7 @@ use prometheus_client::registry::Registry;
 pub(crate) mod cost;
 pub(crate) mod environment;
 mod http;
+pub use http::OverLimit;
 pub(crate) mod lines;
 pub(crate) mod memory;
 pub(crate) mod remote_write;

@@ -104,6 +104,15 @@ impl Answer {
         Some(std::time::Duration::new(delay.seconds as u64, delay.nanos as u32))
     }
 
+    /// The delay of the `google.rpc.retryinfo-bin` trailer (the Python SDK's), if there is one.
+    pub fn retry_info_trailer(&self) -> Option<std::time::Duration> {
+        use base64::Engine;
+        let raw = self.status_headers().get("google.rpc.retryinfo-bin")?;
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(raw.as_bytes()).unwrap();
+        let delay = RetryInfo::decode(bytes.as_slice()).unwrap().retry_delay?;
+        Some(std::time::Duration::new(delay.seconds as u64, delay.nanos as u32))
+    }
+
     /// The one response message, decoded.
     pub fn response<M: Message + Default>(&self) -> M {
         assert_eq!(self.code(), 0, "{self:?}");

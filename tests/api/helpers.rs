@@ -461,9 +461,14 @@ impl Sidecar {
     /// Starts the binary with `args` (and `--listen 127.0.0.1:0`) against `fake`; returns once
     /// it logged the address it listens on and `/readyz` answers 200.
     pub async fn start(fake: &FakeCloudWatch, args: &[impl AsRef<std::ffi::OsStr>]) -> Sidecar {
+        Sidecar::start_on(fake, "127.0.0.1:0", args).await
+    }
+
+    /// [`Sidecar::start`] with the API on `listen` (a restart on the same address).
+    pub async fn start_on(fake: &FakeCloudWatch, listen: &str, args: &[impl AsRef<std::ffi::OsStr>]) -> Sidecar {
         use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::from(sidecar_command())
-            .args(["--listen", "127.0.0.1:0", "--log-format", "text"])
+            .args(["--listen", listen, "--log-format", "text"])
             .args(args)
             .env("AWS_ENDPOINT_URL", fake.url())
             .env("AWS_REGION", "us-east-1")

@@ -29,6 +29,7 @@ mod otlp;
 mod otlp_clients;
 mod otlp_grpc;
 mod otlp_grpc_clients;
+mod otlp_grpc_connections;
 mod otlp_grpc_memory;
 mod otlp_memory;
 mod overflow;

@@ -33,6 +33,11 @@ pub(crate) fn clients() -> PathBuf {
 
 /// Runs a client with OTEL_* variables; returns its rounds.
 pub(crate) async fn run(program: PathBuf, script: &str, env: &[(&str, String)]) -> Vec<Value> {
+    run_logged(program, script, env).await.0
+}
+
+/// Runs a client with OTEL_* variables; returns its rounds and what it logged (stderr).
+pub(crate) async fn run_logged(program: PathBuf, script: &str, env: &[(&str, String)]) -> (Vec<Value>, String) {
     let needed = if script.ends_with(".js") {
         clients().join("node_modules/@opentelemetry/sdk-metrics")
     } else {
@@ -50,7 +55,7 @@ pub(crate) async fn run(program: PathBuf, script: &str, env: &[(&str, String)]) 
     assert!(out.status.success(), "{script}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     let rounds: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(rounds.len(), ROUNDS, "{stdout}");
-    rounds
+    (rounds, String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 type Key = (String, String, i64);

@@ -20,7 +20,7 @@ use crate::helpers::{Stats, TestApp, now_ms};
 
 const NAMESPACE: &str = "Otel";
 
-async fn spawn(tune: impl FnOnce(&mut Config)) -> (TestApp, std::net::SocketAddr) {
+pub(crate) async fn spawn(tune: impl FnOnce(&mut Config)) -> (TestApp, std::net::SocketAddr) {
     let app = TestApp::spawn(|c| {
         c.otlp.grpc_listen = Some("127.0.0.1:0".parse().unwrap());
         c.otlp.namespace = Some(NAMESPACE.into());
@@ -39,7 +39,7 @@ fn kv(k: &str, v: &str) -> KeyValue {
     }
 }
 
-fn counter(name: &str, value: f64, start_ms: i64, attributes: Vec<KeyValue>) -> Metric {
+pub(crate) fn counter(name: &str, value: f64, start_ms: i64, attributes: Vec<KeyValue>) -> Metric {
     let ns = |ms: i64| ms as u64 * 1_000_000;
     Metric {
         name: name.into(),
@@ -59,7 +59,7 @@ fn counter(name: &str, value: f64, start_ms: i64, attributes: Vec<KeyValue>) -> 
     }
 }
 
-fn request(metrics: Vec<Metric>) -> Vec<u8> {
+pub(crate) fn request(metrics: Vec<Metric>) -> Vec<u8> {
     ExportMetricsServiceRequest {
         resource_metrics: vec![ResourceMetrics {
             resource: Some(Resource { attributes: vec![kv("service.name", "shop")], ..Default::default() }),
@@ -223,6 +223,7 @@ async fn a_full_buffer_is_unavailable_with_retry_info_and_the_retry_publishes_th
         if a.code() == 14 {
             let delay = a.retry_delay().expect("RetryInfo");
             assert!(delay >= std::time::Duration::from_secs(1), "{delay:?}");
+            assert_eq!(a.retry_info_trailer(), Some(delay), "the same delay for the Python SDK");
             assert!(a.message().contains("max_buffered_datums"), "{}", a.message());
         }
         a.code()
@@ -238,7 +239,7 @@ async fn a_full_buffer_is_unavailable_with_retry_info_and_the_retry_publishes_th
     let two = request(vec![counter("x", 1.0, start, vec![]), counter("y", 1.0, start, vec![])]);
     assert_eq!(app.flush().await.0, 200);
     let a = call(grpc, &[], frame(&two, false)).await;
-    assert_eq!((a.code(), a.retry_delay()), (8, None), "{a:?}");
+    assert_eq!((a.code(), a.retry_delay(), a.retry_info_trailer()), (8, None, None), "{a:?}");
     let fake = app.fake.clone();
     assert!(app.shutdown().await.complete());
     let sum = |n: &str| Stats::of_datums(fake.datums(NAMESPACE).iter().filter(|d| d.name == n)).sum;
@@ -273,39 +274,4 @@ async fn grpc_is_off_unless_configured_and_its_calls_answered_while_draining() {
         assert!(a.retry_delay().is_some());
     }
     assert!(shutting.report().await.complete());
-}
-
-#[tokio::test]
-async fn connections_over_max_connections_are_refused_and_counted() {
-    let (app, grpc) = spawn(|c| c.max_connections = 1).await;
-    // The API's own connection (for /metrics) counts in the same gauge: the baseline.
-    let before = app.metric("cw_sidecar_connections_active", "").await;
-    // One connection holds the gRPC listener's only slot with a call still arriving.
-    let (tx, rx) = tokio::sync::mpsc::channel::<axum::body::Bytes>(1);
-    let held = tokio::spawn(call_with(grpc, crate::grpc_client::EXPORT, &[], Channel(rx)));
-    tx.send(vec![0u8, 0].into()).await.unwrap();
-    while app.metric("cw_sidecar_connections_active", "").await <= before {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    // A second connection is refused at once: its call fails (gRPC clients reconnect later).
-    let stream = tokio::net::TcpStream::connect(grpc).await.unwrap();
-    let io = hyper_util::rt::TokioIo::new(stream);
-    let executor = hyper_util::rt::TokioExecutor::new();
-    type Empty = http_body_util::Empty<axum::body::Bytes>;
-    if let Ok((mut sender, conn)) = hyper::client::conn::http2::handshake::<_, _, Empty>(executor, io).await {
-        tokio::spawn(conn);
-        let uri = format!("http://{grpc}{}", crate::grpc_client::EXPORT);
-        let request = hyper::Request::post(uri).body(Empty::new()).unwrap();
-        assert!(sender.send_request(request).await.is_err(), "a second connection was served");
-    }
-    assert_eq!(app.metric("cw_sidecar_connections_refused_total", "").await, 1.0);
-    // The held call ends (its frame truncated: INVALID_ARGUMENT) and its slot is given back.
-    drop(tx);
-    assert_eq!(held.await.unwrap().code(), 3);
-    while app.metric("cw_sidecar_connections_active", "").await > before {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    let body = frame(&request(vec![counter("ok", 1.0, now_ms(), vec![])]), false);
-    assert_eq!(call(grpc, &[], body).await.code(), 0);
-    assert!(app.shutdown().await.complete());
 }

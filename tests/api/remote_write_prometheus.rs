@@ -19,7 +19,7 @@ const NAMESPACE: &str = "Prom";
 /// Scrapes whose values change; later ones answer the last values again.
 const CHANGING: usize = 6;
 
-fn prometheus_binary() -> PathBuf {
+pub(crate) fn prometheus_binary() -> PathBuf {
     let bundled = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients/.prometheus/usr/bin/prometheus");
     let candidates = std::env::var_os("PROMETHEUS_BIN")
         .map(PathBuf::from)
@@ -38,7 +38,12 @@ fn prometheus_binary() -> PathBuf {
 /// The exposition of the target's n-th scrape (values frozen after [`CHANGING`]): a counter
 /// counting 3 per scrape, a histogram observing 0.05, 0.5 and 2 per scrape, a gauge at n.
 fn exposition(n: usize) -> String {
-    let n = n.min(CHANGING) as f64;
+    exposition_until(n, CHANGING)
+}
+
+/// [`exposition`] with its values frozen after `changing` scrapes.
+pub(crate) fn exposition_until(n: usize, changing: usize) -> String {
+    let n = n.min(changing) as f64;
     format!(
         "# TYPE jobs_total counter\njobs_total{{queue=\"mail\"}} {jobs}\n\
          # TYPE latency_seconds histogram\n\

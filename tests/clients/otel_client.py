@@ -4,7 +4,8 @@ OTEL_EXPORTER_OTLP_METRICS_PROTOCOL is `grpc`: .venv/bin/python otel_client.py <
 
 The exporter is configured by the standard environment variables only
 (OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE,
-OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION, ...).
+OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION, ...); OTEL_CLIENT_MINUTE_MARGIN_MS
+is this script's own (see below).
 Each round records into every series, then force_flush() exports: one point per series and
 round. Prints one JSON line per round: when its export ran (ms, before and after) and what
 each series recorded, keyed by instrument and then by the attribute `route`. It exits without
@@ -38,9 +39,11 @@ inflight = meter.create_up_down_counter("inflight", unit="{request}")
 latency = meter.create_histogram("latency", unit="ms")
 queue = meter.create_gauge("queue_depth", unit="1")
 
+# Keep a round's export inside one minute, so that each lands in a known window: a round
+# starts at least this long before the minute ends (more for an export that will retry).
+margin_ms = int(os.environ.get("OTEL_CLIENT_MINUTE_MARGIN_MS", "1500"))
 for _ in range(rounds):
-    # Keep a round's export inside one minute, so that each lands in a known window.
-    while 60_000 - (time.time() * 1000) % 60_000 < 1500:
+    while 60_000 - (time.time() * 1000) % 60_000 < margin_ms:
         time.sleep(0.2)
     recorded = {"requests": {}, "inflight": {}, "latency": {}, "queue_depth": {}}
     for route in ("/a", "/b"):

@@ -7,9 +7,11 @@
 
 mod conn;
 pub mod error;
+pub mod grpc;
 pub mod listener;
 pub mod media;
 pub mod read;
+mod refuse;
 pub mod server;
 
 use std::sync::Arc;

@@ -1,7 +1,8 @@
 //! The HTTP server: an accept loop over hyper's HTTP/1 connections (or HTTP/2 ones, for
 //! gRPC), so that what clients can hold is bounded (`axum::serve` bounds none of it):
 //! - at most `max_connections` open connections, capped at startup to the open-files limit
-//!   less [`RESERVED_FDS`](crate::ingest::descriptors::RESERVED_FDS) kept for publishing; one more is answered 503 and closed at once;
+//!   less [`RESERVED_FDS`](crate::ingest::descriptors::RESERVED_FDS) kept for publishing; one more is answered in its
+//!   protocol and closed ([`super::refuse`]: HTTP/1 a 503 at once, HTTP/2 `UNAVAILABLE`);
 //! - a request head within `header_read_timeout` and of at most `max_header_bytes` (431);
 //! - a kept-alive connection waits at most `idle_timeout` for its next request (an HTTP/2 one
 //!   once none of its requests is in flight);
@@ -33,15 +34,13 @@ use tokio_util::task::TaskTracker;
 
 pub use super::conn::Timeouts;
 use super::conn::{Activity, Watched};
+use super::refuse;
 use crate::ingest::descriptors::needs_pause;
-use crate::telemetry::Telemetry;
+use crate::telemetry::{OverLimit, Telemetry};
 use cw_core::reasons::RefuseReason;
 
 /// hyper's smallest read buffer; `max_header_bytes` below it is enforced by the header size.
 const MIN_BUF_SIZE: usize = 8192;
-
-/// Answer to a connection over the limit, written without reading its request.
-const REFUSED_BODY: &str = r#"{"error":"too many open connections (max_connections); retry shortly"}"#;
 
 #[derive(Debug, Clone, Copy)]
 pub struct ServerLimits {
@@ -98,6 +97,7 @@ pub async fn serve(
         }
     };
     let permits = Arc::new(Semaphore::new(limits.max_connections));
+    let answering = Arc::new(Semaphore::new(refuse::ANSWERING));
     telemetry.http.set_limit(limits.max_connections);
     let connections = TaskTracker::new();
     let abort = CancellationToken::new();
@@ -124,8 +124,7 @@ pub async fn serve(
             }
         };
         let Ok(permit) = permits.clone().try_acquire_owned() else {
-            telemetry.http.refused();
-            refuse(&stream);
+            over_limit(stream, &shared, &answering, &connections);
             continue;
         };
         let open = Open::new(permit, telemetry.clone());
@@ -164,14 +163,23 @@ impl Drop for Open {
     }
 }
 
-/// Best effort: a 503 the client can read if it has not sent much yet; then the stream closes.
-fn refuse(stream: &TcpStream) {
-    let response = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 1\r\n\
-         connection: close\r\ncontent-length: {}\r\n\r\n{REFUSED_BODY}",
-        REFUSED_BODY.len()
-    );
-    let _ = stream.try_write(response.as_bytes());
+/// Answers a connection over the limit in its protocol ([`refuse`]) and counts how.
+fn over_limit(stream: TcpStream, shared: &Shared, answering: &Arc<Semaphore>, connections: &TaskTracker) {
+    let telemetry = shared.telemetry.clone();
+    if let Builder::Http1(_) = shared.http {
+        telemetry.http.refused(OverLimit::Http503);
+        refuse::http1(&stream);
+        return;
+    }
+    let Ok(slot) = answering.clone().try_acquire_owned() else {
+        telemetry.http.refused(OverLimit::Closed);
+        return;
+    };
+    let refusal = refuse::http2(stream, shared.timeouts.header, shared.abort.clone(), slot);
+    connections.spawn(async move {
+        let answered = refusal.await;
+        telemetry.http.refused(if answered { OverLimit::GrpcUnavailable } else { OverLimit::Closed });
+    });
 }
 
 /// The peer's own failures need nothing; running out of descriptors or memory needs a pause,

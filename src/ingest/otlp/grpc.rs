@@ -8,8 +8,9 @@
 //! - `RESOURCE_EXHAUSTED` for a message over `grpc_max_message_bytes` (from its length
 //!   prefix, before it is read) or over the decoded-size budget, and a request that could not
 //!   fit even an empty buffer: the SDKs do not retry it;
-//! - `UNAVAILABLE` with a `google.rpc.RetryInfo` (the SDKs retry after its delay) for a full
-//!   buffer or spool, shutting down, or the bodies in memory at their bound;
+//! - `UNAVAILABLE` with a `google.rpc.RetryInfo` (the SDKs retry after its delay; it is in the
+//!   status's details and, for the Python SDK, in a `google.rpc.retryinfo-bin` trailer: see
+//!   [`crate::ingest::http::grpc`]) for a full buffer or spool, shutting down, or the bodies in memory at their bound;
 //! - `UNAUTHENTICATED` without the bearer token (`authorization` metadata), `UNIMPLEMENTED`
 //!   for another method or a `grpc-encoding` other than gzip or identity, and
 //!   `DEADLINE_EXCEEDED` for a message not read within `body_read_timeout`.
@@ -21,16 +22,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use base64::Engine;
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 
 use super::Otlp;
 use super::http::grpc_code;
+use crate::ingest::http::grpc::{CONTENT_TYPE, Status, ok, status};
 use crate::ingest::http::listener::HttpListener;
 use crate::ingest::http::read::Reservation;
 use crate::ingest::http::server::{Protocol, ServerLimits};
@@ -39,8 +40,6 @@ use crate::ingest::source::{BoxFuture, Shared, Source};
 use cw_core::ingest::otlp::grpc::{self as wire, Failure};
 use cw_core::ingest::otlp::wire::code;
 use cw_core::reasons::RefuseReason;
-
-const CONTENT_TYPE: &str = "application/grpc";
 
 /// What the gRPC listener's handler needs.
 pub struct Listener {
@@ -78,14 +77,6 @@ pub fn router(listener: Arc<Listener>) -> Router {
         })
     };
     http::traced(Router::new().route(wire::EXPORT_PATH, post(export)).fallback(unimplemented)).with_state(listener)
-}
-
-/// A call's failure, as its trailers say it.
-struct Status {
-    code: i32,
-    message: String,
-    /// When to retry (`RetryInfo`).
-    retry: Option<Duration>,
 }
 
 impl From<Failure> for Status {
@@ -195,38 +186,4 @@ fn refused(http: &Http, e: IngestError) -> Response {
 fn failed(http: &Http, f: Failure) -> Response {
     http.telemetry.request_refused(f.reason);
     status(f.into())
-}
-
-fn grpc_headers(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-    headers.insert("grpc-accept-encoding", HeaderValue::from_static(wire::ACCEPTED));
-}
-
-/// `OK`: the framed response, then the trailers.
-fn ok(framed: Vec<u8>) -> Response {
-    let mut trailers = HeaderMap::new();
-    trailers.insert("grpc-status", HeaderValue::from_static("0"));
-    let body = Full::new(Bytes::from(framed)).with_trailers(async move { Some(Ok(trailers)) });
-    let mut response = Response::new(Body::new(body));
-    grpc_headers(&mut response);
-    response
-}
-
-/// A failure as a trailers-only answer: status, message and details in the headers of an
-/// empty stream.
-fn status(s: Status) -> Response {
-    let mut response = Response::new(Body::empty());
-    grpc_headers(&mut response);
-    let details = wire::status_details(s.code, &s.message, s.retry);
-    let headers = response.headers_mut();
-    headers.insert("grpc-status", HeaderValue::from(s.code));
-    if let Ok(message) = HeaderValue::from_str(&wire::percent_encoded(&s.message)) {
-        headers.insert("grpc-message", message);
-    }
-    let details = base64::engine::general_purpose::STANDARD_NO_PAD.encode(details);
-    if let Ok(details) = HeaderValue::from_str(&details) {
-        headers.insert("grpc-status-details-bin", details);
-    }
-    response
 }

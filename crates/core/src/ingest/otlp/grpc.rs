@@ -202,22 +202,24 @@ pub struct ProtoDuration {
 
 pub const RETRY_INFO_TYPE: &str = "type.googleapis.com/google.rpc.RetryInfo";
 
+/// The encoded `google.rpc.RetryInfo` asking to retry after `delay`: a detail of the status,
+/// and also the value of the `google.rpc.retryinfo-bin` trailer, which is where the Python
+/// SDK looks for it (grpc-go and the collector read the status's details).
+pub fn retry_info(delay: Duration) -> Vec<u8> {
+    RetryInfo {
+        retry_delay: Some(ProtoDuration {
+            seconds: i64::try_from(delay.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(delay.subsec_nanos()).unwrap_or(0),
+        }),
+    }
+    .encode_to_vec()
+}
+
 /// The encoded `google.rpc.Status` of a failure, with a `RetryInfo` when the client should
 /// retry after `retry_after`.
 pub fn status_details(code: i32, message: &str, retry_after: Option<Duration>) -> Vec<u8> {
-    let details = retry_after
-        .map(|d| Any {
-            type_url: RETRY_INFO_TYPE.to_string(),
-            value: RetryInfo {
-                retry_delay: Some(ProtoDuration {
-                    seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-                    nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
-                }),
-            }
-            .encode_to_vec(),
-        })
-        .into_iter()
-        .collect();
+    let details =
+        retry_after.map(|d| Any { type_url: RETRY_INFO_TYPE.to_string(), value: retry_info(d) }).into_iter().collect();
     RichStatus { code, message: message.to_string(), details }.encode_to_vec()
 }
 
