@@ -71,7 +71,7 @@ fn kv(key: &str, value: String) -> KeyValue {
 }
 
 fn is_counter(metric: usize) -> bool {
-    metric % 2 == 0
+    metric.is_multiple_of(2)
 }
 
 /// A changing gauge reading, from the round and the series.
