@@ -23,10 +23,20 @@ expect() { # label, how many numbers the row must hold after its label
 }
 # per second, p99, half load, achieved, p50 and p99 at half load
 for load in "one record per POST: bare axum" "one record per POST: parse-only" "one record per POST: cw-sidecar" \
-  "1000 records per POST: parse-only" "1000 records per POST: cw-sidecar"; do
+  "1000 records per POST: parse-only" "1000 records per POST: cw-sidecar" \
+  "OTLP/HTTP protobuf: decode-only" "OTLP/HTTP protobuf: cw-sidecar" "OTLP/gRPC: decode-only" \
+  "OTLP/gRPC: cw-sidecar" "remote-write 1.0: decode-only" "remote-write 1.0: cw-sidecar"; do
   expect "$load" 6
 done
 expect "instructions per record (callgrind)" 1
+# the ratio to decode-only besides the six
+for load in "OTLP/HTTP protobuf: cw-sidecar" "OTLP/gRPC: cw-sidecar" "remote-write 1.0: cw-sidecar"; do
+  expect "$load" 7
+done
+expect "load generator CPU at max" 6
+for kind in "OTLP/HTTP protobuf" "OTLP/gRPC" "remote-write"; do
+  expect "instructions per point: $kind" 1
+done
 expect "RSS idle (VmRSS after start)" 1
 expect "RSS at 10000 active series x 20 values" 1
 expect "RSS at 100000 active series x 20 values" 1

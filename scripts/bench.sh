@@ -9,10 +9,14 @@
 # 32 connections; figures are ratios within this run, never absolute claims. For each server
 # and body, examples/bench_load.rs (core 1, 32 connections) then sends half of the req/s wrk
 # measured, at a fixed rate, and reports p50 and p99 latency from each request's scheduled
-# time. Then, on cw-sidecar alone: its RSS idle and with many active series, its startup time
+# time. The same for protobuf bodies of 100 data points (OTLP over HTTP and over gRPC, and
+# remote-write), sent by bench_load itself (32 senders as fast as answered, then at half that
+# rate), on cw-sidecar beside the decode-only baseline: bench_parse_only decoding the same
+# bodies with prost (and snappy) on the same stack. Then, on cw-sidecar alone: its RSS idle and with many active series, its startup time
 # to ready, and its PutMetricData calls over their lower bound for 25,000 series-windows.
-# valgrind's callgrind counts instructions per record on the 1000-record path: that count is
-# stable from run to run and is what a change to the hot path is judged by. Last, the UDP
+# valgrind's callgrind counts instructions per record on the 1000-record path, and per data
+# point of the protobuf loads (scripts/callgrind.sh): those counts are stable from run to run
+# and are what a change to the hot path is judged by. Last, the UDP
 # figures of scripts/bench-udp.sh. docs/performance.md says how each figure is measured.
 #
 #   scripts/bench.sh                 # full run (about 5 minutes after the release build)
@@ -92,7 +96,7 @@ done
 
 port=26100
 start_server() { # name command... -> sets $url
-  port=$((port + 1))
+  port=$((port + 2)) # the next one for a gRPC listener
   local name=$1; shift
   case "$name" in
     sidecar) taskset -c 0 "$@" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 60s \
@@ -102,10 +106,16 @@ start_server() { # name command... -> sets $url
     spool) rm -rf "$work/spool"
            taskset -c 0 "$@" --dry-run --listen "127.0.0.1:$port" --namespace Bench --flush-interval 60s \
              --self-metrics-namespace "" --spool-dir "$work/spool" --spool-max-bytes 8GiB >/dev/null 2>"$work/$name.log" & ;;
+    # The protobuf loads' servers, with a gRPC listener on the next port.
+    sidecar-proto) taskset -c 0 "$@" --dry-run --listen "127.0.0.1:$port" --otlp-grpc-listen "127.0.0.1:$((port + 1))" \
+                     --namespace Bench --flush-interval 60s --self-metrics-namespace "" >/dev/null 2>"$work/$name.log" & ;;
+    decode) taskset -c 0 "$@" "127.0.0.1:$port" "127.0.0.1:$((port + 1))" >/dev/null 2>"$work/$name.log" & ;;
     *) taskset -c 0 "$@" "127.0.0.1:$port" >/dev/null 2>"$work/$name.log" & ;;
   esac
   pids+=($!)
   url="http://127.0.0.1:$port/v1/metrics"
+  base_url="http://127.0.0.1:$port"
+  grpc_url="http://127.0.0.1:$((port + 1))"
   for _ in $(seq 100); do
     curl -s -o /dev/null -X POST -H 'content-type: application/json' -d '[]' "$url" && return 0
     sleep 0.05
@@ -167,6 +177,53 @@ for server in bare parse sidecar spool; do
     p99h[$server-$body]=$p99_
   done
   stop_server
+done
+
+# The protobuf loads: data points per second as fast as answered, then p50 and p99 at half
+# that rate; the load generator's own CPU is kept to show it was not the bottleneck.
+proto_kinds=(otlp-http otlp-grpc remote-write)
+proto_load() { # kind url req/s -> "req/s p50_us p99_us points/s cpu%"
+  local out
+  out=$(taskset -c 1 "$bench_load" proto "$1" "$2" 32 "$3" "$seconds")
+  read -r _ _ _ errors _ non2xx _ r _ p50 _ p99_ _ _ _ points _ cpu <<<"$out"
+  if [ "$errors" != 0 ] || [ "$non2xx" != 0 ]; then
+    echo "errors or failed answers for $1 (rate $3, 0 = as fast as answered): $out" >&2
+    exit 1
+  fi
+  echo "$r $p50 $p99_ $points $cpu"
+}
+declare -A load_cpu
+for server in decode sidecar-proto; do
+  case "$server" in
+    decode) start_server decode "$release/examples/bench_parse_only" ;;
+    sidecar-proto) start_server sidecar-proto "$sidecar" ;;
+  esac
+  for kind in "${proto_kinds[@]}"; do
+    target=$base_url
+    [ "$kind" = otlp-grpc ] && target=$grpc_url
+    read -r r _ l points cpu < <(proto_load "$kind" "$target" 0)
+    rps[$server-$kind]=$points
+    p99[$server-$kind]=$(awk -v us="$l" 'BEGIN { printf "%.2fms", us / 1000 }')
+    load_cpu[$server-$kind]=$cpu
+    h=$(awk -v r="$r" 'BEGIN { h = int(r / 2); print (h < 1 ? 1 : h) }')
+    read -r a p50 p99_ _ _ < <(proto_load "$kind" "$target" "$h")
+    half[$server-$kind]=$h
+    achieved[$server-$kind]=$a
+    p50h[$server-$kind]=$p50
+    p99h[$server-$kind]=$p99_
+  done
+  if [ "$server" = sidecar-proto ]; then
+    # Every point was taken: none rejected, no sample ignored as out of order.
+    lost=$(curl -sf "$base_url/metrics" | awk '/^cw_sidecar_(otlp_points_total|remote_write_samples_total)\{.*outcome="(rejected|ignored|refused)"/ {v += $2} END {print v + 0}')
+    [ "$lost" = 0 ] || { echo "cw-sidecar rejected or ignored $lost points of the protobuf loads" >&2; exit 1; }
+  fi
+  stop_server
+done
+declare -A cg_point
+proto_cg=$(CALLGRIND_ONLY="${proto_kinds[*]}" CALLGRIND_BIN_DIR="$release" CALLGRIND_REQUESTS="$callgrind_requests" \
+  scripts/callgrind.sh)
+for kind in "${proto_kinds[@]}"; do
+  cg_point[$kind]=$(awk -v k="$kind" '$3 == "point," && $4 == k {print $5}' <<<"$proto_cg")
 done
 
 # Instructions per record on the 1000-record path: (total - idle) / records.
@@ -298,7 +355,22 @@ row "one record per POST: spool, sync always" "${rps[spool-one]} req" "${p99[spo
   "$(ratio "${rps[spool-one]}" "${rps[sidecar-one]}") of spool off" spool-one
 row "1000 records per POST: spool, sync always" "$(records "${rps[spool-batch]}") rec" "${p99[spool-batch]}" \
   "$(ratio "${rps[spool-batch]}" "${rps[sidecar-batch]}") of spool off" spool-batch
+proto_rows() { # kind label
+  row "$2: decode-only" "${rps[decode-$1]} pts" "${p99[decode-$1]}" "" "decode-$1"
+  row "$2: cw-sidecar" "${rps[sidecar-proto-$1]} pts" "${p99[sidecar-proto-$1]}" \
+    "$(ratio "${rps[sidecar-proto-$1]}" "${rps[decode-$1]}") of decode-only" "sidecar-proto-$1"
+}
+proto_rows otlp-http "OTLP/HTTP protobuf"
+proto_rows otlp-grpc "OTLP/gRPC"
+proto_rows remote-write "remote-write 1.0"
+echo "  (protobuf: 100 data points per request, goal >= 70% of decode-only; load generator CPU at max, decode-only / cw-sidecar:" \
+  "OTLP/HTTP ${load_cpu[decode-otlp-http]}% / ${load_cpu[sidecar-proto-otlp-http]}%," \
+  "gRPC ${load_cpu[decode-otlp-grpc]}% / ${load_cpu[sidecar-proto-otlp-grpc]}%," \
+  "remote-write ${load_cpu[decode-remote-write]}% / ${load_cpu[sidecar-proto-remote-write]}%)"
 printf '%-42s %14s\n' "instructions per record (callgrind)" "$per_record"
+printf '%-42s %14s\n' "instructions per point: OTLP/HTTP protobuf" "${cg_point[otlp-http]}"
+printf '%-42s %14s\n' "instructions per point: OTLP/gRPC" "${cg_point[otlp-grpc]}"
+printf '%-42s %14s\n' "instructions per point: remote-write" "${cg_point[remote-write]}"
 printf '%-42s %14s %10s %20s\n' "RSS idle (VmRSS after start)" "$(mb "${rss[idle]}")" "" "goal <= 15 MB"
 for n in "${series_sizes[@]}"; do
   goal=""

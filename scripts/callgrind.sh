@@ -5,11 +5,16 @@
 #   per POST       single-record JSON bodies on one kept-alive connection: (2,000 - idle) / 2,000
 #   per datagram   StatsD over UDP, one line per datagram, 30,000 at 5,000/s (examples/statsd_blast):
 #                  the whole process's total / 30,000, as docs/performance.md counts it
+#   per point      protobuf bodies of 100 data points (examples/bench_load proto-count) on one
+#                  connection, CALLGRIND_REQUESTS of them (50): (total - idle) / points, for
+#                  otlp-http (OTLP protobuf over HTTP), otlp-grpc and remote-write; the sidecar
+#                  has its gRPC listener on for all three (and their one idle run)
 # Each is the sidecar in --dry-run with no self metrics and a 600 s flush. Extra flags for the
 # sidecar (a config with rules, say) go in CALLGRIND_FLAGS.
 #
-#   scripts/callgrind.sh             # all three
+#   scripts/callgrind.sh             # all six
 #   CALLGRIND_ONLY=record scripts/callgrind.sh
+#   CALLGRIND_ONLY="otlp-http otlp-grpc remote-write" scripts/callgrind.sh
 #   CALLGRIND_BIN_DIR=/tmp/base scripts/callgrind.sh    # binaries of another commit
 # Installs valgrind from Debian's packages when missing; targets 127.0.0.1 only.
 set -euo pipefail
@@ -17,14 +22,15 @@ cd "$(dirname "$0")/.."
 
 command -v valgrind >/dev/null || { apt-get update -qq >/dev/null && apt-get install -y -qq valgrind >/dev/null; }
 profile="${CALLGRIND_PROFILE:-release}"
-only="${CALLGRIND_ONLY:-record post datagram}"
+only="${CALLGRIND_ONLY:-record post datagram otlp-http otlp-grpc remote-write}"
+requests="${CALLGRIND_REQUESTS:-50}"
 read -r -a extra <<<"${CALLGRIND_FLAGS:-}"
 if [ -n "${CALLGRIND_BIN_DIR:-}" ]; then
-  # Binaries built elsewhere (another commit, to compare in one run): cw-sidecar and
-  # examples/statsd_blast under this directory.
+  # Binaries built elsewhere (another commit, to compare in one run): cw-sidecar,
+  # examples/statsd_blast and examples/bench_load under this directory.
   dir="$CALLGRIND_BIN_DIR"
 else
-  cargo build --profile "$profile" --locked --bin cw-sidecar --example statsd_blast >&2
+  cargo build --profile "$profile" --locked --bin cw-sidecar --example statsd_blast --example bench_load >&2
   dir="${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 fi
 sidecar="$dir/cw-sidecar"
@@ -84,6 +90,17 @@ EOF
 }
 blast() { "$dir/examples/statsd_blast" "127.0.0.1:$((port + 1))" 5000 50 6 >/dev/null; sleep 1; }
 sleep7() { sleep 7; }
+# The protobuf requests of $kind, on the sidecar's API port or its gRPC listener (the next).
+protobufs() {
+  local target=$port out
+  [ "$kind" = otlp-grpc ] && target=$((port + 1))
+  out=$("$dir/examples/bench_load" proto-count "$kind" "http://127.0.0.1:$target" "$requests")
+  case "$out" in
+    "count $requests errors 0 non2xx 0 "*) ;;
+    *) echo "$kind under callgrind: $out" >&2; kill -INT "$pid"; exit 1 ;;
+  esac
+}
+proto_idle=""
 
 for what in $only; do
   case "$what" in
@@ -97,5 +114,13 @@ for what in $only; do
       base=$(run sleep7 --statsd-udp-address "127.0.0.1:$((port + 3))")
       busy=$(run blast --statsd-udp-address "127.0.0.1:$((port + 3))")
       printf '%-36s %10d   %d total / 30,000 (idle alike: %d)\n' "instructions per StatsD datagram" $((busy / 30000)) "$busy" "$base" ;;
+    otlp-http | otlp-grpc | remote-write)
+      grpc=(--otlp-grpc-listen "127.0.0.1:$((port + 3))")
+      [ -n "$proto_idle" ] || proto_idle=$(run idle "${grpc[@]}")
+      kind=$what
+      busy=$(run protobufs "${grpc[@]}")
+      points=$((requests * 100))
+      printf 'instructions per point, %-12s %10d   (%d - %d idle) / %d points\n' "$kind" \
+        $(((busy - proto_idle) / points)) "$busy" "$proto_idle" "$points" ;;
   esac
 done

@@ -14,11 +14,23 @@
 //!     1000-record bodies, all with one timestamp (the start of the current minute) so that
 //!     every series has one window. Prints `records N requests R errors E non2xx X seconds S`.
 //!
+//!   bench_load proto <otlp-http|otlp-grpc|remote-write> <url> <connections> <requests/s> <seconds>
+//!     Protobuf bodies of 100 data points ([`proto`]) to the path of their kind on the
+//!     server of `url`: OTLP over HTTP/1.1 or gRPC, or remote-write; open loop at the rate
+//!     as `rate` does, or closed loop (as fast as answered) when it is 0 ([`load`]). Prints
+//!     `count N errors E non2xx X rate R p50_us A p99_us B max_us C points P cpu_pct U`.
+//!
+//!   bench_load proto-count <kind> <url> <requests>
+//!     The same, `requests` of them one after another on one connection (for callgrind).
+//!
 //!   bench_load startup <runs> <port> <cpu> <program> [args...]
 //!     Starts `program args... --listen 127.0.0.1:<port + run>` `runs` times, pinned to core
 //!     `cpu`; each time measures from the spawn to the first `GET /readyz` answered 200
 //!     (polled in a tight loop), then stops it with SIGINT. Prints
 //!     `runs N median_ms M min_ms A max_ms B`.
+
+mod load;
+mod proto;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -37,17 +49,26 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = "usage: bench_load rate <url> <body-file> <connections> <rate> <seconds>\n\
                  \x20      bench_load fill <url> <first-series> <series> <values> <connections>\n\
+                 \x20      bench_load proto <kind> <url> <connections> <rate> <seconds>\n\
+                 \x20      bench_load proto-count <kind> <url> <requests>\n\
                  \x20      bench_load startup <runs> <port> <cpu> <program> [args...]";
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    match args.first().map(String::as_str) {
-        Some("rate") if args.len() == 6 => {
+    let kind = args.get(1).and_then(|k| proto::Kind::parse(k));
+    match (args.first().map(String::as_str), kind) {
+        (Some("rate"), _) if args.len() == 6 => {
             let body = std::fs::read(&args[2]).expect("body file");
             rt.block_on(rate(uri(&args[1]), Bytes::from(body), num(&args[3]), num(&args[4]), num(&args[5])));
         }
-        Some("fill") if args.len() == 6 => {
+        (Some("fill"), _) if args.len() == 6 => {
             rt.block_on(fill(uri(&args[1]), num(&args[2]), num(&args[3]), num(&args[4]), num(&args[5])));
         }
-        Some("startup") if args.len() >= 5 => {
+        (Some("proto"), Some(kind)) if args.len() == 6 => {
+            rt.block_on(load::run(kind, uri(&args[2]), num(&args[3]), num(&args[4]), num(&args[5]), u64::MAX));
+        }
+        (Some("proto-count"), Some(kind)) if args.len() == 4 => {
+            rt.block_on(load::run(kind, uri(&args[2]), 1, 0, 600, num(&args[3])));
+        }
+        (Some("startup"), _) if args.len() >= 5 => {
             startup(num(&args[1]), num(&args[2]) as u16, num(&args[3]) as usize, &args[4], &args[5..])
         }
         _ => {
