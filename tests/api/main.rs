@@ -12,6 +12,7 @@ mod cost;
 mod emf;
 mod emf_bounds;
 mod environment;
+mod environment_binary;
 mod fake_cloudwatch;
 mod fake_metadata;
 mod fake_outage;
