@@ -26,6 +26,7 @@ mod limited;
 mod line_app;
 mod line_limits;
 mod memory_ceiling;
+mod memory_ceiling_queues;
 mod otlp;
 mod otlp_clients;
 mod otlp_grpc;
