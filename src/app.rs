@@ -83,6 +83,7 @@ impl App {
             Engine::assemble(&config, &telemetry, &clock, memory.clone())?;
         if let Some(guard) = &memory {
             telemetry.memory.set(guard, false);
+            telemetry.memory.budgets(&crate::memory::shares(&config, guard.ceiling()));
             crate::memory::spawn_sampler(guard, pipeline.buffer(), &telemetry)?;
         }
         let publisher = Arc::new(Publisher::new(outbox, Arc::new(sink), rate, telemetry.clone(), clock.clone()));

@@ -12,7 +12,7 @@ use cw_core::cost::rules::{MetricRule, MetricRules};
 use cw_core::domain::dimensions::DefaultDimensions;
 use cw_core::pipeline::admission::Journal;
 use cw_core::pipeline::admission::catalog::Mode as CatalogMode;
-use cw_core::pipeline::memory::MemoryGuard;
+use cw_core::pipeline::memory::{Budgets, MemoryGuard, SPOOL_REPLAY_BYTES};
 use cw_core::pipeline::validate::Defaults;
 use cw_core::pipeline::{Pipeline, Settings};
 
@@ -53,6 +53,10 @@ impl Engine {
                 return Err(std::io::Error::new(e.kind(), format!("spool directory {dir}: {e}")));
             }
         };
+        // The log is replayed in pieces of the ceiling's share for it, not whole.
+        let replay_window =
+            memory.as_ref().map_or(SPOOL_REPLAY_BYTES, |g| Budgets::of(g.ceiling()).spool_replay_bytes());
+        let replay_window = usize::try_from(replay_window).unwrap_or(usize::MAX);
         let (rules, catalog) = metric_rules(config);
         telemetry.cost.rules(rules.rules().iter().map(|r| r.label.clone()));
         if catalog.is_some() {
@@ -83,7 +87,7 @@ impl Engine {
             Arc::new(Outbox::new(pipeline.buffer().clone(), telemetry.clone(), clock.clone()).with_store(store));
         if let (Some(spool), Some(mut replayed)) = (&spool, replayed) {
             outbox.push_stored(spool.replayed_batches(&mut replayed));
-            spool.replay_records(replayed, clock.now_ms(), |key, window, payload| {
+            spool.replay_records(replayed, clock.now_ms(), replay_window, |key, window, payload| {
                 pipeline.restore(key, window, payload)
             });
         }

@@ -13,6 +13,7 @@ use cw_core::pipeline::buffer::Buffer;
 use cw_core::pipeline::memory::{BYTES_PER_BUFFERED_DATUM, Budgets, MemoryGuard};
 
 use crate::config::{Config, MaxMemory};
+use crate::ingest::lines::udp::DEFAULT_RECEIVE_BUFFER;
 use crate::telemetry::Telemetry;
 
 /// How often resident memory is measured.
@@ -71,7 +72,40 @@ pub fn fit(config: &mut Config, ceiling: u64) -> Vec<String> {
         b.scrape / 2 / targets,
         size,
     );
+    // The UDP listeners share theirs: half for the batches read and not yet handled, half for
+    // the sockets' receive buffers (the default one, or the one configured, lowered).
+    let (statsd, emf) = (config.statsd.udp().is_some(), config.emf.udp().is_some());
+    let udp = u64::from(statsd) + u64::from(emf);
+    if udp > 0 {
+        cap("UDP batches of datagrams", &mut config.udp_batch_bytes, b.udp_batch_bytes(udp), size);
+        let receive = b.udp_receive_buffer_bytes(udp);
+        for (key, buffer, on) in [
+            ("statsd.receive_buffer_bytes", &mut config.statsd.receive_buffer_bytes, statsd),
+            ("emf.receive_buffer_bytes", &mut config.emf.receive_buffer_bytes, emf),
+        ] {
+            let mut wanted = buffer.unwrap_or(DEFAULT_RECEIVE_BUFFER);
+            if on && (wanted as u64) > receive {
+                cap(key, &mut wanted, receive, size);
+                *buffer = Some(wanted);
+            }
+        }
+    }
     lowered
+}
+
+/// What `/metrics` and the start's log show of the shares of `ceiling`.
+pub fn shares(config: &Config, ceiling: u64) -> Vec<(&'static str, u64)> {
+    let b = Budgets::of(ceiling);
+    vec![
+        ("bodies", b.bodies),
+        ("buffered_datums", b.buffered_datums * BYTES_PER_BUFFERED_DATUM),
+        ("otlp_state", b.otlp_state),
+        ("remote_write_state", b.remote_write_state),
+        ("scrape", b.scrape),
+        ("spool_replay", b.spool_replay_bytes()),
+        ("udp", b.udp),
+        ("udp_batch", config.udp_batch_bytes as u64),
+    ]
 }
 
 /// Resolves the ceiling, fits the budgets of `config` into it and logs both; the guard to
@@ -83,9 +117,10 @@ pub fn apply(config: &mut Config, root: &Path) -> Option<Arc<MemoryGuard>> {
     };
     let lowered = fit(config, ceiling);
     let guard = Arc::new(MemoryGuard::new(ceiling));
+    let shares: Vec<String> = shares(config, ceiling).iter().map(|(k, n)| format!("{k}={}", size(*n))).collect();
     tracing::info!(
         max_memory = %size(ceiling), from = %source, high_mark = %size(guard.high_mark()),
-        bytes_per_buffered_datum = BYTES_PER_BUFFERED_DATUM,
+        bytes_per_buffered_datum = BYTES_PER_BUFFERED_DATUM, shares = %shares.join(","),
         "memory ceiling: ingest is refused while resident memory is above the high mark"
     );
     if !lowered.is_empty() {

@@ -56,6 +56,33 @@ fn budgets_over_their_share_are_lowered_and_named() {
 }
 
 #[test]
+fn the_udp_queues_are_sized_from_their_share_and_only_for_listeners_that_are_on() {
+    // No UDP listener: nothing of theirs is lowered.
+    let mut config = Config::default();
+    fit(&mut config, 128 << 20);
+    assert_eq!(config.udp_batch_bytes, 4 << 20);
+    assert_eq!(config.statsd.receive_buffer_bytes, None);
+    // StatsD on UDP at 128MiB: 2 MiB of batches, 10 batch bounds; a 1 MiB receive buffer.
+    let mut config = Config::default();
+    config.statsd.enabled = true;
+    config.emf.receive_buffer_bytes = Some(8 << 20);
+    let lowered = fit(&mut config, 128 << 20);
+    assert_eq!(config.udp_batch_bytes, (2 << 20) / 10);
+    assert_eq!(config.statsd.receive_buffer_bytes, Some(1 << 20));
+    assert_eq!(config.emf.receive_buffer_bytes, Some(8 << 20), "EMF listens on nothing");
+    assert!(lowered.iter().any(|l| l.starts_with("statsd.receive_buffer_bytes 4.0 MiB -> 1.0 MiB")), "{lowered:?}");
+    assert!(lowered.iter().any(|l| l.starts_with("UDP batches of datagrams 4.0 MiB -> 204.8 KiB")), "{lowered:?}");
+    // Both on: they share it.
+    config.emf.enabled = true;
+    fit(&mut config, 128 << 20);
+    assert_eq!(config.emf.receive_buffer_bytes, Some(512 << 10));
+    assert_eq!(config.udp_batch_bytes, 128 << 10);
+    let shown = shares(&config, 128 << 20);
+    assert!(shown.contains(&("udp", 4 << 20)) && shown.contains(&("spool_replay", 2 << 20)), "{shown:?}");
+    assert!(shown.contains(&("udp_batch", 128 << 10)), "{shown:?}");
+}
+
+#[test]
 fn the_resident_memory_of_this_process_is_measured() {
     let rss = rss().unwrap();
     assert!(rss > 1 << 20 && rss < 64 << 30, "{rss}");

@@ -21,6 +21,9 @@ pub struct LineListener {
     pub tcp: Option<SocketAddr>,
     /// `SO_RCVBUF` of the UDP socket (the transport's default when `None`).
     pub receive_buffer_bytes: Option<usize>,
+    /// Bound on a batch of datagrams read and not yet handled (see the config's
+    /// `udp_batch_bytes`).
+    pub max_batch_bytes: usize,
     /// Bound on open TCP connections (before the open-files limit caps it).
     pub max_connections: usize,
     /// Time a TCP connection may stay without a byte.
@@ -132,6 +135,7 @@ macro_rules! line_section {
                     udp: self.udp(),
                     tcp: self.tcp(),
                     receive_buffer_bytes: self.receive_buffer_bytes,
+                    max_batch_bytes: cw_core::pipeline::memory::UDP_BATCH_BYTES as usize,
                     max_connections: self.max_connections,
                     idle_timeout: self.idle_timeout,
                     allowed_namespaces: self.allowed_namespaces.clone(),

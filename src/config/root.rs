@@ -147,6 +147,11 @@ pub struct Config {
     #[serde(skip)]
     #[schemars(skip)]
     pub catalog_loaded: Option<std::sync::Arc<cw_core::catalog::Catalog>>,
+    /// The bound of each UDP listener's batches of datagrams: lowered to fit in
+    /// `max_memory` when it is set (not a key of its own).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub udp_batch_bytes: usize,
     /// The series budget.
     pub cardinality: CardinalityConfig,
     /// The prices of the bill's estimate.
@@ -198,6 +203,7 @@ impl Default for Config {
             catalog: None,
             catalog_mode: CatalogMode::Strict,
             catalog_loaded: None,
+            udp_batch_bytes: cw_core::pipeline::memory::UDP_BATCH_BYTES as usize,
             cardinality: CardinalityConfig::default(),
             cost: CostConfig::default(),
             statsd: StatsdConfig::default(),

@@ -88,15 +88,16 @@ impl Spool {
         replayed.take_batches(&self.disk)
     }
 
-    /// Hands the log's records to `restore` (see [`Replayed::records`]), then starts the log's
-    /// thread after the segments read.
+    /// Hands the log's records to `restore` (see [`Replayed::records`]), reading `window`
+    /// bytes of a segment at a time, then starts the log's thread after the segments read.
     pub(crate) fn replay_records(
         self: &Arc<Self>,
         replayed: Replayed,
         now_ms: i64,
+        window: usize,
         restore: impl FnMut(&[u8], i64, cw_core::domain::payload::Payload) -> i64,
     ) {
-        let resume = replayed.records(&self.disk, now_ms, restore);
+        let resume = replayed.records(&self.disk, now_ms, window, restore);
         self.start(resume);
     }
 

@@ -8,7 +8,8 @@
 //! neither.
 
 use std::fs;
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
 use cw_core::domain::limits::MAX_AGE_MS;
 use cw_core::domain::payload::Payload;
@@ -17,6 +18,7 @@ use cw_core::reasons::{SpoolDamage, SpoolOp, SpoolReplayed};
 use cw_core::spool::checkpoint::Checkpoint;
 use cw_core::spool::codec;
 use cw_core::spool::frame::{self, Damage};
+use cw_core::spool::window;
 
 use super::disk::{CHECKPOINT, Disk, LOCK};
 use super::wal::Sealed;
@@ -122,6 +124,33 @@ fn read_checkpoint(disk: &Disk) -> Checkpoint {
     })
 }
 
+/// Reads the frames of the file at `path` `window` bytes at a time, handing each to `frame`
+/// and the damage between them to `damaged`. What was handed before a read error stays handed.
+fn read_frames(
+    path: &Path,
+    window: usize,
+    mut damaged: impl FnMut(Damage),
+    mut frame: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
+    let mut file = fs::File::open(path)?;
+    let mut more = file.metadata()?.len();
+    let window = window.max(1) as u64;
+    let mut held = Vec::new();
+    loop {
+        let take = more.min(window);
+        let n = (&mut file).take(take).read_to_end(&mut held)? as u64;
+        // A file cut shorter meanwhile ends here.
+        more = if n < take { 0 } else { more - n };
+        let (scan, covered) = window::scan_window(&held, more);
+        scan.damage.iter().for_each(|d| damaged(*d));
+        scan.frames.iter().for_each(|f| frame(f));
+        held.drain(..covered);
+        if more == 0 {
+            return Ok(());
+        }
+    }
+}
+
 fn kind(d: Damage) -> SpoolDamage {
     match d {
         Damage::Checksum { .. } => SpoolDamage::Checksum,
@@ -138,11 +167,13 @@ impl Replayed {
 
     /// Hands each record of the log that no batch file holds and CloudWatch would still take
     /// to `restore` (which aggregates it and answers the end of its window), and says where
-    /// the log goes on.
+    /// the log goes on. Each segment is read `window` bytes at a time (and a record larger
+    /// than that whole), not whole: a log larger than memory replays within its share.
     pub(super) fn records(
         self,
         disk: &Disk,
         now_ms: i64,
+        window: usize,
         mut restore: impl FnMut(&[u8], i64, Payload) -> i64,
     ) -> Resume {
         let (files, datums) = self.found;
@@ -151,35 +182,34 @@ impl Replayed {
         let mut sealed = Vec::new();
         for s in self.segments {
             let mut max_end_ms = i64::MIN;
-            match fs::read(&s.path) {
-                Ok(bytes) => {
-                    let scan = frame::scan(&bytes);
-                    scan.damage.iter().for_each(|d| disk.damaged(&s.path, kind(*d), d.bytes()));
-                    for record in scan.frames {
-                        let Some(entries) = codec::entries(record) else {
-                            disk.damaged(&s.path, SpoolDamage::Unreadable, record.len());
+            let read = read_frames(
+                &s.path,
+                window,
+                |d| disk.damaged(&s.path, kind(d), d.bytes()),
+                |record| {
+                    let Some(entries) = codec::entries(record) else {
+                        disk.damaged(&s.path, SpoolDamage::Unreadable, record.len());
+                        return;
+                    };
+                    for e in entries {
+                        if self.checkpoint.covers(s.id, window_end(e.key, e.window_start_ms)) {
+                            published += 1;
                             continue;
-                        };
-                        for e in entries {
-                            if self.checkpoint.covers(s.id, window_end(e.key, e.window_start_ms)) {
-                                published += 1;
-                                continue;
-                            }
-                            if e.window_start_ms < oldest {
-                                expired += 1;
-                                continue;
-                            }
-                            max_end_ms = max_end_ms.max(restore(e.key, e.window_start_ms, e.payload));
-                            records += 1;
                         }
+                        if e.window_start_ms < oldest {
+                            expired += 1;
+                            continue;
+                        }
+                        max_end_ms = max_end_ms.max(restore(e.key, e.window_start_ms, e.payload));
+                        records += 1;
                     }
-                }
-                Err(e) => {
-                    disk.failed(SpoolOp::Read, &e);
-                    disk.damaged(&s.path, SpoolDamage::Unreadable, s.bytes as usize);
-                    // Kept until covered like the others; a later start may read it.
-                    max_end_ms = i64::MAX;
-                }
+                },
+            );
+            if let Err(e) = read {
+                disk.failed(SpoolOp::Read, &e);
+                disk.damaged(&s.path, SpoolDamage::Unreadable, s.bytes as usize);
+                // Kept until covered like the others; a later start may read it.
+                max_end_ms = i64::MAX;
             }
             sealed.push(Sealed { id: s.id, path: s.path, bytes: s.bytes, max_end_ms });
         }

@@ -2,6 +2,7 @@
 //! last measured, and whether ingest is refused for it (the refusals themselves are counted
 //! by each input, `reason="memory_high"`).
 
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
@@ -13,6 +14,7 @@ pub(crate) struct Memory {
     high_mark: Gauge,
     resident: Gauge,
     refusing: Gauge,
+    budget: Family<Vec<(&'static str, &'static str)>, Gauge>,
 }
 
 impl Memory {
@@ -29,6 +31,18 @@ impl Memory {
             "1 while ingest is refused for memory (from the high mark until below 80% of max_memory, or below the high mark with the buffer drained)",
             self.refusing.clone(),
         );
+        registry.register(
+            "memory_budget_bytes",
+            "The shares of max_memory the budgets are sized to, by budget (udp_batch: the bound of one UDP listener's batch)",
+            self.budget.clone(),
+        );
+    }
+
+    /// The shares of the ceiling, as [`crate::memory::shares`] gives them.
+    pub fn budgets(&self, shares: &[(&'static str, u64)]) {
+        for (budget, bytes) in shares {
+            self.budget.get_or_create(&vec![("budget", *budget)]).set(i64::try_from(*bytes).unwrap_or(i64::MAX));
+        }
     }
 
     pub fn set(&self, guard: &MemoryGuard, refusing: bool) {

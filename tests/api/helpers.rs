@@ -461,11 +461,13 @@ impl Sidecar {
     /// Starts the binary with `args` (and `--listen 127.0.0.1:0`) against `fake`; returns once
     /// it logged the address it listens on and `/readyz` answers 200.
     pub async fn start(fake: &FakeCloudWatch, args: &[impl AsRef<std::ffi::OsStr>]) -> Sidecar {
-        Sidecar::start_on(fake, "127.0.0.1:0", args).await
+        Sidecar::start_within(fake, args, Duration::from_secs(30)).await
     }
 
-    /// [`Sidecar::start`] with the API on `listen` (a restart on the same address).
-    pub async fn start_on(fake: &FakeCloudWatch, listen: &str, args: &[impl AsRef<std::ffi::OsStr>]) -> Sidecar {
+    /// [`Sidecar::start`], waiting `ready` for the address (a start that replays a large
+    /// spool takes longer).
+    pub async fn start_within(fake: &FakeCloudWatch, args: &[impl AsRef<std::ffi::OsStr>], ready: Duration) -> Sidecar {
+        let listen = "127.0.0.1:0";
         use tokio::io::AsyncBufReadExt;
         let mut child = tokio::process::Command::from(sidecar_command())
             .args(["--listen", listen, "--log-format", "text"])
@@ -504,10 +506,10 @@ impl Sidecar {
             }
         });
         let mut sidecar = Sidecar { base: String::new(), http: reqwest::Client::new(), child, log };
-        let addr = tokio::time::timeout(Duration::from_secs(30), address.recv()).await;
+        let addr = tokio::time::timeout(ready, address.recv()).await;
         let Ok(Some(Some(addr))) = addr else {
             let exited = sidecar.child.try_wait().unwrap();
-            panic!("the sidecar did not log `cw-sidecar ready listen=…` within 30s (exit: {exited:?})");
+            panic!("the sidecar did not log `cw-sidecar ready listen=…` within {ready:?} (exit: {exited:?})");
         };
         sidecar.base = format!("http://{addr}");
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -13,7 +13,7 @@ use crate::helpers::{CPU_BOUND, Sidecar, mid_window_ms, proc_status_kb, start_pr
 use crate::limited::free_port;
 use crate::scrape::FakeTarget;
 
-const CEILING_MB: u64 = 128;
+pub(crate) const CEILING_MB: u64 = 128;
 
 fn peak_mb(bin: &Sidecar) -> u64 {
     proc_status_kb(bin.pid(), "VmHWM") / 1024
@@ -21,7 +21,7 @@ fn peak_mb(bin: &Sidecar) -> u64 {
 
 /// The sidecar at 128MiB, with `/healthz` probed throughout (every probe must answer 200
 /// within 2 s).
-async fn start(fake: &FakeCloudWatch, args: &[&str]) -> (Sidecar, impl FnOnce() -> usize + use<>) {
+pub(crate) async fn start(fake: &FakeCloudWatch, args: &[&str]) -> (Sidecar, impl FnOnce() -> usize + use<>) {
     let mut all = vec!["--namespace", "Mem", "--max-memory", "128MiB"];
     all.extend_from_slice(args);
     let bin = Sidecar::start(fake, &all).await;
@@ -59,14 +59,14 @@ fn records(from: usize, n: usize, id: impl Fn(usize) -> String) -> String {
     body
 }
 
-async fn post(bin: &Sidecar, body: String) -> reqwest::Response {
+pub(crate) async fn post(bin: &Sidecar, body: String) -> reqwest::Response {
     let url = format!("{}/v1/metrics", bin.base);
     bin.http.post(url).header("content-type", "application/json").body(body).send().await.unwrap()
 }
 
 /// Runs a load on a runtime of its own: these keep both cores busy, so none runs beside
 /// another, nor beside a CPU-bound test or one that times its answers in a process of its own.
-fn alone(test: impl std::future::Future<Output = ()>) {
+pub(crate) fn alone(test: impl std::future::Future<Output = ()>) {
     let _alone = CPU_BOUND.write().unwrap_or_else(std::sync::PoisonError::into_inner);
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap().block_on(test);
 }

@@ -184,7 +184,8 @@ impl LineInput for Emf {
 pub fn build(shared: &Shared) -> BoxFuture<'_, std::io::Result<Option<Box<dyn Source>>>> {
     Box::pin(async move {
         let config = &shared.config;
-        let listener = config.emf.listener();
+        let mut listener = config.emf.listener();
+        listener.max_batch_bytes = config.udp_batch_bytes;
         if listener.udp.is_none() && listener.tcp.is_none() {
             return Ok(None);
         }

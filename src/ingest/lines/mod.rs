@@ -32,7 +32,7 @@ const TICK: Duration = Duration::from_secs(1);
 /// The bound sockets of one input, before they serve.
 pub struct Listeners<I: LineInput> {
     input: Arc<Filtered<I>>,
-    udp: Option<std::net::UdpSocket>,
+    udp: Option<(std::net::UdpSocket, usize)>,
     tcp: Option<(tokio::net::TcpListener, tcp::Limits)>,
 }
 
@@ -57,7 +57,10 @@ impl<I: LineInput> Listeners<I> {
             move |e: std::io::Error| std::io::Error::new(e.kind(), format!("cannot listen on {kind} {at}: {e}"))
         };
         let udp = match udp_at {
-            Some(a) => Some(udp::bind(a, listener.receive_buffer_bytes, buffer_key).map_err(cannot("udp", a))?),
+            Some(a) => {
+                let socket = udp::bind(a, listener.receive_buffer_bytes, buffer_key).map_err(cannot("udp", a))?;
+                Some((socket, listener.max_batch_bytes))
+            }
             None => None,
         };
         let tcp = match tcp_at {
@@ -74,7 +77,7 @@ impl<I: LineInput> Listeners<I> {
     }
 
     pub fn udp_addr(&self) -> Option<SocketAddr> {
-        self.udp.as_ref().and_then(|s| s.local_addr().ok())
+        self.udp.as_ref().and_then(|(s, _)| s.local_addr().ok())
     }
 
     pub fn tcp_addr(&self) -> Option<SocketAddr> {
@@ -97,7 +100,7 @@ impl<I: LineInput> Source for Listeners<I> {
         let (udp_at, tcp_at) = (self.udp_addr(), self.tcp_addr());
         let stop = CancellationToken::new();
         let udp = match self.udp {
-            Some(socket) => Some(udp::UdpListener::start(socket, self.input.clone())?),
+            Some((socket, max_batch)) => Some(udp::UdpListener::start(socket, self.input.clone(), max_batch)?),
             None => None,
         };
         let tcp = self.tcp.map(|(l, limits)| tokio::spawn(tcp::serve(l, self.input.clone(), limits, stop.clone())));

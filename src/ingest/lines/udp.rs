@@ -17,9 +17,6 @@ use super::recv::{Datagrams, SLOTS};
 use cw_core::pipeline::Refusal;
 use cw_core::reasons::{LineOutcome, UdpDrop};
 
-/// A batch is handed over when the processor is free, and blocks the reader beyond this size
-/// (the kernel's buffer then absorbs the burst).
-const MAX_BATCH: usize = 4 * 1024 * 1024;
 /// With a receive buffer of at least [`LINGER_BUFFER`], the reader lets a burst gather in the
 /// kernel's queue for this long after its first datagram, and takes it in a few calls and
 /// one hand-over instead of waking for every handful of datagrams. With a smaller buffer the
@@ -64,7 +61,10 @@ pub struct UdpListener {
 }
 
 impl UdpListener {
-    pub fn start<I: LineInput>(socket: UdpSocket, input: Arc<I>) -> std::io::Result<UdpListener> {
+    /// A batch is handed over when the processor is free, and blocks the reader beyond
+    /// `max_batch` bytes (the kernel's buffer then absorbs the burst): the listener holds a
+    /// few batches at most (the ceiling's share for them sizes `max_batch`).
+    pub fn start<I: LineInput>(socket: UdpSocket, input: Arc<I>, max_batch: usize) -> std::io::Result<UdpListener> {
         let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = sync_channel::<Vec<u8>>(1);
         // Handled batches go back to the reader, emptied: their memory is reused rather than
@@ -76,7 +76,7 @@ impl UdpListener {
             let (stop, input) = (stop.clone(), input.clone());
             std::thread::Builder::new()
                 .name(format!("{name}-udp-read"))
-                .spawn(move || read(socket, tx, &recycled, &stop, &*input, inode))?
+                .spawn(move || read(socket, tx, &recycled, &stop, &*input, inode, max_batch))?
         };
         let processor =
             std::thread::Builder::new().name(format!("{name}-udp")).spawn(move || process(rx, &recycle, &*input))?;
@@ -99,6 +99,7 @@ fn read<I: LineInput>(
     stop: &AtomicBool,
     input: &I,
     inode: Option<u64>,
+    max_batch: usize,
 ) {
     let mut datagrams = Datagrams::new();
     let linger = socket2::SockRef::from(&socket).recv_buffer_size().is_ok_and(|b| b >= LINGER_BUFFER);
@@ -114,7 +115,7 @@ fn read<I: LineInput>(
                     std::thread::sleep(LINGER);
                 }
                 let mut more = true;
-                while more && batch.len() < MAX_BATCH {
+                while more && batch.len() < max_batch {
                     let m = datagrams.recv(&socket, false).unwrap_or(0);
                     append(&mut batch, &datagrams, m);
                     more = m == SLOTS;
@@ -129,7 +130,7 @@ fn read<I: LineInput>(
         if !batch.is_empty() {
             batch = match tx.try_send(batch) {
                 Ok(()) => recycled.try_recv().unwrap_or_default(),
-                Err(TrySendError::Full(b)) if b.len() < MAX_BATCH => b,
+                Err(TrySendError::Full(b)) if b.len() < max_batch => b,
                 Err(TrySendError::Full(b)) => match tx.send(b) {
                     Ok(()) => recycled.try_recv().unwrap_or_default(),
                     Err(_) => return,
@@ -148,7 +149,7 @@ fn read<I: LineInput>(
         }
     }
     // Stopping: what the kernel holds was sent before shutdown, take it too.
-    while batch.len() < MAX_BATCH {
+    while batch.len() < max_batch {
         match datagrams.recv(&socket, false) {
             Ok(n) if n > 0 => append(&mut batch, &datagrams, n),
             _ => break,

@@ -109,10 +109,29 @@ pub struct Budgets {
     /// Every scrape target's answer and state together (`scrape.max_response_bytes` and
     /// `max_state_bytes_per_target`, times the targets): 1/8.
     pub scrape: u64,
+    /// The spool's replay at startup: how much of a log segment is read at once (a frame
+    /// larger than that is read whole): 1/64.
+    pub spool_replay: u64,
+    /// Every UDP listener's queues together: half for the batches of datagrams read and not
+    /// yet handled, half for the sockets' receive buffers (`receive_buffer_bytes`): 1/32.
+    pub udp: u64,
 }
 
+/// The batches of datagrams a UDP listener holds at most: the one being read, the one handed
+/// over, the one being handled and two emptied ones kept for reuse, each with up to twice its
+/// bound allocated (a vector grows by doubling).
+pub const UDP_BATCHES_HELD: u64 = 10;
+/// A UDP listener's batch bound without a ceiling, and at most with one.
+pub const UDP_BATCH_BYTES: u64 = 4 * 1024 * 1024;
+/// The least batch bound a ceiling lowers it to: a few datagrams of the largest size.
+pub const MIN_UDP_BATCH_BYTES: u64 = 128 * 1024;
+/// How much of a spool segment the replay reads at once without a ceiling.
+pub const SPOOL_REPLAY_BYTES: u64 = 8 * 1024 * 1024;
+/// The least a ceiling lowers the replay's reads to.
+pub const MIN_SPOOL_REPLAY_BYTES: u64 = 256 * 1024;
+
 impl Budgets {
-    /// Shares of `ceiling`: 13/16 of it in all, the rest for the process and the UDP queues.
+    /// Shares of `ceiling`: 55/64 of it in all, the rest (18 MiB of 128 MiB) for the process.
     pub fn of(ceiling: u64) -> Budgets {
         Budgets {
             bodies: ceiling / 4,
@@ -120,7 +139,26 @@ impl Budgets {
             otlp_state: ceiling / 32,
             remote_write_state: ceiling / 32,
             scrape: ceiling / 8,
+            spool_replay: ceiling / 64,
+            udp: ceiling / 32,
         }
+    }
+
+    /// The bound of each UDP listener's batches, with `listeners` of them (at least one).
+    pub fn udp_batch_bytes(&self, listeners: u64) -> u64 {
+        let each = self.udp / 2 / listeners.max(1) / UDP_BATCHES_HELD;
+        each.clamp(MIN_UDP_BATCH_BYTES, UDP_BATCH_BYTES)
+    }
+
+    /// The receive buffer each of `listeners` UDP sockets may ask for: the kernel charges up
+    /// to twice what is asked (its bookkeeping).
+    pub fn udp_receive_buffer_bytes(&self, listeners: u64) -> u64 {
+        self.udp / 2 / listeners.max(1) / 2
+    }
+
+    /// How much of a spool segment the replay reads at once.
+    pub fn spool_replay_bytes(&self) -> u64 {
+        self.spool_replay.clamp(MIN_SPOOL_REPLAY_BYTES, SPOOL_REPLAY_BYTES)
     }
 }
 
@@ -134,8 +172,31 @@ mod budget_tests {
         let b = Budgets::of(ceiling);
         assert_eq!(b.bodies, 32 << 20);
         assert_eq!(b.buffered_datums, 49_152);
-        let total =
-            b.bodies + b.buffered_datums * BYTES_PER_BUFFERED_DATUM + b.otlp_state + b.remote_write_state + b.scrape;
-        assert!(total <= ceiling / 16 * 13, "{total}");
+        assert_eq!((b.spool_replay, b.udp), (2 << 20, 4 << 20));
+        let total = b.bodies
+            + b.buffered_datums * BYTES_PER_BUFFERED_DATUM
+            + b.otlp_state
+            + b.remote_write_state
+            + b.scrape
+            + b.spool_replay
+            + b.udp;
+        assert!(total <= ceiling / 64 * 55, "{total}");
+        assert!(ceiling - total >= 18 << 20, "room for the process: {}", ceiling - total);
+    }
+
+    #[test]
+    fn the_udp_queues_and_the_replay_are_sized_from_their_shares() {
+        let b = Budgets::of(128 << 20);
+        // One listener: 2 MiB of batches, 10 batch bounds of 205 KiB.
+        assert_eq!(b.udp_batch_bytes(1), (2 << 20) / 10);
+        assert_eq!(b.udp_batch_bytes(4), MIN_UDP_BATCH_BYTES);
+        assert_eq!(b.udp_receive_buffer_bytes(1), 1 << 20);
+        assert_eq!(b.udp_receive_buffer_bytes(2), 512 << 10);
+        assert_eq!(b.spool_replay_bytes(), 2 << 20);
+        let big = Budgets::of(4 << 30);
+        assert_eq!(big.udp_batch_bytes(1), UDP_BATCH_BYTES);
+        assert_eq!(big.udp_batch_bytes(2), (128 << 20) / 2 / 2 / UDP_BATCHES_HELD);
+        assert_eq!(big.spool_replay_bytes(), SPOOL_REPLAY_BYTES);
+        assert_eq!(Budgets::of(16 << 20).spool_replay_bytes(), MIN_SPOOL_REPLAY_BYTES);
     }
 }

@@ -4,7 +4,7 @@
 
 /// Marks the start of a frame; a reader that lost its place looks for the next one.
 pub const MAGIC: [u8; 4] = *b"CWs1";
-const HEADER: usize = 12;
+pub(super) const HEADER: usize = 12;
 /// No record is this large; a length beyond it is damage, not a frame.
 pub const MAX_PAYLOAD: usize = 256 * 1024 * 1024;
 
@@ -42,14 +42,14 @@ pub struct Scan<'a> {
     pub damage: Vec<Damage>,
 }
 
-enum Read<'a> {
+pub(super) enum Read<'a> {
     Frame(&'a [u8]),
     /// A header whose frame runs past the end of the file.
     Short,
     Bad,
 }
 
-fn read_at(bytes: &[u8], at: usize) -> Read<'_> {
+pub(super) fn read_at(bytes: &[u8], at: usize) -> Read<'_> {
     let rest = &bytes[at..];
     let Some((&[m0, m1, m2, m3, l0, l1, l2, l3, c0, c1, c2, c3], _)) = rest.split_first_chunk::<HEADER>() else {
         return if MAGIC.starts_with(&rest[..rest.len().min(4)]) { Read::Short } else { Read::Bad };
@@ -110,7 +110,7 @@ pub fn single(bytes: &[u8]) -> Option<&[u8]> {
 }
 
 /// Where the next good frame starts at or after `from`.
-fn next_frame(bytes: &[u8], from: usize) -> Option<usize> {
+pub(super) fn next_frame(bytes: &[u8], from: usize) -> Option<usize> {
     let mut at = from;
     while at + HEADER <= bytes.len() {
         let found = bytes[at..].windows(4).position(|w| w == MAGIC)? + at;

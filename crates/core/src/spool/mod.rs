@@ -4,3 +4,4 @@
 pub mod checkpoint;
 pub mod codec;
 pub mod frame;
+pub mod window;
