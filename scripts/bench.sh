@@ -94,7 +94,7 @@ f:close()
 EOF
 done
 
-port=26100
+port="${BENCH_PORT:-26100}" # another base when another session runs it at the same time
 start_server() { # name command... -> sets $url
   port=$((port + 2)) # the next one for a gRPC listener
   local name=$1; shift
@@ -219,11 +219,13 @@ for server in decode sidecar-proto; do
   fi
   stop_server
 done
-declare -A cg_point
+declare -A cg_point cg_decode cg_ratio
 proto_cg=$(CALLGRIND_ONLY="${proto_kinds[*]}" CALLGRIND_BIN_DIR="$release" CALLGRIND_REQUESTS="$callgrind_requests" \
   scripts/callgrind.sh)
 for kind in "${proto_kinds[@]}"; do
   cg_point[$kind]=$(awk -v k="$kind" '$3 == "point," && $4 == k {print $5}' <<<"$proto_cg")
+  cg_decode[$kind]=$(awk -v k="$kind" '$4 == "decode-only" && $5 == k {print $6}' <<<"$proto_cg")
+  cg_ratio[$kind]=$(awk -v k="$kind" '$4 == "decode-only" && $5 == k {print $(NF - 3)}' <<<"$proto_cg")
 done
 
 # Instructions per record on the 1000-record path: (total - idle) / records.
@@ -368,9 +370,13 @@ echo "  (protobuf: 100 data points per request, goal >= 70% of decode-only; load
   "gRPC ${load_cpu[decode-otlp-grpc]}% / ${load_cpu[sidecar-proto-otlp-grpc]}%," \
   "remote-write ${load_cpu[decode-remote-write]}% / ${load_cpu[sidecar-proto-remote-write]}%)"
 printf '%-42s %14s\n' "instructions per record (callgrind)" "$per_record"
-printf '%-42s %14s\n' "instructions per point: OTLP/HTTP protobuf" "${cg_point[otlp-http]}"
-printf '%-42s %14s\n' "instructions per point: OTLP/gRPC" "${cg_point[otlp-grpc]}"
-printf '%-42s %14s\n' "instructions per point: remote-write" "${cg_point[remote-write]}"
+cg_row() { # kind label
+  printf '%-42s %14s %10s %20s\n' "instructions per point: $2" "${cg_point[$1]}" "" \
+    "decode-only ${cg_decode[$1]} (${cg_ratio[$1]})"
+}
+cg_row otlp-http "OTLP/HTTP protobuf"
+cg_row otlp-grpc "OTLP/gRPC"
+cg_row remote-write "remote-write"
 printf '%-42s %14s %10s %20s\n' "RSS idle (VmRSS after start)" "$(mb "${rss[idle]}")" "" "goal <= 15 MB"
 for n in "${series_sizes[@]}"; do
   goal=""

@@ -8,7 +8,9 @@
 #   per point      protobuf bodies of 100 data points (examples/bench_load proto-count) on one
 #                  connection, CALLGRIND_REQUESTS of them (50): (total - idle) / points, for
 #                  otlp-http (OTLP protobuf over HTTP), otlp-grpc and remote-write; the sidecar
-#                  has its gRPC listener on for all three (and their one idle run)
+#                  has its gRPC listener on for all three (and their one idle run); then the same
+#                  for the decode-only baseline (examples/bench_parse_only: prost and snappy on
+#                  the same stack), with its instructions over the sidecar's
 # Each is the sidecar in --dry-run with no self metrics and a 600 s flush. Extra flags for the
 # sidecar (a config with rules, say) go in CALLGRIND_FLAGS.
 #
@@ -27,10 +29,11 @@ requests="${CALLGRIND_REQUESTS:-50}"
 read -r -a extra <<<"${CALLGRIND_FLAGS:-}"
 if [ -n "${CALLGRIND_BIN_DIR:-}" ]; then
   # Binaries built elsewhere (another commit, to compare in one run): cw-sidecar,
-  # examples/statsd_blast and examples/bench_load under this directory.
+  # examples/statsd_blast, bench_load and bench_parse_only under this directory.
   dir="$CALLGRIND_BIN_DIR"
 else
-  cargo build --profile "$profile" --locked --bin cw-sidecar --example statsd_blast --example bench_load >&2
+  cargo build --profile "$profile" --locked --bin cw-sidecar --example statsd_blast --example bench_load \
+    --example bench_parse_only >&2
   dir="${CARGO_TARGET_DIR:-target}/$([ "$profile" = dev ] && echo debug || echo "$profile")"
 fi
 sidecar="$dir/cw-sidecar"
@@ -54,7 +57,7 @@ open(f"{work}/one.json", "w").write(json.dumps([record(0)]))
 open(f"{work}/batch.json", "w").write(json.dumps([record(i) for i in range(1000)]))
 EOF
 
-port=26900
+port="${CALLGRIND_PORT:-26900}" # another base when another session runs it at the same time
 # Runs the sidecar under callgrind, lets `load` drive it, stops it; prints its instructions.
 run() { # load-function [sidecar flags...]
   local load=$1; shift
@@ -67,6 +70,25 @@ run() { # load-function [sidecar flags...]
   curl -sf "127.0.0.1:$port/healthz" >/dev/null || { cat "$work/cg.log" >&2; exit 1; }
   "$load"
   kill -INT "$pid"
+  wait "$pid" || true
+  pid=""
+  awk '/^summary:/ {print $2}' "$out"
+}
+# The same for the decode-only baseline (its gRPC listener on the next port); SIGTERM ends it
+# (a background job's SIGINT is ignored, and it has no handler of its own).
+run_decode() { # load-function
+  local load=$1
+  port=$((port + 2))
+  local out="$work/cg.$port"
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$dir/examples/bench_parse_only" "127.0.0.1:$port" \
+    "127.0.0.1:$((port + 1))" >/dev/null 2>"$work/cg.log" &
+  pid=$!
+  for _ in $(seq 300); do
+    curl -sf -o /dev/null -H 'content-type: application/json' -d '[]' "127.0.0.1:$port/v1/metrics" && break
+    sleep 0.1
+  done
+  "$load"
+  kill -TERM "$pid"
   wait "$pid" || true
   pid=""
   awk '/^summary:/ {print $2}' "$out"
@@ -97,10 +119,11 @@ protobufs() {
   out=$("$dir/examples/bench_load" proto-count "$kind" "http://127.0.0.1:$target" "$requests")
   case "$out" in
     "count $requests errors 0 non2xx 0 "*) ;;
-    *) echo "$kind under callgrind: $out" >&2; kill -INT "$pid"; exit 1 ;;
+    *) echo "$kind under callgrind: $out" >&2; kill -TERM "$pid"; exit 1 ;;
   esac
 }
 proto_idle=""
+decode_idle=""
 
 for what in $only; do
   case "$what" in
@@ -121,6 +144,11 @@ for what in $only; do
       busy=$(run protobufs "${grpc[@]}")
       points=$((requests * 100))
       printf 'instructions per point, %-12s %10d   (%d - %d idle) / %d points\n' "$kind" \
-        $(((busy - proto_idle) / points)) "$busy" "$proto_idle" "$points" ;;
+        $(((busy - proto_idle) / points)) "$busy" "$proto_idle" "$points"
+      [ -n "$decode_idle" ] || decode_idle=$(run_decode idle)
+      decode=$(run_decode protobufs)
+      printf 'instructions per point, decode-only %-12s %10d   (%d - %d idle) / %d points: %s of the sidecar'"'"'s\n' \
+        "$kind" $(((decode - decode_idle) / points)) "$decode" "$decode_idle" "$points" \
+        "$(awk -v d=$((decode - decode_idle)) -v s=$((busy - proto_idle)) 'BEGIN { printf "%.0f%%", 100 * d / s }')" ;;
   esac
 done
