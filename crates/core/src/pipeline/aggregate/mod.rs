@@ -33,11 +33,31 @@ const SHARDS: usize = 32;
 /// What one series holds for one window: values in segments and statistic sets, each kept
 /// within CloudWatch's range ([`plan`]); one of each, unless counts or sums pass 2^360.
 /// Statistic sets stay apart from values: one datum never mixes `StatisticValues` with
-/// `Values`/`Counts`. A set is rare beside values, so none is held in place (80 bytes in all).
+/// `Values`/`Counts`. Statistic sets are rare beside values, so they are boxed apart
+/// (64 bytes in all).
 #[derive(Debug, Clone, Default)]
 pub struct Window {
     pub values: SmallVec<[Distribution; 1]>,
-    pub statistics: SmallVec<[StatSet; 0]>,
+    pub statistics: Statistics,
+}
+
+/// A window's statistic sets: none, without a box, for most windows.
+#[derive(Debug, Clone, Default)]
+pub struct Statistics(Option<Box<SmallVec<[StatSet; 1]>>>);
+
+impl std::ops::Deref for Statistics {
+    type Target = [StatSet];
+    fn deref(&self) -> &[StatSet] {
+        self.0.as_deref().map_or(&[], |sets| sets.as_slice())
+    }
+}
+
+impl<'a> IntoIterator for &'a Statistics {
+    type Item = &'a StatSet;
+    type IntoIter = std::slice::Iter<'a, StatSet>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 impl Window {
@@ -58,7 +78,7 @@ impl Window {
             }
         }
         for s in plan.statistics {
-            push_statistics(&mut self.statistics, s);
+            push_statistics(self.statistics.0.get_or_insert_default(), s);
         }
         self.slots() - before
     }

@@ -247,7 +247,7 @@ fn merged(a: &StatSet, b: &StatSet) -> Option<StatSet> {
 }
 
 /// Pushes `s` onto `sets`, merged into the last one where that stays valid.
-pub fn push_statistics<A: smallvec::Array<Item = StatSet>>(sets: &mut SmallVec<A>, s: StatSet) -> bool {
+pub fn push_statistics(sets: &mut SmallVec<[StatSet; 1]>, s: StatSet) -> bool {
     match sets.last_mut().and_then(|last| merged(last, &s).map(|m| (last, m))) {
         Some((last, m)) => {
             *last = m;

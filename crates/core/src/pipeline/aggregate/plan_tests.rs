@@ -109,13 +109,13 @@ fn units_join_while_they_fit_and_statistic_sets_merge_while_valid() {
     assert_eq!(split.values.iter().map(|u| u.abs_sum).collect::<Vec<_>>(), vec![2e108; 5]);
 
     let set = |sum: f64| StatSet { sample_count: 2.0, sum, min: sum / 2.0, max: sum / 2.0 };
-    let mut sets: SmallVec<[StatSet; 1]> = SmallVec::new();
+    let mut sets = SmallVec::new();
     assert!(push_statistics(&mut sets, set(2e108)));
     assert!(push_statistics(&mut sets, set(2e108)), "4e108 would pass 2^360");
     assert!(!push_statistics(&mut sets, set(-2e108)), "back in range");
     assert_eq!(sets.iter().map(|s| s.sum).collect::<Vec<_>>(), vec![2e108, 0.0]);
     // A merged sum that cancels to below 2^-360 (but not zero) is not a valid number.
-    let mut sets: SmallVec<[StatSet; 1]> = SmallVec::new();
+    let mut sets = SmallVec::new();
     push_statistics(&mut sets, StatSet { sample_count: 1.0, sum: 1e-100, min: 1e-100, max: 1e-100 });
     let almost = -1e-100 * (1.0 - 1e-15);
     assert!(push_statistics(&mut sets, StatSet { sample_count: 1.0, sum: almost, min: almost, max: almost }));
