@@ -34,7 +34,7 @@ const SHARDS: usize = 32;
 /// within CloudWatch's range ([`plan`]); one of each, unless counts or sums pass 2^360.
 /// Statistic sets stay apart from values: one datum never mixes `StatisticValues` with
 /// `Values`/`Counts`. Statistic sets are rare beside values, so they are boxed apart
-/// (64 bytes in all).
+/// (72 bytes in all).
 #[derive(Debug, Clone, Default)]
 pub struct Window {
     pub values: SmallVec<[Distribution; 1]>,
