@@ -86,6 +86,9 @@ struct Entry {
     overflow: bool,
 }
 
+/// A dimension's series by value hash ([`dim_value`]).
+type ValueCounts = HashMap<[u32; 2], u32>;
+
 struct Metric {
     namespace: Arc<str>,
     /// The hash of its namespace (a key of [`SeriesTable::namespaces`]).
@@ -93,7 +96,7 @@ struct Metric {
     name: Box<str>,
     series: usize,
     /// Per dimension name, the series of each value hash ([`dim_value`]).
-    dims: Vec<(Box<str>, HashMap<[u32; 2], u32>)>,
+    dims: Vec<(Box<str>, ValueCounts)>,
     logged: bool,
 }
 

@@ -125,10 +125,12 @@ impl Distribution {
             }
             Repr::Narrow { len, values } => {
                 let known = narrow(value).and_then(|_| position_in(&values[..*len as usize], value, |e| e as f64));
-                if known.is_none() && weight == 1.0 && (*len as usize) < MAX_VALUES_PER_DATUM {
-                    if let Some(n) = narrow(value) {
-                        return push(values, len, n);
-                    }
+                if known.is_none()
+                    && weight == 1.0
+                    && (*len as usize) < MAX_VALUES_PER_DATUM
+                    && let Some(n) = narrow(value)
+                {
+                    return push(values, len, n);
                 }
                 *len as usize
             }
