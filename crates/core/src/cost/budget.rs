@@ -10,8 +10,10 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 use foldhash::fast::FixedState;
+use hashbrown::HashTable;
 
 use crate::reasons::SeriesBound;
+use dims::{Dims, dim, dim_at, dim_value};
 
 /// The value an overflow series has for every dimension that is not a default one.
 pub const OVERFLOW_VALUE: &str = "AllOther";
@@ -45,9 +47,9 @@ impl BudgetSettings {
 }
 
 /// A series' identity: namespace, name and dimensions (not unit or resolution, which
-/// CloudWatch does not tell apart), hashed to 128 bits.
+/// CloudWatch does not tell apart), hashed to 128 bits (two words: aligned to 8 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct SeriesId(u128);
+pub struct SeriesId([u64; 2]);
 
 fn hash64(seed: u64, parts: &[&[u8]]) -> u64 {
     let mut h = FixedState::with_seed(seed).build_hasher();
@@ -61,7 +63,7 @@ impl SeriesId {
     /// Of the identity bytes of a series key (see [`crate::pipeline::aggregate::identity_of`]).
     pub fn of(identity: &[u8]) -> SeriesId {
         let (a, b) = (hash64(0x5eed_0001, &[identity]), hash64(0x5eed_0002, &[identity]));
-        SeriesId(((a as u128) << 64) | b as u128)
+        SeriesId([a, b])
     }
 }
 
@@ -74,22 +76,27 @@ pub enum Verdict {
     Over { bound: SeriesBound, limit: usize, active: usize },
 }
 
+/// An active series: 56 bytes, and its dimensions past the first boxed apart (rare).
 struct Entry {
+    id: SeriesId,
     last_ms: i64,
     metric: u64,
-    namespace: u64,
-    /// Its dimensions, as (name's position in its metric's list, value hash).
-    dims: Box<[(u16, u64)]>,
+    dims: Dims,
     /// An overflow series (admitted under the overflow room).
     overflow: bool,
 }
 
+/// A dimension's series by value hash ([`dim_value`]).
+type ValueCounts = HashMap<[u32; 2], u32>;
+
 struct Metric {
     namespace: Arc<str>,
+    /// The hash of its namespace (a key of [`SeriesTable::namespaces`]).
+    namespace_hash: u64,
     name: Box<str>,
     series: usize,
-    /// Per dimension name, the series of each value hash.
-    dims: Vec<(Box<str>, HashMap<u64, u32>)>,
+    /// Per dimension name, the series of each value hash ([`dim_value`]).
+    dims: Vec<(Box<str>, ValueCounts)>,
     logged: bool,
 }
 
@@ -109,7 +116,10 @@ pub struct SeriesRef<'k> {
 /// The active series.
 pub struct SeriesTable {
     settings: BudgetSettings,
-    series: HashMap<SeriesId, Entry, FixedState>,
+    /// The active series, in no order; at most `u32::MAX` (the bounds are far below).
+    series: Vec<Entry>,
+    /// Positions in `series`, by the first word of their id (a hash already).
+    by_id: HashTable<u32>,
     metrics: HashMap<u64, Metric, FixedState>,
     namespaces: HashMap<u64, Namespace, FixedState>,
     /// The sidecar's own series: exempt from the bounds, counted apart.
@@ -153,7 +163,8 @@ impl SeriesTable {
     pub fn new(settings: BudgetSettings) -> SeriesTable {
         SeriesTable {
             settings,
-            series: HashMap::default(),
+            series: Vec::new(),
+            by_id: HashTable::new(),
             metrics: HashMap::default(),
             namespaces: HashMap::default(),
             own: HashMap::default(),
@@ -174,8 +185,10 @@ impl SeriesTable {
     /// A sample of a known series at `now`: `true` when it is active (and stays so).
     pub fn touch(&mut self, id: SeriesId, now_ms: i64) -> bool {
         self.sweep(now_ms);
-        match self.series.get_mut(&id) {
-            Some(e) => {
+        let series = &self.series;
+        match self.by_id.find(id.0[0], |&at| series[at as usize].id == id) {
+            Some(&at) => {
+                let e = &mut self.series[at as usize];
                 e.last_ms = e.last_ms.max(now_ms);
                 true
             }
@@ -264,6 +277,7 @@ impl SeriesTable {
         let ns_name = ns.name.clone();
         let m = self.metrics.entry(metric).or_insert_with(|| Metric {
             namespace: ns_name,
+            namespace_hash: namespace,
             name: series.name.into(),
             series: 0,
             dims: Vec::new(),
@@ -281,12 +295,15 @@ impl SeriesTable {
                         m.dims.len() - 1
                     }
                 };
-                let value = hash64(13, &[v.as_bytes()]);
-                *m.dims[at].1.entry(value).or_default() += 1;
-                (at as u16, value)
+                let d = dim(at, hash64(13, &[v.as_bytes()]));
+                *m.dims[at].1.entry(dim_value(d)).or_default() += 1;
+                d
             })
             .collect();
-        self.series.insert(id, Entry { last_ms: now_ms, metric, namespace, dims, overflow });
+        let at = self.series.len() as u32;
+        self.series.push(Entry { id, last_ms: now_ms, metric, dims: Dims::of(dims), overflow });
+        let series = &self.series;
+        self.by_id.insert_unique(id.0[0], at, |&i| series[i as usize].id.0[0]);
         self.overflow_series += overflow as usize;
     }
 
@@ -299,36 +316,53 @@ impl SeriesTable {
         self.next_sweep_ms = now_ms.saturating_add((ttl / 60).max(1000));
         let cutoff = now_ms.saturating_sub(ttl);
         self.own.retain(|_, last| *last > cutoff);
-        let expired: Vec<SeriesId> =
-            self.series.iter().filter(|(_, e)| e.last_ms <= cutoff).map(|(id, _)| *id).collect();
-        for id in expired {
-            let Some(e) = self.series.remove(&id) else { continue };
+        let expired: Vec<usize> = (0..self.series.len()).filter(|&at| self.series[at].last_ms <= cutoff).collect();
+        // From the last: the entry moved into a freed place comes from past it, so is not
+        // expired, and the places still to free are not moved.
+        for at in expired.into_iter().rev() {
+            let e = self.remove(at);
             self.forget(&e);
         }
     }
 
+    /// Takes the entry at `at` out, moving the last one into its place.
+    fn remove(&mut self, at: usize) -> Entry {
+        let last = self.series.len() - 1;
+        let (id, moved) = (self.series[at].id, self.series[last].id);
+        if let Ok(slot) = self.by_id.find_entry(id.0[0], |&i| i as usize == at) {
+            slot.remove();
+        }
+        if at != last
+            && let Some(slot) = self.by_id.find_mut(moved.0[0], |&i| i as usize == last)
+        {
+            *slot = at as u32;
+        }
+        self.series.swap_remove(at)
+    }
+
     fn forget(&mut self, e: &Entry) {
         self.overflow_series -= e.overflow as usize;
-        if let Some(ns) = self.namespaces.get_mut(&e.namespace) {
-            ns.series -= 1;
-            if ns.series == 0 {
-                self.namespaces.remove(&e.namespace);
-            }
-        }
         let Some(m) = self.metrics.get_mut(&e.metric) else { return };
+        let namespace = m.namespace_hash;
         m.series -= 1;
-        for &(at, value) in &*e.dims {
-            if let Some((_, values)) = m.dims.get_mut(at as usize)
-                && let Some(n) = values.get_mut(&value)
+        for &d in e.dims.as_slice() {
+            if let Some((_, values)) = m.dims.get_mut(dim_at(d))
+                && let Some(n) = values.get_mut(&dim_value(d))
             {
                 *n -= 1;
                 if *n == 0 {
-                    values.remove(&value);
+                    values.remove(&dim_value(d));
                 }
             }
         }
         if m.series == 0 {
             self.metrics.remove(&e.metric);
+        }
+        if let Some(ns) = self.namespaces.get_mut(&namespace) {
+            ns.series -= 1;
+            if ns.series == 0 {
+                self.namespaces.remove(&namespace);
+            }
         }
     }
 
@@ -364,31 +398,10 @@ impl SeriesTable {
     }
 }
 
-impl SeriesTable {
-    /// Every metric with active series (overflow series left out), by namespace and name.
-    pub fn seen(&mut self, now_ms: i64) -> Vec<SeenMetric> {
-        self.next_sweep_ms = i64::MIN;
-        self.sweep(now_ms);
-        let mut sets: HashMap<u64, std::collections::BTreeSet<Vec<String>>, FixedState> = HashMap::default();
-        for e in self.series.values().filter(|e| !e.overflow) {
-            let Some(m) = self.metrics.get(&e.metric) else { continue };
-            let mut names: Vec<String> =
-                e.dims.iter().filter_map(|(i, _)| m.dims.get(*i as usize)).map(|d| d.0.to_string()).collect();
-            names.sort();
-            sets.entry(e.metric).or_default().insert(names);
-        }
-        let mut out: Vec<SeenMetric> = sets
-            .into_iter()
-            .filter_map(|(id, sets)| {
-                let m = self.metrics.get(&id)?;
-                let (namespace, name) = (m.namespace.to_string(), m.name.to_string());
-                Some(SeenMetric { namespace, name, series: m.series, dimension_sets: sets.into_iter().collect() })
-            })
-            .collect();
-        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        out
-    }
-}
+#[path = "budget_dims.rs"]
+mod dims;
+#[path = "budget_seen.rs"]
+mod seen;
 
 #[cfg(test)]
 #[path = "budget_tests.rs"]

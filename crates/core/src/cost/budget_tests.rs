@@ -119,3 +119,25 @@ fn the_report_names_the_widest_dimension_and_the_memory_stays_with_the_active_se
     assert_eq!((report.active_series, report.top_metrics.len()), (0, 0));
     assert!(t.metrics.is_empty() && t.namespaces.is_empty());
 }
+
+#[test]
+fn series_forgotten_among_others_leave_the_others_found_and_counted() {
+    let mut t = SeriesTable::new(settings(10_000, 10_000, Overflow::Refuse));
+    let s: Vec<S> = (0..300).map(|i| series("App", "m", &[("k", session(i)), ("z", session(i % 7))])).collect();
+    // Every third series is sent at 0 only, the others again at half an hour.
+    for (i, x) in s.iter().enumerate() {
+        assert_eq!(admit(&mut t, x, 0, false), Verdict::Admitted);
+        if i % 3 != 0 {
+            assert!(t.touch(SeriesId::of(&x.identity), 30 * 60_000));
+        }
+    }
+    let report = t.report(HOUR, 20);
+    assert_eq!(report.active_series, 200);
+    assert_eq!(report.top_metrics[0].widest_dimension_values, 200);
+    for (i, x) in s.iter().enumerate() {
+        assert_eq!(t.touch(SeriesId::of(&x.identity), HOUR), i % 3 != 0, "series {i}");
+    }
+    // A forgotten series is a newcomer again.
+    assert_eq!(admit(&mut t, &s[0], HOUR, false), Verdict::Admitted);
+    assert_eq!(t.active(), 201);
+}

@@ -71,8 +71,8 @@ fn held(p: &Pipeline) -> Held {
         for d in &w.window.values {
             e.0 += d.count;
             e.1 += d.sum;
-            e.2 = e.2.min(d.min);
-            e.3 = e.3.max(d.max);
+            e.2 = e.2.min(d.min());
+            e.3 = e.3.max(d.max());
             e.4.extend(d.entries().into_iter().map(|(v, c)| (v.to_bits(), c.to_bits())));
         }
         e.4.sort();

@@ -10,7 +10,6 @@ pub mod plan;
 #[cfg(test)]
 mod window_tests;
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 
 // A keyed fast hash: series keys come from clients, but how many series they can make is
@@ -19,6 +18,8 @@ use foldhash::fast::RandomState;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 use smallvec::SmallVec;
 
 pub use distribution::Distribution;
@@ -32,11 +33,31 @@ const SHARDS: usize = 32;
 /// What one series holds for one window: values in segments and statistic sets, each kept
 /// within CloudWatch's range ([`plan`]); one of each, unless counts or sums pass 2^360.
 /// Statistic sets stay apart from values: one datum never mixes `StatisticValues` with
-/// `Values`/`Counts`.
+/// `Values`/`Counts`. Statistic sets are rare beside values, so they are boxed apart
+/// (72 bytes in all).
 #[derive(Debug, Clone, Default)]
 pub struct Window {
     pub values: SmallVec<[Distribution; 1]>,
-    pub statistics: SmallVec<[StatSet; 1]>,
+    pub statistics: Statistics,
+}
+
+/// A window's statistic sets: none, without a box, for most windows.
+#[derive(Debug, Clone, Default)]
+pub struct Statistics(Option<Box<SmallVec<[StatSet; 1]>>>);
+
+impl std::ops::Deref for Statistics {
+    type Target = [StatSet];
+    fn deref(&self) -> &[StatSet] {
+        self.0.as_deref().map_or(&[], |sets| sets.as_slice())
+    }
+}
+
+impl<'a> IntoIterator for &'a Statistics {
+    type Item = &'a StatSet;
+    type IntoIter = std::slice::Iter<'a, StatSet>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 impl Window {
@@ -57,7 +78,7 @@ impl Window {
             }
         }
         for s in plan.statistics {
-            push_statistics(&mut self.statistics, s);
+            push_statistics(self.statistics.0.get_or_insert_default(), s);
         }
         self.slots() - before
     }
@@ -105,12 +126,17 @@ pub struct ClosedWindow {
     pub window: Window,
 }
 
-/// The open windows of one series by start time; usually one, two around a window's end.
-type OpenWindows = SmallVec<[(i64, Window); 1]>;
+/// A series and its open windows by start time; usually one, two around a window's end.
+/// Boxed in its shard's table, so that the table's empty slots cost a pointer each.
+struct Series {
+    key: Box<[u8]>,
+    windows: SmallVec<[(i64, Window); 1]>,
+}
 
 #[derive(Default)]
 struct Shard {
-    series: HashMap<Box<[u8]>, OpenWindows, RandomState>,
+    /// By the hash of their key ([`Aggregator::hash`]).
+    series: HashTable<Box<Series>>,
 }
 
 /// The sharded map of series to open windows.
@@ -138,8 +164,14 @@ impl Aggregator {
         }
     }
 
-    fn shard(&self, key: &[u8]) -> &Mutex<Shard> {
-        &self.shards[self.hasher.hash_one(key) as usize % SHARDS]
+    /// The hash of a series key: its shard is chosen by bits 32 to 36, so that the bits the
+    /// shard's table uses (the lowest for the slot, the highest seven for the tag) still vary.
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn shard(&self, hash: u64) -> &Mutex<Shard> {
+        &self.shards[(hash >> 32) as usize % SHARDS]
     }
 
     /// Adds what a plan holds to its series-window; returns how many slots the window grew
@@ -160,13 +192,15 @@ impl Aggregator {
 
     /// Runs `f` on the series-window, made when new.
     fn with_window(&self, key: &[u8], window_start_ms: i64, f: impl FnOnce(&mut Window) -> usize) -> usize {
-        let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
-        let windows = match shard.series.get_mut(key) {
-            Some(w) => w,
-            None => {
+        let hash = self.hash(key);
+        let mut shard = self.shard(hash).lock().unwrap_or_else(|e| e.into_inner());
+        let entry = shard.series.entry(hash, |s| *s.key == *key, |s| self.hash(&s.key));
+        let windows = match entry {
+            Entry::Occupied(o) => &mut o.into_mut().windows,
+            Entry::Vacant(v) => {
                 self.active_series.fetch_add(1, Ordering::Relaxed);
                 self.families.added(key);
-                shard.series.entry(key.into()).or_default()
+                &mut v.insert(Box::new(Series { key: key.into(), windows: SmallVec::new() })).into_mut().windows
             }
         };
         let at = match windows.iter().position(|(start, _)| *start == window_start_ms) {
@@ -186,7 +220,8 @@ impl Aggregator {
             let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
             let mut emptied = 0;
             let mut departures = self.families.departures();
-            shard.series.retain(|key, windows| {
+            shard.series.retain(|series| {
+                let Series { key, windows } = &mut **series;
                 let len = key::key_resolution(key).window_ms();
                 let closed = |start: i64| now_ms.is_none_or(|now| start + len + grace_ms <= now);
                 let mut i = 0;
