@@ -273,7 +273,14 @@ fn above_the_high_mark_ingest_is_refused_and_what_was_accepted_is_published() {
         assert!(accepted > 0.0);
         let (status, _) = bin.flush().await;
         assert_eq!(status, 200);
-        assert_eq!(fake.datums("Mem").len() as f64, accepted, "every accepted series published");
+        // Each record of `M` is a series of its own; StatsD lines taken once the refusal ended
+        // (counted in `accepted` too) are one series per name.
+        let lines = bin.metric("cw_sidecar_input_lines_total", "input=\"statsd\",outcome=\"accepted\"").await;
+        let datums = fake.datums("Mem");
+        let (of_m, others): (Vec<_>, Vec<_>) = datums.iter().partition(|d| d.name == "M");
+        assert_eq!(of_m.len() as f64, accepted - lines, "every accepted record published");
+        assert!(others.iter().all(|d| d.name == "tcp.lines" || d.name == "udp.lines"), "{others:?}");
+        assert_eq!(others.is_empty(), lines == 0.0, "the lines taken published: {others:?}");
         // Published, the buffer is drained: refusing longer would free nothing more, and below
         // the high mark ingest is taken again.
         until("ingest taken again", async || refusing().await == 0.0).await;
