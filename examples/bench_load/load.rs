@@ -17,7 +17,7 @@ use hyper::{Request, Uri};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 
 use super::proto::{Bodies, Kind, POINTS};
-use super::{addr, wait_until};
+use super::{Tally, addr, wait_until};
 
 /// gRPC calls in flight per HTTP/2 connection.
 const STREAMS_PER_CONNECTION: usize = 8;
@@ -93,13 +93,6 @@ async fn send(conn: &mut Conn, kind: Kind, uri: &Uri, body: Bytes) -> Result<boo
     Ok(parts.status == 200 && status == Some("0"))
 }
 
-#[derive(Default)]
-struct Tally {
-    latencies_us: Vec<u32>,
-    errors: u64,
-    failed: u64,
-}
-
 /// `connections` senders for `seconds`: at `rate` requests/s over all of them (open loop,
 /// latency from each request's scheduled time), or as fast as answered when `rate` is 0
 /// (closed loop), stopping after `max_requests` in all. Prints
@@ -151,7 +144,7 @@ pub async fn run(kind: Kind, base: Uri, connections: u64, rate: u64, seconds: u6
                 match send(&mut conn, kind, &uri, body).await {
                     Ok(ok) => {
                         tally.latencies_us.push(scheduled.elapsed().as_micros().min(u32::MAX as u128) as u32);
-                        tally.failed += u64::from(!ok);
+                        tally.non2xx += u64::from(!ok);
                     }
                     Err(()) => {
                         tally.errors += 1;
@@ -165,31 +158,11 @@ pub async fn run(kind: Kind, base: Uri, connections: u64, rate: u64, seconds: u6
             tally
         }));
     }
-    let mut all = Tally::default();
-    for task in tasks {
-        let t = task.await.expect("sender task");
-        all.latencies_us.extend(t.latencies_us);
-        all.errors += t.errors;
-        all.failed += t.failed;
-    }
+    let all = Tally::join(tasks).await;
     let elapsed = start.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu_before;
-    let mut l = all.latencies_us;
-    l.sort_unstable();
-    let pct = |p: f64| if l.is_empty() { 0 } else { l[((l.len() - 1) as f64 * p).round() as usize] };
-    let per_second = l.len() as f64 / elapsed;
-    println!(
-        "count {} errors {} non2xx {} rate {:.0} p50_us {} p99_us {} max_us {} points {:.0} cpu_pct {:.0}",
-        l.len(),
-        all.errors,
-        all.failed,
-        per_second,
-        pct(0.50),
-        pct(0.99),
-        l.last().copied().unwrap_or(0),
-        per_second * POINTS as f64,
-        100.0 * cpu / elapsed
-    );
+    let points = all.latencies_us.len() as f64 / elapsed * POINTS as f64;
+    println!("{} points {points:.0} cpu_pct {:.0}", all.summary(elapsed), 100.0 * cpu / elapsed);
 }
 
 /// This process's CPU time (user and system), in seconds.

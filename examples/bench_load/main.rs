@@ -118,11 +118,44 @@ async fn post(sender: &mut SendRequest<Full<Bytes>>, uri: &Uri, body: &Bytes) ->
     Ok(status)
 }
 
+/// What one connection's (or sender's) requests came to.
 #[derive(Default)]
 struct Tally {
     latencies_us: Vec<u32>,
     errors: u64,
     non2xx: u64,
+}
+
+impl Tally {
+    /// The tallies of every task, together; the latencies sorted.
+    async fn join(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {
+        let mut all = Tally::default();
+        for task in tasks {
+            let t = task.await.expect("load task");
+            all.latencies_us.extend(t.latencies_us);
+            all.errors += t.errors;
+            all.non2xx += t.non2xx;
+        }
+        all.latencies_us.sort_unstable();
+        all
+    }
+
+    /// `count N errors E non2xx X rate R p50_us A p99_us B max_us C` over `elapsed` seconds
+    /// (the latencies sorted, as [`Tally::join`] leaves them).
+    fn summary(&self, elapsed: f64) -> String {
+        let l = &self.latencies_us;
+        let pct = |p: f64| if l.is_empty() { 0 } else { l[((l.len() - 1) as f64 * p).round() as usize] };
+        format!(
+            "count {} errors {} non2xx {} rate {:.0} p50_us {} p99_us {} max_us {}",
+            l.len(),
+            self.errors,
+            self.non2xx,
+            l.len() as f64 / elapsed,
+            pct(0.50),
+            pct(0.99),
+            l.last().copied().unwrap_or(0)
+        )
+    }
 }
 
 /// Waits until `at`: a timer for the bulk of the wait (tokio's rounds up to the next
@@ -178,27 +211,8 @@ async fn rate(uri: Uri, body: Bytes, connections: u64, rate: u64, seconds: u64) 
             tally
         }));
     }
-    let mut all = Tally::default();
-    for task in tasks {
-        let t = task.await.expect("connection task");
-        all.latencies_us.extend(t.latencies_us);
-        all.errors += t.errors;
-        all.non2xx += t.non2xx;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut l = all.latencies_us;
-    l.sort_unstable();
-    let pct = |p: f64| if l.is_empty() { 0 } else { l[((l.len() - 1) as f64 * p).round() as usize] };
-    println!(
-        "count {} errors {} non2xx {} rate {:.0} p50_us {} p99_us {} max_us {}",
-        l.len(),
-        all.errors,
-        all.non2xx,
-        l.len() as f64 / elapsed,
-        pct(0.50),
-        pct(0.99),
-        l.last().copied().unwrap_or(0)
-    );
+    let all = Tally::join(tasks).await;
+    println!("{}", all.summary(start.elapsed().as_secs_f64()));
 }
 
 /// 1000-record bodies: round r gives every series its value r + 1.5, series by series, so
