@@ -5,7 +5,7 @@
 //! the caller gives the time, and the table holds fixed-size hashes, so its memory is bounded
 //! by the budget itself.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
@@ -126,37 +126,6 @@ pub struct SeriesTable {
     own: HashMap<SeriesId, i64, FixedState>,
     overflow_series: usize,
     next_sweep_ms: i64,
-}
-
-/// One metric in [`SeriesReport::top_metrics`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct TopMetric {
-    pub namespace: String,
-    pub name: String,
-    pub series: usize,
-    /// The dimension with the most distinct values, and how many.
-    pub widest_dimension: Option<String>,
-    pub widest_dimension_values: usize,
-}
-
-/// A metric's active series as the table holds them, for `GET /v1/series` (and so
-/// `cw-sidecar catalog suggest`): the sets of dimension names they have, sorted.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SeenMetric {
-    pub namespace: String,
-    pub name: String,
-    pub series: usize,
-    pub dimension_sets: Vec<Vec<String>>,
-}
-
-/// What the table holds, for `/v1/cost`.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
-pub struct SeriesReport {
-    pub active_series: usize,
-    pub overflow_series: usize,
-    pub self_metric_series: usize,
-    pub series_by_namespace: BTreeMap<String, usize>,
-    pub top_metrics: Vec<TopMetric>,
 }
 
 impl SeriesTable {
@@ -365,43 +334,13 @@ impl SeriesTable {
             }
         }
     }
-
-    /// What the table holds at `now` (expired series forgotten first), with the `top`
-    /// metrics by series.
-    pub fn report(&mut self, now_ms: i64, top: usize) -> SeriesReport {
-        self.next_sweep_ms = i64::MIN;
-        self.sweep(now_ms);
-        let mut metrics: Vec<&Metric> = self.metrics.values().collect();
-        metrics.sort_by(|a, b| {
-            b.series.cmp(&a.series).then_with(|| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)))
-        });
-        SeriesReport {
-            active_series: self.series.len(),
-            overflow_series: self.overflow_series,
-            self_metric_series: self.own.len(),
-            series_by_namespace: self.namespaces.values().map(|n| (n.name.to_string(), n.series)).collect(),
-            top_metrics: metrics
-                .into_iter()
-                .take(top)
-                .map(|m| {
-                    let widest = m.dims.iter().filter(|(_, v)| !v.is_empty()).max_by_key(|(_, v)| v.len());
-                    TopMetric {
-                        namespace: m.namespace.to_string(),
-                        name: m.name.to_string(),
-                        series: m.series,
-                        widest_dimension: widest.map(|(n, _)| n.to_string()),
-                        widest_dimension_values: widest.map_or(0, |(_, v)| v.len()),
-                    }
-                })
-                .collect(),
-        }
-    }
 }
 
 #[path = "budget_dims.rs"]
 mod dims;
-#[path = "budget_seen.rs"]
-mod seen;
+#[path = "budget_report.rs"]
+mod report;
+pub use report::{SeenMetric, SeriesReport, TopMetric};
 
 #[cfg(test)]
 #[path = "budget_tests.rs"]
