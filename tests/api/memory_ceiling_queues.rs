@@ -13,46 +13,7 @@ use crate::fake_cloudwatch::{FakeCloudWatch, ReceivedDatum};
 use crate::helpers::{Sidecar, mid_window_ms, proc_status_kb, start_prober, until};
 use crate::limited::free_port;
 use crate::memory_ceiling::{CEILING_MB, alone, post, start};
-
-/// A directory of the test's own, removed at the end (kept and named when it fails).
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(name: &str) -> Dir {
-        let dir = std::env::temp_dir().join(format!("cw-sidecar-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
-    }
-
-    fn arg(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-
-    /// The log's segments, by id.
-    fn segments(&self) -> Vec<(u64, PathBuf)> {
-        let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .filter_map(|e| {
-                let path = e.unwrap().path();
-                let id = path.file_name()?.to_str()?.strip_prefix("wal-")?.strip_suffix(".log")?.parse().ok()?;
-                Some((id, path))
-            })
-            .collect();
-        found.sort();
-        found
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            eprintln!("directory kept: {}", self.0.display());
-        } else {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
+use crate::spool::SpoolDir;
 
 /// `n` records of as many series, each named by a dimension value of 900 characters (each
 /// record costs the log about 1 KB, its series' key, so that a large log is few records to
@@ -76,13 +37,13 @@ fn samples(d: &ReceivedDatum) -> f64 {
 
 /// The log's segments made into one of `copies` times their bytes: every frame in it is a
 /// whole record, so the replay reads each copy's records as records of their own.
-fn grow_log(segments: &[(u64, PathBuf)], copies: usize) -> u64 {
+fn grow_log(segments: &[PathBuf], copies: usize) -> u64 {
     let mut once = Vec::new();
-    for (_, path) in segments {
+    for path in segments {
         once.extend(std::fs::read(path).unwrap());
     }
-    let target: &Path = &segments[0].1;
-    for (_, path) in &segments[1..] {
+    let target: &Path = &segments[0];
+    for path in &segments[1..] {
         std::fs::remove_file(path).unwrap();
     }
     use std::io::Write;
@@ -98,13 +59,13 @@ fn grow_log(segments: &[(u64, PathBuf)], copies: usize) -> u64 {
 fn a_spool_log_larger_than_the_ceiling_replays_completely_within_it() {
     alone(async {
         let fake = FakeCloudWatch::start().await;
-        let dir = Dir::new("replay-ceiling");
-        let spool = ["--spool-dir", dir.arg(), "--spool-sync", "periodic", "--flush-interval", "1h"];
+        let dir = SpoolDir::new("replay-ceiling");
+        let spool = ["--spool-dir", dir.0.to_str().unwrap(), "--spool-sync", "periodic", "--flush-interval", "1h"];
         let plain = ["--namespace", "Mem", "--self-metrics-namespace", ""];
         // A run without a ceiling logs 4 MiB of records, and is killed before a flush.
         let writer = Sidecar::start(&fake, &[plain.as_slice(), &spool].concat()).await;
         let mut accepted = 0usize;
-        while dir.segments().iter().map(|(_, p)| p.metadata().unwrap().len()).sum::<u64>() < 4 << 20 {
+        while dir.files("wal-").iter().map(|p| p.metadata().unwrap().len()).sum::<u64>() < 4 << 20 {
             let response = post(&writer, records(1_000)).await;
             assert_eq!(response.status(), 202);
             accepted += 1_000;
@@ -115,7 +76,8 @@ fn a_spool_log_larger_than_the_ceiling_replays_completely_within_it() {
         assert!(fake.datums("Mem").is_empty(), "published before the kill");
         // Made 32 times as large: over the ceiling, some 70 times the replay's share of it.
         let copies = 32;
-        let bytes = grow_log(&dir.segments(), copies);
+        // The segments in the order of their ids (zero-padded in their names).
+        let bytes = grow_log(&dir.files("wal-"), copies);
         assert!(bytes > CEILING_MB << 20, "{bytes}");
         let expected = (accepted * copies) as f64;
 

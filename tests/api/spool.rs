@@ -23,10 +23,10 @@ const NAMESPACE: &str = "Spool";
 
 /// A spool directory of the test's own under the temp dir: removed at the end, kept (and
 /// named) when the test fails.
-struct SpoolDir(PathBuf);
+pub(crate) struct SpoolDir(pub(crate) PathBuf);
 
 impl SpoolDir {
-    fn new(test: &str) -> SpoolDir {
+    pub(crate) fn new(test: &str) -> SpoolDir {
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().subsec_nanos();
         let dir = std::env::temp_dir().join(format!("cw-sidecar-spool-{test}-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -41,7 +41,7 @@ impl SpoolDir {
     }
 
     /// Files (in the spool and under it) named `prefix…`, by name.
-    fn files(&self, prefix: &str) -> Vec<PathBuf> {
+    pub(crate) fn files(&self, prefix: &str) -> Vec<PathBuf> {
         fn walk(dir: &Path, prefix: &str, out: &mut Vec<PathBuf>) {
             for entry in std::fs::read_dir(dir).unwrap() {
                 let path = entry.unwrap().path();
