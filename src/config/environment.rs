@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use serde::de::{self, Deserializer, Error, SeqAccess, Visitor};
+use serde::de::{Deserializer, Error};
 use serde::{Deserialize, Serialize};
 
 use super::human::{self, Pairs, Text};
@@ -72,24 +72,7 @@ impl EnvironmentConfig {
 }
 
 fn detectors<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("detectors as a,b or an array of strings")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-            Ok(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(Text(s)) = seq.next_element::<Text>()? {
-                out.push(s);
-            }
-            Ok(out)
-        }
-    }
-    let names = d.deserialize_any(V)?;
+    let names = human::strings(d, "detectors as a,b or an array of strings")?;
     let mut seen = Vec::new();
     for name in &names {
         if Detector::parse(name).is_none() {

@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A scalar as text. Env vars and flags are always text; a TOML integer, float or boolean is
 /// taken as its literal, so `max_buffered_datums = 500` and `"500"` mean the same.
@@ -17,6 +17,30 @@ impl<'de> Deserialize<'de> for Text {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         d.deserialize_any(TextVisitor).map(Text)
     }
+}
+
+/// A list of strings: an array (file; each item a scalar, as [`Text`]) or `a,b,c` (env,
+/// flags; pieces trimmed, empty ones dropped, so an empty string is none). `expecting` names
+/// what the list is in the error for any other type.
+pub(super) fn strings<'de, D: Deserializer<'de>>(d: D, expecting: &'static str) -> Result<Vec<String>, D::Error> {
+    struct Strings(&'static str);
+    impl<'de> Visitor<'de> for Strings {
+        type Value = Vec<String>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
+            Ok(v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
+            let mut out = Vec::new();
+            while let Some(Text(s)) = seq.next_element::<Text>()? {
+                out.push(s);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_any(Strings(expecting))
 }
 
 struct TextVisitor;

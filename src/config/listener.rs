@@ -188,24 +188,7 @@ pub(super) fn namespace<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String
 
 /// A list of namespaces: an array (file) or `a,b` (env, flags); each a valid namespace.
 pub(super) fn namespaces<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct List;
-    impl<'de> serde::de::Visitor<'de> for List {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-            f.write_str("a list of namespaces, or a,b")
-        }
-        fn visit_str<E: Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
-        }
-        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(Text(s)) = seq.next_element::<Text>()? {
-                out.push(s);
-            }
-            Ok(out)
-        }
-    }
-    let list = d.deserialize_any(List)?;
+    let list = human::strings(d, "a list of namespaces, or a,b")?;
     for ns in &list {
         Namespace::parse(ns).map_err(|e| D::Error::custom(format!("`{ns}`: {e}")))?;
     }

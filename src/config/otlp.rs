@@ -3,11 +3,10 @@
 //! unless `listen` is set or `enabled = true` (which listens on 127.0.0.1:4318). OTLP/gRPC is
 //! off unless `grpc_listen` is set or `grpc = true` (which listens on 127.0.0.1:4317).
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use serde::de::{self, Deserialize, Deserializer, Error, SeqAccess, Visitor};
+use serde::de::{Deserialize, Deserializer, Error};
 use serde::{Serialize, Serializer};
 
 use super::human::{self, Text};
@@ -115,24 +114,7 @@ impl OtlpConfig {
 
 /// `a,b,c` as text, or an array of strings; each a valid dimension name.
 fn names<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct V;
-    impl<'de> Visitor<'de> for V {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("names as a,b or an array of strings")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Vec<String>, E> {
-            Ok(v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<String>, A::Error> {
-            let mut out = Vec::new();
-            while let Some(Text(s)) = seq.next_element::<Text>()? {
-                out.push(s);
-            }
-            Ok(out)
-        }
-    }
-    let names = d.deserialize_any(V)?;
+    let names = human::strings(d, "names as a,b or an array of strings")?;
     for name in &names {
         check_dimension(name, "x").map_err(|e| D::Error::custom(format!("`{name}`: {}", e.message)))?;
     }

@@ -4,11 +4,9 @@
 //! `drop_labels`, `keep_labels`), defined once here with their rules, between the section's
 //! own keys; [`list`] is how a list of names is read in the file, env and flags.
 
-use std::fmt;
+use serde::de::Deserializer;
 
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-
-use super::human::Text;
+use super::human;
 
 /// A Prometheus section: its own leading keys, the shared label-rule keys, its own trailing
 /// keys. `include` names what the patterns match, as the two inputs match differently.
@@ -104,22 +102,5 @@ pub(super) use prometheus_section;
 
 /// A list: an array of strings (file), or `a,b,c` (env, flags; empty means none).
 pub(super) fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    struct ListVisitor;
-    impl<'de> Visitor<'de> for ListVisitor {
-        type Value = Vec<String>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a list of strings, or a,b,c")
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-            Ok(v.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_string).collect())
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(Text(s)) = seq.next_element::<Text>()? {
-                out.push(s);
-            }
-            Ok(out)
-        }
-    }
-    d.deserialize_any(ListVisitor)
+    human::strings(d, "a list of strings, or a,b,c")
 }
